@@ -1,0 +1,47 @@
+"""Run-time settings taken from the environment, and the user's directories.
+
+Environment variables (read each time a function is called, so tests can change them):
+
+``ALLEN_API_URL``        base of the RMA/grid API (default ``https://api.brain-map.org``)
+``ALLEN_DOWNLOAD_URL``   base of the large reference files (default the Allen
+                         ``informatics-archive/current-release``)
+``ALLEN_VIEWER_CACHE``   cache directory (default the platform's user cache dir)
+``ALLEN_VIEWER_OFFLINE`` ``1``/``true``/``yes``: never touch the network; embedded data and
+                         cache only
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "allen_viewer"
+DEFAULT_API_URL = "https://api.brain-map.org"
+DEFAULT_DOWNLOAD_URL = "https://download.alleninstitute.org/informatics-archive/current-release"
+
+
+def api_url() -> str:
+    return os.environ.get("ALLEN_API_URL", DEFAULT_API_URL).rstrip("/")
+
+
+def download_url() -> str:
+    return os.environ.get("ALLEN_DOWNLOAD_URL", DEFAULT_DOWNLOAD_URL).rstrip("/")
+
+
+def offline() -> bool:
+    return os.environ.get("ALLEN_VIEWER_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def cache_dir() -> Path:
+    override = os.environ.get("ALLEN_VIEWER_CACHE")
+    return Path(override).expanduser() if override else Path(platformdirs.user_cache_dir(APP_NAME))
+
+
+def resources_dir() -> Path:
+    """The embedded data: ``allen_viewer/resources`` in an installed wheel, ``resources/`` in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "resources", here.parent / "resources"):
+        if (candidate / "structure_graph_1.json").is_file():
+            return candidate
+    raise FileNotFoundError(f"embedded resources not found next to {here}")
