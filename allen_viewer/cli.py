@@ -1,0 +1,213 @@
+"""The ``allen-viewer`` command: a thin layer over the core.
+
+``allen-viewer`` alone opens the viewer; subcommands search, fetch and describe
+experiments without a display.  A user's mistake (unknown gene, no network, a corrupt
+file) prints one line ``allen-viewer: error: ...`` and exits 1; a traceback means a bug.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from allen_viewer import __version__
+from allen_viewer.errors import AllenViewerError
+
+PROG = "allen-viewer"
+
+
+def _data():
+    from allen_viewer.data import AtlasData
+
+    return AtlasData()
+
+
+def _pick(data, query: str, *, quiet: bool = False):
+    """Resolve an id or symbol; say which experiment was picked when a symbol has several."""
+    text = str(query).strip()
+    if text.isdigit():
+        return data.experiment(text)
+    candidates = data.gene_index.experiments_of(text)
+    chosen = data.gene_index.resolve(text)
+    if len(candidates) > 1 and not quiet:
+        others = ", ".join(f"{e.plane} {e.id}" for e in candidates)
+        why = "coronal covers both hemispheres" if chosen.plane == "coronal" else "no coronal experiment"
+        print(f"{chosen.symbol} has {len(candidates)} experiments ({others}); using {chosen.plane} {chosen.id} "
+              f"({why}; pass an id to choose another).", file=sys.stderr)
+    return chosen
+
+
+class _TqdmProgress:
+    """Adapts the core's ``progress(done_bytes, total_bytes)`` callback to a tqdm bar."""
+
+    def __init__(self, label: str):
+        from tqdm import tqdm
+
+        self._bar = tqdm(desc=label, unit="B", unit_scale=True, unit_divisor=1024, leave=True,
+                         file=sys.stderr, disable=None)
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if total and self._bar.total != total:
+            self._bar.total = total
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+# ---- subcommands ----------------------------------------------------------------------------
+
+def cmd_search(args) -> int:
+    data = _data()
+    results = data.gene_index.search(" ".join(args.text), limit=args.limit, plane=args.plane)
+    if not results:
+        suggestions = data.gene_index.suggest(" ".join(args.text))
+        hint = f" Close symbols: {', '.join(suggestions)}." if suggestions else ""
+        print(f"No experiment matches {' '.join(args.text)!r}.{hint}", file=sys.stderr)
+        return 1
+    print(f"{'id':>10}  {'gene':<16} {'plane':<9} {'source':<9} name")
+    for e in results:
+        print(f"{e.id:>10}  {e.symbol:<16} {e.plane:<9} {data.locate(e.id):<9} {e.name}")
+    return 0
+
+
+def cmd_fetch(args) -> int:
+    data = _data()
+    failures = 0
+    for query in args.experiments:
+        try:
+            exp = _pick(data, query)
+            where = data.locate(exp.id)
+            if where != "remote":
+                print(f"{exp.label}: already {where}")
+                continue
+            bar = _TqdmProgress(f"{exp.symbol} {exp.id}")
+            try:
+                data.grid_store.zip_path(exp.id, progress=bar)
+            finally:
+                bar.close()
+            print(f"{exp.label}: fetched into {data.cache.grid_path(exp.id)}")
+        except AllenViewerError as exc:
+            failures += 1
+            print(f"{PROG}: error: {query}: {exc}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_info(args) -> int:
+    data = _data()
+    exp = _pick(data, args.experiment)
+    grid = data.load_grid(exp)
+    cov = grid.coverage()
+    rows = [
+        ("experiment id", exp.id),
+        ("gene", f"{exp.symbol}" + (f" (formerly {exp.alias})" if exp.alias else "")),
+        ("gene name", exp.name or "-"),
+        ("Entrez id", exp.entrez_id if exp.entrez_id is not None else "-"),
+        ("plane", exp.plane),
+        ("reference space", grid.reference_space_id if grid.reference_space_id is not None else "-"),
+        ("data from", data.locate(exp.id)),
+        ("volumes", ", ".join(cov["volumes"]) + ("" if len(cov["volumes"]) == 3 else
+                                                  "  (intensity/density not in this download)")),
+        ("grid", "67 x 41 x 58 voxels (AP, DV, ML), 200 um"),
+        ("voxels with data", f"{cov['voxels_with_data']} of {cov['voxels']}"),
+        ("hemispheres", f"{cov['hemispheres']} (left {cov['voxels_left']}, right {cov['voxels_right']} voxels)"),
+        ("energy", f"min {cov['energy_min']:.3g}, mean {cov['energy_mean']:.3g}, max {cov['energy_max']:.3g}"),
+        ("Allen page", f"https://mouse.brain-map.org/experiment/show/{exp.id}"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def cmd_refresh_index(args) -> int:
+    data = _data()
+    bar = _TqdmProgress("experiments")
+    try:
+        index = data.refresh_gene_index(progress=bar)
+    finally:
+        bar.close()
+    print(f"Gene index refreshed: {len(index)} experiments, {len(index.symbols)} genes.")
+    return 0
+
+
+def cmd_nissl(args) -> int:
+    data = _data()
+    if data.has_nissl():
+        print(f"The Nissl volume is already in the cache: {data.nissl_path}")
+        return 0
+    bar = _TqdmProgress("ara_nissl_25.nrrd")
+    try:
+        path = data.download_nissl(progress=bar)
+    finally:
+        bar.close()
+    print(f"Nissl volume saved to {path}")
+    return 0
+
+
+def cmd_gui(args) -> int:
+    from allen_viewer.gui.app import run_gui
+
+    return run_gui(gene=args.gene, screenshot=args.screenshot, offline=args.offline, compare=args.compare)
+
+
+# ---- parser ---------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Browse and export Allen Mouse Brain Atlas ISH gene expression. "
+                    "With no command, opens the viewer.",
+        epilog="Environment: ALLEN_VIEWER_OFFLINE=1 (embedded data and cache only), ALLEN_VIEWER_CACHE "
+               "(cache directory), ALLEN_API_URL, ALLEN_DOWNLOAD_URL (service addresses).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--offline", action="store_true", help="never use the network (same as ALLEN_VIEWER_OFFLINE=1)")
+    parser.add_argument("--gene", metavar="SYMBOL|ID", help="open the viewer on this gene or experiment")
+    parser.add_argument("--compare", metavar="SYMBOL|ID", help="a second gene to compare with --gene")
+    parser.add_argument("--screenshot", metavar="FILE.png", type=Path,
+                        help="with --gene: render the window, save it to FILE.png and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("search", help="find experiments by symbol, name words, Entrez id or experiment id")
+    p.add_argument("text", nargs="+", help="e.g. Pdy, prodynorphin, 18610 or 71717084")
+    p.add_argument("--plane", choices=("coronal", "sagittal"), help="only experiments cut in this plane")
+    p.add_argument("--limit", type=int, default=25, help="most rows to print (default 25)")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("fetch", help="download experiments' grids into the cache (progress bar)")
+    p.add_argument("experiments", nargs="+", metavar="ID|SYMBOL",
+                   help="a symbol means its coronal experiment when there is one, else its first sagittal one")
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser("info", help="print an experiment's metadata and data coverage")
+    p.add_argument("experiment", metavar="ID|SYMBOL")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("refresh-index", help="download the list of all ISH experiments from the Allen API")
+    p.set_defaults(func=cmd_refresh_index)
+
+    p = sub.add_parser("download-nissl", help="download the 25 um Nissl reference volume (136 MB) into the cache")
+    p.set_defaults(func=cmd_nissl)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.offline:
+        os.environ["ALLEN_VIEWER_OFFLINE"] = "1"
+    if args.screenshot and not args.gene:
+        parser.error("--screenshot needs --gene")
+    if args.compare and not args.gene:
+        parser.error("--compare needs --gene")
+    func = getattr(args, "func", cmd_gui)
+    try:
+        return func(args)
+    except AllenViewerError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130

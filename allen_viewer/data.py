@@ -1,0 +1,116 @@
+"""AtlasData: the one entry point the CLI and the GUI use to get at the core's data.
+
+It owns the gene index, the ontology, the reference space and the grid store, and looks
+everything up in a fixed order: embedded resources, then the cache, then the Allen API
+(never the network when ``ALLEN_VIEWER_OFFLINE=1``).  Heavy objects are built on first use.
+Nothing here imports Qt; the GUI calls these methods from worker threads.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from allen_viewer import config
+from allen_viewer.api.client import AllenClient
+from allen_viewer.atlas.ontology import Ontology
+from allen_viewer.atlas.reference_space import ANNOTATION_SHAPE, ReferenceSpace, read_nrrd_volume
+from allen_viewer.errors import CorruptData
+from allen_viewer.expression.grid import ExpressionGrid, load_grid
+from allen_viewer.store.cache import Cache
+from allen_viewer.store.gene_index import Experiment, GeneIndex
+from allen_viewer.store.grid_store import GridStore
+
+Progress = Callable[[int, "int | None"], None]
+Cancel = Callable[[], bool]
+
+NISSL_FILE = "ara_nissl_25.nrrd"
+NISSL_REMOTE = "mouse_ccf/ara_nissl/ara_nissl_25.nrrd"
+GENE_INDEX_FILE = "gene_index.tsv.gz"
+
+
+class AtlasData:
+    """Gene index, ontology, reference space and expression grids, from one place."""
+
+    def __init__(self, cache: Cache | None = None, client: AllenClient | None = None):
+        self.cache = cache or Cache()
+        self.client = client or AllenClient()
+        self.grid_store = GridStore(self.cache, self.client)
+        self._lock = threading.Lock()
+
+    # ---- embedded or cached reference data ---------------------------------------------
+
+    @functools.cached_property
+    def gene_index(self) -> GeneIndex:
+        """The refreshed index in the cache if there is a valid one, else the embedded one."""
+        cached = self.cache.root / GENE_INDEX_FILE
+        if cached.is_file():
+            try:
+                return GeneIndex.load(cached)
+            except CorruptData as exc:
+                self.cache.quarantine(cached, str(exc))
+        return GeneIndex.load(config.resources_dir() / GENE_INDEX_FILE)
+
+    @functools.cached_property
+    def ontology(self) -> Ontology:
+        return Ontology.load(config.resources_dir() / "structure_graph_1.json")
+
+    @functools.cached_property
+    def reference_space(self) -> ReferenceSpace:
+        res = config.resources_dir()
+        return ReferenceSpace.load(self.ontology, res / "annotation_25.nrrd", res / "P56_Mouse_gridAnnotation.zip")
+
+    # ---- experiments ---------------------------------------------------------------------
+
+    def experiment(self, query: str | int) -> Experiment:
+        """An experiment id or a gene symbol -> one experiment (coronal preferred)."""
+        return self.gene_index.resolve(query)
+
+    def locate(self, experiment_id: int) -> str:
+        """``embedded``, ``cached`` or ``remote``: where the grid would come from."""
+        return self.grid_store.locate(experiment_id)
+
+    def load_grid(self, query: str | int | Experiment, progress: Progress | None = None,
+                  cancel: Cancel | None = None) -> ExpressionGrid:
+        """The expression grid of an experiment (id, symbol or Experiment), fetched if needed."""
+        exp = query if isinstance(query, Experiment) else self.experiment(query)
+        path = self.grid_store.zip_path(exp.id, progress=progress, cancel=cancel)
+        return load_grid(path, exp, source=self.locate(exp.id))
+
+    def refresh_gene_index(self, progress: Progress | None = None) -> GeneIndex:
+        """Fetch the full experiment list from the Allen API and keep it in the cache."""
+        from allen_viewer.store.gene_index import experiments_from_rma_rows, write_gene_index
+
+        experiments = experiments_from_rma_rows(self.client.all_experiments(progress=progress))
+        if not experiments:
+            raise CorruptData("The Allen API returned no experiments; the gene index was not changed.")
+        write_gene_index(experiments, self.cache.root / GENE_INDEX_FILE)
+        index = GeneIndex(experiments)
+        self.__dict__["gene_index"] = index
+        return index
+
+    # ---- Nissl (downloaded on demand, never bundled) -------------------------------------
+
+    @property
+    def nissl_path(self) -> Path:
+        return self.cache.reference_path(NISSL_FILE)
+
+    def has_nissl(self) -> bool:
+        return self.nissl_path.is_file()
+
+    def download_nissl(self, progress: Progress | None = None, cancel: Cancel | None = None) -> Path:
+        """Download the 25 µm Nissl volume (136 MB) into the cache; resumes a partial download."""
+        return self.client.download_file(NISSL_REMOTE, self.nissl_path, progress=progress, cancel=cancel)
+
+    def nissl(self) -> np.ndarray | None:
+        """The Nissl volume as float32 (AP, DV, ML) at 25 µm, or None when not downloaded."""
+        if not self.has_nissl():
+            return None
+        try:
+            return read_nrrd_volume(self.nissl_path, ANNOTATION_SHAPE).astype(np.float32)
+        except CorruptData as exc:
+            self.cache.quarantine(self.nissl_path, str(exc))
+            raise

@@ -1,0 +1,43 @@
+"""Shared fixtures.
+
+Every test runs with its own empty cache directory and with the Allen URLs pointed at a
+closed loopback port, so no test can touch the internet or the user's real cache; tests
+that need a service start the fake Allen server (``tests/fake_allen``) and point the URLs
+at it.  The ontology and the reference space are loaded once per session (about 2 s).
+"""
+from __future__ import annotations
+
+import pytest
+
+from allen_viewer import config
+from allen_viewer.atlas.ontology import Ontology
+from allen_viewer.atlas.reference_space import ReferenceSpace
+from allen_viewer.store.gene_index import GeneIndex
+
+CLOSED_PORT_URL = "http://127.0.0.1:9"  # the discard port: nothing listens, connections are refused
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path_factory, monkeypatch):
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("ALLEN_VIEWER_CACHE", str(cache))
+    monkeypatch.setenv("ALLEN_API_URL", CLOSED_PORT_URL)
+    monkeypatch.setenv("ALLEN_DOWNLOAD_URL", CLOSED_PORT_URL + "/informatics-archive/current-release")
+    monkeypatch.delenv("ALLEN_VIEWER_OFFLINE", raising=False)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def ontology() -> Ontology:
+    return Ontology.load(config.resources_dir() / "structure_graph_1.json")
+
+
+@pytest.fixture(scope="session")
+def reference_space(ontology) -> ReferenceSpace:
+    res = config.resources_dir()
+    return ReferenceSpace.load(ontology, res / "annotation_25.nrrd", res / "P56_Mouse_gridAnnotation.zip")
+
+
+@pytest.fixture(scope="session")
+def gene_index() -> GeneIndex:
+    return GeneIndex.load(config.resources_dir() / "gene_index.tsv.gz")

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install what the tests need (Debian packages for a virtual display and OpenGL, the package
+# with its test extras) and run the whole test suite under Xvfb.  This is the README's test
+# command and what CI runs (.ci/run).  Exits non-zero when a test fails or no test ran.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES="xvfb xauth libegl1 libgl1-mesa-dri libdbus-1-3 libfontconfig1 libglib2.0-0 libxkbcommon0
+libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0
+libxcb-shape0 libxcb-util1 libxcb-xkb1"
+
+missing=()
+for p in $APT_PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "Installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PYTHON="${PYTHON:-python3}"
+"$PYTHON" -m pip install -q --disable-pip-version-check -e ".[test]"
+
+set +e
+xvfb-run -a -s "-screen 0 1920x1080x24" "$PYTHON" -m pytest -p no:cacheprovider "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "run_tests.sh: pytest collected no tests; that is a failure" >&2
+  exit 1
+fi
+exit "$rc"
