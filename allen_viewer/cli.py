@@ -146,6 +146,63 @@ def cmd_nissl(args) -> int:
     return 0
 
 
+def _check_out(path: Path, force: bool) -> Path:
+    if path.exists() and not force:
+        raise AllenViewerError(f"{path} already exists; pass --force to overwrite it.")
+    if path.parent and not path.parent.exists():
+        raise AllenViewerError(f"The folder {path.parent} does not exist.")
+    return path
+
+
+def cmd_export_voxels(args) -> int:
+    from allen_viewer.export.tables import export_voxels
+
+    data = _data()
+    grid = data.load_grid(_pick(data, args.experiment))
+    n = export_voxels(grid, data.reference_space, _check_out(args.out, args.force),
+                      structure=args.structure, include_missing=args.include_missing)
+    print(f"Wrote {n} voxels of {grid.experiment.label} to {args.out} (provenance in {args.out.with_suffix('.json')})")
+    return 0
+
+
+def _structure_list(text: str | None) -> list[str] | None:
+    return [a.strip() for a in text.split(",") if a.strip()] if text else None
+
+
+def cmd_export_structures(args) -> int:
+    from allen_viewer.export.tables import export_structures
+
+    data = _data()
+    grid = data.load_grid(_pick(data, args.experiment))
+    n = export_structures(grid, data.reference_space, _check_out(args.out, args.force),
+                          depth=args.depth, acronyms=_structure_list(args.structures))
+    print(f"Wrote {n} structures of {grid.experiment.label} to {args.out}")
+    return 0
+
+
+def cmd_export_volume(args) -> int:
+    from allen_viewer.export.volume import export_volume
+
+    data = _data()
+    grid = data.load_grid(_pick(data, args.experiment))
+    files = export_volume(grid, _check_out(args.out, args.force), volume=args.volume)
+    print(f"Wrote {', '.join(str(f) for f in files)}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from allen_viewer.export.tables import export_comparison
+
+    data = _data()
+    a = data.load_grid(_pick(data, args.a))
+    b = data.load_grid(_pick(data, args.b))
+    result = export_comparison(a, b, data.reference_space, _check_out(args.out, args.force),
+                               depth=args.depth, acronyms=_structure_list(args.structures))
+    print(f"{a.experiment.label} vs {b.experiment.label}: whole-brain r = {result['whole_brain_r']:.3f} "
+          f"over voxels where both have data; {result['rows']} structures written to {args.out}")
+    return 0
+
+
 def cmd_gui(args) -> int:
     from allen_viewer.gui.app import run_gui
 
@@ -187,6 +244,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("refresh-index", help="download the list of all ISH experiments from the Allen API")
     p.set_defaults(func=cmd_refresh_index)
+
+    export = sub.add_parser("export", help="write voxels, structure means or volumes to files").add_subparsers(
+        dest="what", metavar="WHAT", required=True)
+
+    def export_parser(name, help_text, out_help):
+        e = export.add_parser(name, help=help_text)
+        e.add_argument("experiment", metavar="ID|SYMBOL")
+        e.add_argument("--out", type=Path, required=True, help=out_help)
+        e.add_argument("--force", action="store_true", help="overwrite an existing file")
+        return e
+
+    e = export_parser("voxels", "one CSV row per grid voxel with data", "FILE.csv")
+    e.add_argument("--structure", metavar="ACRONYM", help="only voxels in this structure and its descendants")
+    e.add_argument("--include-missing", action="store_true", help="also the no-data (-1) voxels, with empty values")
+    e.set_defaults(func=cmd_export_voxels)
+    e = export_parser("structures", "one CSV row per structure with data (means pool descendants)", "FILE.csv")
+    e.add_argument("--depth", type=int, metavar="N", help="only structures at ontology depth <= N (root is 0)")
+    e.add_argument("--structures", metavar="A,B,C", help="only these structures (acronyms)")
+    e.set_defaults(func=cmd_export_structures)
+    e = export_parser("volume", "the grid as an NRRD or MetaImage volume (200 um, AP/DV/ML axes)", "FILE.nrrd or FILE.mhd")
+    e.add_argument("--volume", default="energy", choices=("energy", "intensity", "density", "all"),
+                   help="which volume (default energy; all writes FILE_energy.nrrd, ...)")
+    e.set_defaults(func=cmd_export_volume)
+
+    p = sub.add_parser("compare", help="per-structure table comparing two genes, with correlations")
+    p.add_argument("a", metavar="A", help="first gene or experiment id")
+    p.add_argument("b", metavar="B", help="second gene or experiment id")
+    p.add_argument("--out", type=Path, required=True, help="FILE.csv")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.add_argument("--depth", type=int, metavar="N", help="only structures at ontology depth <= N")
+    p.add_argument("--structures", metavar="A,B,C", help="only these structures (acronyms)")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("download-nissl", help="download the 25 um Nissl reference volume (136 MB) into the cache")
     p.set_defaults(func=cmd_nissl)

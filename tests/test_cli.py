@@ -69,3 +69,15 @@ def test_python_dash_m_entry_point_and_usage_error():
     assert result.returncode == 2 and "usage:" in result.stderr and "Traceback" not in result.stderr
     result = subprocess.run([sys.executable, "-m", "allen_viewer", "--screenshot", "x.png"], capture_output=True, text=True)
     assert result.returncode == 2 and "--screenshot needs --gene" in result.stderr
+
+
+def test_export_and_compare_commands(capsys, tmp_path):
+    out = tmp_path / "s.csv"
+    code, stdout, _ = run(capsys, "export", "structures", "Pdyn", "--out", str(out), "--structures", "CP")
+    assert code == 0 and out.read_text().splitlines()[1].startswith("672,CP,Caudoputamen")
+    code, _, err = run(capsys, "export", "structures", "Pdyn", "--out", str(out))
+    assert code == 1 and "already exists" in err and out.read_text().count("\n") == 2
+    code, stdout, _ = run(capsys, "compare", "Pdyn", "Nrp1", "--out", str(tmp_path / "c.csv"))
+    assert code == 0 and "whole-brain r = 0.07" in stdout
+    code, _, err = run(capsys, "export", "voxels", "Pdyn", "--out", str(tmp_path / "nope" / "v.csv"))
+    assert code == 1 and "does not exist" in err
