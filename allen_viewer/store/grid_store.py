@@ -1,0 +1,93 @@
+"""Where an experiment's grid zip comes from: embedded resources, then the cache, then the network.
+
+* embedded: ``config.resources_dir()/grids/<id>.zip`` (shipped with the package);
+* cached: ``Cache.grid_path(id)`` (an earlier download);
+* remote: downloaded with :class:`AllenClient` into the cache, validated before it lands.
+
+Every path :meth:`GridStore.zip_path` returns has passed :func:`read_grid_zip` (once per
+process per file).  A damaged cache entry is quarantined and fetched again when the
+network may be used.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from allen_viewer import config
+from allen_viewer.api.client import AllenClient, Cancel, Progress
+from allen_viewer.errors import CorruptData, Offline
+from allen_viewer.store.cache import Cache, remember_valid, validate_grid_file
+
+EMBEDDED, CACHED, REMOTE = "embedded", "cached", "remote"
+
+
+class GridStore:
+    """Finds or fetches grid zips.  ``client`` is made on first need when not given."""
+
+    def __init__(self, cache: Cache, client: AllenClient | None = None):
+        self.cache = cache
+        self._client = client
+        self._locks: dict[int, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    @property
+    def client(self) -> AllenClient:
+        if self._client is None:
+            self._client = AllenClient()
+        return self._client
+
+    @staticmethod
+    def embedded_path(experiment_id: int) -> Path:
+        """Where an embedded grid would be (``resources/grids/<id>.zip``)."""
+        return config.resources_dir() / "grids" / f"{int(experiment_id)}.zip"
+
+    def locate(self, experiment_id: int) -> str:
+        """``"embedded"``, ``"cached"`` or ``"remote"``: where :meth:`zip_path` would look
+        first.  Only checks that files exist (no validation, no network): cheap enough for a
+        status column."""
+        if self.embedded_path(experiment_id).is_file():
+            return EMBEDDED
+        try:
+            if self.cache.grid_path(experiment_id).is_file():
+                return CACHED
+        except OSError:
+            pass
+        return REMOTE
+
+    def zip_path(self, experiment_id: int, progress: Progress | None = None, cancel: Cancel | None = None) -> Path:
+        """A validated grid zip of the experiment, downloading it into the cache if need be.
+
+        ``progress(bytes_so_far, total_bytes_or_None)`` and ``cancel()`` are passed to the
+        download.  Raises :class:`Offline` when offline mode is on and the grid is neither
+        embedded nor cached; :class:`CorruptData` for a damaged embedded file;
+        :class:`UnknownExperiment`, :class:`ServiceUnavailable`, :class:`CorruptDownload`,
+        :class:`Cancelled` from the download.
+        """
+        experiment_id = int(experiment_id)
+        embedded = self.embedded_path(experiment_id)
+        if embedded.is_file():
+            validate_grid_file(embedded)
+            return embedded
+        with self._lock(experiment_id):
+            quarantined = ""
+            try:
+                cached = self.cache.cached_grid(experiment_id)
+            except CorruptData:
+                cached = None
+                quarantined = " (its cached copy was damaged and has been moved aside)"
+            if cached is not None:
+                return cached
+            if config.offline():
+                raise Offline(
+                    f"Offline mode (ALLEN_VIEWER_OFFLINE) is on and experiment {experiment_id} is not embedded "
+                    f"or cached{quarantined}; turn offline mode off to download it.")
+            dest = self.cache.grid_path(experiment_id)
+            self.cache.ensure_writable(dest.parent)
+            self.client.download_grid(experiment_id, dest, progress=progress, cancel=cancel)
+            remember_valid(dest)
+            return dest
+
+    def _lock(self, experiment_id: int) -> threading.Lock:
+        """One lock per experiment, so two threads asking for it download it once."""
+        with self._locks_guard:
+            return self._locks.setdefault(experiment_id, threading.Lock())
