@@ -31,7 +31,11 @@ def _pick(data, query: str, *, quiet: bool = False):
     candidates = data.gene_index.experiments_of(text)
     chosen = data.gene_index.resolve(text)
     if len(candidates) > 1 and not quiet:
-        others = ", ".join(f"{e.plane} {e.id}" for e in candidates)
+        if len(candidates) <= 4:
+            others = ", ".join(f"{e.plane} {e.id}" for e in candidates)
+        else:
+            n_cor = sum(e.plane == "coronal" for e in candidates)
+            others = f"{n_cor} coronal, {len(candidates) - n_cor} sagittal; `{PROG} search {text}` lists them"
         why = "coronal covers both hemispheres" if chosen.plane == "coronal" else "no coronal experiment"
         print(f"{chosen.symbol} has {len(candidates)} experiments ({others}); using {chosen.plane} {chosen.id} "
               f"({why}; pass an id to choose another).", file=sys.stderr)
@@ -132,17 +136,20 @@ def cmd_refresh_index(args) -> int:
     return 0
 
 
-def cmd_nissl(args) -> int:
+def cmd_download_reference(args) -> int:
+    from allen_viewer.data import REFERENCE_VOLUMES
+
     data = _data()
-    if data.has_nissl():
-        print(f"The Nissl volume is already in the cache: {data.nissl_path}")
+    if data.has_reference(args.kind):
+        print(f"The {args.kind} volume is already in the cache: {data.reference_path(args.kind)}")
         return 0
-    bar = _TqdmProgress("ara_nissl_25.nrrd")
+    name = REFERENCE_VOLUMES[args.kind][0]
+    bar = _TqdmProgress(name)
     try:
-        path = data.download_nissl(progress=bar)
+        path = data.download_reference(args.kind, progress=bar)
     finally:
         bar.close()
-    print(f"Nissl volume saved to {path}")
+    print(f"{REFERENCE_VOLUMES[args.kind][2]} saved to {path}")
     return 0
 
 
@@ -277,8 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--structures", metavar="A,B,C", help="only these structures (acronyms)")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("download-nissl", help="download the 25 um Nissl reference volume (136 MB) into the cache")
-    p.set_defaults(func=cmd_nissl)
+    p = sub.add_parser("download-reference", help="download a 25 um reference volume into the cache "
+                                                  "(nissl: 136 MB, the slice background; template: 33 MB)")
+    p.add_argument("kind", choices=("nissl", "template"))
+    p.set_defaults(func=cmd_download_reference)
     return parser
 
 

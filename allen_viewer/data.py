@@ -27,8 +27,12 @@ from allen_viewer.store.grid_store import GridStore
 Progress = Callable[[int, "int | None"], None]
 Cancel = Callable[[], bool]
 
-NISSL_FILE = "ara_nissl_25.nrrd"
-NISSL_REMOTE = "mouse_ccf/ara_nissl/ara_nissl_25.nrrd"
+REFERENCE_VOLUMES = {
+    # kind: (file name in the cache, path under ALLEN_DOWNLOAD_URL, what it is)
+    "nissl": ("ara_nissl_25.nrrd", "mouse_ccf/ara_nissl/ara_nissl_25.nrrd", "25 um Nissl volume (136 MB)"),
+    "template": ("average_template_25.nrrd", "mouse_ccf/average_template/average_template_25.nrrd",
+                 "25 um two-photon average template (33 MB)"),
+}
 GENE_INDEX_FILE = "gene_index.tsv.gz"
 
 
@@ -92,25 +96,44 @@ class AtlasData:
         self.__dict__["gene_index"] = index
         return index
 
-    # ---- Nissl (downloaded on demand, never bundled) -------------------------------------
+    # ---- reference volumes (downloaded on demand, never bundled) -------------------------
 
-    @property
-    def nissl_path(self) -> Path:
-        return self.cache.reference_path(NISSL_FILE)
+    def reference_path(self, kind: str) -> Path:
+        """Where the ``nissl`` or ``template`` volume lives in the cache."""
+        return self.cache.reference_path(REFERENCE_VOLUMES[kind][0])
 
-    def has_nissl(self) -> bool:
-        return self.nissl_path.is_file()
+    def has_reference(self, kind: str) -> bool:
+        return self.reference_path(kind).is_file()
 
-    def download_nissl(self, progress: Progress | None = None, cancel: Cancel | None = None) -> Path:
-        """Download the 25 µm Nissl volume (136 MB) into the cache; resumes a partial download."""
-        return self.client.download_file(NISSL_REMOTE, self.nissl_path, progress=progress, cancel=cancel)
+    def download_reference(self, kind: str, progress: Progress | None = None, cancel: Cancel | None = None) -> Path:
+        """Download a 25 µm reference volume into the cache; a partial download resumes."""
+        return self.client.download_file(REFERENCE_VOLUMES[kind][1], self.reference_path(kind),
+                                         progress=progress, cancel=cancel)
 
-    def nissl(self) -> np.ndarray | None:
-        """The Nissl volume as float32 (AP, DV, ML) at 25 µm, or None when not downloaded."""
-        if not self.has_nissl():
+    def reference_volume(self, kind: str) -> np.ndarray | None:
+        """A downloaded reference volume as float32 (AP, DV, ML) at 25 µm, or None if absent.
+
+        A file that is not a 528 x 320 x 456 volume is moved to quarantine (CorruptData).
+        """
+        path = self.reference_path(kind)
+        if not path.is_file():
             return None
         try:
-            return read_nrrd_volume(self.nissl_path, ANNOTATION_SHAPE).astype(np.float32)
+            return read_nrrd_volume(path, ANNOTATION_SHAPE).astype(np.float32)
         except CorruptData as exc:
-            self.cache.quarantine(self.nissl_path, str(exc))
+            self.cache.quarantine(path, str(exc))
             raise
+
+    # the Nissl volume is the slice panes' background; these name it for the GUI
+    @property
+    def nissl_path(self) -> Path:
+        return self.reference_path("nissl")
+
+    def has_nissl(self) -> bool:
+        return self.has_reference("nissl")
+
+    def download_nissl(self, progress: Progress | None = None, cancel: Cancel | None = None) -> Path:
+        return self.download_reference("nissl", progress, cancel)
+
+    def nissl(self) -> np.ndarray | None:
+        return self.reference_volume("nissl")
