@@ -58,6 +58,8 @@ RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 ROOT_STRUCTURE_ID = 997
 CHUNK_BYTES = 256 * 1024
 _OFFLINE_HINT = "Check the network, or set ALLEN_VIEWER_OFFLINE=1 to work from embedded and cached data."
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)\s*$", re.I)
 
 
@@ -275,6 +277,7 @@ class AllenClient:
                 except OSError as exc:
                     raise _write_error(dest.parent, exc) from None
                 tmp.append(name)
+                os.chmod(name, 0o666 & ~_UMASK)  # mkstemp makes 0600; the cache wants normal permissions
                 with os.fdopen(fd, "wb") as fh:
                     done = self._stream(resp, fh, name, 0, total, progress, cancel, what)
                     _sync(fh, name)
@@ -324,8 +327,10 @@ class AllenClient:
         with ``Range: bytes=N-`` and appends on HTTP 206 (starting over on a plain 200).
         The size is checked against the server's total and ``expected_size`` (bytes);
         only a complete file is renamed to ``dest``.  ``progress(bytes_so_far, total)``
-        counts the resumed bytes too.  On cancel (:class:`Cancelled`) or a failure the
-        ``.part`` file is kept for the next try; ``dest`` is never partial.
+        counts the resumed bytes too.  On cancel (:class:`Cancelled`) or a network failure
+        the ``.part`` file is kept for the next try; a size that contradicts the server's
+        total or ``expected_size`` discards it (:class:`CorruptDownload`).  ``dest`` is
+        never partial.
         """
         self._check_online(f"downloading {relpath}")
         url = self.file_url(relpath)
@@ -433,7 +438,8 @@ class AllenClient:
             try:
                 data = json.loads(body)
             except ValueError:
-                raise _Transient("json") from None
+                # an outage page served without a text/html type is still an outage page
+                raise _Transient("html" if body.lstrip()[:1] == b"<" else "json") from None
             if not isinstance(data, dict) or "success" not in data:
                 raise _Transient("json", "not an API envelope")
             if data["success"] not in (True, "true"):

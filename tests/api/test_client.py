@@ -32,6 +32,7 @@ from allen_viewer.expression.grid_file import GRID_SHAPE, read_grid_zip
 from allen_viewer.store.gene_index import experiments_from_rma_rows, read_gene_index
 from tests.fake_allen.data import NISSL_RELPATH, SAGITTAL_FIRST_EMPTY_ML, gunzip_nrrd_body, read_nrrd_header
 from tests.fake_allen.fixtures import allen_client, allen_env, fake_allen, fake_allen_data  # noqa: F401
+from tests.fake_allen.server import FakeAllen
 
 PDYN_CORONAL, PDYN_SAGITTAL, NRP1_CORONAL = 71717084, 69782969, 74272479
 QUERY = "/api/v2/data/query.json"
@@ -193,6 +194,12 @@ def test_a_fault_every_time_gives_up_with_a_plain_sentence(allen_client, fake_al
         allen_client.experiments_of_gene("Pdyn")
     assert str(info.value) == f"The Allen API at 127.0.0.1:{fake_allen.port} {message}"
     assert [r.fault for r in fake_allen.requests_to(QUERY)] == [fault] * 3
+
+
+def test_an_outage_page_without_an_html_type_is_still_an_outage(allen_client, fake_allen):
+    fake_allen.inject(QUERY, "html", times=3, content_type="text/plain")
+    with pytest.raises(ServiceUnavailable, match="HTML page"):
+        allen_client.gene("Pdyn")
 
 
 @pytest.mark.parametrize("fault", ["html", "bad_json", "reset"])
@@ -524,6 +531,15 @@ def test_fake_generated_grids_are_deterministic_and_masked(fake_allen, fake_alle
     assert (grid.volumes["energy"][outside] == -1).all()
     assert grid.data_set["id"] == "79913171"
     assert requests.get(f"{fake_allen.api_url}{GRID}1", timeout=10).status_code == 404
+
+
+def test_fake_serves_a_configurable_set_of_generated_grids(fake_allen_data):
+    with FakeAllen(fake_allen_data, grid_ids=[PDYN_SAGITTAL]) as server:
+        def status(experiment_id):
+            return requests.get(f"{server.api_url}{GRID}{experiment_id}", timeout=10).status_code
+
+        assert status(PDYN_SAGITTAL) == 200 and status(PDYN_CORONAL) == 200  # real zips always
+        assert status(79913171) == 404
 
 
 def test_fake_ranges(fake_allen):

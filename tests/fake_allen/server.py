@@ -18,7 +18,8 @@ Faults (:meth:`FakeAllen.inject`) hit the next ``times`` requests whose path sta
 the given prefix:
 
 =================== ==============================================================
-``html``            200 ``text/html`` outage page instead of the answer
+``html``            200 outage page instead of the answer (``content_type``, default
+                    ``text/html``)
 ``status``          HTTP ``code`` (default 503) with a small HTML error page
 ``timeout``/``delay`` sleep ``seconds`` (default 2.0), then answer normally
 ``reset``           close the connection (TCP RST) without answering
@@ -44,6 +45,7 @@ import json
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 import urllib.parse
@@ -107,8 +109,6 @@ class _HTTPServer(ThreadingHTTPServer):
     fake: "FakeAllen"
 
     def handle_error(self, request, client_address):
-        import sys
-
         exc = sys.exc_info()[1]
         if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
             return  # the client went away (timeouts, resets): expected in fault tests
@@ -254,7 +254,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reset()
             return True
         if kind == "html":
-            self._send(200, OUTAGE_PAGE, "text/html; charset=utf-8")
+            self._send(200, OUTAGE_PAGE, opts.get("content_type", "text/html; charset=utf-8"))
             return True
         if kind == "status":
             code = int(opts.get("code", 503))
