@@ -1,0 +1,131 @@
+"""Starting the viewer: the QApplication, the window, and scripted screenshots.
+
+:func:`run_gui` is what ``allen-viewer`` (no subcommand) calls:
+
+* ``allen-viewer`` opens the window on the last gene shown (else Pdyn);
+* ``allen-viewer --gene SYMBOL|ID`` opens it on that gene (an unknown gene prints one
+  ``allen-viewer: error: ...`` line and returns 1 before any window opens);
+* ``allen-viewer --gene SYMBOL|ID --screenshot FILE.png`` opens a 1600 x 1000 window,
+  waits until the gene, the atlas and the brain outline are shown, saves the whole window
+  (3-D view included) to FILE.png and returns 0; any failure on the way prints one line and
+  returns 1.  Screenshot runs read the user's settings but never change them.
+* ``--offline`` (or ``ALLEN_VIEWER_OFFLINE=1``) keeps everything on the embedded data and
+  the cache.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+PROG = "allen-viewer"
+SCREENSHOT_TIMEOUT_S = 300.0
+"""How long ``--screenshot`` waits for the gene (a download included) and the atlas."""
+
+
+def ensure_app():
+    """The running QApplication, made (with the viewer's names) if there is none."""
+    from PySide6.QtCore import QCoreApplication, Qt
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+        app = QApplication(sys.argv[:1])
+        app.setOrganizationName("allen_viewer")
+        app.setApplicationName("Allen Viewer")
+    return app
+
+
+def _error(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 1
+
+
+def wait_until(app, predicate, timeout_s: float) -> bool:
+    """Process events until ``predicate()`` is true; False after ``timeout_s`` seconds."""
+    from PySide6.QtCore import QEventLoop
+
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        time.sleep(0.005)
+    return True
+
+
+def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bool = False,
+            compare: str | None = None) -> int:
+    """Open the viewer (see the module docstring); returns the process exit status.
+
+    ``compare`` (a second gene for side-by-side comparison) is accepted for the CLI's
+    ``--compare`` option and not used yet: comparing genes is a separate feature.
+    """
+    del compare  # reserved for the comparison view (see the docstring)
+    if offline:
+        os.environ["ALLEN_VIEWER_OFFLINE"] = "1"
+
+    from allen_viewer.data import AtlasData
+    from allen_viewer.errors import AllenViewerError
+
+    data = AtlasData()
+    experiment = None
+    if gene is not None:
+        try:
+            experiment = data.experiment(gene)
+        except AllenViewerError as exc:
+            return _error(str(exc))
+    if screenshot is not None and experiment is None:
+        return _error("--screenshot needs --gene")
+
+    app = ensure_app()
+    from allen_viewer.gui.main_window import DEFAULT_SIZE, MainWindow, default_query
+    from allen_viewer.gui.settings import ViewerSettings
+
+    if screenshot is None:
+        settings = ViewerSettings()
+        window = MainWindow(data, settings)
+        window.show()
+        window.request_gene(experiment if experiment is not None else default_query(settings))
+        return app.exec()
+
+    return _screenshot(app, data, experiment, Path(screenshot), DEFAULT_SIZE, MainWindow, ViewerSettings)
+
+
+def _screenshot(app, data, experiment, path: Path, size, window_class, settings_class) -> int:
+    window = window_class(data, settings_class(read_only=True), restore_layout=False)
+    failures: list[str] = []
+    window.loadFailed.connect(failures.append)
+    window.resize(*size)
+    window.show()
+    window.load_experiment(experiment)
+
+    def ready() -> bool:
+        if failures:
+            return True
+        if window.is_busy():  # the outline mesh is requested once the atlas is in
+            return False
+        return (window.grid is not None and window.atlas_loaded) or window.banner.kind == "error"
+
+    try:
+        if not wait_until(app, ready, SCREENSHOT_TIMEOUT_S):
+            return _error(f"timed out after {SCREENSHOT_TIMEOUT_S:.0f} s waiting for {experiment.label} to load")
+        if failures:
+            return _error(window.banner.text or failures[0])
+        if window.banner.isVisible() and window.banner.kind == "error":
+            return _error(window.banner.text)
+        wait_until(app, lambda: False, 0.3)  # let layouts settle and panes paint
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return _error(f"cannot create the folder {path.parent} ({exc.strerror or exc})")
+        if not window.save_screenshot(path):
+            return _error(f"could not write the screenshot {path}")
+        print(f"Screenshot of {experiment.label} saved to {path}")
+        return 0
+    finally:
+        window.close()
+        window.deleteLater()
+        app.processEvents()

@@ -1,0 +1,819 @@
+"""The main window: wires the panels together and runs every load in the background.
+
+Layout: the 3-D scene (with its display controls and camera buttons) in the centre above
+the three slice panes; the gene search and the structure tree in docks on the left; a
+message banner above the centre for failures; the status bar shows what is under the
+mouse, the last message and the progress (with Cancel) of running downloads.
+
+The panels never talk to each other or fetch anything: they emit signals, this window
+handles them and asks :class:`~allen_viewer.data.AtlasData` for data through
+:class:`~allen_viewer.gui.workers.RequestChannel` s (one per kind of request: a newer
+request always wins over an older one still in flight).
+
+Start-up order: the gene index (fast, enables searching), then the ontology and the
+reference space (tree and slices), then the brain outline mesh (3-D).  A gene asked for
+before the index is ready is loaded as soon as it is.
+"""
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from allen_viewer import ALLEN_CITATION, __version__, config
+from allen_viewer.atlas.ontology import Ontology
+from allen_viewer.atlas.reference_space import ReferenceSpace, um_to_grid
+from allen_viewer.atlas.surfaces import brain_outline, structure_surface
+from allen_viewer.data import AtlasData
+from allen_viewer.errors import AllenViewerError
+from allen_viewer.expression.grid import ExpressionGrid
+from allen_viewer.expression.summary import summarize
+from allen_viewer.gui.gene_search import GeneSearchPanel
+from allen_viewer.gui.scene3d import ExpressionControls, ExpressionScene
+from allen_viewer.gui.settings import DEFAULT_GENE, ViewerSettings
+from allen_viewer.gui.slice_view import SlicePanes, nissl_to_gray
+from allen_viewer.gui.structure_tree import StructureTreePanel
+from allen_viewer.gui.workers import RequestChannel, shared_pool
+from allen_viewer.store.gene_index import Experiment, GeneIndex
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CURSOR_UM = np.array([5200.0, 4200.0, 3800.0])
+"""Where the cursor starts (CCF µm, (AP, DV, ML)): the left caudoputamen."""
+CURSOR_3D_DELAY_MS = 40
+"""Slider and drag moves update the 3-D cursor at most this often (a frame costs ~30 ms)."""
+DEFAULT_SIZE = (1600, 1000)
+STATUS_WIDTH_FRACTION = 0.45
+"""Status-bar messages are elided to this fraction of the window width (hover info gets the rest)."""
+
+
+class MessageBanner(QFrame):
+    """A non-modal strip above the views for failures and notices; closes with its button."""
+
+    STYLES = {
+        "error": "background:#5a1d1d; color:#ffe9e9; border:1px solid #a33;",
+        "info": "background:#1d3a5a; color:#e9f3ff; border:1px solid #36a;",
+    }
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("messageBanner")
+        self.label = QLabel(self)
+        self.label.setObjectName("messageBannerText")
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.close_button = QToolButton(self)
+        self.close_button.setText("✕")
+        self.close_button.setAutoRaise(True)
+        self.close_button.setToolTip("Dismiss")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 4, 4)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.close_button)
+        self.close_button.clicked.connect(self.hide)
+        self.kind = "info"
+        self.hide()
+
+    def show_message(self, text: str, kind: str = "error") -> None:
+        self.kind = kind
+        self.setStyleSheet(f"#messageBanner {{{self.STYLES[kind]}}} QLabel {{ color: inherit; }}")
+        self.label.setText(text)
+        self.show()
+
+    @property
+    def text(self) -> str:
+        return self.label.text()
+
+
+class TaskIndicator(QWidget):
+    """Status-bar progress of one :class:`RequestChannel`: a label, a bar and Cancel."""
+
+    def __init__(self, channel: RequestChannel, label: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.channel = channel
+        self.label = QLabel(label, self)
+        self.bar = QProgressBar(self)
+        self.bar.setFixedWidth(140)
+        self.bar.setMaximumHeight(16)
+        self.bar.setTextVisible(True)
+        self.cancel_button = QToolButton(self)
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setObjectName(f"cancel_{channel.name}")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.cancel_button)
+        self.cancel_button.clicked.connect(channel.cancel)
+        channel.started.connect(self._on_started)
+        channel.progressed.connect(self._on_progress)
+        channel.busyChanged.connect(lambda busy: self.setVisible(busy))
+        self.hide()
+
+    def set_label(self, text: str) -> None:
+        self.label.setText(text)
+
+    def _on_started(self, _tag) -> None:
+        self.bar.setRange(0, 0)  # busy until the first progress report
+        self.show()
+
+    def _on_progress(self, done: int, total, _tag) -> None:
+        if total:
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(int(1000 * min(done, total) / total))
+            self.bar.setFormat(f"{done / 1e6:.1f} / {total / 1e6:.1f} MB")
+        else:
+            self.bar.setRange(0, 0)
+            self.bar.setFormat(f"{done / 1e6:.1f} MB")
+
+
+def _fmt(value: float, digits: int = 3) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}g}"
+
+
+class MainWindow(QMainWindow):
+    """The viewer window (see the module docstring).
+
+    Signals: ``indexReady()`` (searching works), ``atlasReady()`` (tree and slices filled),
+    ``gridLoaded(ExpressionGrid)`` (a gene is shown), ``loadFailed(str)`` (a load failed;
+    the message is also in the banner and the status bar), ``outlineReady()`` (the brain
+    outline is in the 3-D view), ``surfaceReady(int)`` (a structure's surface is shown).
+    """
+
+    indexReady = Signal()
+    atlasReady = Signal()
+    outlineReady = Signal()
+    gridLoaded = Signal(object)
+    loadFailed = Signal(str)
+    surfaceReady = Signal(int)
+
+    def __init__(self, data: AtlasData | None = None, settings: ViewerSettings | None = None,
+                 parent: QWidget | None = None, restore_layout: bool = True):
+        super().__init__(parent)
+        self.data = data or AtlasData()
+        self.settings = settings or ViewerSettings()
+        self.index: GeneIndex | None = None
+        self.ontology: Ontology | None = None
+        self.space: ReferenceSpace | None = None
+        self.grid: ExpressionGrid | None = None
+        self._pending_query: str | Experiment | None = None
+        self._selected: int | None = None
+        self._outline_done = False
+        self._closing = False
+        self._status_text = ""
+        self._grid_where = ""
+        self.setObjectName("allenViewerMainWindow")
+        self.setWindowTitle(self._title())
+
+        self._build_channels()
+        self._build_views()
+        self._build_docks()
+        self._build_menus()
+        self._build_status_bar()
+        self._connect()
+        self._restore(restore_layout)
+        self._start()
+
+    # ------------------------------------------------------------------ construction
+
+    def _title(self, grid: ExpressionGrid | None = None) -> str:
+        title = "Allen Viewer"
+        if grid is not None:
+            title += f" — {grid.gene} ({grid.plane}, {grid.id})"
+        if config.offline():
+            title += " [offline]"
+        return title
+
+    def _build_channels(self) -> None:
+        pool = shared_pool()
+        self.index_channel = RequestChannel("index", pool, self)
+        self.atlas_channel = RequestChannel("atlas", pool, self)
+        self.outline_channel = RequestChannel("outline", pool, self)
+        self.grid_channel = RequestChannel("grid", pool, self)
+        self.nissl_channel = RequestChannel("nissl", pool, self)
+        self.surface_channels: dict[int, RequestChannel] = {}
+
+    def _build_views(self) -> None:
+        self.scene = ExpressionScene(self)
+        self.scene.setObjectName("expressionScene")
+        self.controls = ExpressionControls(self)
+        self.controls.setObjectName("expressionControls")
+        self.camera_buttons: dict[str, QPushButton] = {}
+        side = QVBoxLayout()
+        side.setContentsMargins(4, 4, 4, 4)
+        title = QLabel("<b>Expression display</b>")
+        side.addWidget(title)
+        side.addWidget(self.controls)
+        side.addWidget(QLabel("<b>Camera</b>"))
+        for name, text in (("dorsal", "Dorsal"), ("lateral", "Lateral"), ("anterior", "Anterior"),
+                           ("reset", "Reset")):
+            button = QPushButton(text)
+            button.setObjectName(f"camera_{name}")
+            button.setToolTip("Reset the camera to the default oblique view" if name == "reset"
+                              else f"View the brain from the {name} side")
+            self.camera_buttons[name] = button
+            side.addWidget(button)
+        side.addStretch(1)
+        side_widget = QWidget()
+        side_widget.setLayout(side)
+        side_widget.setFixedWidth(260)
+
+        scene_panel = QWidget()
+        scene_layout = QHBoxLayout(scene_panel)
+        scene_layout.setContentsMargins(0, 0, 0, 0)
+        scene_layout.addWidget(self.scene, 1)
+        scene_layout.addWidget(side_widget)
+
+        self.slices = SlicePanes(self)
+        self.slices.setObjectName("slicePanes")
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(scene_panel)
+        self.splitter.addWidget(self.slices)
+        self.splitter.setStretchFactor(0, 11)
+        self.splitter.setStretchFactor(1, 10)
+
+        self.banner = MessageBanner()
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(2)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+    def _build_docks(self) -> None:
+        self.search_panel = GeneSearchPanel()
+        self.search_dock = QDockWidget("Genes", self)
+        self.search_dock.setObjectName("geneSearchDock")
+        self.search_dock.setWidget(self.search_panel)
+        self.tree_panel = StructureTreePanel()
+        self.tree_dock = QDockWidget("Structures", self)
+        self.tree_dock.setObjectName("structureTreeDock")
+        self.tree_dock.setWidget(self.tree_panel)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.search_dock)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.tree_dock)
+        self.splitDockWidget(self.search_dock, self.tree_dock, Qt.Orientation.Vertical)
+        self.resizeDocks([self.search_dock], [330], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.search_dock, self.tree_dock], [380, 560], Qt.Orientation.Vertical)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        find = QAction("&Find gene…", self)
+        find.setShortcut(QKeySequence.StandardKey.Find)
+        find.triggered.connect(self.focus_search)
+        file_menu.addAction(find)
+        shot = QAction("Save &screenshot…", self)
+        shot.setShortcut(QKeySequence("Ctrl+Shift+S"))
+        shot.triggered.connect(self._save_screenshot_dialog)
+        file_menu.addAction(shot)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        view = bar.addMenu("&View")
+        for name in ("dorsal", "lateral", "anterior"):
+            act = QAction(f"{name.capitalize()} view", self)
+            act.triggered.connect(lambda _=False, n=name: self.scene.camera_preset(n))
+            view.addAction(act)
+        reset = QAction("Reset camera", self)
+        reset.triggered.connect(self.scene.reset_camera)
+        view.addAction(reset)
+        view.addSeparator()
+        group = QActionGroup(self)
+        self.annotation_action = QAction("Slices: atlas annotation", self, checkable=True)
+        self.nissl_action = QAction("Slices: Nissl", self, checkable=True)
+        self.nissl_action.setEnabled(False)
+        self.nissl_action.setToolTip("Download the Nissl volume first (Atlas menu)")
+        for act in (self.annotation_action, self.nissl_action):
+            group.addAction(act)
+            view.addAction(act)
+        self.annotation_action.setChecked(True)
+        self.annotation_action.triggered.connect(lambda: self.set_slice_background("annotation"))
+        self.nissl_action.triggered.connect(lambda: self.set_slice_background("nissl"))
+        view.addSeparator()
+        view.addAction(self.search_dock.toggleViewAction())
+        view.addAction(self.tree_dock.toggleViewAction())
+
+        atlas = bar.addMenu("&Atlas")
+        self.download_nissl_action = QAction("Download the &Nissl volume (136 MB)", self)
+        self.download_nissl_action.triggered.connect(self.download_nissl)
+        atlas.addAction(self.download_nissl_action)
+        self.cancel_nissl_action = QAction("Cancel the Nissl download", self)
+        self.cancel_nissl_action.setEnabled(False)
+        self.cancel_nissl_action.triggered.connect(self.nissl_channel.cancel)
+        atlas.addAction(self.cancel_nissl_action)
+
+        help_menu = bar.addMenu("&Help")
+        about = QAction("&About", self)
+        about.triggered.connect(self._about)
+        help_menu.addAction(about)
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.hover_label = QLabel("")
+        self.hover_label.setObjectName("hoverInfo")
+        self.hover_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.message_label = QLabel("")
+        self.message_label.setObjectName("statusMessage")
+        status.addWidget(self.hover_label, 1)
+        status.addPermanentWidget(self.message_label)
+        self.grid_indicator = TaskIndicator(self.grid_channel, "Grid")
+        self.nissl_indicator = TaskIndicator(self.nissl_channel, "Nissl")
+        status.addPermanentWidget(self.grid_indicator)
+        status.addPermanentWidget(self.nissl_indicator)
+
+    def _connect(self) -> None:
+        # background results
+        self.index_channel.resultReady.connect(self._on_index)
+        self.index_channel.failed.connect(self._on_startup_failed)
+        self.atlas_channel.resultReady.connect(self._on_atlas)
+        self.atlas_channel.failed.connect(self._on_startup_failed)
+        self.outline_channel.resultReady.connect(self._on_outline)
+        self.outline_channel.failed.connect(lambda msg, *_: self.show_error(f"Brain outline: {msg}"))
+        self.grid_channel.resultReady.connect(self._on_grid)
+        self.grid_channel.failed.connect(self._on_grid_failed)
+        self.grid_channel.cancelled.connect(
+            lambda exp: self.show_status(f"Loading {exp.symbol if exp else 'the gene'} cancelled."))
+        self.nissl_channel.resultReady.connect(self._on_nissl)
+        self.nissl_channel.failed.connect(self._on_nissl_failed)
+        self.nissl_channel.cancelled.connect(lambda _t: self.show_status("Nissl download cancelled; "
+                                                                         "it resumes where it stopped next time."))
+        self.nissl_channel.busyChanged.connect(self._on_nissl_busy)
+        # panels
+        self.search_panel.experimentActivated.connect(self.load_experiment)
+        self.tree_panel.structureSelected.connect(self._on_structure_selected)
+        self.tree_panel.visibilityChanged.connect(self._on_visibility_changed)
+        self.slices.pointClicked.connect(self._on_point_clicked)
+        self.slices.pointHovered.connect(self._on_point_hovered)
+        self.slices.cursorMoved.connect(self._on_cursor_moved)
+        self.scene.pointPicked.connect(self._on_scene_picked)
+        self.controls.changed.connect(self._on_display_changed)
+        for name, button in self.camera_buttons.items():
+            if name == "reset":
+                button.clicked.connect(self.scene.reset_camera)
+            else:
+                button.clicked.connect(lambda _=False, n=name: self.scene.camera_preset(n))
+        self._cursor_timer = QTimer(self)
+        self._cursor_timer.setSingleShot(True)
+        self._cursor_timer.setInterval(CURSOR_3D_DELAY_MS)
+        self._cursor_timer.timeout.connect(lambda: self.scene.set_cursor(self.slices.cursor_um()))
+
+    def _restore(self, restore_layout: bool) -> None:
+        display = self.settings.display()
+        if display:
+            self.controls.set_values(**display)
+        values = self.controls.values()
+        self.scene.set_display(**values)
+        self.slices.set_cmap(values["cmap"])
+        self.slices.set_background(self.settings.background)
+        self.resize(*DEFAULT_SIZE)
+        if restore_layout:
+            geometry = self.settings.window_geometry()
+            if geometry is not None:
+                self.restoreGeometry(geometry)
+            state = self.settings.window_state()
+            if state is not None:
+                self.restoreState(state)
+            for name, splitter in self._splitters().items():
+                saved = self.settings.splitter_state(name)
+                if saved is not None:
+                    splitter.restoreState(saved)
+        self._sizes_restored = restore_layout and all(
+            self.settings.splitter_state(n) is not None for n in self._splitters())
+        self.slices.set_cursor_um(DEFAULT_CURSOR_UM)
+        self.scene.set_cursor(self.slices.cursor_um())
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if not self._sizes_restored:
+            self._sizes_restored = True
+            self.fit_splitters()
+
+    def fit_splitters(self) -> None:
+        """Give the slice row the height its images need at this width, the rest to 3-D."""
+        self.centralWidget().layout().activate()
+        total = self.splitter.height()
+        slices = min(self.slices.preferred_height(self.splitter.width()), total // 2)
+        self.splitter.setSizes([total - slices, slices])
+        self.slices.fit_pane_widths()
+
+    def _splitters(self) -> dict[str, QSplitter]:
+        return {"main": self.splitter, "slices": self.slices.splitter}
+
+    def _start(self) -> None:
+        data = self.data
+        self.show_status("Loading the gene index and the atlas…")
+        self.index_channel.submit(lambda progress, cancel: data.gene_index, tag="index")
+
+        def load_atlas(progress, cancel):
+            ontology = data.ontology
+            space = data.reference_space
+            _ = space.brain_mask25  # used by the outline; computed here, off the UI thread
+            return ontology, space
+
+        self.atlas_channel.submit(load_atlas, tag="atlas")
+
+    # ------------------------------------------------------------------ messages
+
+    def show_status(self, text: str, error: bool = False) -> None:
+        """Put a message in the status bar (red for errors; elided, the whole text in its tool tip)."""
+        self.message_label.setStyleSheet("color:#c0392b; font-weight:bold;" if error else "")
+        self._status_text = text
+        width = max(200, int(self.width() * STATUS_WIDTH_FRACTION))
+        metrics = self.message_label.fontMetrics()
+        self.message_label.setText(metrics.elidedText(text, Qt.TextElideMode.ElideRight, width))
+        self.message_label.setToolTip(text)
+
+    @property
+    def status_text(self) -> str:
+        """The last status-bar message, whole."""
+        return self._status_text
+
+    def show_error(self, text: str) -> None:
+        """Show a failure in the banner and the status bar; the window stays usable."""
+        log.info("showing error: %s", text)
+        self.banner.show_message(text, "error")
+        self.show_status(text, error=True)
+
+    def focus_search(self) -> None:
+        self.search_dock.show()
+        self.search_panel.search_box.setFocus()
+        self.search_panel.search_box.selectAll()
+
+    # ------------------------------------------------------------------ busy state
+
+    def channels(self) -> list[RequestChannel]:
+        return [self.index_channel, self.atlas_channel, self.outline_channel, self.grid_channel,
+                self.nissl_channel, *self.surface_channels.values()]
+
+    def is_busy(self) -> bool:
+        """True while any background request of this window is in flight."""
+        return any(ch.busy for ch in self.channels()) or self._pending_query is not None
+
+    @property
+    def atlas_loaded(self) -> bool:
+        return self.space is not None
+
+    # ------------------------------------------------------------------ start-up results
+
+    def _on_startup_failed(self, message: str, _exc, what) -> None:
+        self.show_error(f"Could not load the {what}: {message}")
+
+    def _on_index(self, index: GeneIndex, _tag) -> None:
+        self.index = index
+        self.search_panel.set_locator(self.data.locate)
+        self.search_panel.set_index(index)
+        recent = [index.by_id(i) for i in self.settings.recent_experiments if index.has_id(i)]
+        self.search_panel.set_recent(recent)
+        self.indexReady.emit()
+        if self.space is not None and self.grid is None and not self.grid_channel.busy:
+            self.show_status("Ready.")
+        pending, self._pending_query = self._pending_query, None
+        if pending is not None:
+            self.request_gene(pending)
+
+    def _on_atlas(self, result, _tag) -> None:
+        self.ontology, self.space = result
+        self.tree_panel.set_ontology(self.ontology)
+        self.slices.set_reference_space(self.space)
+        if self.index is not None and self.grid is None and not self.grid_channel.busy:
+            self.show_status("Ready.")
+        space = self.space
+
+        def outline(progress, cancel):
+            return brain_outline(space)
+
+        self.outline_channel.submit(outline, tag="outline")
+        if self.data.has_nissl():
+            self._load_nissl(download=False)
+        if self._selected is not None:
+            self._on_structure_selected(self._selected)
+        self._update_summary()
+        self.atlasReady.emit()
+
+    def _on_outline(self, mesh, _tag) -> None:
+        self.scene.set_brain_outline(mesh)
+        if not self._outline_done:
+            self._outline_done = True
+            self.scene.reset_camera()
+        self.outlineReady.emit()
+
+    # ------------------------------------------------------------------ genes
+
+    def request_gene(self, query: str | int | Experiment) -> Experiment | None:
+        """Show a gene by symbol, experiment id or Experiment; errors go to the banner.
+
+        Before the gene index is loaded the request waits for it (and wins over any
+        earlier waiting request).  Returns the experiment being loaded, or None.
+        """
+        if isinstance(query, Experiment):
+            self.load_experiment(query)
+            return query
+        if self.index is None:
+            self._pending_query = str(query)
+            self.show_status(f"Waiting for the gene index to open {query}…")
+            return None
+        try:
+            exp = self.data.experiment(query)
+        except AllenViewerError as exc:
+            self.show_error(str(exc))
+            self.loadFailed.emit(str(exc))
+            return None
+        self.load_experiment(exp)
+        return exp
+
+    def load_experiment(self, exp: Experiment) -> None:
+        """Load an experiment's grid in the background; a later call overtakes this one."""
+        if self.grid_channel.busy and self.grid_channel.tag == exp:
+            return
+        if not self.grid_channel.busy and self.grid is not None and self.grid.id == exp.id:
+            self.show_status(f"{exp.label} is already shown.")
+            return
+        where = self.data.locate(exp.id)
+        verb = {"embedded": "Opening", "cached": "Opening cached", "remote": "Downloading"}.get(where, "Loading")
+        self.show_status(f"{verb} {exp.label}…")
+        self.grid_indicator.set_label(f"{exp.symbol}")
+        self._grid_where = where
+        data = self.data
+        self.grid_channel.submit(lambda progress, cancel: data.load_grid(exp, progress, cancel), tag=exp)
+
+    def _on_grid(self, grid: ExpressionGrid, exp: Experiment) -> None:
+        self.grid = grid
+        self.banner.hide()
+        if grid.has_data.any():
+            top = float(np.nanmax(grid.energy))
+            self.controls.set_energy_range(max(top, self.controls.values()["threshold"]))
+        self.scene.set_grid(grid)
+        self.slices.set_grid(grid)
+        self._update_summary()
+        self.setWindowTitle(self._title(grid))
+        recent_ids = self.settings.remember_experiment(exp.id)
+        if self.index is not None:
+            self.search_panel.set_recent([self.index.by_id(i) for i in recent_ids if self.index.has_id(i)])
+        self.search_panel.set_shown(exp)
+        self.search_panel.refresh_sources()
+        cov = grid.coverage()
+        source = {"embedded": "embedded data", "cached": "the cache", "remote": "the Allen API (now cached)"}.get(
+            self._grid_where, "file")
+        self.show_status(f"{exp.label}: {cov['voxels_with_data']:,} voxels with data "
+                         f"({cov['hemispheres']} hemispheres), from {source}.")
+        self.gridLoaded.emit(grid)
+
+    def _on_grid_failed(self, message: str, _exc, exp: Experiment) -> None:
+        self.show_error(f"Could not load {exp.label}: {message}" if exp else message)
+        self.loadFailed.emit(message)
+
+    # ------------------------------------------------------------------ display
+
+    def _on_display_changed(self) -> None:
+        values = self.controls.values()
+        self.scene.set_display(**values)
+        self.slices.set_cmap(values["cmap"])
+        self.settings.save_display(values)
+
+    def set_slice_background(self, which: str) -> None:
+        self.slices.set_background(which)
+        self.settings.background = which
+        (self.nissl_action if which == "nissl" else self.annotation_action).setChecked(True)
+
+    # ------------------------------------------------------------------ Nissl
+
+    def download_nissl(self) -> None:
+        """Download (or, when it is there, just open) the Nissl volume in the background."""
+        self._load_nissl(download=not self.data.has_nissl())
+
+    def _load_nissl(self, download: bool) -> None:
+        data = self.data
+        space = self.space
+
+        def job(progress, cancel):
+            if download:
+                data.download_nissl(progress=progress, cancel=cancel)
+            volume = data.nissl()
+            if volume is None:
+                raise AllenViewerError("The Nissl volume is not in the cache.")
+            brain = space.brain_mask25 if space is not None else None
+            return nissl_to_gray(volume, brain)
+
+        self.nissl_indicator.set_label("Nissl download" if download else "Nissl")
+        self.show_status("Downloading the Nissl volume (136 MB)…" if download else "Opening the Nissl volume…")
+        self.nissl_channel.submit(job, tag="download" if download else "open")
+
+    def _on_nissl_busy(self, busy: bool) -> None:
+        self.cancel_nissl_action.setEnabled(busy)
+        self.download_nissl_action.setEnabled(not busy)
+
+    def _on_nissl(self, gray: np.ndarray, tag) -> None:
+        self.slices.set_nissl(gray)
+        self.nissl_action.setEnabled(True)
+        self.nissl_action.setToolTip("")
+        self.download_nissl_action.setText("Nissl volume downloaded")
+        if tag == "download" or self.settings.background == "nissl":
+            self.set_slice_background("nissl")
+        self.show_status("Nissl volume ready.")
+
+    def _on_nissl_failed(self, message: str, _exc, _tag) -> None:
+        self.show_error(f"Nissl volume: {message}")
+
+    # ------------------------------------------------------------------ structures
+
+    def select_structure(self, structure_id: int | None) -> None:
+        """Select a structure as if clicked in the tree (None clears)."""
+        self.tree_panel.select_structure(structure_id)
+
+    def _on_structure_selected(self, structure_id: int | None) -> None:
+        previous = self._selected
+        self._selected = structure_id
+        if previous is not None and previous != structure_id and previous not in self.tree_panel.visible_ids():
+            channel = self.surface_channels.get(previous)
+            if channel is not None:
+                channel.cancel_all()
+            self.scene.remove_structure_surface(previous)
+        self.slices.set_highlight(structure_id)
+        self.scene.highlight_structure(structure_id)
+        if structure_id is not None and self.space is not None:
+            if structure_id not in self.scene.structure_ids:
+                self._request_surface(structure_id)
+        self._update_summary()
+
+    def _on_visibility_changed(self, structure_id: int, visible: bool) -> None:
+        if visible:
+            if structure_id not in self.scene.structure_ids:
+                self._request_surface(structure_id)
+        elif structure_id != self._selected:
+            channel = self.surface_channels.get(structure_id)
+            if channel is not None:
+                channel.cancel_all()
+            self.scene.remove_structure_surface(structure_id)
+
+    def _surface_wanted(self, structure_id: int) -> bool:
+        return structure_id == self._selected or structure_id in self.tree_panel.visible_ids()
+
+    def _request_surface(self, structure_id: int) -> None:
+        if self.space is None:
+            return
+        channel = self.surface_channels.get(structure_id)
+        if channel is None:
+            channel = RequestChannel(f"surface-{structure_id}", shared_pool(), self)
+            channel.resultReady.connect(self._on_surface)
+            channel.failed.connect(lambda msg, _e, sid: self.show_error(
+                f"Surface of {self.ontology.by_id(sid).acronym}: {msg}"))
+            self.surface_channels[structure_id] = channel
+        space = self.space
+
+        def job(progress, cancel):
+            return structure_surface(space, structure_id)
+
+        channel.submit(job, tag=structure_id)
+
+    def _on_surface(self, mesh, structure_id: int) -> None:
+        if not self._surface_wanted(structure_id):
+            return
+        s = self.ontology.by_id(structure_id)
+        if mesh is None:
+            self.show_status(f"{s.acronym} has no voxels in the 25 µm annotation; no surface to show.")
+            return
+        self.scene.set_structure_surface(structure_id, mesh, s.color)
+        if structure_id == self._selected:
+            self.scene.highlight_structure(structure_id)
+        self.surfaceReady.emit(structure_id)
+
+    def summary_text(self) -> str:
+        """The structure panel's summary (HTML) for the selected structure and the loaded gene."""
+        if self._selected is None or self.ontology is None:
+            return "Select a structure to see the loaded gene's expression in it."
+        s = self.ontology.by_id(self._selected)
+        head = f"<b>{s.acronym}</b> — {s.name}"
+        if self.grid is None:
+            return head + "<br>No gene loaded."
+        if self.space is None:
+            return head + "<br>Loading the atlas…"
+        summ = summarize(self.grid, self.space, s)
+        g = self.grid
+        lines = [head, f"{g.gene} ({g.plane}, {g.id}):"]
+        if summ.voxels == 0:
+            lines.append("no 200 µm grid voxels in this structure (too small for the grid).")
+        else:
+            lines.append(f"mean energy {_fmt(summ.mean_energy)}, mean density {_fmt(summ.mean_density)}")
+            lines.append(f"voxels with data {summ.voxels_with_data:,} / {summ.voxels:,}")
+        return "<br>".join(lines)
+
+    def _update_summary(self) -> None:
+        self.tree_panel.set_summary(self.summary_text())
+
+    # ------------------------------------------------------------------ cursor and picking
+
+    def set_cursor_um(self, um, select: bool = True) -> None:
+        """Move every pane and the 3-D cursor to a CCF point (µm, (AP, DV, ML)); with
+        ``select``, select the structure there in the tree (outside the brain: none)."""
+        self.slices.set_cursor_um(um)
+        self._cursor_timer.stop()
+        self.scene.set_cursor(self.slices.cursor_um())
+        if select and self.space is not None:
+            sid = self.space.structure_id_at_um(self.slices.cursor_um())
+            self.tree_panel.select_structure(sid or None)
+
+    def _on_point_clicked(self, um) -> None:
+        self.set_cursor_um(um)
+
+    def _on_scene_picked(self, um) -> None:
+        self.set_cursor_um(um)
+
+    def _on_cursor_moved(self, um) -> None:
+        if not self._cursor_timer.isActive():
+            self._cursor_timer.start()
+
+    def describe_point(self, um) -> str:
+        """Status-bar text for a CCF point: structure, position and the gene's values there."""
+        um = np.asarray(um, dtype=float)
+        pos = f"AP {um[0] / 1000:.2f}, DV {um[1] / 1000:.2f}, ML {um[2] / 1000:.2f} mm"
+        if self.space is None:
+            return pos
+        s = self.space.structure_at_um(um)
+        where = f"{s.acronym} — {s.name}" if s is not None else "outside the brain"
+        if self.grid is None:
+            return f"{where}   |   {pos}   |   no gene loaded"
+        i, j, k = um_to_grid(um)
+        has = bool(self.grid.has_data[i, j, k])
+        parts = []
+        for name in ("energy", "intensity", "density"):
+            vol = self.grid.volume(name)
+            if vol is None:
+                parts.append(f"{name} n/a")
+            elif not has:
+                parts.append(f"{name} no data")
+            else:
+                parts.append(f"{name} {_fmt(float(vol[i, j, k]))}")
+        return f"{where}   |   {pos}   |   {self.grid.gene}: " + ", ".join(parts)
+
+    def _on_point_hovered(self, um) -> None:
+        self.hover_label.setText("" if um is None else self.describe_point(um))
+
+    # ------------------------------------------------------------------ screenshots, about, closing
+
+    def grab_window(self):
+        """The whole window as a QPixmap, the 3-D view rendered first."""
+        self.scene.render()
+        return self.grab()
+
+    def save_screenshot(self, path) -> bool:
+        return self.grab_window().save(str(path))
+
+    def _save_screenshot_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", "allen-viewer.png", "PNG images (*.png)")
+        if path:
+            if self.save_screenshot(path):
+                self.show_status(f"Screenshot saved to {path}.")
+            else:
+                self.show_error(f"Could not save the screenshot to {path}.")
+
+    def _about(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, "About Allen Viewer",
+                          f"Allen Viewer {__version__}\n\n{ALLEN_CITATION}", parent=self)
+        box.setModal(False)
+        box.show()
+
+    def save_settings(self) -> None:
+        self.settings.save_layout(self.saveGeometry(), self.saveState(),
+                                  {n: s.saveState() for n, s in self._splitters().items()})
+        self.settings.save_display(self.controls.values())
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if not self._closing:
+            self._closing = True
+            self.save_settings()
+            for channel in self.channels():
+                channel.cancel_all()
+            self._cursor_timer.stop()
+            self.scene.close_scene()
+        super().closeEvent(event)
+
+
+def default_query(settings: ViewerSettings) -> str:
+    """What to open without ``--gene``: the last experiment shown, else Pdyn."""
+    last = settings.last_experiment
+    return str(last) if last is not None else DEFAULT_GENE
+

@@ -1,0 +1,132 @@
+"""What the viewer remembers between runs, kept in a QSettings store.
+
+* the window's geometry and dock layout (``saveGeometry``/``saveState``) and its splitters;
+* the last experiment shown and the recently viewed ones (newest first, experiment ids);
+* the expression display settings (threshold, sphere size, colour map, opacity);
+* which background the slice panes show (annotation or Nissl).
+
+A ``read_only`` store (used by ``--screenshot``) reads the user's settings but never
+writes them.
+
+Where it lives: a file given to :class:`ViewerSettings` (tests use a temporary one), else
+the file named by ``ALLEN_VIEWER_SETTINGS`` (an INI path), else the platform's usual
+QSettings location for organisation/application ``allen_viewer``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+ORGANIZATION = "allen_viewer"
+APPLICATION = "allen_viewer"
+MAX_RECENT = 12
+DEFAULT_GENE = "Pdyn"
+
+
+class ViewerSettings:
+    """Typed accessors over a :class:`QSettings` store (see the module docstring)."""
+
+    def __init__(self, path: Path | str | None = None, read_only: bool = False):
+        self.read_only = read_only
+        """When True nothing is written (scripted runs such as ``--screenshot``)."""
+        path = path or os.environ.get("ALLEN_VIEWER_SETTINGS") or None
+        if path:
+            self.qsettings = QSettings(str(path), QSettings.Format.IniFormat)
+        else:
+            self.qsettings = QSettings(ORGANIZATION, APPLICATION)
+
+    @property
+    def path(self) -> str:
+        return self.qsettings.fileName()
+
+    def sync(self) -> None:
+        if not self.read_only:
+            self.qsettings.sync()
+
+    def _set(self, key: str, value) -> None:
+        if not self.read_only:
+            self.qsettings.setValue(key, value)
+
+    # ---- window layout --------------------------------------------------------------------
+
+    def window_geometry(self) -> QByteArray | None:
+        value = self.qsettings.value("window/geometry")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def window_state(self) -> QByteArray | None:
+        value = self.qsettings.value("window/state")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def splitter_state(self, name: str) -> QByteArray | None:
+        value = self.qsettings.value(f"window/splitter_{name}")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def save_layout(self, geometry: QByteArray, state: QByteArray, splitters: dict[str, QByteArray]) -> None:
+        self._set("window/geometry", geometry)
+        self._set("window/state", state)
+        for name, value in splitters.items():
+            self._set(f"window/splitter_{name}", value)
+
+    # ---- genes ----------------------------------------------------------------------------
+
+    @property
+    def last_experiment(self) -> int | None:
+        """Id of the experiment shown last, or None."""
+        value = self.qsettings.value("genes/last_experiment")
+        try:
+            return int(value) if value not in (None, "") else None
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def recent_experiments(self) -> list[int]:
+        """Ids of recently viewed experiments, newest first."""
+        value = self.qsettings.value("genes/recent", "")
+        if isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value)
+        ids = []
+        for part in str(value or "").split(","):
+            part = part.strip()
+            if part.isdigit() and int(part) not in ids:
+                ids.append(int(part))
+        return ids[:MAX_RECENT]
+
+    def remember_experiment(self, experiment_id: int) -> list[int]:
+        """Make an experiment the last one and the newest recent one; return the recent ids."""
+        ids = [int(experiment_id)] + [i for i in self.recent_experiments if i != int(experiment_id)]
+        ids = ids[:MAX_RECENT]
+        self._set("genes/last_experiment", int(experiment_id))
+        self._set("genes/recent", ",".join(str(i) for i in ids))
+        return ids
+
+    # ---- display --------------------------------------------------------------------------
+
+    def display(self) -> dict:
+        """Saved expression display settings (only the keys that were saved)."""
+        out: dict = {}
+        for key, kind in (("threshold", float), ("size_scale", float), ("opacity", float), ("cmap", str)):
+            value = self.qsettings.value(f"display/{key}")
+            if value in (None, ""):
+                continue
+            try:
+                out[key] = kind(value)
+            except (TypeError, ValueError):
+                continue
+        return out
+
+    def save_display(self, values: dict) -> None:
+        for key in ("threshold", "size_scale", "opacity", "cmap"):
+            if key in values and values[key] is not None:
+                self._set(f"display/{key}", values[key])
+
+    @property
+    def background(self) -> str:
+        """``"annotation"`` or ``"nissl"``: what the slice panes should show under the overlay."""
+        value = str(self.qsettings.value("slices/background", "annotation"))
+        return value if value in ("annotation", "nissl") else "annotation"
+
+    @background.setter
+    def background(self, value: str) -> None:
+        self._set("slices/background", value)

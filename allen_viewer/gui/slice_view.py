@@ -1,0 +1,677 @@
+"""Slice panes: coronal, sagittal and horizontal sections through the 25 µm reference.
+
+Each pane shows one plane of the CCFv3 25 µm volumes (indexed (AP, DV, ML), PIR):
+
+* the background: the Nissl volume when it has been downloaded and chosen, otherwise the
+  annotation in atlas colours (a colour lookup table over the compact labels of
+  :attr:`ReferenceSpace.labels25`) with structure boundaries darkened;
+* the loaded gene's expression energy as a heat map; grid voxels without data ("-1") are
+  transparent.  The 200 µm grid is upsampled by index: 25 µm voxel ``a`` shows grid voxel
+  ``ccf25_to_grid(a)`` (about ``8i-4 .. 8i+3`` for grid voxel ``i``);
+* the selected structure tinted, with its outline;
+* a crosshair at the shared cursor, and the anatomical directions in the corners.
+
+Orientation (screen = what you see; all three are drawn without flips, one 25 µm voxel
+per image pixel, so pixels are square):
+
+=========== =================== ====================== ===========================
+pane        slice axis          image rows (down)      image columns (right)
+=========== =================== ====================== ===========================
+coronal     AP                  DV (dorsal at top)     ML (left hemisphere left)
+sagittal    ML                  DV (dorsal at top)     AP (anterior left)
+horizontal  DV                  AP (anterior at top)   ML (left hemisphere left)
+=========== =================== ====================== ===========================
+
+The coronal and horizontal panes are therefore seen from behind and from above; corner
+labels name the two directions each corner points to (e.g. ``DL`` = dorsal-left).
+
+Rendering is plain numpy into a :class:`QImage` (a few ms per slice); a pane renders only
+when its slice or a layer changes, and painting just blits the image.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QWheelEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QSplitter, QVBoxLayout, QWidget
+
+from allen_viewer.atlas.reference_space import (
+    ANNOTATION_SHAPE,
+    ReferenceSpace,
+    ccf25_to_grid,
+    ccf25_to_um,
+    um_to_ccf25,
+)
+from allen_viewer.expression.grid import ExpressionGrid
+
+AXIS_NAMES = ("AP", "DV", "ML")
+BACKGROUND_RGB = (0, 0, 0)
+BOUNDARY_DARKEN = 0.45
+"""Boundary pixels keep this fraction of their colour."""
+ATLAS_DIM_WITH_GRID = 0.65
+"""With a gene loaded, atlas colours are mixed this far towards grey so the heat map stands out."""
+OVERLAY_ALPHA = (0.35, 0.9)
+"""Heat-map opacity from energy 0 to the saturation value (weak expression lets the atlas through)."""
+ENERGY_MAX_PERCENTILE = 99.0
+"""The heat map saturates at this percentile of the energy of voxels with data (as the 3-D view)."""
+HIGHLIGHT_RGB = np.array([255, 255, 255], dtype=np.float32)
+"""The selected structure is tinted towards this colour by HIGHLIGHT_TINT and outlined in OUTLINE_RGB."""
+HIGHLIGHT_TINT = 0.35
+OUTLINE_RGB = np.array([255, 230, 0], dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class Plane:
+    """How one pane maps the (AP, DV, ML) volume onto the screen."""
+
+    name: str
+    axis: int  # the slice axis
+    rows: int  # the axis along image rows (downwards)
+    cols: int  # the axis along image columns (rightwards)
+    corners: tuple[str, str, str, str]  # top-left, top-right, bottom-left, bottom-right
+    edges: tuple[str, str, str, str]  # top, bottom, left, right (full words, for tool tips)
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """(height, width) in 25 µm pixels."""
+        return ANNOTATION_SHAPE[self.rows], ANNOTATION_SHAPE[self.cols]
+
+    def take(self, volume: np.ndarray, index: int) -> np.ndarray:
+        """The (rows, cols) section of an (AP, DV, ML) volume at ``index`` along the slice axis."""
+        sl = np.take(volume, index, axis=self.axis)
+        # remaining axes keep their order; transpose when rows come after cols
+        remaining = [a for a in range(3) if a != self.axis]
+        return sl if remaining == [self.rows, self.cols] else sl.T
+
+    def point(self, slice_index: int, row: float, col: float) -> np.ndarray:
+        """A 25 µm (AP, DV, ML) index from a slice index and an image position."""
+        idx = np.zeros(3)
+        idx[self.axis] = slice_index
+        idx[self.rows] = row
+        idx[self.cols] = col
+        return idx
+
+
+PLANES = {
+    "coronal": Plane("coronal", 0, 1, 2, ("DL", "DR", "VL", "VR"), ("dorsal", "ventral", "left", "right")),
+    "sagittal": Plane("sagittal", 2, 1, 0, ("DA", "DP", "VA", "VP"), ("dorsal", "ventral", "anterior", "posterior")),
+    "horizontal": Plane("horizontal", 1, 0, 2, ("AL", "AR", "PL", "PR"), ("anterior", "posterior", "left", "right")),
+}
+
+
+def _grid_map(axis: int) -> np.ndarray:
+    """For each 25 µm index along ``axis``, the grid index that covers it (ReferenceSpace conversion)."""
+    n = ANNOTATION_SHAPE[axis]
+    idx = np.zeros((n, 3), dtype=int)
+    idx[:, axis] = np.arange(n)
+    return ccf25_to_grid(idx)[:, axis]
+
+
+GRID_MAPS = tuple(_grid_map(a) for a in range(3))
+
+
+def colormap_lut(name: str, n: int = 256) -> np.ndarray:
+    """(n, 3) uint8 RGB colours of a matplotlib colour map (viridis when the name is unknown)."""
+    import matplotlib
+
+    try:
+        cmap = matplotlib.colormaps[name]
+    except (KeyError, ValueError):
+        cmap = matplotlib.colormaps["viridis"]
+    return (cmap(np.linspace(0.0, 1.0, n))[:, :3] * 255 + 0.5).astype(np.uint8)
+
+
+def label_colors(space: ReferenceSpace) -> np.ndarray:
+    """(n_labels, 3) uint8 atlas colour of each compact label (label 0, outside: black)."""
+    lut = np.zeros((len(space.label_ids), 3), dtype=np.uint8)
+    for i, sid in enumerate(space.label_ids.tolist()):
+        if sid and sid in space.ontology:
+            lut[i] = space.ontology.by_id(sid).color
+    lut[0] = BACKGROUND_RGB
+    return lut
+
+
+def structure_label_table(space: ReferenceSpace, structure_id: int) -> np.ndarray:
+    """bool per compact label: True for the structure and its descendants (``mask25`` by label)."""
+    ids = np.fromiter(space.ontology.descendant_ids(structure_id), dtype=np.uint32)
+    return np.isin(space.label_ids, ids)
+
+
+def nissl_to_gray(volume: np.ndarray, brain: np.ndarray | None = None) -> np.ndarray:
+    """Scale a Nissl volume (AP, DV, ML) to uint8 grey.
+
+    The 0.5th..99.5th percentiles of the brain's voxels (all voxels without ``brain``) map
+    to 0..255; when those are equal (a flat volume) the full range is used instead.
+    """
+    sample = volume[brain] if brain is not None and brain.any() else volume.ravel()
+    sample = sample[:: max(1, sample.size // 2_000_000)]
+    lo, hi = (float(v) for v in np.percentile(sample, [0.5, 99.5]))
+    if hi - lo <= 1e-6:
+        lo, hi = float(volume.min()), float(volume.max())
+    scale = 255.0 / max(hi - lo, 1e-6)
+    out = np.empty(volume.shape, dtype=np.uint8)
+    for a in range(volume.shape[0]):  # slab by slab: no 300 MB temporary
+        out[a] = np.clip((volume[a] - lo) * scale + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def boundaries(labels: np.ndarray) -> np.ndarray:
+    """bool (H, W): pixels whose label differs from the pixel right of or below them."""
+    b = np.zeros(labels.shape, dtype=bool)
+    b[:, :-1] |= labels[:, :-1] != labels[:, 1:]
+    b[:-1, :] |= labels[:-1, :] != labels[1:, :]
+    return b
+
+
+class SliceLayers:
+    """What the three panes draw, shared by them: labels, colours, Nissl, grid, highlight."""
+
+    def __init__(self) -> None:
+        self.space: ReferenceSpace | None = None
+        self.label_rgb: np.ndarray | None = None  # (n_labels, 3) uint8
+        self.nissl: np.ndarray | None = None  # uint8 (AP, DV, ML)
+        self.background = "annotation"
+        self.grid: ExpressionGrid | None = None
+        self.cmap_name = "viridis"
+        self.cmap = colormap_lut(self.cmap_name)
+        self.vmax = 1.0
+        self.highlight_id: int | None = None
+        self.highlight_table: np.ndarray | None = None
+        self._palette_key = None
+        self._palette_cache: np.ndarray | None = None
+
+    @property
+    def showing_nissl(self) -> bool:
+        return self.background == "nissl" and self.nissl is not None
+
+    def set_grid(self, grid: ExpressionGrid | None) -> None:
+        self.grid = grid
+        if grid is not None and grid.has_data.any():
+            vals = grid.energy[grid.has_data]
+            self.vmax = float(np.percentile(vals, ENERGY_MAX_PERCENTILE))
+            if self.vmax <= 0:
+                self.vmax = float(vals.max()) if vals.max() > 0 else 1.0
+        else:
+            self.vmax = 1.0
+
+    def _palette(self) -> np.ndarray:
+        """(4 n, 3) uint8 colours indexed by ``label + n * (boundary + 2 * highlighted)``."""
+        key = (id(self.label_rgb), self.showing_nissl, self.grid is not None)
+        if self._palette_key != key:
+            base = self.label_rgb.astype(np.float32)
+            if self.grid is not None:  # dim the atlas colours so the heat map stands out
+                base[1:] = base[1:] * (1 - ATLAS_DIM_WITH_GRID) + 128.0 * ATLAS_DIM_WITH_GRID
+            edge = base * BOUNDARY_DARKEN
+            tint = HIGHLIGHT_RGB * HIGHLIGHT_TINT
+            pal = np.concatenate([base, edge, base * (1 - HIGHLIGHT_TINT) + tint, edge * (1 - HIGHLIGHT_TINT) + tint])
+            self._palette_cache = np.clip(pal + 0.5, 0, 255).astype(np.uint8)
+            self._palette_key = key
+        return self._palette_cache
+
+    def render(self, plane: Plane, index: int) -> np.ndarray:
+        """(H, W, 3) uint8 RGB image of the section at 25 µm ``index`` along the plane's axis."""
+        h, w = plane.image_shape
+        if self.space is None or self.label_rgb is None:
+            return np.zeros((h, w, 3), dtype=np.uint8)
+        labels = np.ascontiguousarray(plane.take(self.space.labels25, index))
+        mask = self.highlight_table[labels] if self.highlight_table is not None else None
+        if mask is not None and not mask.any():
+            mask = None
+        if self.showing_nissl:
+            gray = plane.take(self.nissl, index)
+            if mask is not None:
+                gray = np.where(mask, (gray * (1 - HIGHLIGHT_TINT) + 255 * HIGHLIGHT_TINT).astype(np.uint8), gray)
+            rgb = np.repeat(gray[:, :, None], 3, axis=2)
+        else:
+            n = len(self.label_rgb)
+            code = labels.astype(np.int32)
+            code += n * boundaries(labels)
+            if mask is not None:
+                code += (2 * n) * mask
+            rgb = self._palette()[code]
+        if self.grid is not None:
+            rgb = self._overlay(rgb, plane, index, labels > 0)
+        if mask is not None:
+            rgb[boundaries(mask) | boundaries(mask[::-1, ::-1])[::-1, ::-1]] = OUTLINE_RGB
+        return rgb
+
+    def _overlay(self, rgb: np.ndarray, plane: Plane, index: int, brain: np.ndarray) -> np.ndarray:
+        """``rgb`` with the energy heat map blended in where ``brain`` (the annotated brain at
+        25 µm) is True; no-data voxels are left untouched.  Clipping to the brain keeps the
+        200 µm blocks from spilling past the brain's outline."""
+        g_index = GRID_MAPS[plane.axis][index]
+        energy = plane.take(self.grid.energy, g_index)  # (grid rows, grid cols), NaN = no data
+        has = plane.take(self.grid.has_data, g_index)
+        if not has.any():
+            return rgb
+        level = np.zeros(energy.shape, dtype=np.intp)
+        level[has] = np.clip(energy[has] / self.vmax * 255.0, 0, 255).astype(np.intp)
+        color = self.cmap[level]  # (grid rows, grid cols, 3)
+        lo, hi = OVERLAY_ALPHA
+        alpha = (has * (256 * (lo + (hi - lo) * level / 255.0))).astype(np.uint16)
+        rows, cols = GRID_MAPS[plane.rows], GRID_MAPS[plane.cols]
+        color = color.take(rows, axis=0).take(cols, axis=1).astype(np.uint16)
+        alpha = (alpha.take(rows, axis=0).take(cols, axis=1) * brain)[:, :, None]
+        out = rgb.astype(np.uint16) * (256 - alpha)
+        out += color * alpha
+        out >>= 8
+        return out.astype(np.uint8)
+
+
+class SliceCanvas(QWidget):
+    """Paints one pane's image scaled to fit (square pixels), the crosshair and the labels.
+
+    Signals carry image positions ``(row, col)`` in 25 µm pixels (floats):
+    ``pressed`` (left button pressed), ``dragged`` (moved with the left button down),
+    ``hovered`` (mouse move; ``None`` on leaving the image), ``stepped(int)`` (mouse wheel
+    or arrow/page keys: slices to move).
+    """
+
+    pressed = Signal(float, float)
+    dragged = Signal(float, float)
+    hovered = Signal(object)
+    stepped = Signal(int)
+
+    def __init__(self, plane: Plane, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.plane = plane
+        self.image: QImage | None = None
+        self.image_provider = None  # callable -> QImage, asked right before painting
+        self.crosshair: tuple[float, float] | None = None  # (row, col) in image pixels
+        self.title = plane.name.capitalize()
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.setMinimumSize(160, 120)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setToolTip(f"{plane.name.capitalize()} section: top {plane.edges[0]}, bottom {plane.edges[1]}, "
+                        f"left {plane.edges[2]}, right {plane.edges[3]}. Click to move the cursor, "
+                        "wheel to step through slices.")
+
+    def sizeHint(self) -> QSize:
+        h, w = self.plane.image_shape
+        return QSize(w, h)
+
+    def image_rect(self) -> QRectF:
+        """Where the image is drawn in widget coordinates (aspect kept, centred)."""
+        h, w = self.plane.image_shape
+        scale = min(self.width() / w, self.height() / h)
+        dw, dh = w * scale, h * scale
+        return QRectF((self.width() - dw) / 2, (self.height() - dh) / 2, dw, dh)
+
+    def to_image(self, x: float, y: float) -> tuple[float, float] | None:
+        """Widget position -> (row, col) image pixel (None outside the image)."""
+        r = self.image_rect()
+        if not r.contains(QPointF(x, y)):
+            return None
+        h, w = self.plane.image_shape
+        row = (y - r.y()) / r.height() * h
+        col = (x - r.x()) / r.width() * w
+        return min(max(row, 0.0), h - 1.0), min(max(col, 0.0), w - 1.0)
+
+    def to_widget(self, row: float, col: float) -> QPointF:
+        """Centre of image pixel (row, col) in widget coordinates."""
+        r = self.image_rect()
+        h, w = self.plane.image_shape
+        return QPointF(r.x() + (col + 0.5) / w * r.width(), r.y() + (row + 0.5) / h * r.height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(0, 0, 0))
+        r = self.image_rect()
+        if self.image_provider is not None:
+            self.image = self.image_provider()
+        if self.image is not None:
+            p.drawImage(r, self.image)
+        if self.crosshair is not None:
+            c = self.to_widget(*self.crosshair)
+            pen = QPen(QColor(0, 255, 120, 170))
+            pen.setWidth(1)
+            p.setPen(pen)
+            p.drawLine(QPointF(r.left(), c.y()), QPointF(r.right(), c.y()))
+            p.drawLine(QPointF(c.x(), r.top()), QPointF(c.x(), r.bottom()))
+        font = QFont(self.font())
+        font.setBold(True)
+        p.setFont(font)
+        fm = p.fontMetrics()
+        pad = 4
+        tl, tr, bl, br = self.plane.corners
+        items = [
+            (tl, r.left() + pad, r.top() + pad + fm.ascent(), False),
+            (tr, r.right() - pad - fm.horizontalAdvance(tr), r.top() + pad + fm.ascent(), False),
+            (bl, r.left() + pad, r.bottom() - pad - fm.descent(), False),
+            (br, r.right() - pad - fm.horizontalAdvance(br), r.bottom() - pad - fm.descent(), False),
+            (self.title, r.center().x() - fm.horizontalAdvance(self.title) / 2, r.top() + pad + fm.ascent(), True),
+        ]
+        for text, x, y, _title in items:
+            p.setPen(QColor(0, 0, 0, 200))
+            p.drawText(QPointF(x + 1, y + 1), text)
+            p.setPen(QColor(255, 255, 255))
+            p.drawText(QPointF(x, y), text)
+        p.end()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            pos = self.to_image(event.position().x(), event.position().y())
+            if pos is not None:
+                self.pressed.emit(*pos)
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        pos = self.to_image(event.position().x(), event.position().y())
+        self.hovered.emit(pos)
+        if pos is not None and event.buttons() & Qt.MouseButton.LeftButton:
+            self.dragged.emit(*pos)
+        super().mouseMoveEvent(event)
+
+    def leaveEvent(self, event) -> None:
+        self.hovered.emit(None)
+        super().leaveEvent(event)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        steps = event.angleDelta().y() // 120
+        if steps:
+            fast = 5 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1
+            self.stepped.emit(int(steps) * fast)
+        event.accept()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        steps = {Qt.Key.Key_Up: 1, Qt.Key.Key_Down: -1, Qt.Key.Key_PageUp: 10, Qt.Key.Key_PageDown: -10}
+        if event.key() in steps:
+            self.stepped.emit(steps[event.key()])
+        else:
+            super().keyPressEvent(event)
+
+
+class ColorLegend(QWidget):
+    """A one-line key to the heat map: the colour ramp from energy 0 to the saturation value."""
+
+    def __init__(self, layers: SliceLayers, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.layers = layers
+        self.setFixedHeight(22)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def text(self) -> tuple[str, str]:
+        if self.layers.grid is None:
+            return "Slices: no gene loaded", ""
+        g = self.layers.grid
+        return (f"Slices: {g.gene} expression energy  0", f"{self.layers.vmax:.3g}+   "
+                "(no data: transparent)")
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        left, right = self.text()
+        fm = p.fontMetrics()
+        y = (self.height() + fm.ascent() - fm.descent()) / 2
+        x = 4
+        p.drawText(QPointF(x, y), left)
+        if self.layers.grid is not None:
+            x += fm.horizontalAdvance(left) + 6
+            width = 160
+            lut = self.layers.cmap
+            img = QImage(np.ascontiguousarray(np.repeat(lut[None, :, :], 2, axis=0)).data, len(lut), 2,
+                         3 * len(lut), QImage.Format.Format_RGB888).copy()
+            p.drawImage(QRectF(x, 5, width, self.height() - 10), img)
+            p.drawText(QPointF(x + width + 6, y), right)
+        p.end()
+
+
+class SlicePane(QWidget):
+    """One plane: a :class:`SliceCanvas`, a slider over its slices and the slice position.
+
+    Signals (positions as 25 µm (AP, DV, ML) indices, float ndarray of 3):
+    ``clicked(index)`` (a click in the image), ``dragged(index)`` (moved with the button
+    down), ``hovered(index | None)``,
+    ``sliceChanged(int)`` (the slider/wheel/keys moved this pane to another slice).
+    """
+
+    clicked = Signal(object)
+    dragged = Signal(object)
+    hovered = Signal(object)
+    sliceChanged = Signal(int)
+
+    def __init__(self, plane: Plane, layers: SliceLayers, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.plane = plane
+        self.layers = layers
+        self.canvas = SliceCanvas(plane, self)
+        self.canvas.setObjectName(f"{plane.name}Canvas")
+        self.canvas.image_provider = self.image  # render lazily, right before painting
+        self.slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slider.setObjectName(f"{plane.name}Slider")
+        n = ANNOTATION_SHAPE[plane.axis]
+        self.slider.setRange(0, n - 1)
+        self.slider.setValue(n // 2)
+        self.slider.setPageStep(8)  # one 200 µm grid plane
+        self.position = QLabel(self)
+        self.position.setMinimumWidth(110)
+        self._index = n // 2
+        self._dirty = True
+        self.render_count = 0
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.position)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(2)
+        layout.addWidget(self.canvas, 1)
+        layout.addLayout(row)
+        self.slider.valueChanged.connect(self._on_slider)
+        self.canvas.stepped.connect(lambda n: self.slider.setValue(self.slider.value() + n))
+        self.canvas.pressed.connect(self._on_pressed)
+        self.canvas.dragged.connect(lambda row, col: self.dragged.emit(self.plane.point(self._index, row, col)))
+        self.canvas.hovered.connect(self._on_hovered)
+        self._update_position()
+
+    @property
+    def slice_index(self) -> int:
+        """The 25 µm index of the shown slice along this pane's axis."""
+        return self._index
+
+    def set_slice(self, index: int) -> None:
+        """Show slice ``index`` (clipped); no ``sliceChanged`` is emitted."""
+        index = int(min(max(index, 0), ANNOTATION_SHAPE[self.plane.axis] - 1))
+        if index != self._index:
+            self._index = index
+            self._dirty = True
+            self.canvas.update()
+        if self.slider.value() != index:
+            self.slider.blockSignals(True)
+            self.slider.setValue(index)
+            self.slider.blockSignals(False)
+        self._update_position()
+
+    def set_crosshair(self, index25: np.ndarray | None) -> None:
+        """Draw the crosshair at a 25 µm (AP, DV, ML) index (None hides it)."""
+        if index25 is None:
+            self.canvas.crosshair = None
+        else:
+            self.canvas.crosshair = (float(index25[self.plane.rows]), float(index25[self.plane.cols]))
+        self.canvas.update()
+
+    def invalidate(self) -> None:
+        """A layer changed: render again at the next paint."""
+        self._dirty = True
+        self.canvas.update()
+
+    def image(self) -> QImage:
+        """The current section as a QImage (rendered now if anything changed)."""
+        if self._dirty or self.canvas.image is None:
+            rgb = np.ascontiguousarray(self.layers.render(self.plane, self._index))
+            h, w, _ = rgb.shape
+            self.canvas.image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+            self._dirty = False
+            self.render_count += 1
+        return self.canvas.image
+
+    def _update_position(self) -> None:
+        axis = self.plane.axis
+        mm = float(ccf25_to_um(self._index)) / 1000.0
+        self.position.setText(f"{AXIS_NAMES[axis]} {mm:6.3f} mm")
+        self.position.setToolTip(f"slice {self._index} of {ANNOTATION_SHAPE[axis] - 1} (25 µm steps)")
+
+    def _on_slider(self, value: int) -> None:
+        if value != self._index:
+            self._index = value
+            self._dirty = True
+            self._update_position()
+            self.canvas.update()
+            self.sliceChanged.emit(value)
+
+    def _on_pressed(self, row: float, col: float) -> None:
+        self.clicked.emit(self.plane.point(self._index, row, col))
+
+    def _on_hovered(self, pos) -> None:
+        self.hovered.emit(None if pos is None else self.plane.point(self._index, *pos))
+
+
+class SlicePanes(QWidget):
+    """The three panes side by side, sharing layers and one cursor.
+
+    The cursor is a CCF point; each pane shows the slice through it and a crosshair at it.
+
+    Signals (CCF micrometres, (AP, DV, ML) float ndarray):
+    ``pointClicked(um)``: the user clicked a point (all panes have moved there already);
+    ``pointHovered(um | None)``: the mouse is over a point (None: over no image);
+    ``cursorMoved(um)``: a slider, the wheel, the keys or a drag moved the cursor.
+    """
+
+    pointClicked = Signal(object)
+    pointHovered = Signal(object)
+    cursorMoved = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.layers = SliceLayers()
+        self.panes = {name: SlicePane(plane, self.layers, self) for name, plane in PLANES.items()}
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("sliceSplitter")
+        for pane in self.panes.values():
+            self.splitter.addWidget(pane)
+        h = [PLANES[n].image_shape for n in self.panes]
+        for i, (ph, pw) in enumerate(h):
+            self.splitter.setStretchFactor(i, max(1, round(10 * pw / ph)))
+        self.legend = ColorLegend(self.layers, self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.legend)
+        self._cursor = np.array([s // 2 for s in ANNOTATION_SHAPE], dtype=float)
+        for pane in self.panes.values():
+            pane.clicked.connect(self._on_clicked)
+            pane.dragged.connect(self._on_dragged)
+            pane.hovered.connect(self._on_hovered)
+            pane.sliceChanged.connect(self._make_slice_handler(pane))
+        self._apply_cursor()
+
+    def _make_slice_handler(self, pane: SlicePane):
+        def handler(index: int) -> None:
+            self._cursor[pane.plane.axis] = index
+            self._apply_cursor()
+            self.cursorMoved.emit(self.cursor_um())
+
+        return handler
+
+    # ---- layers ---------------------------------------------------------------------------
+
+    def set_reference_space(self, space: ReferenceSpace) -> None:
+        """Show the annotation of ``space`` (builds the colour table, ~10 ms)."""
+        self.layers.space = space
+        self.layers.label_rgb = label_colors(space)
+        if self.layers.highlight_id is not None:
+            self.layers.highlight_table = structure_label_table(space, self.layers.highlight_id)
+        self._invalidate()
+
+    def set_nissl(self, gray: np.ndarray | None) -> None:
+        """The Nissl volume as uint8 (AP, DV, ML) grey (see :func:`nissl_to_gray`), or None."""
+        if gray is not None and gray.shape != ANNOTATION_SHAPE:
+            raise ValueError(f"Nissl volume has shape {gray.shape}, expected {ANNOTATION_SHAPE}")
+        self.layers.nissl = gray
+        self._invalidate()
+
+    def set_background(self, which: str) -> None:
+        """``"annotation"`` or ``"nissl"`` (Nissl shows only once it has been loaded)."""
+        if which not in ("annotation", "nissl"):
+            raise ValueError(f"unknown background {which!r}")
+        self.layers.background = which
+        self._invalidate()
+
+    @property
+    def background(self) -> str:
+        return "nissl" if self.layers.showing_nissl else "annotation"
+
+    def set_grid(self, grid: ExpressionGrid | None) -> None:
+        self.layers.set_grid(grid)
+        self._invalidate()
+
+    def set_cmap(self, name: str) -> None:
+        if name != self.layers.cmap_name:
+            self.layers.cmap_name = name
+            self.layers.cmap = colormap_lut(name)
+            if self.layers.grid is not None:
+                self._invalidate()
+
+    def set_highlight(self, structure_id: int | None) -> None:
+        """Tint and outline a structure (with its descendants) in every pane; None clears."""
+        self.layers.highlight_id = structure_id
+        space = self.layers.space
+        self.layers.highlight_table = (
+            structure_label_table(space, structure_id) if (structure_id is not None and space is not None) else None)
+        self._invalidate()
+
+    def preferred_height(self, width: int) -> int:
+        """Height (px) at which the three panes, side by side in ``width`` px, fill it with
+        images without black bars (plus sliders and the legend)."""
+        ratio = sum(PLANES[n].image_shape[1] / PLANES[n].image_shape[0] for n in self.panes)
+        extra = self.legend.height() + max(p.slider.sizeHint().height() for p in self.panes.values()) + 16
+        return int(width / ratio) + extra
+
+    def fit_pane_widths(self) -> None:
+        """Share the width between the panes in proportion to their images' aspect ratios."""
+        aspect = [PLANES[n].image_shape[1] / PLANES[n].image_shape[0] for n in self.panes]
+        total = max(self.splitter.width(), 1)
+        self.splitter.setSizes([int(total * a / sum(aspect)) for a in aspect])
+
+    def _invalidate(self) -> None:
+        for pane in self.panes.values():
+            pane.invalidate()
+        self.legend.update()
+
+    # ---- cursor ---------------------------------------------------------------------------
+
+    def cursor_index(self) -> np.ndarray:
+        """The cursor as a 25 µm (AP, DV, ML) index (floats)."""
+        return self._cursor.copy()
+
+    def cursor_um(self) -> np.ndarray:
+        """The cursor in CCF micrometres (AP, DV, ML)."""
+        return ccf25_to_um(self._cursor)
+
+    def set_cursor_um(self, um) -> None:
+        """Move the cursor (and every pane's slice) to a CCF point in µm (AP, DV, ML)."""
+        self._cursor = um_to_ccf25(np.asarray(um, dtype=float)).astype(float)
+        self._apply_cursor()
+
+    def _apply_cursor(self) -> None:
+        for pane in self.panes.values():
+            pane.set_slice(int(self._cursor[pane.plane.axis]))
+            pane.set_crosshair(self._cursor)
+
+    def _on_clicked(self, index25: np.ndarray) -> None:
+        self._cursor = np.clip(np.floor(index25), 0, np.array(ANNOTATION_SHAPE) - 1)
+        self._apply_cursor()
+        self.pointClicked.emit(self.cursor_um())
+
+    def _on_dragged(self, index25: np.ndarray) -> None:
+        cursor = np.clip(np.floor(index25), 0, np.array(ANNOTATION_SHAPE) - 1)
+        if not np.array_equal(cursor, self._cursor):
+            self._cursor = cursor
+            self._apply_cursor()
+            self.cursorMoved.emit(self.cursor_um())
+
+    def _on_hovered(self, index25) -> None:
+        self.pointHovered.emit(None if index25 is None else ccf25_to_um(np.floor(index25)))

@@ -1,0 +1,70 @@
+"""``allen-viewer --gene ... --screenshot FILE.png``: a real process, as a user or a script runs it."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QImage
+
+pytestmark = pytest.mark.gui
+
+
+def _run(args, tmp_path, **env):
+    full_env = dict(os.environ)
+    full_env.update({
+        "ALLEN_VIEWER_SETTINGS": str(tmp_path / "settings.ini"),
+        "ALLEN_VIEWER_CACHE": str(tmp_path / "cache"),
+        "ALLEN_API_URL": "http://127.0.0.1:9",  # closed: nothing may need the network
+        "ALLEN_DOWNLOAD_URL": "http://127.0.0.1:9/informatics-archive/current-release",
+    })
+    full_env.update(env)
+    return subprocess.run([sys.executable, "-m", "allen_viewer", *args], capture_output=True, text=True,
+                          env=full_env, timeout=180)
+
+
+def _pixels(path) -> np.ndarray:
+    img = QImage(str(path)).convertToFormat(QImage.Format.Format_RGB888)
+    ptr = img.constBits()
+    arr = np.frombuffer(ptr, np.uint8, img.sizeInBytes()).reshape(img.height(), img.bytesPerLine())
+    return arr[:, :img.width() * 3].reshape(img.height(), img.width(), 3).copy()  # img dies here
+
+
+def test_screenshot_of_pdyn_offline(tmp_path, qapp):
+    shot = tmp_path / "out" / "pdyn.png"
+    result = _run(["--offline", "--gene", "Pdyn", "--screenshot", str(shot)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Pdyn (coronal, 71717084)" in result.stdout
+    assert shot.is_file()
+    px = _pixels(shot)
+    h, w, _ = px.shape
+    assert (w, h) == (1600, 1000)
+    # the 3-D view (dark background, upper middle) is in the picture, with coloured spheres in it
+    scene = px[100:500, 500:1200].astype(int)
+    assert (scene.std(axis=(0, 1)) > 10).all()
+    saturation = scene.max(axis=2) - scene.min(axis=2)
+    assert (saturation > 60).mean() > 0.02  # viridis spheres, not just a grey outline
+    # screenshot runs never write the user's settings
+    assert not (tmp_path / "settings.ini").exists()
+
+
+def test_unknown_gene_fails_with_one_clear_line(tmp_path, qapp):
+    shot = tmp_path / "never.png"
+    result = _run(["--offline", "--gene", "Pdynn", "--screenshot", str(shot)], tmp_path)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert lines[0].startswith("allen-viewer: error: No ISH experiment for gene 'Pdynn'; did you mean Pdyn")
+    assert not shot.exists()
+
+
+def test_a_gene_that_cannot_be_fetched_offline_fails_cleanly(tmp_path, qapp):
+    shot = tmp_path / "never.png"
+    result = _run(["--gene", "Gad1", "--screenshot", str(shot)], tmp_path, ALLEN_VIEWER_OFFLINE="1")
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("allen-viewer: error: ")
+    assert "ffline" in lines[0] and "Gad1" in lines[0]
+    assert not shot.exists()
