@@ -224,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Browse and export Allen Mouse Brain Atlas ISH gene expression. "
                     "With no command, opens the viewer.",
         epilog="Environment: ALLEN_VIEWER_OFFLINE=1 (embedded data and cache only), ALLEN_VIEWER_CACHE "
-               "(cache directory), ALLEN_API_URL, ALLEN_DOWNLOAD_URL (service addresses).",
+               "(cache directory), ALLEN_VIEWER_SETTINGS (the viewer's settings file), ALLEN_API_URL, "
+               "ALLEN_DOWNLOAD_URL (service addresses).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--offline", action="store_true", help="never use the network (same as ALLEN_VIEWER_OFFLINE=1)")
