@@ -19,9 +19,10 @@ Camera presets (:meth:`ExpressionScene.camera_preset`)
                 dorsal up.
 
 Orientation is labelled twice: an orientation marker in the lower left corner (the three
-axes, ends labelled A/P, D/V, L/R) and the words anterior/posterior, dorsal/ventral, left/right just outside the
-brain's bounding box; a word is hidden while its axis points (within 35°) along the line
-of sight, where it would sit on top of the brain.
+axes, ends labelled A/P, D/V, L/R) and the words anterior/posterior, dorsal/ventral,
+left/right just outside the brain's bounding box, drawn over the scene; a word is hidden
+while its axis points (within 35°) along the line of sight, where it would sit on top of
+the brain.  Presets fit the brain's box plus those words into the view.
 
 Expression layer
 ----------------
@@ -34,12 +35,13 @@ part (also used by ``benchmarks/render.py``); :class:`ExpressionScene` is the wi
 """
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pyvista as pv
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
 from superqt import QLabeledDoubleSlider
@@ -47,11 +49,11 @@ from vtkmodules.vtkCommonCore import vtkCommand
 from vtkmodules.vtkRenderingAnnotation import vtkScalarBarActor
 from vtkmodules.vtkRenderingCore import (
     vtkActor,
-    vtkTextActor,
     vtkBillboardTextActor3D,
     vtkCellPicker,
     vtkPolyDataMapper,
     vtkRenderer,
+    vtkTextActor,
 )
 
 from allen_viewer.expression.grid import ExpressionGrid
@@ -60,8 +62,9 @@ from allen_viewer.expression.grid_file import GRID_SHAPE, GRID_SPACING_UM
 log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 1.0
-"""Default energy threshold: voxels with energy below it are not drawn (energy is Allen's
-'expression energy', expressing-pixel intensity x density; unitless, typically 0..40)."""
+"""Default energy threshold: voxels with energy below it are not drawn.  Energy is Allen's
+'expression energy' (summed intensity of the expressing pixels over all pixels of the
+voxel; arbitrary units, about 0..40)."""
 DEFAULT_SIZE_SCALE = 1.0
 DEFAULT_CMAP = "viridis"
 DEFAULT_OPACITY = 1.0
@@ -142,9 +145,11 @@ def sphere_radius_um(energy: np.ndarray, energy_ref: float) -> np.ndarray:
 def build_expression_points(grid: ExpressionGrid, threshold: float) -> pv.PolyData:
     """Point cloud of the voxels with data and ``energy >= threshold``, in CCF µm.
 
-    Point arrays: ``grid_index`` (int64, flat C-order index into the (67, 41, 58) grid),
-    ``energy``, ``color_value`` (intensity, or energy when the grid has none; the active
-    scalars) and ``radius`` (µm at size scale 1; the mapper's scale array).
+    Point (i, j, k) of the (AP, DV, ML) grid lies at 200 * (i, j, k) µm.  Point arrays:
+    ``grid_index`` (int64, flat C-order index into the (67, 41, 58) grid), ``energy``,
+    ``color_value`` (intensity, or energy when the grid has none; the active scalars) and
+    ``radius`` (µm at size scale 1, :func:`sphere_radius_um` relative to the 99th percentile
+    of the grid's energies; the mapper's scale array).
     """
     has = np.asarray(grid.has_data, dtype=bool)
     energy = grid.energy
@@ -198,6 +203,7 @@ class ExpressionLayer:
         self.scalar_bar = vtkScalarBarActor()
         self._setup_scalar_bar()
         self._clim = (0.0, 1.0)
+        self._applied_cmap = ""
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -215,12 +221,12 @@ class ExpressionLayer:
         sb.SetTextPositionToPrecedeScalarBar()  # labels under the bar
         sb.UnconstrainedFontSizeOn()
         sb.SetBarRatio(0.35)
-        for prop, size in ((sb.GetTitleTextProperty(), 13), (sb.GetLabelTextProperty(), 12)):
-            prop.SetColor(0.92, 0.92, 0.92)
-            prop.SetFontSize(size)
-            prop.BoldOff()
-            prop.ItalicOff()
-            prop.ShadowOff()
+        prop = sb.GetLabelTextProperty()
+        prop.SetColor(0.92, 0.92, 0.92)
+        prop.SetFontSize(12)
+        prop.BoldOff()
+        prop.ItalicOff()
+        prop.ShadowOff()
         sb.SetVisibility(False)
         sb.PickableOff()
         self.plotter.renderer.AddViewProp(sb)
@@ -257,6 +263,7 @@ class ExpressionLayer:
         # mapper (VTK 9.7, segfault in the first render)
         mapper.InterpolateScalarsBeforeMappingOff()
         self.scalar_bar.SetLookupTable(mapper.GetLookupTable())
+        self._applied_cmap = d.cmap
 
     # -- updates ---------------------------------------------------------------------------
 
@@ -312,8 +319,9 @@ class ExpressionLayer:
         d = self.display
         mapper = self.actor.mapper
         lut = mapper.lookup_table
-        if lut.cmap != d.cmap:
+        if self._applied_cmap != d.cmap:
             lut.cmap = d.cmap
+            self._applied_cmap = d.cmap
         lut.scalar_range = self._clim
         mapper.SetScalarRange(*self._clim)
         mapper.SetScaleFactor(d.size_scale)
@@ -404,17 +412,16 @@ class ExpressionScene(QWidget):
         self._structures: dict[int, pv.Actor] = {}
         self._highlight: int | None = None
         self._cursor_actors: list = []
-        self._press_pos: tuple[int, int] | None = None
+        self._press_pos = None  # QPointF of the last left press on the render widget
 
         self._layer = ExpressionLayer(self.plotter)
+        self._display = self._layer.display
         self._picker = vtkCellPicker()
         self._picker.SetTolerance(0.0)
         self._picker.PickFromListOn()
         self._setup_overlays()
-        iren = self.plotter.iren.interactor
+        self.plotter.installEventFilter(self)
         self._observers = [
-            (iren, iren.AddObserver(vtkCommand.LeftButtonPressEvent, self._on_press, 10.0)),
-            (iren, iren.AddObserver(vtkCommand.LeftButtonReleaseEvent, self._on_release, 10.0)),
             (self.plotter.renderer,
              self.plotter.renderer.AddObserver(vtkCommand.StartEvent, self._before_frame)),
         ]
@@ -444,26 +451,28 @@ class ExpressionScene(QWidget):
 
     @property
     def display_settings(self) -> DisplaySettings:
-        return self._layer.display
+        return self._display
 
     @property
     def expression_points(self) -> pv.PolyData | None:
         """The drawn points (n_points == drawn voxels; see :func:`build_expression_points`), or
         None when no grid is shown."""
-        return self._layer.poly if self._layer.grid is not None else None
+        if self._layer is None or self._layer.grid is None:
+            return None
+        return self._layer.poly
 
     @property
     def expression_actor(self) -> pv.Actor | None:
-        return self._layer.actor
+        return None if self._layer is None else self._layer.actor
 
     @property
     def color_bar_title(self) -> str:
-        return self._layer.title_actor.GetInput() or ""
+        return "" if self._layer is None else (self._layer.title_actor.GetInput() or "")
 
     @property
     def color_range(self) -> tuple[float, float]:
         """(min, max) of the colour map, in the coloured quantity's units."""
-        return self._layer.color_range
+        return (0.0, 1.0) if self._layer is None else self._layer.color_range
 
     # ---- surfaces ----------------------------------------------------------------------------
 
@@ -622,19 +631,25 @@ class ExpressionScene(QWidget):
 
     # ---- picking ----------------------------------------------------------------------------
 
-    def _on_press(self, iren, _event) -> None:
-        self._press_pos = tuple(iren.GetEventPosition())
-
-    def _on_release(self, iren, _event) -> None:
-        start, self._press_pos = self._press_pos, None
-        if start is None or self._closed:
-            return
-        x, y = iren.GetEventPosition()
-        if abs(x - start[0]) > CLICK_TOLERANCE_PX or abs(y - start[1]) > CLICK_TOLERANCE_PX:
-            return
-        point = self.pick_display(x, y)
-        if point is not None:
-            self.pointPicked.emit(point)
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
+        """Watch the render widget's left clicks (Qt events: the VTK interactor style grabs
+        the mouse between press and release, so VTK observers never see the release)."""
+        if obj is self.plotter and not self._closed:
+            kind = event.type()
+            if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
+                self._press_pos = event.position()
+            elif kind == QEvent.Type.MouseButtonRelease and event.button() == Qt.MouseButton.LeftButton:
+                start, self._press_pos = self._press_pos, None
+                pos = event.position()
+                if (start is not None and abs(pos.x() - start.x()) <= CLICK_TOLERANCE_PX
+                        and abs(pos.y() - start.y()) <= CLICK_TOLERANCE_PX):
+                    # Qt logical pixels, origin top left -> VTK device pixels, origin bottom left
+                    ratio = self.plotter.devicePixelRatioF()
+                    point = self.pick_display(round(pos.x() * ratio),
+                                              round((self.plotter.height() - pos.y() - 1) * ratio))
+                    if point is not None:
+                        self.pointPicked.emit(point)
+        return super().eventFilter(obj, event)
 
     def pick_display(self, x: float, y: float) -> np.ndarray | None:
         """The CCF point (µm) under display pixel (x, y) (VTK display coordinates: origin at the
@@ -728,12 +743,14 @@ class ExpressionScene(QWidget):
 
     def _before_frame(self, *_args) -> None:
         """Before every frame: hide the labels that look along the line of sight, turn the
-        orientation marker like the scene, keep the labels inside the clipping range."""
+        orientation marker like the scene, fit the clipping range to the scene."""
         main = self.plotter.renderer.GetActiveCamera()
         dop = np.array(main.GetDirectionOfProjection())
         for label, axis in self._labels:
             label.SetVisibility(bool(abs(dop[axis]) < LABEL_HIDE_COS))
-        self._label_renderer.ResetCameraClippingRange()
+        # the label renderer shares this camera; fitting the range to the scene's props (the
+        # labels shown lie beside the brain, inside that range) keeps picking and depth right
+        self.plotter.renderer.ResetCameraClippingRange()
         cam = self._marker_renderer.GetActiveCamera()
         cam.SetFocalPoint(0.0, 0.0, 0.0)
         cam.SetPosition(*(-dop * 10.0))
@@ -754,19 +771,40 @@ class ExpressionScene(QWidget):
         self.plotter.render()
 
     def close_scene(self) -> None:
-        """Release the VTK objects and the render window; idempotent.  Called on close."""
+        """Release the VTK objects and the render window; idempotent.  Called on close.
+
+        The render window is finalized first, while every prop is still attached, so all
+        OpenGL objects are freed in this widget's own context.  (pyvista's ``close`` detaches
+        the props before finalizing; a prop freed later, when Python collects it, would
+        delete buffer ids in whichever context is current then -- another scene's -- and
+        crash that scene's next frame.)
+        """
         if self._closed:
             return
         self._closed = True
+        self.plotter.removeEventFilter(self)
         for obj, tag in self._observers:
             obj.RemoveObserver(tag)
         self._observers = []
         ren_win = self.plotter.render_window
         if ren_win is not None:
+            ren_win.Finalize()
             for ren in (self._label_renderer, self._marker_renderer):
                 ren.RemoveAllViewProps()
                 ren_win.RemoveRenderer(ren)
         self.plotter.close()
+        # Drop this scene's VTK objects now, not whenever Python collects the widget: a
+        # VTK object destroyed later frees its OpenGL names in whatever context is current
+        # then -- another scene's -- which corrupts that scene (a segfault in its next frame
+        # with Mesa, seen when one scene is collected while another renders).
+        self._layer = None
+        self._picker = None
+        self._labels = []
+        self._label_renderer = self._marker_renderer = None
+        self._outline_actor = None
+        self._structures = {}
+        self._cursor_actors = []
+        gc.collect()
 
     @property
     def is_closed(self) -> bool:
