@@ -18,7 +18,7 @@ from allen_viewer import config
 from allen_viewer.api.client import AllenClient
 from allen_viewer.atlas.ontology import Ontology
 from allen_viewer.atlas.reference_space import ANNOTATION_SHAPE, ReferenceSpace, read_nrrd_volume
-from allen_viewer.errors import CorruptData
+from allen_viewer.errors import AllenViewerError, CorruptData
 from allen_viewer.expression.grid import ExpressionGrid, load_grid
 from allen_viewer.store.cache import Cache
 from allen_viewer.store.gene_index import Experiment, GeneIndex
@@ -91,7 +91,13 @@ class AtlasData:
         experiments = experiments_from_rma_rows(self.client.all_experiments(progress=progress))
         if not experiments:
             raise CorruptData("The Allen API returned no experiments; the gene index was not changed.")
-        write_gene_index(experiments, self.cache.root / GENE_INDEX_FILE)
+        path = self.cache.root / GENE_INDEX_FILE
+        try:
+            write_gene_index(experiments, path)
+        except OSError as exc:  # disk full, read-only cache: atomic_write kept the old file
+            raise AllenViewerError(
+                f"Cannot write the gene index {path} ({exc.strerror or exc}); the previous index was kept. "
+                "Check the disk space and permissions, or set ALLEN_VIEWER_CACHE to a writable folder.") from None
         index = GeneIndex(experiments)
         self.__dict__["gene_index"] = index
         return index
@@ -121,8 +127,9 @@ class AtlasData:
         try:
             return read_nrrd_volume(path, ANNOTATION_SHAPE).astype(np.float32)
         except CorruptData as exc:
-            self.cache.quarantine(path, str(exc))
-            raise
+            moved = self.cache.quarantine(path, str(exc))
+            raise CorruptData(f"The {kind} volume in the cache is damaged ({exc}); it was moved aside to {moved} "
+                              "and can be downloaded again.") from None
 
     # the Nissl volume is the slice panes' background; these name it for the GUI
     @property

@@ -46,7 +46,7 @@ from allen_viewer.errors import (
     UnknownExperiment,
     UnknownGene,
 )
-from allen_viewer.expression.grid_file import VOLUME_NAMES, read_grid_zip
+from allen_viewer.expression.grid_file import MAX_MEMBER_BYTES, VOLUME_NAMES, read_grid_zip
 
 Progress = Callable[[int, "int | None"], None]
 """``progress(done, total)``: bytes (downloads) or rows (RMA paging) so far, and the total
@@ -57,6 +57,8 @@ Cancel = Callable[[], bool]
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 ROOT_STRUCTURE_ID = 997
 CHUNK_BYTES = 256 * 1024
+MAX_GRID_ZIP_BYTES = len(VOLUME_NAMES) * MAX_MEMBER_BYTES + 1024 * 1024
+"""No grid zip is bigger (a real one is under 2 MB): a larger answer is refused, not stored."""
 _OFFLINE_HINT = "Check the network, or set ALLEN_VIEWER_OFFLINE=1 to work from embedded and cached data."
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -249,8 +251,10 @@ class AllenClient:
         Without ``include`` the zip holds ``energy`` and ``data_set.xml``; with it, the
         named volumes (``energy``, ``intensity``, ``density``; 67 x 41 x 58 float32 grids,
         axis order (AP, DV, ML) once read).  The body is streamed into a temporary file
-        next to ``dest``, checked with :func:`read_grid_zip`, then renamed over ``dest``;
-        a damaged zip raises :class:`CorruptDownload` and leaves ``dest`` as it was.
+        next to ``dest``, checked with :func:`read_grid_zip` (and, by its ``data_set.xml``,
+        to be the grid of ``experiment_id``), then renamed over ``dest``; a damaged zip, a
+        zip of another experiment or an answer larger than :data:`MAX_GRID_ZIP_BYTES`
+        raises :class:`CorruptDownload` and leaves ``dest`` as it was.
         ``progress(bytes_so_far, total_bytes_or_None)``; ``cancel()`` True raises
         :class:`Cancelled`.  An id the service does not know raises
         :class:`UnknownExperiment`.  The temporary file is always removed.
@@ -272,6 +276,10 @@ class AllenClient:
                     raise UnknownExperiment(experiment_id)
                 self._check_response(resp, url)
                 total = _as_int(resp.headers.get("Content-Length"))
+                if total is not None and total > MAX_GRID_ZIP_BYTES:
+                    raise CorruptDownload(
+                        f"{self._who(url)} offers experiment {experiment_id} as {total:,} bytes, far more than "
+                        f"any grid zip ({MAX_GRID_ZIP_BYTES:,} at most); nothing was saved.")
                 try:
                     fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
                 except OSError as exc:
@@ -279,7 +287,7 @@ class AllenClient:
                 tmp.append(name)
                 os.chmod(name, 0o666 & ~_UMASK)  # mkstemp makes 0600; the cache wants normal permissions
                 with os.fdopen(fd, "wb") as fh:
-                    done = self._stream(resp, fh, name, 0, total, progress, cancel, what)
+                    done = self._stream(resp, fh, name, 0, total, progress, cancel, what, limit=MAX_GRID_ZIP_BYTES)
                     _sync(fh, name)
                 if total is not None and done != total:
                     raise _Transient("short", f"{done} of {total} bytes")
@@ -287,13 +295,17 @@ class AllenClient:
         try:
             self._retrying(url, once, cancel, what)
             try:
-                read_grid_zip(Path(tmp[-1]).read_bytes())
+                held = read_grid_zip(Path(tmp[-1]).read_bytes()).data_set.get("id", "")
             except CorruptData as exc:
                 raise CorruptDownload(
                     f"Experiment {experiment_id} arrived damaged from {_host(url)} ({exc}); "
                     "nothing was saved. Try again later.") from None
             except OSError as exc:
                 raise _write_error(Path(tmp[-1]), exc) from None
+            if held.isdigit() and int(held) != experiment_id:
+                raise CorruptDownload(
+                    f"{self._who(url)} sent the grid of experiment {held} when asked for experiment "
+                    f"{experiment_id}; nothing was saved. Try again later.")
             try:
                 os.replace(tmp[-1], dest)
             except OSError as exc:
@@ -461,13 +473,17 @@ class AllenClient:
             raise ServiceUnavailable(
                 f"{self._who(url)} refused the request (HTTP {code})" + (f": {detail}" if detail else "."))
 
-    def _stream(self, resp, fh, name: str, start: int, total, progress, cancel, what) -> int:
-        """Copy the body into ``fh``; return the byte count including ``start``."""
+    def _stream(self, resp, fh, name: str, start: int, total, progress, cancel, what, limit=None) -> int:
+        """Copy the body into ``fh``; return the byte count including ``start``.  A body
+        growing past ``limit`` bytes raises :class:`CorruptDownload` (the caller removes it)."""
         done = start
         if progress is not None:
             progress(done, total)
         for chunk in _chunks(resp):
             _check_cancel(cancel, what)
+            if limit is not None and done + len(chunk) > limit:
+                raise CorruptDownload(f"{what} ran past {limit:,} bytes, far more than such a file can be; "
+                                      "it was stopped and nothing was saved.")
             try:
                 fh.write(chunk)
             except OSError as exc:

@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 
 import defusedxml.ElementTree as SafeET
 import numpy as np
+from defusedxml import DefusedXmlException
 
 from allen_viewer.errors import CorruptData
 
@@ -62,11 +63,23 @@ def _check_header(name: str, header: dict[str, str], dtype_name: str) -> None:
         raise CorruptData(f"{name}.mhd is big-endian, which Allen grids never are")
 
 
+def _check_values(name: str, volume: np.ndarray) -> None:
+    """Allen grids hold finite values >= 0, and -1 where there is no data."""
+    if not np.isfinite(volume).all():
+        raise CorruptData(f"{name}.raw has NaN or infinite values")
+    if np.any((volume < 0) & (volume != -1)):
+        raise CorruptData(
+            f"{name}.raw has negative values other than -1, the no-data mark (min {float(volume.min()):g})")
+
+
 def parse_data_set_xml(data: bytes) -> dict[str, str]:
     """Top-level scalar fields of the RMA XML ``<section-data-set>`` record (hyphens kept)."""
     try:
         root = SafeET.fromstring(data)
-    except Exception as exc:  # defusedxml raises its own types for entity attacks
+    except DefusedXmlException as exc:  # its str() is a repr: name the attack instead
+        raise CorruptData("data_set.xml declares XML entities or external references "
+                          "(an entity-expansion 'XML bomb'), which a grid record never has; it was refused") from exc
+    except Exception as exc:  # ParseError and the like: their text says where the XML breaks
         raise CorruptData(f"data_set.xml is not valid XML ({exc})") from exc
     out = {}
     for child in root:
@@ -80,7 +93,8 @@ def read_grid_zip(source: Path | str | bytes, dtype_name: str = "MET_FLOAT") -> 
 
     Checks: the zip opens and its CRCs match; no member escapes the archive (``..`` or an
     absolute path); ``energy`` is present; every ``.mhd`` describes a 67x41x58 grid of
-    ``dtype_name`` and its ``.raw`` holds exactly 159,326 values.
+    ``dtype_name`` and its ``.raw`` holds exactly 159,326 values, all finite and either
+    >= 0 or -1 (no data).
     """
     what = f"{source}" if not isinstance(source, bytes) else "downloaded grid"
     try:
@@ -114,6 +128,7 @@ def read_grid_zip(source: Path | str | bytes, dtype_name: str = "MET_FLOAT") -> 
             try:
                 _check_header(vol, header, dtype_name)
                 volumes[vol] = raw_to_volume(zf.read(names[f"{vol}.raw"]))
+                _check_values(vol, volumes[vol])
             except CorruptData as exc:
                 raise CorruptData(f"{what}: {exc}") from None
         data_set = parse_data_set_xml(zf.read(names["data_set.xml"])) if "data_set.xml" in names else {}

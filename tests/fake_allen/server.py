@@ -7,6 +7,8 @@ It answers on ``127.0.0.1`` (a free port) in the formats of ``docs/allen-api.md`
   URL parameters (50 rows when neither is given, like the real service); the JSON envelope
   ``{success, id, start_row, num_rows, total_rows, msg}``; a failure envelope
   (``success: false``, ``msg`` a string) for criteria it cannot run;
+* the same path with ``criteria=service::mouse_differential[...]`` or
+  ``service::mouse_correlation[...]``: the search services (``services.py``);
 * ``GET /api/v2/structure_graph_download/1.json``: the envelope with ``msg = [root 997]``;
 * ``GET /grid_data/download/<id>[?include=energy,intensity,density]``: the real zips of
   71717084 and 74272479, GENERATED grids for the other experiments of the index (see
@@ -30,11 +32,16 @@ the given prefix:
 ``corrupt``         ``count`` bytes (default 64) flipped at ``fraction`` (default 0.5)
 ``kill_after_bytes`` full ``Content-Length``, ``nbytes`` bytes of body, then the
                     connection closes (as when the server process dies)
+``slow_body``       the answer as is, but the body trickles out at ``rate`` bytes a
+                    second (default 65536) in pieces of ``chunk`` bytes (default 4096)
 ``wrong_size``      grids only: a valid zip whose ``.raw`` members miss ``delta``
                     (default 4) bytes
 ``traversal``       grids only: a valid zip with an extra member ``../evil``
 ``xml_bomb``        grids only: ``data_set.xml`` with nested entity expansion
 =================== ==============================================================
+
+Any body fault (``truncate``, ``corrupt``, ``kill_after_bytes``, ``slow_body``) also takes
+``content_length``: the ``Content-Length`` header to announce instead of the true one.
 
 Every request is logged in :attr:`FakeAllen.requests` (method, path, decoded query,
 headers, the fault it met).
@@ -53,12 +60,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tests.fake_allen import services
 from tests.fake_allen.data import DOWNLOAD_PREFIX, FakeAllenData
 from tests.fake_allen.models import ModelQueries
 from tests.fake_allen.rma_parser import RmaError, parse
 
 FAULTS = ("html", "status", "timeout", "delay", "reset", "bad_json", "failure_envelope", "truncate",
-          "corrupt", "kill_after_bytes", "wrong_size", "traversal", "xml_bomb")
+          "corrupt", "kill_after_bytes", "wrong_size", "traversal", "xml_bomb", "slow_body")
 GRID_FAULTS = ("wrong_size", "traversal", "xml_bomb")
 DEFAULT_PAGE_ROWS = 50
 OUTAGE_PAGE = (b"<!DOCTYPE html>\n<html><head><title>Allen Brain Atlas - Maintenance</title></head>\n"
@@ -292,6 +300,8 @@ class _Handler(BaseHTTPRequestHandler):
         values = query.get("criteria") or query.get("q")
         if not values:
             return self._json(_failure("Missing criteria (criteria= or q=)"), 200, fault)
+        if services.is_service(values[0]):  # the search services: tests/fake_allen/services.py
+            return self._json(services.answer(fake, values[0]), 200, fault)
         try:
             q = parse(values[0])
             options = dict(q.options)
@@ -384,13 +394,19 @@ class _Handler(BaseHTTPRequestHandler):
             body = bytes(body)
         self.send_response(status)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(opts.get("content_length", len(body))))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
         if kind == "kill_after_bytes":
             self.wfile.write(body[:int(opts.get("nbytes", 1024))])
             self._hang_up()
+            return
+        if kind == "slow_body":
+            step, rate = max(1, int(opts.get("chunk", 4096))), float(opts.get("rate", 65536))
+            for at in range(0, len(body), step):
+                self.wfile.write(body[at:at + step])
+                time.sleep(step / rate)
             return
         self.wfile.write(body)
 
