@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from allen_viewer import __version__
-from allen_viewer.errors import AllenViewerError
+from allen_viewer.errors import AllenViewerError, CorruptData
 
 PROG = "allen-viewer"
 
@@ -83,9 +83,16 @@ def cmd_fetch(args) -> int:
         try:
             exp = _pick(data, query)
             where = data.locate(exp.id)
-            if where != "remote":
-                print(f"{exp.label}: already {where}")
+            if where == "embedded":
+                print(f"{exp.label}: already embedded")
                 continue
+            if where == "cached":
+                try:
+                    if data.cache.cached_grid(exp.id) is not None:  # validates the entry
+                        print(f"{exp.label}: already cached")
+                        continue
+                except CorruptData as exc:  # damaged: moved to quarantine, fetch it again
+                    print(f"{exp.label}: {exc}", file=sys.stderr)
             bar = _TqdmProgress(f"{exp.symbol} {exp.id}")
             try:
                 data.grid_store.zip_path(exp.id, progress=bar)
@@ -197,6 +204,22 @@ def cmd_export_volume(args) -> int:
     return 0
 
 
+def cmd_export_image(args) -> int:
+    from allen_viewer.atlas.surfaces import brain_outline
+    from allen_viewer.export.image import export_image, parse_size
+
+    size = parse_size(args.size)
+    data = _data()
+    grid = data.load_grid(_pick(data, args.experiment))
+    out = _check_out(args.out, args.force)
+    result = export_image(grid, out, outline=brain_outline(data.reference_space), size=size, view=args.view,
+                          transparent=args.transparent, display={"threshold": args.threshold})
+    png, side = result["files"]
+    print(f"Wrote a {result['width']}x{result['height']} {args.view} image of {grid.experiment.label} to {png} "
+          f"(provenance in {side})")
+    return 0
+
+
 def cmd_compare(args) -> int:
     from allen_viewer.export.tables import export_comparison
 
@@ -275,6 +298,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--volume", default="energy", choices=("energy", "intensity", "density", "all"),
                    help="which volume (default energy; all writes FILE_energy.nrrd, ...)")
     e.set_defaults(func=cmd_export_volume)
+    e = export_parser("image", "the 3-D scene rendered off screen to a PNG, at any size", "FILE.png")
+    e.add_argument("--size", default="1600x1200", metavar="WxH", help="image size in pixels (default 1600x1200)")
+    e.add_argument("--view", default="oblique", choices=("dorsal", "lateral", "anterior", "oblique"),
+                   help="camera preset, as the viewer's buttons (default oblique)")
+    e.add_argument("--transparent", action="store_true", help="transparent background (dark text, for light pages)")
+    e.add_argument("--threshold", type=float, default=1.0, metavar="ENERGY",
+                   help="voxels with expression energy below this are not drawn (default 1.0)")
+    e.set_defaults(func=cmd_export_image)
 
     p = sub.add_parser("compare", help="per-structure table comparing two genes, with correlations")
     p.add_argument("a", metavar="A", help="first gene or experiment id")

@@ -89,3 +89,13 @@ def test_template_of_wrong_shape_is_quarantined(allen_env, tmp_path):
         data.reference_volume("template")
     assert not data.has_reference("template")
     assert any((tmp_path / "cache" / "quarantine").iterdir())
+
+
+def test_fetch_replaces_a_damaged_cache_entry(capsys, allen_env, tmp_path):
+    assert run(capsys, "fetch", "79913171")[0] == 0
+    entry = tmp_path / "cache" / "grids" / "79913171.zip"
+    good = entry.read_bytes()
+    entry.write_bytes(good[: len(good) // 3])
+    code, out, err = run(capsys, "fetch", "79913171")
+    assert code == 0 and "damaged" in err and "fetched into" in out
+    assert entry.read_bytes() == good

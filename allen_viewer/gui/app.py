@@ -9,6 +9,10 @@
   waits until the gene, the atlas and the brain outline are shown, saves the whole window
   (3-D view included) to FILE.png and returns 0; any failure on the way prints one line and
   returns 1.  Screenshot runs read the user's settings but never change them.
+* ``allen-viewer --gene A --compare B`` opens the window in compare mode (A and B side by
+  side, their difference and correlation; see :mod:`allen_viewer.gui.compare_view`); with
+  ``--screenshot FILE.png`` it saves the compare view once both genes, the atlas and the
+  outline are shown.
 * ``--offline`` (or ``ALLEN_VIEWER_OFFLINE=1``) keeps everything on the embedded data and
   the cache.
 """
@@ -60,10 +64,8 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
             compare: str | None = None) -> int:
     """Open the viewer (see the module docstring); returns the process exit status.
 
-    ``compare`` (a second gene for side-by-side comparison) is accepted for the CLI's
-    ``--compare`` option and not used yet: comparing genes is a separate feature.
+    ``compare``: a second gene (symbol or id) to compare with ``gene`` in compare mode.
     """
-    del compare  # reserved for the comparison view (see the docstring)
     if offline:
         os.environ["ALLEN_VIEWER_OFFLINE"] = "1"
 
@@ -75,6 +77,14 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
     if gene is not None:
         try:
             experiment = data.experiment(gene)
+        except AllenViewerError as exc:
+            return _error(str(exc))
+    other = None
+    if compare is not None:
+        if experiment is None:
+            return _error("--compare needs --gene")
+        try:
+            other = data.experiment(compare)
         except AllenViewerError as exc:
             return _error(str(exc))
     if screenshot is not None and experiment is None:
@@ -89,29 +99,36 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
         window = MainWindow(data, settings)
         window.show()
         window.request_gene(experiment if experiment is not None else default_query(settings))
+        if other is not None:
+            window.compare_with(other)
         return app.exec()
 
-    return _screenshot(app, data, experiment, Path(screenshot), DEFAULT_SIZE, MainWindow, ViewerSettings)
+    return _screenshot(app, data, experiment, Path(screenshot), DEFAULT_SIZE, MainWindow, ViewerSettings, other)
 
 
-def _screenshot(app, data, experiment, path: Path, size, window_class, settings_class) -> int:
+def _screenshot(app, data, experiment, path: Path, size, window_class, settings_class, other=None) -> int:
     window = window_class(data, settings_class(read_only=True), restore_layout=False)
     failures: list[str] = []
     window.loadFailed.connect(failures.append)
     window.resize(*size)
     window.show()
     window.load_experiment(experiment)
+    if other is not None:
+        window.compare_with(other)
 
     def ready() -> bool:
         if failures:
             return True
         if window.is_busy():  # the outline mesh is requested once the atlas is in
             return False
+        if other is not None and not window.is_comparing:
+            return window.banner.kind == "error" and window.banner.isVisible()
         return (window.grid is not None and window.atlas_loaded) or window.banner.kind == "error"
 
+    what = experiment.label if other is None else f"{experiment.label} and {other.label}"
     try:
         if not wait_until(app, ready, SCREENSHOT_TIMEOUT_S):
-            return _error(f"timed out after {SCREENSHOT_TIMEOUT_S:.0f} s waiting for {experiment.label} to load")
+            return _error(f"timed out after {SCREENSHOT_TIMEOUT_S:.0f} s waiting for {what} to load")
         if failures:
             return _error(window.banner.text or failures[0])
         if window.banner.isVisible() and window.banner.kind == "error":
@@ -123,7 +140,7 @@ def _screenshot(app, data, experiment, path: Path, size, window_class, settings_
             return _error(f"cannot create the folder {path.parent} ({exc.strerror or exc})")
         if not window.save_screenshot(path):
             return _error(f"could not write the screenshot {path}")
-        print(f"Screenshot of {experiment.label} saved to {path}")
+        print(f"Screenshot of {what}{' (compare mode)' if other is not None else ''} saved to {path}")
         return 0
     finally:
         window.close()

@@ -13,6 +13,14 @@ request always wins over an older one still in flight).
 Start-up order: the gene index (fast, enables searching), then the ontology and the
 reference space (tree and slices), then the brain outline mesh (3-D).  A gene asked for
 before the index is ready is loaded as soon as it is.
+
+Compare mode (``View > Compare with another gene…``, :meth:`MainWindow.compare_with`):
+the centre switches to a :class:`~allen_viewer.gui.compare_view.CompareView` of the gene
+on show (A) and a second gene (B, loaded through its own channel); the gene search, the
+tree, the display controls' values and the camera buttons then act on the comparison.
+``View > Compare mode`` switches back and forth once a second gene is loaded.
+
+Exports (``File > Export``) are :class:`~allen_viewer.gui.export_actions.ExportActions`.
 """
 from __future__ import annotations
 
@@ -33,6 +41,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -46,6 +55,8 @@ from allen_viewer.data import AtlasData
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.expression.grid import ExpressionGrid
 from allen_viewer.expression.summary import summarize
+from allen_viewer.gui.compare_view import CompareView, GenePickerDialog
+from allen_viewer.gui.export_actions import ExportActions
 from allen_viewer.gui.gene_search import GeneSearchPanel
 from allen_viewer.gui.scene3d import ExpressionControls, ExpressionScene
 from allen_viewer.gui.settings import DEFAULT_GENE, ViewerSettings
@@ -155,10 +166,14 @@ class MainWindow(QMainWindow):
     Signals: ``indexReady()`` (searching works), ``atlasReady()`` (tree and slices filled),
     ``gridLoaded(ExpressionGrid)`` (a gene is shown), ``loadFailed(str)`` (a load failed;
     the message is also in the banner and the status bar), ``outlineReady()`` (the brain
-    outline is in the 3-D view), ``surfaceReady(int)`` (a structure's surface is shown).
+    outline is in the 3-D view), ``surfaceReady(int)`` (a structure's surface is shown),
+    ``compareReady(ExpressionGrid, ExpressionGrid)`` (compare mode shows A and B),
+    ``compareModeChanged(bool)`` (entered / left compare mode).
     """
 
     indexReady = Signal()
+    compareReady = Signal(object, object)
+    compareModeChanged = Signal(bool)
     atlasReady = Signal()
     outlineReady = Signal()
     gridLoaded = Signal(object)
@@ -175,6 +190,13 @@ class MainWindow(QMainWindow):
         self.space: ReferenceSpace | None = None
         self.grid: ExpressionGrid | None = None
         self._pending_query: str | Experiment | None = None
+        self._pending_compare: str | None = None
+        self._compare_waiting_for_a = False
+        self.compare_grid: ExpressionGrid | None = None
+        """Gene B of compare mode (None until one was loaded)."""
+        self.compare_view: CompareView | None = None
+        """Made on first use (three more render windows)."""
+        self.outline_mesh = None
         self._selected: int | None = None
         self._outline_done = False
         self._closing = False
@@ -198,6 +220,9 @@ class MainWindow(QMainWindow):
         title = "Allen Viewer"
         if grid is not None:
             title += f" — {grid.gene} ({grid.plane}, {grid.id})"
+            b = self.compare_grid
+            if b is not None and getattr(self, "stack", None) is not None and self.is_comparing:
+                title += f" vs {b.gene} ({b.plane}, {b.id})"
         if config.offline():
             title += " [offline]"
         return title
@@ -209,6 +234,7 @@ class MainWindow(QMainWindow):
         self.outline_channel = RequestChannel("outline", pool, self)
         self.grid_channel = RequestChannel("grid", pool, self)
         self.nissl_channel = RequestChannel("nissl", pool, self)
+        self.compare_channel = RequestChannel("compare", pool, self)
         self.surface_channels: dict[int, RequestChannel] = {}
 
     def _build_views(self) -> None:
@@ -252,12 +278,15 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 10)
 
         self.banner = MessageBanner()
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("centralStack")
+        self.stack.addWidget(self.splitter)  # page 0; the compare view is page 1 once made
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(2)
         layout.addWidget(self.banner)
-        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
 
     def _build_docks(self) -> None:
@@ -286,6 +315,8 @@ class MainWindow(QMainWindow):
         shot.setShortcut(QKeySequence("Ctrl+Shift+S"))
         shot.triggered.connect(self._save_screenshot_dialog)
         file_menu.addAction(shot)
+        self.exports = ExportActions(self)
+        file_menu.addMenu(self.exports.menu)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -295,11 +326,23 @@ class MainWindow(QMainWindow):
         view = bar.addMenu("&View")
         for name in ("dorsal", "lateral", "anterior"):
             act = QAction(f"{name.capitalize()} view", self)
-            act.triggered.connect(lambda _=False, n=name: self.scene.camera_preset(n))
+            act.triggered.connect(lambda _=False, n=name: self.camera_preset(n))
             view.addAction(act)
         reset = QAction("Reset camera", self)
-        reset.triggered.connect(self.scene.reset_camera)
+        reset.triggered.connect(self.reset_camera)
         view.addAction(reset)
+        view.addSeparator()
+        self.compare_with_action = QAction("&Compare with another gene…", self)
+        self.compare_with_action.setShortcut(QKeySequence("Ctrl+K"))
+        self.compare_with_action.setToolTip("Show the gene on show and a second one side by side, "
+                                            "with their difference and correlation")
+        self.compare_with_action.triggered.connect(self._compare_dialog)
+        view.addAction(self.compare_with_action)
+        self.compare_mode_action = QAction("Compare &mode", self, checkable=True)
+        self.compare_mode_action.setEnabled(False)
+        self.compare_mode_action.setToolTip("Switch between the single-gene view and the comparison")
+        self.compare_mode_action.toggled.connect(self.set_compare_mode)
+        view.addAction(self.compare_mode_action)
         view.addSeparator()
         group = QActionGroup(self)
         self.annotation_action = QAction("Slices: atlas annotation", self, checkable=True)
@@ -361,6 +404,10 @@ class MainWindow(QMainWindow):
         self.nissl_channel.cancelled.connect(lambda _t: self.show_status("Nissl download cancelled; "
                                                                          "it resumes where it stopped next time."))
         self.nissl_channel.busyChanged.connect(self._on_nissl_busy)
+        self.compare_channel.resultReady.connect(self._on_compare_grid)
+        self.compare_channel.failed.connect(self._on_compare_failed)
+        self.compare_channel.cancelled.connect(
+            lambda exp: self.show_status(f"Loading {exp.symbol if exp else 'the gene'} for comparison cancelled."))
         # panels
         self.search_panel.experimentActivated.connect(self.load_experiment)
         self.tree_panel.structureSelected.connect(self._on_structure_selected)
@@ -372,13 +419,13 @@ class MainWindow(QMainWindow):
         self.controls.changed.connect(self._on_display_changed)
         for name, button in self.camera_buttons.items():
             if name == "reset":
-                button.clicked.connect(self.scene.reset_camera)
+                button.clicked.connect(self.reset_camera)
             else:
-                button.clicked.connect(lambda _=False, n=name: self.scene.camera_preset(n))
+                button.clicked.connect(lambda _=False, n=name: self.camera_preset(n))
         self._cursor_timer = QTimer(self)
         self._cursor_timer.setSingleShot(True)
         self._cursor_timer.setInterval(CURSOR_3D_DELAY_MS)
-        self._cursor_timer.timeout.connect(lambda: self.scene.set_cursor(self.slices.cursor_um()))
+        self._cursor_timer.timeout.connect(self._update_3d_cursor)
 
     def _restore(self, restore_layout: bool) -> None:
         display = self.settings.display()
@@ -466,11 +513,13 @@ class MainWindow(QMainWindow):
 
     def channels(self) -> list[RequestChannel]:
         return [self.index_channel, self.atlas_channel, self.outline_channel, self.grid_channel,
-                self.nissl_channel, *self.surface_channels.values()]
+                self.nissl_channel, self.compare_channel, *self.surface_channels.values(),
+                *self.exports.channels()]
 
     def is_busy(self) -> bool:
         """True while any background request of this window is in flight."""
-        return any(ch.busy for ch in self.channels()) or self._pending_query is not None
+        return (any(ch.busy for ch in self.channels()) or self._pending_query is not None
+                or self._pending_compare is not None)
 
     @property
     def atlas_loaded(self) -> bool:
@@ -493,6 +542,9 @@ class MainWindow(QMainWindow):
         pending, self._pending_query = self._pending_query, None
         if pending is not None:
             self.request_gene(pending)
+        pending, self._pending_compare = self._pending_compare, None
+        if pending is not None:
+            self.compare_with(pending)
 
     def _on_atlas(self, result, _tag) -> None:
         self.ontology, self.space = result
@@ -508,13 +560,18 @@ class MainWindow(QMainWindow):
         self.outline_channel.submit(outline, tag="outline")
         if self.data.has_nissl():
             self._load_nissl(download=False)
+        if self.compare_view is not None:
+            self.compare_view.set_reference_space(self.space)
         if self._selected is not None:
             self._on_structure_selected(self._selected)
         self._update_summary()
         self.atlasReady.emit()
 
     def _on_outline(self, mesh, _tag) -> None:
+        self.outline_mesh = mesh
         self.scene.set_brain_outline(mesh)
+        if self.compare_view is not None:
+            self.compare_view.set_outline(mesh)
         if not self._outline_done:
             self._outline_done = True
             self.scene.reset_camera()
@@ -579,11 +636,136 @@ class MainWindow(QMainWindow):
             self._grid_where, "file")
         self.show_status(f"{exp.label}: {cov['voxels_with_data']:,} voxels with data "
                          f"({cov['hemispheres']} hemispheres), from {source}.")
+        if self.compare_grid is not None and (self.is_comparing or self._compare_waiting_for_a):
+            self._show_compare()
         self.gridLoaded.emit(grid)
 
     def _on_grid_failed(self, message: str, _exc, exp: Experiment) -> None:
         self.show_error(f"Could not load {exp.label}: {message}" if exp else message)
         self.loadFailed.emit(message)
+
+    # ------------------------------------------------------------------ compare mode
+
+    @property
+    def is_comparing(self) -> bool:
+        """True while the compare view is on show."""
+        return self.compare_view is not None and self.stack.currentWidget() is self.compare_view
+
+    def compare_with(self, query: str | int | Experiment) -> Experiment | None:
+        """Compare the gene on show with ``query`` (a symbol, an experiment id or an
+        Experiment), loaded in the background; compare mode opens once both genes are in
+        (also when the first gene is still loading).  Errors go to the banner.  Returns the
+        experiment being loaded, or None."""
+        if isinstance(query, Experiment):
+            exp = query
+        elif self.index is None:
+            self._pending_compare = str(query)
+            self.show_status(f"Waiting for the gene index to open {query} for comparison…")
+            return None
+        else:
+            try:
+                exp = self.data.experiment(query)
+            except AllenViewerError as exc:
+                self.show_error(str(exc))
+                self.loadFailed.emit(str(exc))
+                return None
+        self._compare_waiting_for_a = True
+        if self.compare_grid is not None and self.compare_grid.id == exp.id and not self.compare_channel.busy:
+            if self.grid is not None:
+                self._show_compare()
+            return exp
+        self.show_status(f"Loading {exp.label} for comparison…")
+        data = self.data
+        self.compare_channel.submit(lambda progress, cancel: data.load_grid(exp, progress, cancel), tag=exp)
+        return exp
+
+    def _compare_dialog(self) -> None:
+        if self.index is None:
+            self.show_status("The gene index is still loading.")
+            return
+        if self.grid is None:
+            self.show_error("Open a gene first; compare mode compares it with a second one.")
+            return
+        dialog = GenePickerDialog(self.index, self.data.locate, self, current=self.grid.gene)
+        if dialog.exec() and dialog.experiment is not None:
+            self.compare_with(dialog.experiment)
+
+    def _on_compare_grid(self, grid: ExpressionGrid, exp: Experiment) -> None:
+        self.compare_grid = grid
+        self.compare_mode_action.setEnabled(True)
+        self.search_panel.refresh_sources()
+        if self.grid is not None:
+            self._show_compare()
+        else:
+            self.show_status(f"{exp.label} is ready; waiting for the first gene to compare it with…")
+
+    def _on_compare_failed(self, message: str, _exc, exp: Experiment) -> None:
+        self._compare_waiting_for_a = False
+        self.show_error(f"Could not load {exp.label} for comparison: {message}" if exp else message)
+        self.loadFailed.emit(message)
+
+    def _ensure_compare_view(self) -> CompareView:
+        if self.compare_view is None:
+            view = CompareView(self)
+            self.stack.addWidget(view)
+            self.compare_view = view
+            view.set_display(**self.controls.values())
+            if self.space is not None:
+                view.set_reference_space(self.space)
+            if self.outline_mesh is not None:
+                view.set_outline(self.outline_mesh)
+            view.slices.set_nissl(self.slices.layers.nissl)
+            view.slices.set_background(self.settings.background)
+            view.set_cursor_um(self.slices.cursor_um())
+            if self._selected is not None and self.ontology is not None:
+                view.set_structure(self.ontology.by_id(self._selected))
+            view.pointClicked.connect(self._on_point_clicked)
+            view.pointHovered.connect(self._on_point_hovered)
+            view.cursorMoved.connect(self._on_compare_cursor_moved)
+            view.closeRequested.connect(lambda: self.set_compare_mode(False))
+            view.swapRequested.connect(self.swap_compare)
+        return self.compare_view
+
+    def _show_compare(self) -> None:
+        self._compare_waiting_for_a = False
+        view = self._ensure_compare_view()
+        view.set_grids(self.grid, self.compare_grid)
+        self.set_compare_mode(True)
+        a, b = self.grid, self.compare_grid
+        r = view.whole_brain_r
+        self.show_status(f"Comparing {a.gene} ({a.id}) with {b.gene} ({b.id}): whole-brain r = "
+                         f"{'n/a' if math.isnan(r) else f'{r:.3f}'} over {view.whole_brain_n:,} voxels "
+                         f"with data in both.")
+        self.compareReady.emit(a, b)
+
+    def set_compare_mode(self, on: bool) -> None:
+        """Show the comparison (True; needs a gene on show and a second gene loaded) or the
+        single-gene view (False)."""
+        on = bool(on) and self.grid is not None and self.compare_grid is not None
+        changed = on != self.is_comparing
+        if on:
+            view = self._ensure_compare_view()
+            if view.a is not self.grid or view.b is not self.compare_grid:
+                view.set_grids(self.grid, self.compare_grid)
+            self.stack.setCurrentWidget(view)
+        else:
+            self.stack.setCurrentWidget(self.splitter)
+        self.compare_mode_action.blockSignals(True)
+        self.compare_mode_action.setChecked(on)
+        self.compare_mode_action.blockSignals(False)
+        self.setWindowTitle(self._title(self.grid))
+        if changed:
+            self._update_3d_cursor()
+            self.compareModeChanged.emit(on)
+
+    def swap_compare(self) -> None:
+        """Swap the two genes: B becomes the gene on show, A the one compared with."""
+        if self.grid is None or self.compare_grid is None:
+            return
+        a, b = self.grid, self.compare_grid
+        self.compare_grid = a
+        self._grid_where = self.data.locate(b.id)
+        self._on_grid(b, b.experiment)
 
     # ------------------------------------------------------------------ display
 
@@ -591,10 +773,25 @@ class MainWindow(QMainWindow):
         values = self.controls.values()
         self.scene.set_display(**values)
         self.slices.set_cmap(values["cmap"])
+        if self.compare_view is not None:
+            self.compare_view.set_display(**values)
         self.settings.save_display(values)
+
+    def camera_preset(self, name: str) -> None:
+        """A camera preset (``dorsal``, ``lateral``, ``anterior``, ``oblique``) in the 3-D view
+        on show (in compare mode: all three linked views)."""
+        if self.is_comparing:
+            self.compare_view.camera_preset(name)
+        else:
+            self.scene.camera_preset(name)
+
+    def reset_camera(self) -> None:
+        self.camera_preset("oblique")
 
     def set_slice_background(self, which: str) -> None:
         self.slices.set_background(which)
+        if self.compare_view is not None:
+            self.compare_view.slices.set_background(which)
         self.settings.background = which
         (self.nissl_action if which == "nissl" else self.annotation_action).setChecked(True)
 
@@ -627,6 +824,8 @@ class MainWindow(QMainWindow):
 
     def _on_nissl(self, gray: np.ndarray, tag) -> None:
         self.slices.set_nissl(gray)
+        if self.compare_view is not None:
+            self.compare_view.slices.set_nissl(gray)
         self.nissl_action.setEnabled(True)
         self.nissl_action.setToolTip("")
         self.download_nissl_action.setText("Nissl volume downloaded")
@@ -653,6 +852,9 @@ class MainWindow(QMainWindow):
             self.scene.remove_structure_surface(previous)
         self.slices.set_highlight(structure_id)
         self.scene.highlight_structure(structure_id)
+        if self.compare_view is not None:
+            self.compare_view.set_structure(
+                self.ontology.by_id(structure_id) if (structure_id is not None and self.ontology) else None)
         if structure_id is not None and self.space is not None:
             if structure_id not in self.scene.structure_ids:
                 self._request_surface(structure_id)
@@ -729,8 +931,10 @@ class MainWindow(QMainWindow):
         """Move every pane and the 3-D cursor to a CCF point (µm, (AP, DV, ML)); with
         ``select``, select the structure there in the tree (outside the brain: none)."""
         self.slices.set_cursor_um(um)
+        if self.compare_view is not None:
+            self.compare_view.set_cursor_um(self.slices.cursor_um())
         self._cursor_timer.stop()
-        self.scene.set_cursor(self.slices.cursor_um())
+        self._update_3d_cursor()
         if select and self.space is not None:
             sid = self.space.structure_id_at_um(self.slices.cursor_um())
             self.tree_panel.select_structure(sid or None)
@@ -745,6 +949,17 @@ class MainWindow(QMainWindow):
         if not self._cursor_timer.isActive():
             self._cursor_timer.start()
 
+    def _on_compare_cursor_moved(self, um) -> None:
+        self.slices.set_cursor_um(um)  # the main panes hold the one cursor of the window
+        self._on_cursor_moved(um)
+
+    def _update_3d_cursor(self) -> None:
+        um = self.slices.cursor_um()
+        if self.is_comparing:
+            self.compare_view.set_cursor_3d(um)
+        else:
+            self.scene.set_cursor(um)
+
     def describe_point(self, um) -> str:
         """Status-bar text for a CCF point: structure, position and the gene's values there."""
         um = np.asarray(um, dtype=float)
@@ -753,6 +968,8 @@ class MainWindow(QMainWindow):
             return pos
         s = self.space.structure_at_um(um)
         where = f"{s.acronym} — {s.name}" if s is not None else "outside the brain"
+        if self.is_comparing:
+            return f"{where}   |   {pos}   |   {self.compare_view.describe(um)}"
         if self.grid is None:
             return f"{where}   |   {pos}   |   no gene loaded"
         i, j, k = um_to_grid(um)
@@ -774,8 +991,11 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ screenshots, about, closing
 
     def grab_window(self):
-        """The whole window as a QPixmap, the 3-D view rendered first."""
-        self.scene.render()
+        """The whole window as a QPixmap, the 3-D view(s) rendered first."""
+        if self.is_comparing:
+            self.compare_view.render()
+        else:
+            self.scene.render()
         return self.grab()
 
     def save_screenshot(self, path) -> bool:
@@ -808,6 +1028,8 @@ class MainWindow(QMainWindow):
             for channel in self.channels():
                 channel.cancel_all()
             self._cursor_timer.stop()
+            if self.compare_view is not None:
+                self.compare_view.close_view()
             self.scene.close_scene()
         super().closeEvent(event)
 

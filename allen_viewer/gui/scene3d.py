@@ -1,43 +1,20 @@
-"""The 3-D scene: expression spheres, the brain outline, structure surfaces and a cursor.
+"""The 3-D view: expression spheres, the brain outline, structure surfaces and a cursor.
 
-Coordinates
------------
-Everything in the scene is in CCF micrometres with x = AP (+ posterior), y = DV (+ ventral,
-inferior), z = ML (+ right): the annotation's (AP, DV, ML) index order times the voxel size.
-That frame (PIR) is right-handed, so nothing is mirrored.  Expression grid voxel (i, j, k)
-is drawn at (200 i, 200 j, 200 k) µm.
+The Qt-free parts -- the sphere layers, the outline's look, the orientation words and
+marker, the camera presets and their geometry -- live in
+:mod:`allen_viewer.expression.render_layer` (shared with the off-screen image export and
+``benchmarks/render.py``; its docstring documents coordinates, presets and what the spheres
+show).  This module adds the Qt widget :class:`ExpressionScene` (a pyvistaqt
+``QtInteractor``), picking, structure surfaces, the 3-D cursor and
+:class:`ExpressionControls`.  Names of the shared module are re-exported here.
 
-Camera presets (:meth:`ExpressionScene.camera_preset`)
-------------------------------------------------------
-``"dorsal"``    camera above the brain (at -y) looking down, anterior (-x) at the top of the
-                screen; the animal's right (+z) is on the screen's right.
-``"lateral"``   camera at the animal's left (-z), dorsal (-y) up; anterior on the screen's
-                left, posterior on its right.
-``"anterior"``  camera in front of the brain (at -x) looking back, dorsal (-y) up; facing the
-                animal, so its left (-z) is on the screen's right.
-``"oblique"``   the default (:meth:`ExpressionScene.reset_camera`): from anterior-dorsal-left,
-                dorsal up.
-
-Orientation is labelled twice: an orientation marker in the lower left corner (the three
-axes, ends labelled A/P, D/V, L/R) and the words anterior/posterior, dorsal/ventral,
-left/right just outside the brain's bounding box, drawn over the scene; a word is hidden
-while its axis points (within 35°) along the line of sight, where it would sit on top of
-the brain.  Presets fit the brain's box plus those words into the view.
-
-Expression layer
-----------------
-One point per grid voxel that has data (``grid.has_data``; never a no-data voxel) and
-``energy >= threshold``, drawn by VTK's point-gaussian mapper (``style='points_gaussian'``,
-``emissive=False``) with a sphere-impostor splat shader.  The sphere radius follows energy
-(:func:`sphere_radius_um`), the colour follows intensity, or energy when the experiment has
-no intensity volume (the colour bar title says so).  :class:`ExpressionLayer` is the Qt-free
-part (also used by ``benchmarks/render.py``); :class:`ExpressionScene` is the widget.
+Coordinates: CCF micrometres, x = AP (+ posterior), y = DV (+ ventral), z = ML (+ right);
+grid voxel (i, j, k) is drawn at (200 i, 200 j, 200 k) µm.
 """
 from __future__ import annotations
 
 import gc
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 import pyvista as pv
@@ -45,41 +22,41 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
 from superqt import QLabeledDoubleSlider
-from vtkmodules.vtkCommonCore import vtkCommand
-from vtkmodules.vtkRenderingAnnotation import vtkScalarBarActor
-from vtkmodules.vtkRenderingCore import (
-    vtkActor,
-    vtkBillboardTextActor3D,
-    vtkCellPicker,
-    vtkPolyDataMapper,
-    vtkRenderer,
-    vtkTextActor,
-)
+from vtkmodules.vtkRenderingCore import vtkCellPicker
 
 from allen_viewer.expression.grid import ExpressionGrid
-from allen_viewer.expression.grid_file import GRID_SHAPE, GRID_SPACING_UM
+from allen_viewer.expression.render_layer import (  # noqa: F401 - re-exported for callers of this module
+    BACKGROUND,
+    CMAPS,
+    DEFAULT_CMAP,
+    DEFAULT_OPACITY,
+    DEFAULT_SIZE_SCALE,
+    DEFAULT_THRESHOLD,
+    GRID_BOUNDS_UM,
+    LABEL_HIDE_COS,
+    LABEL_MARGIN_FRACTION,
+    MAX_RADIUS_UM,
+    MIN_RADIUS_FRACTION,
+    OUTLINE_COLOR,
+    OUTLINE_OPACITY,
+    PRESETS,
+    ROBUST_MAX_PERCENTILE,
+    SPHERE_SPLAT_SHADER,
+    CameraPose,
+    DisplaySettings,
+    ExpressionLayer,
+    OrientationOverlay,
+    PointLayer,
+    add_outline,
+    apply_camera_preset,
+    build_expression_points,
+    color_title,
+    robust_max,
+    sphere_radius_um,
+)
 
 log = logging.getLogger(__name__)
 
-DEFAULT_THRESHOLD = 1.0
-"""Default energy threshold: voxels with energy below it are not drawn.  Energy is Allen's
-'expression energy' (summed intensity of the expressing pixels over all pixels of the
-voxel; arbitrary units, about 0..40)."""
-DEFAULT_SIZE_SCALE = 1.0
-DEFAULT_CMAP = "viridis"
-DEFAULT_OPACITY = 1.0
-CMAPS = ("viridis", "magma", "inferno", "plasma", "hot", "gray")
-
-MAX_RADIUS_UM = 0.5 * GRID_SPACING_UM
-"""Radius of the largest sphere at size scale 1 (neighbouring spheres then just touch)."""
-MIN_RADIUS_FRACTION = 0.25
-"""The weakest drawn voxel still gets a sphere a quarter of the largest one's radius."""
-ROBUST_MAX_PERCENTILE = 99.0
-"""Colour range and sphere sizes saturate at this percentile of the data voxels' values."""
-
-BACKGROUND = "#15191e"
-OUTLINE_COLOR = (0.78, 0.80, 0.84)
-OUTLINE_OPACITY = 0.12
 STRUCTURE_OPACITY = 0.30
 STRUCTURE_HIGHLIGHT_OPACITY = 0.75
 STRUCTURE_DIMMED_OPACITY = 0.12
@@ -91,298 +68,15 @@ SURFACE_PICK_DEPTH_UM = 100.0
 sight, i.e. inside the tissue rather than on its smoothed boundary."""
 CLICK_TOLERANCE_PX = 4
 """A press and release further apart than this is a drag (rotation), not a pick."""
-LABEL_MARGIN_FRACTION = 0.10
-"""The anatomical words sit this fraction of the brain's longest side outside its box."""
-LABEL_HIDE_COS = float(np.cos(np.radians(35.0)))
-
-# Sphere impostor for vtkPointGaussianMapper: discard outside the unit disc, shade as a
-# lit sphere (normal (x, y, sqrt(1 - r^2)) in view coordinates, light from upper left front).
-SPHERE_SPLAT_SHADER = """//VTK::Color::Impl
-float dist2 = dot(offsetVCVSOutput.xy, offsetVCVSOutput.xy);
-if (dist2 > 1.0) {
-  discard;
-}
-vec3 sphereNormal = vec3(offsetVCVSOutput.xy, sqrt(1.0 - dist2));
-float lambert = max(dot(sphereNormal, normalize(vec3(-0.35, 0.45, 0.82))), 0.0);
-float rim = 0.30 + 0.70 * lambert;
-ambientColor *= rim;
-diffuseColor *= rim;
-"""
-
-PRESETS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
-    # name: (direction from the focal point to the camera, view-up), CCF (AP, DV, ML)
-    "dorsal": ((0.0, -1.0, 0.0), (-1.0, 0.0, 0.0)),
-    "lateral": ((0.0, 0.0, -1.0), (0.0, -1.0, 0.0)),
-    "anterior": ((-1.0, 0.0, 0.0), (0.0, -1.0, 0.0)),
-    "oblique": ((-0.55, -0.55, -0.63), (0.0, -1.0, 0.0)),
-}
-
-GRID_BOUNDS_UM = (0.0, (GRID_SHAPE[0] - 1) * GRID_SPACING_UM, 0.0, (GRID_SHAPE[1] - 1) * GRID_SPACING_UM,
-                  0.0, (GRID_SHAPE[2] - 1) * GRID_SPACING_UM)
-
-
-# ---- the expression layer (Qt-free) ----------------------------------------------------
-
-def robust_max(values: np.ndarray) -> float:
-    """The :data:`ROBUST_MAX_PERCENTILE` of finite values (1.0 when there are none or all 0)."""
-    v = values[np.isfinite(values)]
-    if v.size == 0:
-        return 1.0
-    top = float(np.percentile(v, ROBUST_MAX_PERCENTILE))
-    return top if top > 0 else (float(v.max()) if v.max() > 0 else 1.0)
-
-
-def sphere_radius_um(energy: np.ndarray, energy_ref: float) -> np.ndarray:
-    """Sphere radius (µm, at size scale 1) for energies: ``R * (f + (1 - f) * sqrt(e / e_ref))``.
-
-    ``R`` = :data:`MAX_RADIUS_UM` (100 µm), ``f`` = :data:`MIN_RADIUS_FRACTION`; ``e / e_ref``
-    is clipped to [0, 1], so the sphere's area grows linearly with energy up to ``e_ref``.
-    """
-    s = np.clip(np.asarray(energy, dtype=np.float32) / np.float32(energy_ref), 0.0, 1.0)
-    return (MAX_RADIUS_UM * (MIN_RADIUS_FRACTION + (1.0 - MIN_RADIUS_FRACTION) * np.sqrt(s))).astype(np.float32)
-
-
-def build_expression_points(grid: ExpressionGrid, threshold: float) -> pv.PolyData:
-    """Point cloud of the voxels with data and ``energy >= threshold``, in CCF µm.
-
-    Point (i, j, k) of the (AP, DV, ML) grid lies at 200 * (i, j, k) µm.  Point arrays:
-    ``grid_index`` (int64, flat C-order index into the (67, 41, 58) grid), ``energy``,
-    ``color_value`` (intensity, or energy when the grid has none; the active scalars) and
-    ``radius`` (µm at size scale 1, :func:`sphere_radius_um` relative to the 99th percentile
-    of the grid's energies; the mapper's scale array).
-    """
-    has = np.asarray(grid.has_data, dtype=bool)
-    energy = grid.energy
-    with np.errstate(invalid="ignore"):
-        keep = has & (energy >= threshold)
-    flat = np.flatnonzero(keep)
-    ijk = np.column_stack(np.unravel_index(flat, GRID_SHAPE))
-    points = ijk.astype(np.float32) * np.float32(GRID_SPACING_UM)
-    poly = pv.PolyData(points) if len(points) else pv.PolyData()
-    colour_source = grid.intensity if grid.intensity is not None else energy
-    e = energy.ravel()[flat].astype(np.float32)
-    poly.point_data["grid_index"] = flat.astype(np.int64)
-    poly.point_data["energy"] = e
-    poly.point_data["color_value"] = colour_source.ravel()[flat].astype(np.float32)
-    poly.point_data["radius"] = sphere_radius_um(e, robust_max(energy[has]))
-    poly.point_data.active_scalars_name = "color_value"
-    return poly
-
-
-def color_title(grid: ExpressionGrid | None) -> str:
-    """The colour bar title: what the colours show."""
-    if grid is None:
-        return ""
-    if grid.intensity is not None:
-        return "intensity"
-    return "energy (no intensity in this experiment)"
-
-
-@dataclass
-class DisplaySettings:
-    threshold: float = DEFAULT_THRESHOLD
-    size_scale: float = DEFAULT_SIZE_SCALE
-    cmap: str = DEFAULT_CMAP
-    opacity: float = DEFAULT_OPACITY
-
-
-class ExpressionLayer:
-    """The expression spheres in a pyvista plotter: one polydata, one actor, one colour bar.
-
-    The polydata and actor are made once; :meth:`set_grid` and threshold changes swap the
-    polydata's points and arrays in place (``ShallowCopy``), size scale and opacity change
-    mapper/actor parameters only, so switching genes costs a few ms plus one frame.
-    """
-
-    def __init__(self, plotter: pv.BasePlotter):
-        self.plotter = plotter
-        self.grid: ExpressionGrid | None = None
-        self.display = DisplaySettings()
-        self.poly = pv.PolyData()
-        self.actor: pv.Actor | None = None
-        self.scalar_bar = vtkScalarBarActor()
-        self._setup_scalar_bar()
-        self._clim = (0.0, 1.0)
-        self._applied_cmap = ""
-
-    # -- set-up ----------------------------------------------------------------------------
-
-    def _setup_scalar_bar(self) -> None:
-        sb = self.scalar_bar
-        # horizontal, in the top right corner (the anatomical words sit at the middle of
-        # each side), title above the bar, labels under it
-        sb.SetOrientationToHorizontal()
-        sb.SetNumberOfLabels(5)
-        sb.SetLabelFormat("%.3g")
-        sb.SetPosition(0.64, 0.83)
-        sb.SetWidth(0.34)
-        sb.SetHeight(0.11)
-        sb.SetMaximumHeightInPixels(80)
-        sb.SetTextPositionToPrecedeScalarBar()  # labels under the bar
-        sb.UnconstrainedFontSizeOn()
-        sb.SetBarRatio(0.35)
-        prop = sb.GetLabelTextProperty()
-        prop.SetColor(0.92, 0.92, 0.92)
-        prop.SetFontSize(12)
-        prop.BoldOff()
-        prop.ItalicOff()
-        prop.ShadowOff()
-        sb.SetVisibility(False)
-        sb.PickableOff()
-        self.plotter.renderer.AddViewProp(sb)
-        # the title as its own text above the bar: VTK's horizontal bar lays its title over
-        # the labels
-        title = self.title_actor = vtkTextActor()
-        tp = title.GetTextProperty()
-        tp.SetFontSize(13)
-        tp.SetColor(0.92, 0.92, 0.92)
-        tp.SetJustificationToCentered()
-        tp.SetVerticalJustificationToBottom()
-        title.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
-        title.SetPosition(0.64 + 0.17, 0.945)
-        title.SetVisibility(False)
-        title.PickableOff()
-        self.plotter.renderer.AddViewProp(title)
-
-    def _make_actor(self) -> None:
-        d = self.display
-        self.actor = self.plotter.add_mesh(
-            self.poly, style="points_gaussian", emissive=False, render_points_as_spheres=True,
-            scalars="color_value", cmap=d.cmap, clim=self._clim, opacity=d.opacity,
-            show_scalar_bar=False, name="expression", reset_camera=False, pickable=False, render=False,
-            lighting=False,
-        )
-        mapper = self.actor.mapper
-        mapper.SetSplatShaderCode(SPHERE_SPLAT_SHADER)
-        mapper.SetScaleArray("radius")
-        mapper.SetScaleFactor(d.size_scale)
-        mapper.SetScalarModeToUsePointFieldData()
-        mapper.SelectColorArray("color_value")
-        mapper.SetColorModeToMapScalars()  # float values through the lookup table, never as RGB
-        # per-point colours; texture-interpolated colour mapping crashes the point-gaussian
-        # mapper (VTK 9.7, segfault in the first render)
-        mapper.InterpolateScalarsBeforeMappingOff()
-        self.scalar_bar.SetLookupTable(mapper.GetLookupTable())
-        self._applied_cmap = d.cmap
-
-    # -- updates ---------------------------------------------------------------------------
-
-    def set_grid(self, grid: ExpressionGrid | None) -> None:
-        """Show ``grid`` (None: clear the layer) with the current display settings."""
-        self.grid = grid
-        if grid is not None:
-            source = grid.intensity if grid.intensity is not None else grid.energy
-            self._clim = (0.0, robust_max(source[np.asarray(grid.has_data, dtype=bool)]))
-        self._rebuild()
-
-    def set_display(self, threshold: float | None = None, size_scale: float | None = None,
-                    cmap: str | None = None, opacity: float | None = None) -> None:
-        """Change any of the display settings (None: keep)."""
-        d = self.display
-        rebuild = threshold is not None and float(threshold) != d.threshold
-        if threshold is not None:
-            d.threshold = float(threshold)
-        if size_scale is not None:
-            if size_scale <= 0:
-                raise ValueError(f"size_scale must be > 0, not {size_scale}")
-            d.size_scale = float(size_scale)
-        if cmap is not None:
-            pv.LookupTable(cmap=cmap)  # raises on an unknown name before anything changes
-            d.cmap = cmap
-        if opacity is not None:
-            if not 0.0 < opacity <= 1.0:
-                raise ValueError(f"opacity must be in (0, 1], not {opacity}")
-            d.opacity = float(opacity)
-        if rebuild:
-            self._rebuild()
-        else:
-            self._apply_display()
-
-    def _rebuild(self) -> None:
-        if self.grid is None:
-            self.poly.ShallowCopy(pv.PolyData())
-        else:
-            self.poly.ShallowCopy(build_expression_points(self.grid, self.display.threshold))
-            self.poly.point_data.active_scalars_name = "color_value"
-        self.poly.Modified()
-        if self.actor is None and self.grid is not None and self.poly.n_points:
-            self._make_actor()
-        self._apply_display()
-
-    def _apply_display(self) -> None:
-        visible = self.grid is not None
-        self.title_actor.SetInput(color_title(self.grid))
-        self.title_actor.SetVisibility(visible)
-        self.scalar_bar.SetVisibility(visible)
-        if self.actor is None:
-            return
-        d = self.display
-        mapper = self.actor.mapper
-        lut = mapper.lookup_table
-        if self._applied_cmap != d.cmap:
-            lut.cmap = d.cmap
-            self._applied_cmap = d.cmap
-        lut.scalar_range = self._clim
-        mapper.SetScalarRange(*self._clim)
-        mapper.SetScaleFactor(d.size_scale)
-        self.actor.GetProperty().SetOpacity(d.opacity)
-        self.actor.SetVisibility(bool(visible and self.poly.n_points > 0))
-
-    # -- queries ---------------------------------------------------------------------------
-
-    @property
-    def color_range(self) -> tuple[float, float]:
-        return self._clim
-
-    def radii_um(self) -> np.ndarray:
-        """Drawn radius of every point (µm, size scale included)."""
-        if self.poly.n_points == 0:
-            return np.zeros(0, np.float32)
-        return np.asarray(self.poly.point_data["radius"]) * self.display.size_scale
-
-    def pick_ray(self, origin: np.ndarray, direction: np.ndarray) -> tuple[int, float] | None:
-        """(point id, distance along the ray) of the nearest sphere the ray hits, or None."""
-        if self.actor is None or not self.actor.GetVisibility() or self.poly.n_points == 0:
-            return None
-        p = np.asarray(self.poly.points, dtype=np.float64) - origin
-        t = p @ direction
-        perp2 = np.einsum("ij,ij->i", p, p) - t * t
-        r = self.radii_um().astype(np.float64)
-        hit = np.flatnonzero((t > 0) & (perp2 <= r * r))
-        if hit.size == 0:
-            return None
-        best = hit[np.argmin(t[hit])]
-        return int(best), float(t[best])
-
-
-def _plain_actor(mesh: pv.PolyData, color) -> vtkActor:
-    mapper = vtkPolyDataMapper()
-    mapper.SetInputData(mesh)
-    actor = vtkActor()
-    actor.SetMapper(mapper)
-    actor.GetProperty().SetColor(*color)
-    actor.PickableOff()
-    return actor
-
-
-def _billboard(text: str, position, color, size: int) -> vtkBillboardTextActor3D:
-    label = vtkBillboardTextActor3D()
-    label.SetInput(text)
-    label.SetPosition(*position)
-    prop = label.GetTextProperty()
-    prop.SetFontSize(size)
-    prop.BoldOn()
-    prop.SetColor(*color)
-    prop.SetJustificationToCentered()
-    prop.SetVerticalJustificationToCentered()
-    label.PickableOff()
-    return label
 
 
 # ---- the widget ------------------------------------------------------------------------
 
 class ExpressionScene(QWidget):
     """The 3-D view: a pyvistaqt ``QtInteractor`` with the layers described in the module doc.
+
+    ``layer``: what draws the spheres, made from the plotter (default: an
+    :class:`ExpressionLayer`; the compare view passes a factory for its difference layer).
 
     Signals
     -------
@@ -395,7 +89,7 @@ class ExpressionScene(QWidget):
 
     pointPicked = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, layer=None):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -414,17 +108,13 @@ class ExpressionScene(QWidget):
         self._cursor_actors: list = []
         self._press_pos = None  # QPointF of the last left press on the render widget
 
-        self._layer = ExpressionLayer(self.plotter)
+        self._layer: PointLayer = layer(self.plotter) if layer is not None else ExpressionLayer(self.plotter)
         self._display = self._layer.display
         self._picker = vtkCellPicker()
         self._picker.SetTolerance(0.0)
         self._picker.PickFromListOn()
-        self._setup_overlays()
+        self._overlay = OrientationOverlay(self.plotter)
         self.plotter.installEventFilter(self)
-        self._observers = [
-            (self.plotter.renderer,
-             self.plotter.renderer.AddObserver(vtkCommand.StartEvent, self._before_frame)),
-        ]
         self.camera_preset("oblique")
 
     # ---- expression ------------------------------------------------------------------------
@@ -454,10 +144,16 @@ class ExpressionScene(QWidget):
         return self._display
 
     @property
+    def layer(self) -> PointLayer | None:
+        """The sphere layer (None after :meth:`close_scene`); call :meth:`render` after
+        changing it directly."""
+        return self._layer
+
+    @property
     def expression_points(self) -> pv.PolyData | None:
         """The drawn points (n_points == drawn voxels; see :func:`build_expression_points`), or
         None when no grid is shown."""
-        if self._layer is None or self._layer.grid is None:
+        if self._layer is None or not self._layer.has_content:
             return None
         return self._layer.poly
 
@@ -467,7 +163,7 @@ class ExpressionScene(QWidget):
 
     @property
     def color_bar_title(self) -> str:
-        return "" if self._layer is None else (self._layer.title_actor.GetInput() or "")
+        return "" if self._layer is None else self._layer.title
 
     @property
     def color_range(self) -> tuple[float, float]:
@@ -485,11 +181,8 @@ class ExpressionScene(QWidget):
             self._outline_actor = None
         self._outline_mesh = mesh
         if mesh is not None and mesh.n_points:
-            self._outline_actor = self.plotter.add_mesh(
-                mesh, color=OUTLINE_COLOR, opacity=OUTLINE_OPACITY, smooth_shading=True,
-                name="brain_outline", reset_camera=False, pickable=True, render=False,
-                specular=0.0, diffuse=0.8, ambient=0.25)
-        self._place_labels()
+            self._outline_actor = add_outline(self.plotter, mesh)
+        self._overlay.place(self.scene_bounds())
         self.render()
 
     def set_structure_surface(self, structure_id: int, mesh: pv.PolyData | None,
@@ -587,40 +280,40 @@ class ExpressionScene(QWidget):
             return tuple(float(b) for b in self._outline_mesh.bounds)
         return GRID_BOUNDS_UM
 
+    def _fit_points(self) -> np.ndarray | None:
+        """Up to ~4000 outline vertices (µm) for the presets to fit; None without an outline."""
+        mesh = self._outline_mesh
+        if mesh is None or not mesh.n_points:
+            return None
+        pts = np.asarray(mesh.points)
+        return pts[:: max(1, len(pts) // 4000)]
+
     def camera_preset(self, name: str) -> None:
-        """Point the camera as documented in the module docstring and fit the brain."""
+        """Point the camera as documented in :mod:`~allen_viewer.expression.render_layer`
+        (``dorsal``, ``lateral``, ``anterior``, ``oblique``) and fit the brain."""
         if self._closed:
             return
-        try:
-            direction, up = PRESETS[name]
-        except KeyError:
-            raise ValueError(f"unknown camera preset {name!r}; one of {', '.join(PRESETS)}") from None
-        d = np.asarray(direction, float)
-        d /= np.linalg.norm(d)
-        up = np.asarray(up, float)
-        up = up - d * (up @ d)
-        up /= np.linalg.norm(up)
-        right = np.cross(-d, up)  # screen right for a camera looking along -d
-        b = np.array(self.scene_bounds())
-        lo, hi = b[0::2], b[1::2]
-        centre = (lo + hi) / 2.0
-        # fit the box grown by the label margin (so the anatomical words stay in view), by
-        # the extents of its corners across and along the line of sight
-        grow = LABEL_MARGIN_FRACTION * float(np.max(hi - lo)) * 1.15
-        corners = np.array([[x, y, z] for x in (lo[0] - grow, hi[0] + grow) for y in (lo[1] - grow, hi[1] + grow)
-                            for z in (lo[2] - grow, hi[2] + grow)]) - centre
-        half_w = float(np.max(np.abs(corners @ right)))
-        half_h = float(np.max(np.abs(corners @ up)))
-        depth = float(np.max(np.abs(corners @ d)))
         width, height = self.plotter.render_window.GetSize()
         aspect = width / height if width > 0 and height > 0 else 1.0
-        cam = self.plotter.camera
-        tan_half = np.tan(np.radians(cam.GetViewAngle()) / 2.0)
-        distance = max(half_h, half_w / aspect) / tan_half + depth
-        cam.SetFocalPoint(*centre)
-        cam.SetPosition(*(centre + d * distance))
-        cam.SetViewUp(*up)
-        cam.SetParallelScale(max(half_h, half_w / aspect))
+        apply_camera_preset(self.plotter.camera, name, self.scene_bounds(), aspect, self._fit_points())
+        self.plotter.renderer.ResetCameraClippingRange()
+        self.plotter.camera_set = True
+        self.render()
+
+    @property
+    def aspect(self) -> float:
+        """Width / height of the render window (1 before it has a size)."""
+        width, height = self.plotter.render_window.GetSize()
+        return width / height if width > 0 and height > 0 else 1.0
+
+    def camera_pose(self) -> CameraPose:
+        """The camera's pose now (with this view's aspect), e.g. for an off-screen export."""
+        return CameraPose.of(self.plotter.camera, self.aspect)
+
+    def set_camera_pose(self, pose: CameraPose) -> None:
+        if self._closed:
+            return
+        pose.apply(self.plotter.camera, self.aspect)
         self.plotter.renderer.ResetCameraClippingRange()
         self.plotter.camera_set = True
         self.render()
@@ -684,83 +377,10 @@ class ExpressionScene(QWidget):
 
     # ---- orientation labels and marker ------------------------------------------------
 
-    def _setup_overlays(self) -> None:
-        """Two non-interactive renderers in layer 1, drawn over the scene:
-
-        * the orientation labels' renderer shares the scene camera and covers the view, so
-          the words sit at their 3-D positions but are never hidden behind spheres;
-        * the orientation marker's renderer, in the lower left corner, shows the three CCF
-          axes as coloured sticks through a small cube, ends labelled A/P, D/V, L/R; its
-          camera copies the scene camera's direction and view-up before every frame.
-
-        (The labels are billboards, always upright and readable; VTK's vtkAnnotatedCubeActor
-        mirrors some of its face letters in this frame, so it is not used.)
-        """
-        ren_win = self.plotter.render_window
-        ren_win.SetNumberOfLayers(max(2, ren_win.GetNumberOfLayers()))
-        self._label_renderer = vtkRenderer()
-        self._label_renderer.SetLayer(1)
-        self._label_renderer.InteractiveOff()
-        self._label_renderer.SetActiveCamera(self.plotter.renderer.GetActiveCamera())
-        ren_win.AddRenderer(self._label_renderer)
-
-        self._marker_renderer = vtkRenderer()
-        self._marker_renderer.SetLayer(1)
-        self._marker_renderer.InteractiveOff()
-        self._marker_renderer.SetViewport(0.0, 0.0, 0.17, 0.24)
-        cam = self._marker_renderer.GetActiveCamera()
-        cam.ParallelProjectionOn()
-        cam.SetParallelScale(1.9)
-        cube = pv.Cube(x_length=0.8, y_length=0.8, z_length=0.8)
-        self._marker_renderer.AddActor(_plain_actor(cube, (0.42, 0.46, 0.52)))
-        for axis, (neg, pos), color in ((0, ("A", "P"), (0.95, 0.45, 0.40)), (1, ("D", "V"), (0.45, 0.85, 0.45)),
-                                        (2, ("L", "R"), (0.50, 0.68, 1.00))):
-            direction = np.zeros(3)
-            direction[axis] = 1.0
-            stick = pv.Cylinder(center=(0, 0, 0), direction=direction, radius=0.07, height=2.3, resolution=12)
-            self._marker_renderer.AddActor(_plain_actor(stick, color))
-            for text, sign in ((neg, -1.0), (pos, 1.0)):
-                self._marker_renderer.AddActor(_billboard(text, direction * 1.5 * sign, color, 15))
-        ren_win.AddRenderer(self._marker_renderer)
-
-        self._labels: list[tuple[vtkBillboardTextActor3D, int]] = []
-        for text, axis in (("anterior", 0), ("posterior", 0), ("dorsal", 1), ("ventral", 1),
-                           ("left", 2), ("right", 2)):
-            label = _billboard(text, (0.0, 0.0, 0.0), (0.95, 0.85, 0.45), 16)
-            self._label_renderer.AddActor(label)
-            self._labels.append((label, axis))
-        self._place_labels()
-
-    def _place_labels(self) -> None:
-        b = np.array(self.scene_bounds())
-        lo, hi = b[0::2], b[1::2]
-        centre = (lo + hi) / 2.0
-        margin = LABEL_MARGIN_FRACTION * float(np.max(hi - lo))
-        for n, (label, axis) in enumerate(self._labels):
-            pos = centre.copy()
-            pos[axis] = lo[axis] - margin if n % 2 == 0 else hi[axis] + margin
-            label.SetPosition(*pos)
-
-    def _before_frame(self, *_args) -> None:
-        """Before every frame: hide the labels that look along the line of sight, turn the
-        orientation marker like the scene, fit the clipping range to the scene."""
-        main = self.plotter.renderer.GetActiveCamera()
-        dop = np.array(main.GetDirectionOfProjection())
-        for label, axis in self._labels:
-            label.SetVisibility(bool(abs(dop[axis]) < LABEL_HIDE_COS))
-        # the label renderer shares this camera; fitting the range to the scene's props (the
-        # labels shown lie beside the brain, inside that range) keeps picking and depth right
-        self.plotter.renderer.ResetCameraClippingRange()
-        cam = self._marker_renderer.GetActiveCamera()
-        cam.SetFocalPoint(0.0, 0.0, 0.0)
-        cam.SetPosition(*(-dop * 10.0))
-        cam.SetViewUp(*main.GetViewUp())
-        cam.SetClippingRange(5.0, 15.0)
-
     @property
     def orientation_labels(self) -> dict[str, tuple[np.ndarray, bool]]:
         """{word: (position in µm, visible)} of the anatomical axis labels."""
-        return {lab.GetInput(): (np.array(lab.GetPosition()), bool(lab.GetVisibility())) for lab, _ in self._labels}
+        return {} if self._overlay is None else self._overlay.label_states
 
     # ---- rendering and lifetime --------------------------------------------------------------
 
@@ -783,15 +403,11 @@ class ExpressionScene(QWidget):
             return
         self._closed = True
         self.plotter.removeEventFilter(self)
-        for obj, tag in self._observers:
-            obj.RemoveObserver(tag)
-        self._observers = []
         ren_win = self.plotter.render_window
         if ren_win is not None:
             ren_win.Finalize()
-            for ren in (self._label_renderer, self._marker_renderer):
-                ren.RemoveAllViewProps()
-                ren_win.RemoveRenderer(ren)
+        self._overlay.detach()
+        self._layer.detach()
         self.plotter.close()
         # Drop this scene's VTK objects now, not whenever Python collects the widget: a
         # VTK object destroyed later frees its OpenGL names in whatever context is current
@@ -799,8 +415,7 @@ class ExpressionScene(QWidget):
         # with Mesa, seen when one scene is collected while another renders).
         self._layer = None
         self._picker = None
-        self._labels = []
-        self._label_renderer = self._marker_renderer = None
+        self._overlay = None
         self._outline_actor = None
         self._structures = {}
         self._cursor_actors = []

@@ -1,0 +1,311 @@
+"""Images: the 3-D expression scene rendered off screen at any size, and PNG files with provenance.
+
+:func:`render_scene` draws what the viewer's 3-D view draws -- the expression spheres
+(:class:`~allen_viewer.expression.render_layer.ExpressionLayer`, same display settings), the
+translucent brain outline, the orientation words and marker, the colour bar -- into a
+``pyvista.Plotter(off_screen=True)`` of the requested size (larger than the screen too;
+anti-aliasing off), plus a caption naming the experiment and a data credit.  The camera is
+one of the viewer's presets (``oblique``, ``dorsal``, ``lateral``, ``anterior``; see
+:mod:`allen_viewer.expression.render_layer`) or a :class:`CameraPose` copied from the
+viewer.  Text sizes grow with the image so a 3000 px figure stays legible.
+
+Scene coordinates are CCF µm with x = AP, y = DV, z = ML (grid voxel (i, j, k) at
+200 (i, j, k) µm).  Pixel arrays are (rows, columns, channels) uint8 with row 0 at the top.
+
+:func:`write_png` writes any such array as a PNG, atomically (a temporary file in the same
+folder, then ``os.replace``: a failed export leaves no half-written file), with the
+provenance record in the PNG's text chunks (``Title``, ``Software``, ``Source``,
+``Copyright``, ``Creation Time`` and the whole record as JSON under
+``allen_viewer:provenance``) and in a ``FILE.json`` sidecar
+(:func:`allen_viewer.export.provenance.write_sidecar`).
+
+Transparent background: the scene is rendered over black with the window's alpha channel
+read back (alpha 0 where nothing is drawn, partial under the translucent outline); the
+colours are then un-premultiplied so the PNG composites correctly over any background.
+Such images are meant for light pages, so their text is dark.
+
+Qt-free: the CLI (``allen-viewer export image``) and the viewer's File > Export menu both
+call these functions.
+"""
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import re
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from allen_viewer import __version__
+from allen_viewer.errors import AllenViewerError
+from allen_viewer.expression.grid import ExpressionGrid
+from allen_viewer.expression.render_layer import (
+    BACKGROUND,
+    DARK_TEXT_COLOR,
+    DARK_WORD_COLOR,
+    GRID_BOUNDS_UM,
+    PRESETS,
+    TEXT_COLOR,
+    WORD_COLOR,
+    CameraPose,
+    DisplaySettings,
+    ExpressionLayer,
+    OrientationOverlay,
+    add_outline,
+    apply_camera_preset,
+    caption_actor,
+)
+from allen_viewer.export.provenance import provenance, sidecar_path, write_sidecar
+from allen_viewer.store.atomic import atomic_write
+
+DEFAULT_IMAGE_SIZE = (1600, 1200)
+"""(width, height) pixels of ``allen-viewer export image`` without ``--size``."""
+MIN_SIDE, MAX_SIDE = 16, 16384
+"""Allowed image sides in pixels (16384: OpenGL's usual largest framebuffer side)."""
+VIEWS = tuple(PRESETS)
+"""Camera presets by name: dorsal, lateral, anterior, oblique."""
+DEFAULT_VIEW = "oblique"
+TEXT_REFERENCE_PX = 720.0
+"""Text is drawn at the on-screen font sizes for images whose shorter side is this many
+pixels or less, and scaled up in proportion above."""
+CREDIT = "Data: Allen Mouse Brain Atlas, mouse.brain-map.org"
+PROVENANCE_KEY = "allen_viewer:provenance"
+"""The PNG text chunk that holds the whole provenance record as JSON."""
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"WxH"`` (e.g. ``"3000x2000"``) -> (width, height) pixels; AllenViewerError when
+    malformed or outside [:data:`MIN_SIDE`, :data:`MAX_SIDE`]."""
+    m = re.fullmatch(r"\s*(\d+)\s*[xX\u00d7]\s*(\d+)\s*", str(text))
+    if not m:
+        raise AllenViewerError(f"Image size {text!r} is not WIDTHxHEIGHT in pixels, e.g. 1600x1200.")
+    return check_size((int(m.group(1)), int(m.group(2))))
+
+
+def check_size(size) -> tuple[int, int]:
+    """(width, height) as ints within [:data:`MIN_SIDE`, :data:`MAX_SIDE`] pixels, else AllenViewerError."""
+    w, h = (int(v) for v in size)
+    if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE):
+        raise AllenViewerError(f"Image size {w}x{h} is out of range; each side must be "
+                               f"{MIN_SIDE} to {MAX_SIDE} pixels.")
+    return w, h
+
+
+def text_scale_for(size) -> float:
+    """Factor on the on-screen font sizes for an image of ``size`` (width, height) pixels."""
+    return max(1.0, min(int(size[0]), int(size[1])) / TEXT_REFERENCE_PX)
+
+
+def default_caption(grid: ExpressionGrid) -> str:
+    """``Pdyn (prodynorphin) - coronal experiment 71717084``."""
+    e = grid.experiment
+    name = f" ({e.name})" if e.name else ""
+    return f"{e.symbol}{name} - {e.plane} experiment {e.id}"
+
+
+@contextlib.contextmanager
+def _quiet_without_display():
+    """Without an X display VTK first tries X, warns "bad X server connection" and falls back
+    to EGL; that warning is noise for a command-line export, so VTK logs only errors then."""
+    if os.environ.get("DISPLAY"):
+        yield
+        return
+    from vtkmodules.vtkCommonCore import vtkLogger
+
+    previous = vtkLogger.GetCurrentVerbosityCutoff()
+    vtkLogger.SetStderrVerbosity(vtkLogger.VERBOSITY_ERROR)
+    try:
+        yield
+    finally:
+        vtkLogger.SetStderrVerbosity(previous)
+
+
+def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_SIZE, view: str = DEFAULT_VIEW,
+                 pose: CameraPose | None = None, transparent: bool = False,
+                 display: DisplaySettings | dict | None = None, caption: str | None = None,
+                 orientation: bool = True) -> np.ndarray:
+    """Render the 3-D scene off screen; returns uint8 pixels (height, width, 3), or
+    (height, width, 4) straight (not premultiplied) RGBA with ``transparent``.
+
+    ``grid``: the experiment whose spheres are drawn (None: outline only); ``outline``: the
+    brain outline mesh in CCF µm (:func:`allen_viewer.atlas.surfaces.brain_outline`; None:
+    none, the camera then fits the grid's box); ``size``: (width, height) pixels;
+    ``view``: a preset name (:data:`VIEWS`), used when ``pose`` is None; ``display``:
+    threshold, size scale, colour map, opacity (default: the viewer's defaults);
+    ``caption``: text in the top left corner (None: :func:`default_caption`, "": none).
+    """
+    import pyvista as pv
+
+    width, height = check_size(size)
+    if pose is None and view not in PRESETS:
+        raise AllenViewerError(f"Unknown view {view!r}; one of {', '.join(PRESETS)}.")
+    if isinstance(display, DisplaySettings):
+        display = asdict(display)
+    with _quiet_without_display():
+        return _render(pv, grid, outline, width, height, view, pose, transparent, display, caption, orientation)
+
+
+def _render(pv, grid, outline, width, height, view, pose, transparent, display, caption, orientation) -> np.ndarray:
+    scale = text_scale_for((width, height))
+    plotter = pv.Plotter(off_screen=True, window_size=(width, height))
+    overlay = layer = None
+    try:
+        ren_win = plotter.render_window
+        ren_win.SetMultiSamples(0)
+        ren_win.SetAlphaBitPlanes(1)
+        plotter.disable_anti_aliasing()
+        plotter.set_background("black" if transparent else BACKGROUND)
+        text_color = DARK_TEXT_COLOR if transparent else TEXT_COLOR
+        layer = ExpressionLayer(plotter, text_scale=scale, text_color=text_color)
+        if display:
+            layer.set_display(**display)
+        layer.set_grid(grid)
+        bounds = GRID_BOUNDS_UM
+        if outline is not None and outline.n_points:
+            add_outline(plotter, outline)
+            bounds = tuple(float(b) for b in outline.bounds)
+        if orientation:
+            overlay = OrientationOverlay(plotter, text_scale=scale,
+                                         word_color=DARK_WORD_COLOR if transparent else WORD_COLOR)
+            overlay.place(bounds)
+        text = default_caption(grid) if (caption is None and grid is not None) else (caption or "")
+        if text:
+            plotter.renderer.AddViewProp(caption_actor(text, int(round(16 * scale)), (0.012, 0.985), text_color))
+        credit = caption_actor(CREDIT, int(round(11 * scale)), (0.988, 0.012), text_color)
+        tp = credit.GetTextProperty()
+        tp.BoldOff()
+        tp.SetJustificationToRight()
+        tp.SetVerticalJustificationToBottom()
+        plotter.renderer.AddViewProp(credit)
+        aspect = width / height
+        if pose is not None:
+            pose.apply(plotter.camera, aspect)
+        else:
+            pts = None if outline is None or not outline.n_points else np.asarray(outline.points)
+            apply_camera_preset(plotter.camera, view, bounds, aspect,
+                                None if pts is None else pts[:: max(1, len(pts) // 4000)])
+        plotter.renderer.ResetCameraClippingRange()
+        plotter.camera_set = True
+        pixels = np.asarray(plotter.screenshot(None, transparent_background=transparent, return_img=True))
+    finally:
+        # free every OpenGL object in this window's own context, while the props are still
+        # attached (see ExpressionScene.close_scene: a prop freed later would free its ids
+        # in whatever context is current then -- a viewer scene's)
+        if plotter.render_window is not None:
+            plotter.render_window.Finalize()
+        for part in (overlay, layer):
+            if part is not None:
+                part.detach()
+        plotter.close()
+        del plotter, overlay, layer
+        gc.collect()
+    if pixels.shape[:2] != (height, width):
+        raise AllenViewerError(f"The renderer returned a {pixels.shape[1]}x{pixels.shape[0]} image instead of "
+                               f"{width}x{height}; try a smaller size.")
+    pixels = np.ascontiguousarray(pixels[:, :, :4 if transparent else 3], dtype=np.uint8)
+    if transparent:
+        pixels = unpremultiply(pixels)
+    return pixels
+
+
+def unpremultiply(rgba: np.ndarray) -> np.ndarray:
+    """RGBA uint8 whose colours were blended over black (premultiplied by alpha) -> straight RGBA."""
+    out = rgba.copy()
+    a = rgba[:, :, 3:4].astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rgb = np.where(a > 0, rgba[:, :, :3].astype(np.float32) * 255.0 / a, 0.0)
+    out[:, :, :3] = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def image_record(grids, what: str, pixels: np.ndarray, **extra) -> dict:
+    """The provenance record of an image of ``grids`` (one ExpressionGrid, a list, or [])."""
+    h, w = pixels.shape[:2]
+    return provenance(grids, "image", image={"content": what, "width_px": int(w), "height_px": int(h),
+                                             "transparent_background": bool(pixels.shape[2] == 4)}, **extra)
+
+
+def _text_chunks(record: dict) -> dict[str, str]:
+    exps = record.get("experiments") or []
+    title = "Allen Viewer image"
+    if exps:
+        title += ": " + ", ".join(f"{e['gene']} ({e['plane']}, {e['experiment_id']})" for e in exps)
+    chunks = {
+        "Title": title,
+        "Software": str(record.get("software", f"allen_viewer {__version__}")),
+        "Creation Time": str(record.get("created_utc", "")),
+        "Copyright": str(record.get("citation", "")),
+        PROVENANCE_KEY: json.dumps(record, ensure_ascii=True, default=str),
+    }
+    if exps:
+        chunks["Source"] = " ".join(str(e["source_url"]) for e in exps)
+    return chunks
+
+
+def write_png(path: Path | str, pixels: np.ndarray, record: dict | None = None) -> list[Path]:
+    """Write ``pixels`` ((H, W, 3) RGB or (H, W, 4) RGBA uint8, row 0 at the top) as a PNG
+    with ``record`` in its text chunks and in a ``FILE.json`` sidecar; both atomically.
+
+    Returns [png, sidecar] (just [png] without a record).  Raises AllenViewerError when
+    either file cannot be written; the PNG is then removed again, so nothing is left half done.
+    """
+    from PIL import Image, PngImagePlugin
+
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise AllenViewerError(f"Images are written as PNG; name the file ….png, not {path.name!r}.")
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+        raise ValueError(f"pixels must be (H, W, 3) or (H, W, 4), not {pixels.shape}")
+    info = PngImagePlugin.PngInfo()
+    for key, value in (_text_chunks(record) if record else {}).items():
+        info.add_text(key, value)
+    image = Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB")
+    try:
+        with atomic_write(path, "wb") as fh:
+            image.save(fh, format="PNG", pnginfo=info, compress_level=6)
+    except OSError as exc:
+        raise AllenViewerError(f"Could not write {path} ({exc.strerror or exc}).") from None
+    if record is None:
+        return [path]
+    try:
+        side = write_sidecar(path, record)
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        raise AllenViewerError(f"Could not write {sidecar_path(path)} ({exc.strerror or exc}); "
+                               f"the image was not kept either.") from None
+    return [path, side]
+
+
+def read_png_provenance(path: Path | str) -> dict | None:
+    """The provenance record kept in a PNG's text chunks by :func:`write_png` (None if absent)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        text = im.text.get(PROVENANCE_KEY) if hasattr(im, "text") else None
+    return json.loads(text) if text else None
+
+
+def export_image(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFAULT_IMAGE_SIZE,
+                 view: str = DEFAULT_VIEW, pose: CameraPose | None = None, transparent: bool = False,
+                 display: DisplaySettings | dict | None = None) -> dict:
+    """Render the 3-D scene of ``grid`` (:func:`render_scene`) and write it to ``path``
+    (:func:`write_png`, with provenance).  Returns ``{"files": [png, sidecar], "width": w,
+    "height": h}``."""
+    settings = DisplaySettings(**(asdict(display) if isinstance(display, DisplaySettings) else (display or {})))
+    pixels = render_scene(grid, outline, size, view, pose, transparent, settings)
+    camera = ({"preset": view} if pose is None else
+              {"position_um": list(pose.position), "focal_point_um": list(pose.focal_point),
+               "view_up": list(pose.view_up), "view_angle_deg": pose.view_angle})
+    record = image_record(
+        grid, "3-D scene (expression spheres, brain outline)", pixels, camera=camera,
+        display={"energy_threshold": settings.threshold, "size_scale": settings.size_scale,
+                 "cmap": settings.cmap, "opacity": settings.opacity,
+                 "colour": "intensity" if grid.intensity is not None else "energy",
+                 "sphere_radius": "100 um x size scale at the 99th percentile of energy, area linear in energy"},
+        coordinates="CCFv3 micrometres, x = AP (posterior), y = DV (ventral), z = ML (right)")
+    files = write_png(path, pixels, record)
+    return {"files": files, "width": int(pixels.shape[1]), "height": int(pixels.shape[0])}

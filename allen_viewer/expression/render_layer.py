@@ -1,0 +1,814 @@
+"""The 3-D expression scene's Qt-free parts: sphere layers, the outline, orientation overlays, camera presets.
+
+Used by the viewer's 3-D view (:mod:`allen_viewer.gui.scene3d`, which adds the Qt widget,
+picking and the cursor), by the off-screen image export (:mod:`allen_viewer.export.image`)
+and by ``benchmarks/render.py``.  Only pyvista/VTK; nothing here imports Qt.
+
+Coordinates
+-----------
+Everything is in CCF micrometres with x = AP (+ posterior), y = DV (+ ventral, inferior),
+z = ML (+ right): the annotation's (AP, DV, ML) index order times the voxel size.  That
+frame (PIR) is right-handed, so nothing is mirrored.  Expression grid voxel (i, j, k) is
+drawn at (200 i, 200 j, 200 k) µm.
+
+Camera presets (:func:`apply_camera_preset`)
+--------------------------------------------
+``"dorsal"``    camera above the brain (at -y) looking down, anterior (-x) at the top of the
+                screen; the animal's right (+z) is on the screen's right.
+``"lateral"``   camera at the animal's left (-z), dorsal (-y) up; anterior on the screen's
+                left, posterior on its right.
+``"anterior"``  camera in front of the brain (at -x) looking back, dorsal (-y) up; facing the
+                animal, so its left (-z) is on the screen's right.
+``"oblique"``   the default: from anterior-dorsal-left, dorsal up.
+
+Every preset fits the brain's box plus the orientation words into the view.
+
+Orientation (:class:`OrientationOverlay`)
+-----------------------------------------
+Labelled twice: an orientation marker in the lower left corner (the three axes, ends
+labelled A/P, D/V, L/R) and the words anterior/posterior, dorsal/ventral, left/right just
+outside the brain's bounding box, drawn over the scene; a word is hidden while its axis
+points (within 35°) along the line of sight, where it would sit on top of the brain.
+
+Sphere layers
+-------------
+:class:`ExpressionLayer`: one point per grid voxel that has data (``grid.has_data``; never
+a no-data voxel) and ``energy >= threshold``, drawn by VTK's point-gaussian mapper
+(``style='points_gaussian'``, ``emissive=False``) with a sphere-impostor splat shader.  The
+sphere radius follows energy (:func:`sphere_radius_um`), the colour follows intensity, or
+energy when the experiment has no intensity volume (the colour bar title says so) or when
+the layer is told to colour by energy (compare mode).
+
+:class:`DifferenceLayer`: two experiments compared voxel by voxel, drawn only where
+**both** have data (:func:`allen_viewer.expression.compare.difference`) and at least one of
+them reaches the threshold; colour = energy difference a - b, or log2 of the ratio a / b,
+on a diverging colour map centred on 0; the radius follows the size of the difference
+(|value|, as :func:`sphere_radius_um` with the colour range's end as reference), so where
+the genes agree the spheres shrink to small dots and large differences stand out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyvista as pv
+from vtkmodules.vtkCommonCore import vtkCommand
+from vtkmodules.vtkRenderingAnnotation import vtkScalarBarActor
+from vtkmodules.vtkRenderingCore import (
+    vtkActor,
+    vtkBillboardTextActor3D,
+    vtkPolyDataMapper,
+    vtkRenderer,
+    vtkTextActor,
+)
+
+from allen_viewer.expression.compare import both_have_data, difference
+from allen_viewer.expression.grid import ExpressionGrid
+from allen_viewer.expression.grid_file import GRID_SHAPE, GRID_SPACING_UM
+
+DEFAULT_THRESHOLD = 1.0
+"""Default energy threshold: voxels with energy below it are not drawn.  Energy is Allen's
+'expression energy' (summed intensity of the expressing pixels over all pixels of the
+voxel; arbitrary units, about 0..40)."""
+DEFAULT_SIZE_SCALE = 1.0
+DEFAULT_CMAP = "viridis"
+DEFAULT_OPACITY = 1.0
+CMAPS = ("viridis", "magma", "inferno", "plasma", "hot", "gray")
+def _diverging_cmap() -> str:
+    import matplotlib
+
+    return "berlin" if "berlin" in matplotlib.colormaps else "RdBu_r"  # berlin: matplotlib >= 3.10
+
+
+DIFF_CMAP = _diverging_cmap()
+"""Diverging colour map of the difference/ratio layer: red where the first gene is higher,
+blue where the second is.  ``berlin`` is dark in the middle, so on the dark background the
+voxels where the genes agree recede and the differences stand out (``RdBu_r``, white in
+the middle, with matplotlib older than 3.10)."""
+MAX_LOG2_RATIO = 8.0
+"""The ratio layer's colour range never exceeds +-8 (a 256-fold ratio)."""
+
+MAX_RADIUS_UM = 0.5 * GRID_SPACING_UM
+"""Radius of the largest sphere at size scale 1 (neighbouring spheres then just touch)."""
+MIN_RADIUS_FRACTION = 0.25
+"""The weakest drawn voxel still gets a sphere a quarter of the largest one's radius."""
+ROBUST_MAX_PERCENTILE = 99.0
+"""Colour range and sphere sizes saturate at this percentile of the data voxels' values."""
+
+BACKGROUND = "#15191e"
+OUTLINE_COLOR = (0.78, 0.80, 0.84)
+OUTLINE_OPACITY = 0.12
+TEXT_COLOR = (0.92, 0.92, 0.92)
+WORD_COLOR = (0.95, 0.85, 0.45)
+"""Colour of the anatomical words (anterior, dorsal, ...)."""
+DARK_TEXT_COLOR = (0.10, 0.10, 0.12)
+DARK_WORD_COLOR = (0.55, 0.38, 0.0)
+"""Text colours for images with a transparent background, meant for light pages."""
+LABEL_MARGIN_FRACTION = 0.10
+"""The anatomical words sit this fraction of the brain's longest side outside its box."""
+LABEL_HIDE_COS = float(np.cos(np.radians(35.0)))
+MARKER_HEIGHT = 0.24
+"""The orientation marker's square corner is this fraction of the view's height."""
+FIT_PADDING = 1.12
+"""Camera presets leave this factor of room around the brain and the words (for the words'
+own extent on screen)."""
+BAR_LEFT, BAR_WIDTH = 0.62, 0.34
+"""The colour bar's left end and length (fractions of the view's width, top right corner;
+it ends short of the edge so its last label, centred on the end, is not cut off)."""
+
+# Sphere impostor for vtkPointGaussianMapper: discard outside the unit disc, shade as a
+# lit sphere (normal (x, y, sqrt(1 - r^2)) in view coordinates, light from upper left front).
+SPHERE_SPLAT_SHADER = """//VTK::Color::Impl
+float dist2 = dot(offsetVCVSOutput.xy, offsetVCVSOutput.xy);
+if (dist2 > 1.0) {
+  discard;
+}
+vec3 sphereNormal = vec3(offsetVCVSOutput.xy, sqrt(1.0 - dist2));
+float lambert = max(dot(sphereNormal, normalize(vec3(-0.35, 0.45, 0.82))), 0.0);
+float rim = 0.30 + 0.70 * lambert;
+ambientColor *= rim;
+diffuseColor *= rim;
+"""
+
+PRESETS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
+    # name: (direction from the focal point to the camera, view-up), CCF (AP, DV, ML)
+    "dorsal": ((0.0, -1.0, 0.0), (-1.0, 0.0, 0.0)),
+    "lateral": ((0.0, 0.0, -1.0), (0.0, -1.0, 0.0)),
+    "anterior": ((-1.0, 0.0, 0.0), (0.0, -1.0, 0.0)),
+    "oblique": ((-0.55, -0.55, -0.63), (0.0, -1.0, 0.0)),
+}
+
+GRID_BOUNDS_UM = (0.0, (GRID_SHAPE[0] - 1) * GRID_SPACING_UM, 0.0, (GRID_SHAPE[1] - 1) * GRID_SPACING_UM,
+                  0.0, (GRID_SHAPE[2] - 1) * GRID_SPACING_UM)
+"""(xmin, xmax, ymin, ymax, zmin, zmax) µm of the grid voxel centres: the scene's box when
+there is no brain outline."""
+
+
+# ---- points ----------------------------------------------------------------------------
+
+def robust_max(values: np.ndarray) -> float:
+    """The :data:`ROBUST_MAX_PERCENTILE` of finite values (1.0 when there are none or all 0)."""
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return 1.0
+    top = float(np.percentile(v, ROBUST_MAX_PERCENTILE))
+    return top if top > 0 else (float(v.max()) if v.max() > 0 else 1.0)
+
+
+def sphere_radius_um(energy: np.ndarray, energy_ref: float) -> np.ndarray:
+    """Sphere radius (µm, at size scale 1) for energies: ``R * (f + (1 - f) * sqrt(e / e_ref))``.
+
+    ``R`` = :data:`MAX_RADIUS_UM` (100 µm), ``f`` = :data:`MIN_RADIUS_FRACTION`; ``e / e_ref``
+    is clipped to [0, 1], so the sphere's area grows linearly with energy up to ``e_ref``.
+    """
+    s = np.clip(np.asarray(energy, dtype=np.float32) / np.float32(energy_ref), 0.0, 1.0)
+    return (MAX_RADIUS_UM * (MIN_RADIUS_FRACTION + (1.0 - MIN_RADIUS_FRACTION) * np.sqrt(s))).astype(np.float32)
+
+
+def color_source(grid: ExpressionGrid, color_by: str = "auto") -> np.ndarray:
+    """The (AP, DV, ML) volume the spheres' colours show: intensity, else energy
+    (``color_by="auto"``), or always energy (``color_by="energy"``)."""
+    if color_by not in ("auto", "energy"):
+        raise ValueError(f"color_by must be 'auto' or 'energy', not {color_by!r}")
+    if color_by == "auto" and grid.intensity is not None:
+        return grid.intensity
+    return grid.energy
+
+
+def _points_poly(flat: np.ndarray, color_value: np.ndarray, energy: np.ndarray, radius: np.ndarray) -> pv.PolyData:
+    ijk = np.column_stack(np.unravel_index(flat, GRID_SHAPE))
+    points = ijk.astype(np.float32) * np.float32(GRID_SPACING_UM)
+    poly = pv.PolyData(points) if len(points) else pv.PolyData()
+    poly.point_data["grid_index"] = flat.astype(np.int64)
+    poly.point_data["energy"] = energy.astype(np.float32)
+    poly.point_data["color_value"] = color_value.astype(np.float32)
+    poly.point_data["radius"] = radius.astype(np.float32)
+    poly.point_data.active_scalars_name = "color_value"
+    return poly
+
+
+def build_expression_points(grid: ExpressionGrid, threshold: float, energy_ref: float | None = None,
+                            color_by: str = "auto") -> pv.PolyData:
+    """Point cloud of the voxels with data and ``energy >= threshold``, in CCF µm.
+
+    Point (i, j, k) of the (AP, DV, ML) grid lies at 200 * (i, j, k) µm.  Point arrays:
+    ``grid_index`` (int64, flat C-order index into the (67, 41, 58) grid), ``energy``,
+    ``color_value`` (see :func:`color_source`; the active scalars) and ``radius`` (µm at size
+    scale 1, :func:`sphere_radius_um` relative to ``energy_ref``, by default the 99th
+    percentile of the grid's energies; the mapper's scale array).
+    """
+    has = np.asarray(grid.has_data, dtype=bool)
+    energy = grid.energy
+    with np.errstate(invalid="ignore"):
+        keep = has & (energy >= threshold)
+    flat = np.flatnonzero(keep)
+    e = energy.ravel()[flat].astype(np.float32)
+    ref = robust_max(energy[has]) if energy_ref is None else float(energy_ref)
+    return _points_poly(flat, color_source(grid, color_by).ravel()[flat], e, sphere_radius_um(e, ref))
+
+
+def color_title(grid: ExpressionGrid | None, color_by: str = "auto") -> str:
+    """The colour bar title: what the colours show."""
+    if grid is None:
+        return ""
+    if color_by == "energy":
+        return "energy"
+    if grid.intensity is not None:
+        return "intensity"
+    return "energy (no intensity in this experiment)"
+
+
+@dataclass
+class DisplaySettings:
+    """Expression display: ``threshold`` (minimum energy drawn), ``size_scale`` (multiplies
+    every radius), ``cmap`` (matplotlib colour map name), ``opacity`` (of the spheres, (0, 1])."""
+
+    threshold: float = DEFAULT_THRESHOLD
+    size_scale: float = DEFAULT_SIZE_SCALE
+    cmap: str = DEFAULT_CMAP
+    opacity: float = DEFAULT_OPACITY
+
+
+class PointLayer:
+    """Spheres at grid voxels in a pyvista plotter: one polydata, one actor, one colour bar.
+
+    The polydata and actor are made once; new data and threshold changes swap the
+    polydata's points and arrays in place (``ShallowCopy``), size scale and opacity change
+    mapper/actor parameters only, so switching genes costs a few ms plus one frame.
+    Subclasses say what to draw: :meth:`_build` (the points, or None for nothing),
+    :meth:`_color_range` and :meth:`_title`.
+
+    ``text_scale`` multiplies the colour bar's font sizes (1 on screen; larger for big
+    off-screen images); ``text_color`` is its RGB (0-1) text colour.
+
+    The colour bar and its title are drawn by a renderer of their own in layer 1, over the
+    scene: in the scene's renderer, next to translucent geometry (the brain outline), VTK
+    9.7 lays the bar's labels out over the bar instead of under it.  :meth:`detach` takes
+    that renderer out again.
+    """
+
+    fixed_cmap: str | None = None
+    """When set, the layer always uses this colour map and ignores the display's ``cmap``."""
+
+    def __init__(self, plotter: pv.BasePlotter, text_scale: float = 1.0, text_color=TEXT_COLOR):
+        self.plotter = plotter
+        self.text_scale = float(text_scale)
+        self.text_color = tuple(text_color)
+        self.display = DisplaySettings()
+        self.poly = pv.PolyData()
+        self.actor: pv.Actor | None = None
+        self.scalar_bar = vtkScalarBarActor()
+        self._setup_scalar_bar()
+        self._clim = (0.0, 1.0)
+        self._applied_cmap = ""
+        self._has_content = False
+
+    # -- what to draw (subclasses) ----------------------------------------------------------
+
+    def _build(self) -> pv.PolyData | None:
+        return None
+
+    def _color_range(self) -> tuple[float, float]:
+        return (0.0, 1.0)
+
+    def _title(self) -> str:
+        return ""
+
+    # -- set-up ----------------------------------------------------------------------------
+
+    def _setup_scalar_bar(self) -> None:
+        sb = self.scalar_bar
+        ts = self.text_scale
+        # horizontal, in the top right corner (the anatomical words sit at the middle of
+        # each side), title above the bar, labels under it
+        sb.SetOrientationToHorizontal()
+        sb.SetNumberOfLabels(5)
+        sb.SetLabelFormat("%.3g")
+        sb.SetPosition(BAR_LEFT, 0.83)
+        sb.SetWidth(BAR_WIDTH)
+        sb.SetHeight(0.11)
+        sb.SetMaximumHeightInPixels(int(80 * ts))
+        sb.SetTextPositionToPrecedeScalarBar()  # labels under the bar
+        sb.UnconstrainedFontSizeOn()
+        sb.SetBarRatio(0.35)
+        prop = sb.GetLabelTextProperty()
+        prop.SetColor(*self.text_color)
+        prop.SetFontSize(int(round(12 * ts)))
+        prop.BoldOff()
+        prop.ItalicOff()
+        prop.ShadowOff()
+        sb.SetVisibility(False)
+        sb.PickableOff()
+        ren_win = self.plotter.render_window
+        ren_win.SetNumberOfLayers(max(2, ren_win.GetNumberOfLayers()))
+        self.bar_renderer = vtkRenderer()
+        self.bar_renderer.SetLayer(1)
+        self.bar_renderer.InteractiveOff()
+        ren_win.AddRenderer(self.bar_renderer)
+        self.bar_renderer.AddViewProp(sb)
+        # the title as its own text above the bar: VTK's horizontal bar lays its title over
+        # the labels
+        title = self.title_actor = vtkTextActor()
+        tp = title.GetTextProperty()
+        tp.SetFontSize(int(round(13 * ts)))
+        tp.SetColor(*self.text_color)
+        tp.SetJustificationToCentered()
+        tp.SetVerticalJustificationToBottom()
+        title.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+        title.SetPosition(BAR_LEFT + BAR_WIDTH / 2, 0.945)
+        title.SetVisibility(False)
+        title.PickableOff()
+        self.bar_renderer.AddViewProp(title)
+
+    def detach(self) -> None:
+        """Take the colour bar's renderer out of the render window (idempotent; call it after
+        finalizing the window, as :meth:`OrientationOverlay.detach`)."""
+        if self.bar_renderer is None:
+            return
+        self.bar_renderer.RemoveAllViewProps()
+        ren_win = self.plotter.render_window
+        if ren_win is not None:
+            ren_win.RemoveRenderer(self.bar_renderer)
+        self.bar_renderer = None
+
+    @property
+    def cmap(self) -> str:
+        """The colour map in use."""
+        return self.fixed_cmap or self.display.cmap
+
+    def _make_actor(self) -> None:
+        d = self.display
+        self.actor = self.plotter.add_mesh(
+            self.poly, style="points_gaussian", emissive=False, render_points_as_spheres=True,
+            scalars="color_value", cmap=self.cmap, clim=self._clim, opacity=d.opacity,
+            show_scalar_bar=False, name=f"expression_{id(self)}", reset_camera=False, pickable=False,
+            render=False, lighting=False,
+        )
+        mapper = self.actor.mapper
+        mapper.SetSplatShaderCode(SPHERE_SPLAT_SHADER)
+        mapper.SetScaleArray("radius")
+        mapper.SetScaleFactor(d.size_scale)
+        mapper.SetScalarModeToUsePointFieldData()
+        mapper.SelectColorArray("color_value")
+        mapper.SetColorModeToMapScalars()  # float values through the lookup table, never as RGB
+        # per-point colours; texture-interpolated colour mapping crashes the point-gaussian
+        # mapper (VTK 9.7, segfault in the first render)
+        mapper.InterpolateScalarsBeforeMappingOff()
+        self.scalar_bar.SetLookupTable(mapper.GetLookupTable())
+        self._applied_cmap = self.cmap
+
+    # -- updates ---------------------------------------------------------------------------
+
+    def set_display(self, threshold: float | None = None, size_scale: float | None = None,
+                    cmap: str | None = None, opacity: float | None = None) -> None:
+        """Change any of the display settings (None: keep)."""
+        d = self.display
+        rebuild = threshold is not None and float(threshold) != d.threshold
+        if threshold is not None:
+            d.threshold = float(threshold)
+        if size_scale is not None:
+            if size_scale <= 0:
+                raise ValueError(f"size_scale must be > 0, not {size_scale}")
+            d.size_scale = float(size_scale)
+        if cmap is not None:
+            pv.LookupTable(cmap=cmap)  # raises on an unknown name before anything changes
+            d.cmap = cmap
+        if opacity is not None:
+            if not 0.0 < opacity <= 1.0:
+                raise ValueError(f"opacity must be in (0, 1], not {opacity}")
+            d.opacity = float(opacity)
+        if rebuild:
+            self._rebuild()
+        else:
+            self._apply_display()
+
+    def _rebuild(self) -> None:
+        poly = self._build()
+        self._has_content = poly is not None
+        if poly is not None:
+            self._clim = self._color_range()
+        self.poly.ShallowCopy(poly if poly is not None else pv.PolyData())
+        if poly is not None:
+            self.poly.point_data.active_scalars_name = "color_value"
+        self.poly.Modified()
+        if self.actor is None and self._has_content and self.poly.n_points:
+            self._make_actor()
+        self._apply_display()
+
+    def _apply_display(self) -> None:
+        visible = self._has_content
+        self.title_actor.SetInput(self._title() if visible else "")
+        self.title_actor.SetVisibility(visible)
+        self.scalar_bar.SetVisibility(visible)
+        if self.actor is None:
+            return
+        d = self.display
+        mapper = self.actor.mapper
+        lut = mapper.lookup_table
+        if self._applied_cmap != self.cmap:
+            lut.cmap = self.cmap
+            self._applied_cmap = self.cmap
+        lut.scalar_range = self._clim
+        mapper.SetScalarRange(*self._clim)
+        mapper.SetScaleFactor(d.size_scale)
+        self.actor.GetProperty().SetOpacity(d.opacity)
+        self.actor.SetVisibility(bool(visible and self.poly.n_points > 0))
+
+    # -- queries ---------------------------------------------------------------------------
+
+    @property
+    def color_range(self) -> tuple[float, float]:
+        """(min, max) of the colour map, in the coloured quantity's units."""
+        return self._clim
+
+    @property
+    def has_content(self) -> bool:
+        """True when the layer has data to show (even if the threshold hides every point)."""
+        return self._has_content
+
+    @property
+    def title(self) -> str:
+        """The colour bar's title as shown ('' when the layer is empty)."""
+        return self.title_actor.GetInput() or ""
+
+    def radii_um(self) -> np.ndarray:
+        """Drawn radius of every point (µm, size scale included)."""
+        if self.poly.n_points == 0:
+            return np.zeros(0, np.float32)
+        return np.asarray(self.poly.point_data["radius"]) * self.display.size_scale
+
+    def pick_ray(self, origin: np.ndarray, direction: np.ndarray) -> tuple[int, float] | None:
+        """(point id, distance along the ray) of the nearest sphere the ray hits, or None."""
+        if self.actor is None or not self.actor.GetVisibility() or self.poly.n_points == 0:
+            return None
+        p = np.asarray(self.poly.points, dtype=np.float64) - origin
+        t = p @ direction
+        perp2 = np.einsum("ij,ij->i", p, p) - t * t
+        r = self.radii_um().astype(np.float64)
+        hit = np.flatnonzero((t > 0) & (perp2 <= r * r))
+        if hit.size == 0:
+            return None
+        best = hit[np.argmin(t[hit])]
+        return int(best), float(t[best])
+
+
+class ExpressionLayer(PointLayer):
+    """One experiment's expression spheres (see the module docstring).
+
+    ``color_by``: ``"auto"`` (intensity, else energy) or ``"energy"``.  :meth:`set_scale`
+    overrides the colour range's top and the energy at which spheres reach full size (both
+    otherwise the grid's own 99th percentile), so two layers can share one scale.
+    """
+
+    def __init__(self, plotter: pv.BasePlotter, text_scale: float = 1.0, color_by: str = "auto",
+                 text_color=TEXT_COLOR):
+        self.grid: ExpressionGrid | None = None
+        self.color_by = color_by
+        self._color_max: float | None = None
+        self._energy_ref: float | None = None
+        self.scale_note = ""
+        super().__init__(plotter, text_scale, text_color)
+
+    def set_grid(self, grid: ExpressionGrid | None) -> None:
+        """Show ``grid`` (None: clear the layer) with the current display settings."""
+        self.grid = grid
+        self._rebuild()
+
+    def set_scale(self, color_max: float | None = None, energy_ref: float | None = None, note: str = "") -> None:
+        """Colour range (0, ``color_max``) and full-size energy ``energy_ref`` (None: the
+        grid's own 99th percentiles); ``note`` is added to the colour bar title."""
+        self._color_max = None if color_max is None else float(color_max)
+        self._energy_ref = None if energy_ref is None else float(energy_ref)
+        self.scale_note = note
+        self._rebuild()
+
+    def _build(self) -> pv.PolyData | None:
+        if self.grid is None:
+            return None
+        return build_expression_points(self.grid, self.display.threshold, self._energy_ref, self.color_by)
+
+    def _color_range(self) -> tuple[float, float]:
+        if self._color_max is not None:
+            return (0.0, self._color_max)
+        src = color_source(self.grid, self.color_by)
+        return (0.0, robust_max(src[np.asarray(self.grid.has_data, dtype=bool)]))
+
+    def _title(self) -> str:
+        title = color_title(self.grid, self.color_by)
+        return f"{title} ({self.scale_note})" if self.scale_note and title else title
+
+
+def difference_values(a: ExpressionGrid, b: ExpressionGrid, kind: str = "difference") -> np.ndarray:
+    """float32 (AP, DV, ML) values the difference layer colours by: energy ``a - b``
+    (``kind="difference"``) or ``log2(a / b)`` (``"ratio"``, -inf where ``a`` is 0); NaN where
+    either has no data (and for the ratio where ``b`` is 0), as
+    :func:`allen_viewer.expression.compare.difference`."""
+    values = difference(a, b, kind)
+    if kind == "ratio":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = np.log2(values).astype(np.float32)
+    return values
+
+
+class DifferenceLayer(PointLayer):
+    """Two experiments compared voxel by voxel (see the module docstring).
+
+    Drawn: voxels where both have data, the difference/ratio is defined (the ratio is not
+    where ``b`` is 0) and ``max(energy_a, energy_b) >= threshold``.  Point arrays as
+    :func:`build_expression_points`, with ``color_value`` = a - b (energy) or log2(a / b)
+    (clipped to the colour range), ``energy`` = max(energy_a, energy_b) and ``radius`` from
+    ``|color_value|``.  The colour range is symmetric about 0: +-(99th percentile of |value|
+    over the drawn voxels; for the ratio at most :data:`MAX_LOG2_RATIO`).
+    """
+
+    fixed_cmap = DIFF_CMAP
+
+    def __init__(self, plotter: pv.BasePlotter, text_scale: float = 1.0, text_color=TEXT_COLOR):
+        self.a: ExpressionGrid | None = None
+        self.b: ExpressionGrid | None = None
+        self.kind = "difference"
+        self._m = 1.0
+        super().__init__(plotter, text_scale, text_color)
+
+    def set_grids(self, a: ExpressionGrid | None, b: ExpressionGrid | None, kind: str | None = None) -> None:
+        """Compare ``a`` with ``b`` (either None: clear); ``kind`` ``"difference"`` or ``"ratio"``."""
+        if kind is not None:
+            if kind not in ("difference", "ratio"):
+                raise ValueError(f"kind must be 'difference' or 'ratio', not {kind!r}")
+            self.kind = kind
+        self.a, self.b = a, b
+        self._rebuild()
+
+    def set_kind(self, kind: str) -> None:
+        self.set_grids(self.a, self.b, kind)
+
+    def _build(self) -> pv.PolyData | None:
+        if self.a is None or self.b is None:
+            return None
+        values = difference_values(self.a, self.b, self.kind)
+        both = both_have_data(self.a, self.b)
+        top = np.fmax(self.a.energy, self.b.energy)
+        with np.errstate(invalid="ignore"):
+            keep = both & ~np.isnan(values) & (top >= self.display.threshold)
+        flat = np.flatnonzero(keep)
+        v = values.ravel()[flat]
+        finite = v[np.isfinite(v)]
+        m = robust_max(np.abs(finite)) if finite.size else 1.0
+        if self.kind == "ratio":
+            m = min(m, MAX_LOG2_RATIO)
+        self._m = m
+        shown = np.clip(v, -m, m)
+        return _points_poly(flat, shown, top.ravel()[flat], sphere_radius_um(np.abs(shown), m))
+
+    def _color_range(self) -> tuple[float, float]:
+        return (-self._m, self._m)
+
+    def _title(self) -> str:
+        if self.a is None or self.b is None:
+            return ""
+        if self.kind == "ratio":
+            return f"log2 energy ratio {self.a.gene} / {self.b.gene}"
+        return f"energy difference {self.a.gene} \u2212 {self.b.gene}"
+
+
+# ---- outline, text and orientation overlays ----------------------------------------------
+
+def add_outline(plotter: pv.BasePlotter, mesh: pv.PolyData) -> pv.Actor:
+    """The brain outline (CCF µm) as a translucent grey surface in ``plotter``."""
+    return plotter.add_mesh(
+        mesh, color=OUTLINE_COLOR, opacity=OUTLINE_OPACITY, smooth_shading=True,
+        name="brain_outline", reset_camera=False, pickable=True, render=False,
+        specular=0.0, diffuse=0.8, ambient=0.25)
+
+
+def plain_actor(mesh: pv.PolyData, color) -> vtkActor:
+    mapper = vtkPolyDataMapper()
+    mapper.SetInputData(mesh)
+    actor = vtkActor()
+    actor.SetMapper(mapper)
+    actor.GetProperty().SetColor(*color)
+    actor.PickableOff()
+    return actor
+
+
+def billboard(text: str, position, color, size: int) -> vtkBillboardTextActor3D:
+    """A 3-D text that always faces the camera (``size``: font size in pixels)."""
+    label = vtkBillboardTextActor3D()
+    label.SetInput(text)
+    label.SetPosition(*position)
+    prop = label.GetTextProperty()
+    prop.SetFontSize(size)
+    prop.BoldOn()
+    prop.SetColor(*color)
+    prop.SetJustificationToCentered()
+    prop.SetVerticalJustificationToCentered()
+    label.PickableOff()
+    return label
+
+
+def caption_actor(text: str = "", size: int = 14, position=(0.012, 0.985), color=TEXT_COLOR) -> vtkTextActor:
+    """A bold text in normalized viewport coordinates, anchored by its top left corner."""
+    actor = vtkTextActor()
+    actor.SetInput(text)
+    tp = actor.GetTextProperty()
+    tp.SetFontSize(size)
+    tp.SetColor(*color)
+    tp.BoldOn()
+    tp.SetJustificationToLeft()
+    tp.SetVerticalJustificationToTop()
+    actor.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+    actor.SetPosition(*position)
+    actor.PickableOff()
+    return actor
+
+
+class OrientationOverlay:
+    """The anatomical words and the orientation marker over a plotter's scene.
+
+    Two non-interactive renderers in layer 1, drawn over the scene:
+
+    * the words' renderer shares the scene camera and covers the view, so the words sit at
+      their 3-D positions but are never hidden behind spheres;
+    * the marker's renderer, in the lower left corner, shows the three CCF axes as coloured
+      sticks through a small cube, ends labelled A/P, D/V, L/R; its camera copies the scene
+      camera's direction and view-up before every frame.
+
+    (The labels are billboards, always upright and readable; VTK's vtkAnnotatedCubeActor
+    mirrors some of its face letters in this frame, so it is not used.)
+    """
+
+    def __init__(self, plotter: pv.BasePlotter, text_scale: float = 1.0, word_color=WORD_COLOR):
+        self.plotter = plotter
+        ren_win = plotter.render_window
+        ren_win.SetNumberOfLayers(max(2, ren_win.GetNumberOfLayers()))
+        self.label_renderer = vtkRenderer()
+        self.label_renderer.SetLayer(1)
+        self.label_renderer.InteractiveOff()
+        self.label_renderer.SetActiveCamera(plotter.renderer.GetActiveCamera())
+        ren_win.AddRenderer(self.label_renderer)
+
+        self.marker_renderer = vtkRenderer()
+        self.marker_renderer.SetLayer(1)
+        self.marker_renderer.InteractiveOff()
+        self.marker_renderer.SetViewport(0.0, 0.0, MARKER_HEIGHT, MARKER_HEIGHT)
+        cam = self.marker_renderer.GetActiveCamera()
+        cam.ParallelProjectionOn()
+        cam.SetParallelScale(1.9)
+        cube = pv.Cube(x_length=0.8, y_length=0.8, z_length=0.8)
+        self.marker_renderer.AddActor(plain_actor(cube, (0.42, 0.46, 0.52)))
+        for axis, (neg, pos), color in ((0, ("A", "P"), (0.95, 0.45, 0.40)), (1, ("D", "V"), (0.45, 0.85, 0.45)),
+                                        (2, ("L", "R"), (0.50, 0.68, 1.00))):
+            direction = np.zeros(3)
+            direction[axis] = 1.0
+            stick = pv.Cylinder(center=(0, 0, 0), direction=direction, radius=0.07, height=2.3, resolution=12)
+            self.marker_renderer.AddActor(plain_actor(stick, color))
+            for text, sign in ((neg, -1.0), (pos, 1.0)):
+                self.marker_renderer.AddActor(billboard(text, direction * 1.5 * sign, color,
+                                                        int(round(15 * text_scale))))
+        ren_win.AddRenderer(self.marker_renderer)
+
+        self.labels: list[tuple[vtkBillboardTextActor3D, int]] = []
+        for text, axis in (("anterior", 0), ("posterior", 0), ("dorsal", 1), ("ventral", 1),
+                           ("left", 2), ("right", 2)):
+            label = billboard(text, (0.0, 0.0, 0.0), word_color, int(round(16 * text_scale)))
+            self.label_renderer.AddActor(label)
+            self.labels.append((label, axis))
+        self.place(GRID_BOUNDS_UM)
+        self._observer = plotter.renderer.AddObserver(vtkCommand.StartEvent, self.before_frame)
+
+    def place(self, bounds) -> None:
+        """Put each word just outside its end of ``bounds`` (xmin, xmax, ymin, ymax, zmin, zmax µm)."""
+        b = np.asarray(bounds, dtype=float)
+        lo, hi = b[0::2], b[1::2]
+        centre = (lo + hi) / 2.0
+        margin = LABEL_MARGIN_FRACTION * float(np.max(hi - lo))
+        for n, (label, axis) in enumerate(self.labels):
+            pos = centre.copy()
+            pos[axis] = lo[axis] - margin if n % 2 == 0 else hi[axis] + margin
+            label.SetPosition(*pos)
+
+    def before_frame(self, *_args) -> None:
+        """Before every frame: hide the words that look along the line of sight, turn the
+        orientation marker like the scene (and keep its corner square), fit the clipping
+        range to the scene."""
+        width, height = self.plotter.render_window.GetSize()
+        if width > 0 and height > 0:
+            self.marker_renderer.SetViewport(0.0, 0.0, min(MARKER_HEIGHT * height / width, 0.4), MARKER_HEIGHT)
+        main = self.plotter.renderer.GetActiveCamera()
+        dop = np.array(main.GetDirectionOfProjection())
+        for label, axis in self.labels:
+            label.SetVisibility(bool(abs(dop[axis]) < LABEL_HIDE_COS))
+        # the label renderer shares this camera; fitting the range to the scene's props (the
+        # labels shown lie beside the brain, inside that range) keeps picking and depth right
+        self.plotter.renderer.ResetCameraClippingRange()
+        cam = self.marker_renderer.GetActiveCamera()
+        cam.SetFocalPoint(0.0, 0.0, 0.0)
+        cam.SetPosition(*(-dop * 10.0))
+        cam.SetViewUp(*main.GetViewUp())
+        cam.SetClippingRange(5.0, 15.0)
+
+    @property
+    def label_states(self) -> dict[str, tuple[np.ndarray, bool]]:
+        """{word: (position in µm, visible)} of the anatomical axis labels."""
+        return {lab.GetInput(): (np.array(lab.GetPosition()), bool(lab.GetVisibility())) for lab, _ in self.labels}
+
+    def detach(self) -> None:
+        """Stop updating and take the two renderers out of the render window (idempotent)."""
+        if self._observer is not None:
+            self.plotter.renderer.RemoveObserver(self._observer)
+            self._observer = None
+        ren_win = self.plotter.render_window
+        for ren in (self.label_renderer, self.marker_renderer):
+            if ren is None:
+                continue
+            ren.RemoveAllViewProps()
+            if ren_win is not None:
+                ren_win.RemoveRenderer(ren)
+        self.label_renderer = self.marker_renderer = None
+        self.labels = []
+
+
+# ---- camera -------------------------------------------------------------------------------
+
+def fit_points(bounds, points=None) -> np.ndarray:
+    """The points a preset fits into the view (CCF µm, (n, 3)): the six anatomical words'
+    positions around ``bounds`` (xmin, xmax, ymin, ymax, zmin, zmax), plus ``points`` (e.g.
+    the outline mesh's vertices) or, without them, the corners of ``bounds``."""
+    b = np.asarray(bounds, dtype=float)
+    lo, hi = b[0::2], b[1::2]
+    centre = (lo + hi) / 2.0
+    margin = LABEL_MARGIN_FRACTION * float(np.max(hi - lo))
+    words = []
+    for axis in range(3):
+        for end in (lo[axis] - margin, hi[axis] + margin):
+            p = centre.copy()
+            p[axis] = end
+            words.append(p)
+    if points is None or len(points) == 0:
+        body = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    else:
+        body = np.asarray(points, dtype=float).reshape(-1, 3)
+    return np.vstack([body, np.array(words)])
+
+
+def apply_camera_preset(camera, name: str, bounds, aspect: float, points=None) -> None:
+    """Point ``camera`` (a vtkCamera) as the preset ``name`` says (module docstring) and fit
+    the brain into a view of width / height ``aspect``: ``points`` (the outline's vertices,
+    CCF µm; None: the corners of ``bounds``) and the anatomical words around ``bounds``
+    (xmin, xmax, ymin, ymax, zmin, zmax µm), with a margin of :data:`FIT_PADDING` for the
+    words' own size.  Raises ValueError for an unknown preset."""
+    try:
+        direction, up = PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown camera preset {name!r}; one of {', '.join(PRESETS)}") from None
+    d = np.asarray(direction, float)
+    d /= np.linalg.norm(d)
+    up = np.asarray(up, float)
+    up = up - d * (up @ d)
+    up /= np.linalg.norm(up)
+    right = np.cross(-d, up)  # screen right for a camera looking along -d
+    b = np.asarray(bounds, dtype=float)
+    centre = (b[0::2] + b[1::2]) / 2.0
+    pts = fit_points(bounds, points) - centre
+    # half extents across the line of sight (grown for the words' size) and the depth in
+    # front of the centre: the fit is made at the nearest point, so perspective never crops
+    half_w = float(np.max(np.abs(pts @ right))) * FIT_PADDING
+    half_h = float(np.max(np.abs(pts @ up))) * FIT_PADDING
+    depth = float(np.max(pts @ d))
+    aspect = aspect if aspect > 0 else 1.0
+    tan_half = np.tan(np.radians(camera.GetViewAngle()) / 2.0)
+    distance = max(half_h, half_w / aspect) / tan_half + depth
+    camera.SetFocalPoint(*centre)
+    camera.SetPosition(*(centre + d * distance))
+    camera.SetViewUp(*up)
+    camera.SetParallelScale(max(half_h, half_w / aspect))
+
+
+@dataclass(frozen=True)
+class CameraPose:
+    """A camera's pose in CCF µm: position, focal point, view-up, vertical view angle
+    (degrees) and the width / height of the view it was set for."""
+
+    position: tuple[float, float, float]
+    focal_point: tuple[float, float, float]
+    view_up: tuple[float, float, float]
+    view_angle: float = 30.0
+    aspect: float = 0.0
+
+    @classmethod
+    def of(cls, camera, aspect: float = 0.0) -> "CameraPose":
+        return cls(tuple(camera.GetPosition()), tuple(camera.GetFocalPoint()), tuple(camera.GetViewUp()),
+                   float(camera.GetViewAngle()), float(aspect))
+
+    def apply(self, camera, aspect: float = 0.0) -> None:
+        """Set ``camera`` to this pose.  When the target view (width / height ``aspect``) is
+        narrower than the one the pose came from, the view angle widens so that everything
+        that was visible across stays visible."""
+        camera.SetPosition(*self.position)
+        camera.SetFocalPoint(*self.focal_point)
+        camera.SetViewUp(*self.view_up)
+        angle = self.view_angle
+        if self.aspect > 0 and aspect > 0 and aspect < self.aspect:
+            tan_half = np.tan(np.radians(angle) / 2.0) * self.aspect / aspect
+            angle = float(np.degrees(2.0 * np.arctan(tan_half)))
+        camera.SetViewAngle(angle)

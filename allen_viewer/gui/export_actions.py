@@ -1,0 +1,434 @@
+"""File > Export: the core's exports, from the window, through the same functions as the CLI.
+
+=================================  =============================================================
+menu entry                         core function (same as the command)
+=================================  =============================================================
+Voxels (CSV)…                      :func:`allen_viewer.export.tables.export_voxels`
+                                   (``allen-viewer export voxels``)
+Structure means (CSV)…             :func:`~allen_viewer.export.tables.export_structures`
+                                   (``export structures``)
+Volume (NRRD / MetaImage)…         :func:`~allen_viewer.export.volume.export_volume`
+                                   (``export volume``)
+Comparison table (CSV)…            :func:`~allen_viewer.export.tables.export_comparison`
+                                   (``allen-viewer compare``; in compare mode)
+Image of the 3-D view…             :func:`allen_viewer.export.image.render_scene` +
+                                   :func:`~allen_viewer.export.image.write_png`
+                                   (``export image``): off screen, at a chosen size (larger than
+                                   the screen too), from the camera on screen or a preset,
+                                   optionally with a transparent background
+Image of the whole window…         the window grabbed as on screen, then ``write_png``
+Image of a slice pane ▸            one pane (coronal, sagittal, horizontal) as on screen
+Copy 3-D view / window             to the clipboard (no file)
+=================================  =============================================================
+
+Everything exports the gene on show (gene A in compare mode; window and slice images of
+the comparison record both experiments).  Every file gets its ``FILE.json`` provenance
+sidecar and is written atomically, so a failed export leaves no half-written file.
+
+Overwriting is never silent: the save dialog's own confirmation is turned off and
+:meth:`ExportActions.confirm_overwrite` asks instead, naming the sidecar too (the same
+question on every platform, and one the tests can answer).  The CSV, volume and PNG
+writing runs in the viewer's thread pool; rendering the 3-D view off screen stays in the
+UI thread (OpenGL contexts belong to the thread that made them) under a busy cursor.
+Failures show in the window's error banner.
+
+Signals: ``exportFinished(list)`` (the paths written), ``exportFailed(str)`` (the message
+shown in the banner).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QStandardPaths, Qt, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QImage
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMenu,
+    QMessageBox,
+    QSpinBox,
+    QWidget,
+)
+
+from allen_viewer.errors import AllenViewerError
+from allen_viewer.export.image import DEFAULT_IMAGE_SIZE, MAX_SIDE, MIN_SIDE, image_record, render_scene, write_png
+from allen_viewer.export.provenance import sidecar_path
+from allen_viewer.gui.workers import RequestChannel, shared_pool
+
+log = logging.getLogger(__name__)
+
+VIEW_CHOICES = (("As on screen (current camera)", None), ("Oblique", "oblique"), ("Dorsal", "dorsal"),
+                ("Lateral", "lateral"), ("Anterior", "anterior"))
+
+
+def qimage_to_array(image: QImage, alpha: bool = False) -> np.ndarray:
+    """A QImage as uint8 (height, width, 3) RGB, or RGBA with ``alpha``; row 0 at the top."""
+    fmt = QImage.Format.Format_RGBA8888 if alpha else QImage.Format.Format_RGB888
+    img = image.convertToFormat(fmt)
+    channels = 4 if alpha else 3
+    ptr = img.constBits()
+    arr = np.frombuffer(ptr, np.uint8, img.sizeInBytes()).reshape(img.height(), img.bytesPerLine())
+    return arr[:, :img.width() * channels].reshape(img.height(), img.width(), channels).copy()
+
+
+class ImageExportDialog(QDialog):
+    """Size (pixels), camera and background of an off-screen image of the 3-D view."""
+
+    def __init__(self, parent: QWidget | None = None, size=DEFAULT_IMAGE_SIZE):
+        super().__init__(parent)
+        self.setWindowTitle("Image of the 3-D view")
+        self.setObjectName("imageExportDialog")
+        self.width_box = QSpinBox()
+        self.height_box = QSpinBox()
+        for box, value in ((self.width_box, size[0]), (self.height_box, size[1])):
+            box.setRange(MIN_SIDE, MAX_SIDE)
+            box.setSuffix(" px")
+            box.setValue(int(value))
+        size_row = QHBoxLayout()
+        size_row.addWidget(self.width_box)
+        size_row.addWidget(QLabel("×"))
+        size_row.addWidget(self.height_box)
+        self.view_box = QComboBox()
+        for text, value in VIEW_CHOICES:
+            self.view_box.addItem(text, value)
+        self.transparent_box = QCheckBox("Transparent background (dark text, for light pages)")
+        form = QFormLayout(self)
+        form.addRow("Size", size_row)
+        form.addRow("Camera", self.view_box)
+        form.addRow("", self.transparent_box)
+        form.addRow(QLabel("Rendered off screen: any size works, larger than the screen too."))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def values(self) -> dict:
+        """``{"size": (w, h), "view": preset name or None (current camera), "transparent": bool}``."""
+        return {"size": (self.width_box.value(), self.height_box.value()), "view": self.view_box.currentData(),
+                "transparent": self.transparent_box.isChecked()}
+
+
+class ExportActions(QObject):
+    """The File > Export menu of a :class:`~allen_viewer.gui.main_window.MainWindow`
+    (see the module docstring)."""
+
+    exportFinished = Signal(object)
+    exportFailed = Signal(str)
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.last_dir = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+                             or Path.home())
+        self.image_size = DEFAULT_IMAGE_SIZE
+        self._jobs: list[RequestChannel] = []
+        self.menu = QMenu("&Export", window)
+        self.menu.setObjectName("exportMenu")
+        self.actions: dict[str, QAction] = {}
+
+        def add(key: str, text: str, slot, tip: str = "", menu: QMenu | None = None) -> QAction:
+            act = QAction(text, window)
+            act.setObjectName(f"export_{key}")
+            act.setToolTip(tip)
+            act.setStatusTip(tip)
+            act.triggered.connect(lambda _=False: slot())
+            (menu or self.menu).addAction(act)
+            self.actions[key] = act
+            return act
+
+        add("voxels", "&Voxels (CSV)…", self.export_voxels, "One row per grid voxel with data")
+        add("structures", "&Structure means (CSV)…", self.export_structures,
+            "One row per structure (means pool its descendants)")
+        add("volume", "Vo&lume (NRRD / MetaImage)…", self.export_volume, "The 200 µm grid as a 3-D image file")
+        add("comparison", "&Comparison table (CSV)…", self.export_comparison,
+            "Per-structure means, differences and r of the two genes compared")
+        self.menu.addSeparator()
+        add("image_3d", "&Image of the 3-D view…", self.export_scene_image,
+            "Rendered off screen at a size you choose, optionally with a transparent background")
+        add("image_window", "Image of the &whole window…", self.export_window_image)
+        panes = self.menu.addMenu("Image of a s&lice pane")
+        for name in ("coronal", "sagittal", "horizontal"):
+            add(f"image_{name}", f"{name.capitalize()} pane…", lambda n=name: self.export_pane_image(n), menu=panes)
+        self.menu.addSeparator()
+        add("copy_3d", "C&opy the 3-D view to the clipboard", self.copy_scene)
+        add("copy_window", "Copy the window to the clip&board", self.copy_window)
+        self.menu.aboutToShow.connect(self.update_enabled)
+
+    # ---- state ----------------------------------------------------------------------------
+
+    def channels(self) -> list[RequestChannel]:
+        """The background exports still running."""
+        return list(self._jobs)
+
+    def update_enabled(self) -> None:
+        has_grid = self.window.grid is not None
+        for key, act in self.actions.items():
+            act.setEnabled(has_grid if key not in ("copy_window", "image_window") else True)
+        self.actions["comparison"].setEnabled(self.window.is_comparing and self.window.space is not None)
+        for key in ("voxels", "structures"):
+            self.actions[key].setEnabled(has_grid and self.window.space is not None)
+
+    def _grid(self):
+        grid = self.window.grid
+        if grid is None:
+            raise AllenViewerError("No gene is shown; open one first.")
+        return grid
+
+    def _space(self):
+        if self.window.space is None:
+            raise AllenViewerError("The atlas is still loading; try again in a moment.")
+        return self.window.space
+
+    def _grids_on_show(self) -> list:
+        w = self.window
+        grids = [g for g in (w.grid,) if g is not None]
+        if w.is_comparing and w.compare_grid is not None:
+            grids.append(w.compare_grid)
+        return grids
+
+    # ---- asking (tests replace these) -------------------------------------------------------
+
+    def ask_save_path(self, caption: str, suggested: str, file_filter: str) -> Path | None:
+        """A save dialog (its own overwrite question off: :meth:`confirm_overwrite` asks)."""
+        path, _ = QFileDialog.getSaveFileName(self.window, caption, str(self.last_dir / suggested), file_filter,
+                                              options=QFileDialog.Option.DontConfirmOverwrite)
+        return Path(path) if path else None
+
+    def confirm_overwrite(self, existing: list[Path]) -> bool:
+        """Ask before replacing files; True to go on."""
+        names = "\n".join(str(p) for p in existing)
+        answer = QMessageBox.question(
+            self.window, "Replace existing files?",
+            f"These files exist and will be replaced:\n\n{names}\n\nReplace them?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def ask_image_options(self) -> dict | None:
+        """:class:`ImageExportDialog` values, or None when cancelled."""
+        dialog = ImageExportDialog(self.window, self.image_size)
+        if not dialog.exec():
+            return None
+        return dialog.values()
+
+    def ask_volume(self, available: list[str]) -> str | None:
+        choices = list(available) + (["all"] if len(available) > 1 else [])
+        item, ok = QInputDialog.getItem(self.window, "Volume export", "Volume:", choices, 0, False)
+        return item if ok and item else None
+
+    def _target(self, caption: str, suggested: str, file_filter: str, suffixes: tuple[str, ...]) -> Path | None:
+        """Ask for a path, add the suffix when missing, confirm replacing it and its sidecar."""
+        path = self.ask_save_path(caption, suggested, file_filter)
+        if path is None:
+            return None
+        if path.suffix.lower() not in suffixes:
+            path = path.with_name(path.name + suffixes[0])
+        existing = [p for p in (path, sidecar_path(path)) if p.exists()]
+        if existing and not self.confirm_overwrite(existing):
+            self.window.show_status("Export cancelled; nothing was replaced.")
+            return None
+        self.last_dir = path.parent
+        return path
+
+    # ---- running --------------------------------------------------------------------------
+
+    def _run(self, label: str, job) -> RequestChannel:
+        """Run ``job()`` (returns the list of paths written) in the thread pool."""
+        channel = RequestChannel(f"export-{label}", shared_pool(), self)
+        self._jobs.append(channel)
+
+        def done(result, _tag) -> None:
+            self._forget(channel)
+            files = [Path(p) for p in result]
+            self.window.show_status(f"Exported {label}: " + ", ".join(str(p) for p in files))
+            self.exportFinished.emit(files)
+
+        def failed(message, _exc, _tag) -> None:
+            self._forget(channel)
+            self._fail(f"Export of {label} failed: {message}")
+
+        def run(progress, cancel):
+            try:
+                return job()
+            except OSError as exc:  # a full disk, a folder that is a file, no permission
+                where = f" {exc.filename}" if exc.filename else ""
+                raise AllenViewerError(f"could not write{where} ({exc.strerror or exc}).") from None
+
+        channel.resultReady.connect(done)
+        channel.failed.connect(failed)
+        self.window.show_status(f"Exporting {label}…")
+        channel.submit(run, tag=label)
+        return channel
+
+    def _forget(self, channel: RequestChannel) -> None:
+        if channel in self._jobs:
+            self._jobs.remove(channel)
+        channel.deleteLater()
+
+    def _fail(self, message: str) -> None:
+        self.window.show_error(message)
+        self.exportFailed.emit(message)
+
+    def _guarded(self, fn) -> None:
+        try:
+            fn()
+        except AllenViewerError as exc:
+            self._fail(str(exc))
+
+    # ---- data exports ---------------------------------------------------------------------
+
+    def export_voxels(self) -> None:
+        def go():
+            from allen_viewer.export.tables import export_voxels
+
+            grid, space = self._grid(), self._space()
+            path = self._target("Export voxels", f"{grid.gene}_{grid.id}_voxels.csv", "CSV files (*.csv)", (".csv",))
+            if path is not None:
+                self._run(f"{grid.gene} voxels", lambda: (export_voxels(grid, space, path), [path, sidecar_path(path)])[1])
+        self._guarded(go)
+
+    def export_structures(self) -> None:
+        def go():
+            from allen_viewer.export.tables import export_structures
+
+            grid, space = self._grid(), self._space()
+            path = self._target("Export structure means", f"{grid.gene}_{grid.id}_structures.csv",
+                                "CSV files (*.csv)", (".csv",))
+            if path is not None:
+                self._run(f"{grid.gene} structure means",
+                          lambda: (export_structures(grid, space, path), [path, sidecar_path(path)])[1])
+        self._guarded(go)
+
+    def export_volume(self) -> None:
+        def go():
+            from allen_viewer.export.volume import export_volume
+
+            grid = self._grid()
+            volume = self.ask_volume(grid.available)
+            if volume is None:
+                return
+            path = self._target("Export volume", f"{grid.gene}_{grid.id}_{volume}.nrrd",
+                                "NRRD (*.nrrd);;MetaImage (*.mhd)", (".nrrd", ".mhd"))
+            if path is not None:
+                self._run(f"{grid.gene} {volume} volume",
+                          lambda: [*export_volume(grid, path, volume=volume), sidecar_path(path)])
+        self._guarded(go)
+
+    def export_comparison(self) -> None:
+        def go():
+            from allen_viewer.export.tables import export_comparison
+
+            w = self.window
+            if not w.is_comparing or w.compare_grid is None:
+                raise AllenViewerError("The comparison table needs compare mode (View > Compare with another gene).")
+            a, b, space = self._grid(), w.compare_grid, self._space()
+            path = self._target("Export the comparison", f"{a.gene}_vs_{b.gene}.csv", "CSV files (*.csv)", (".csv",))
+            if path is not None:
+                self._run(f"{a.gene} vs {b.gene}",
+                          lambda: (export_comparison(a, b, space, path), [path, sidecar_path(path)])[1])
+        self._guarded(go)
+
+    # ---- images ---------------------------------------------------------------------------
+
+    def _scene_for_pose(self):
+        w = self.window
+        return w.compare_view.scene_a if w.is_comparing else w.scene
+
+    def render_scene_pixels(self, size, view: str | None, transparent: bool) -> np.ndarray:
+        """The gene on show rendered off screen as the 3-D view shows it (display settings,
+        outline; ``view`` None: the camera on screen) at ``size`` (width, height) pixels."""
+        w = self.window
+        grid = self._grid()
+        pose = self._scene_for_pose().camera_pose() if view is None else None
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            return render_scene(grid, w.outline_mesh, size, view or "oblique", pose, transparent,
+                                w.controls.values())
+        finally:
+            QApplication.restoreOverrideCursor()
+
+    def export_scene_image(self) -> None:
+        def go():
+            grid = self._grid()
+            options = self.ask_image_options()
+            if options is None:
+                return
+            self.image_size = tuple(options["size"])
+            path = self._target("Save an image of the 3-D view", f"{grid.gene}_{grid.id}_3d.png",
+                                "PNG images (*.png)", (".png",))
+            if path is None:
+                return
+            self.window.show_status(f"Rendering {options['size'][0]} x {options['size'][1]} px…")
+            pixels = self.render_scene_pixels(options["size"], options["view"], options["transparent"])
+            pose = self._scene_for_pose().camera_pose()
+            camera = ({"preset": options["view"]} if options["view"] else
+                      {"as_on_screen": True, "position_um": list(pose.position),
+                       "focal_point_um": list(pose.focal_point), "view_up": list(pose.view_up)})
+            record = image_record(grid, "3-D scene (expression spheres, brain outline)", pixels, camera=camera,
+                                  display=self.window.controls.values(),
+                                  coordinates="CCFv3 micrometres, x = AP (posterior), y = DV (ventral), z = ML (right)")
+            self._run(f"{grid.gene} 3-D image", lambda: write_png(path, pixels, record))
+        self._guarded(go)
+
+    def export_window_image(self) -> None:
+        def go():
+            grids = self._grids_on_show()
+            name = "_vs_".join(g.gene for g in grids) or "allen-viewer"
+            path = self._target("Save an image of the window", f"{name}_window.png", "PNG images (*.png)", (".png",))
+            if path is None:
+                return
+            pixels = qimage_to_array(self.window.grab_window().toImage())
+            record = image_record(grids, "whole window" + (" (compare mode)" if self.window.is_comparing else ""),
+                                  pixels)
+            self._run("window image", lambda: write_png(path, pixels, record))
+        self._guarded(go)
+
+    def pane_image(self, plane: str) -> QImage:
+        """One slice pane's image area as on screen (compare mode: the two-gene panes)."""
+        w = self.window
+        slices = w.compare_view.slices if w.is_comparing else w.slices
+        return slices.panes[plane].canvas.grab().toImage()
+
+    def export_pane_image(self, plane: str) -> None:
+        def go():
+            grids = self._grids_on_show()
+            grid = self._grid()
+            name = "_vs_".join(g.gene for g in grids)
+            path = self._target(f"Save an image of the {plane} pane", f"{name}_{grid.id}_{plane}.png",
+                                "PNG images (*.png)", (".png",))
+            if path is None:
+                return
+            pixels = qimage_to_array(self.pane_image(plane))
+            w = self.window
+            pane = (w.compare_view.slices if w.is_comparing else w.slices).panes[plane]
+            record = image_record(grids, f"{plane} slice pane", pixels,
+                                  slice={"plane": plane, "index_25um": pane.slice_index,
+                                         "position_um": float(pane.slice_index * 25.0)})
+            self._run(f"{plane} pane image", lambda: write_png(path, pixels, record))
+        self._guarded(go)
+
+    def copy_scene(self) -> None:
+        """The 3-D view(s) as on screen, to the clipboard."""
+        w = self.window
+        if w.is_comparing:
+            w.compare_view.render()
+            image = w.compare_view.views.grab().toImage()
+        else:
+            w.scene.render()
+            image = w.scene.grab().toImage()
+        QGuiApplication.clipboard().setImage(image)
+        w.show_status(f"The 3-D view ({image.width()} x {image.height()} px) is on the clipboard.")
+
+    def copy_window(self) -> None:
+        image = self.window.grab_window().toImage()
+        QGuiApplication.clipboard().setImage(image)
+        self.window.show_status(f"The window ({image.width()} x {image.height()} px) is on the clipboard.")

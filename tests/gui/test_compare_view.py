@@ -1,0 +1,278 @@
+"""Compare mode: Pdyn and Nrp1 side by side, linked cameras, the correlation, the difference view.
+
+One window serves the module (render windows are slow to make on software OpenGL); both
+grids are embedded, so no server is needed.  The tests run in file order; the first opens
+compare mode and each later one checks it is still open.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import pyvista as pv
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QImage, QMouseEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QDialog
+
+from allen_viewer.api.client import AllenClient
+from allen_viewer.atlas.reference_space import um_to_grid
+from allen_viewer.data import AtlasData
+from allen_viewer.expression.compare import both_have_data, correlation, difference
+from allen_viewer.gui.compare_view import COLOR_A, GenePickerDialog
+from allen_viewer.gui.main_window import MainWindow
+from allen_viewer.gui.settings import ViewerSettings
+from allen_viewer.gui.slice_view import PLANES
+from allen_viewer.store.cache import Cache
+
+pytestmark = pytest.mark.gui
+
+PDYN, NRP1 = 71717084, 74272479
+CP = 672
+CLOSED = "http://127.0.0.1:9"
+
+
+@pytest.fixture(scope="module")
+def window(qapp, tmp_path_factory, ontology, reference_space, gene_index):
+    pv.global_theme.anti_aliasing = None
+    client = AllenClient(CLOSED, CLOSED + "/informatics-archive/current-release", timeout=(1.0, 1.0), retries=0)
+    data = AtlasData(cache=Cache(tmp_path_factory.mktemp("compare_cache")), client=client)
+    data.__dict__.update(ontology=ontology, reference_space=reference_space, gene_index=gene_index)
+    w = MainWindow(data, ViewerSettings(tmp_path_factory.mktemp("settings") / "s.ini"))
+    w.resize(1600, 1000)
+    w.show()
+    QTest.qWaitForWindowExposed(w)
+    deadline = 60_000
+    while deadline > 0 and (w.space is None or w.index is None or w.outline_mesh is None or w.is_busy()):
+        QTest.qWait(20)
+        deadline -= 20
+    assert w.space is not None and w.outline_mesh is not None
+    yield w
+    w.close()
+    w.deleteLater()
+    QTest.qWait(50)
+
+
+def _pose(scene):
+    cam = scene.plotter.camera
+    return np.array([*cam.GetPosition(), *cam.GetFocalPoint(), *cam.GetViewUp()])
+
+
+def _comparing(window):
+    assert window.is_comparing and window.grid.id == PDYN and window.compare_grid.id == NRP1
+    return window.compare_view
+
+
+def test_open_compare_mode_with_pdyn_and_nrp1(qtbot, window):
+    with qtbot.waitSignal(window.gridLoaded, timeout=20_000):
+        window.request_gene("Pdyn")
+    assert not window.is_comparing
+    with qtbot.waitSignal(window.compareReady, timeout=20_000) as blocker:
+        window.compare_with("Nrp1")
+    a, b = blocker.args
+    assert (a.id, b.id) == (PDYN, NRP1)
+    view = _comparing(window)
+    assert window.stack.currentWidget() is view and window.compare_mode_action.isChecked()
+    assert "Pdyn" in window.windowTitle() and "vs Nrp1" in window.windowTitle()
+    assert [c.text().split(" (")[0] for c in view.captions[:2]] == ["A: Pdyn", "B: Nrp1"]
+    assert "only where both have data" in view.captions[2].text()
+    # each gene's view draws that gene's voxels with data at the threshold
+    threshold = window.controls.values()["threshold"]
+    for scene, grid in ((view.scene_a, a), (view.scene_b, b)):
+        idx = np.asarray(scene.expression_points["grid_index"])
+        with np.errstate(invalid="ignore"):
+            assert len(idx) == int((grid.has_data & (grid.energy >= threshold)).sum()) > 1000
+        np.testing.assert_array_equal(np.asarray(scene.expression_points["color_value"]), grid.energy.ravel()[idx])
+    # shared scale by default: one colour range for both; separate: each its own
+    assert view.scale == "shared" and "shared scale" in view.scene_a.color_bar_title
+    assert view.scene_a.color_range == view.scene_b.color_range
+    view.set_scale("separate")
+    assert view.scene_a.color_range != view.scene_b.color_range
+    assert view.scene_a.color_bar_title == "energy"
+    assert view.slices.layers.vmax != view.slices.layers.vmax_b
+    view.set_scale("shared")
+    assert view.slices.layers.vmax == view.slices.layers.vmax_b == view.scene_a.color_range[1]
+
+
+def test_moving_one_camera_moves_the_others(qtbot, window):
+    view = _comparing(window)
+    a, b, d = view.scene_a, view.scene_b, view.scene_diff
+    before = _pose(a)
+    renders = view.link.renders
+    # a left-button drag across the middle view, as the mouse does it
+    widget = b.plotter
+    centre = QPointF(widget.width() / 2, widget.height() / 2)
+
+    def send(kind, pos, buttons):
+        event = QMouseEvent(kind, pos, widget.mapToGlobal(pos), Qt.MouseButton.LeftButton, buttons,
+                            Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(widget, event)
+
+    send(QEvent.Type.MouseButtonPress, centre, Qt.MouseButton.LeftButton)
+    for step in range(1, 6):
+        send(QEvent.Type.MouseMove, centre + QPointF(15 * step, 4 * step), Qt.MouseButton.LeftButton)
+    send(QEvent.Type.MouseButtonRelease, centre + QPointF(75, 20), Qt.MouseButton.NoButton)
+    assert not np.allclose(_pose(b), before, atol=1.0)  # the drag turned the middle view
+    np.testing.assert_allclose(_pose(a), _pose(b), atol=1e-6)
+    np.testing.assert_allclose(_pose(d), _pose(b), atol=1e-6)
+    qtbot.waitUntil(lambda: view.link.renders >= renders + 2, timeout=3000)  # the others drew the new pose
+
+    # zooming the difference view zooms the others
+    d.plotter.camera.Zoom(1.3)
+    np.testing.assert_allclose(_pose(a), _pose(d), atol=1e-6)
+    assert a.plotter.camera.GetViewAngle() == pytest.approx(d.plotter.camera.GetViewAngle())
+
+    # the window's camera buttons act on all three in compare mode
+    window.camera_buttons["dorsal"].click()
+    for scene in (a, b, d):
+        np.testing.assert_allclose(scene.plotter.camera.GetDirectionOfProjection(), (0, 1, 0), atol=1e-6)
+        np.testing.assert_allclose(scene.plotter.camera.GetViewUp(), (-1, 0, 0), atol=1e-6)
+
+
+def test_the_correlation_shown_is_the_cores(qtbot, window, reference_space):
+    view = _comparing(window)
+    a, b = window.grid, window.compare_grid
+    r = correlation(a, b)
+    assert not math.isnan(r)
+    assert view.whole_brain_r == r
+    assert view.whole_brain_n == int(both_have_data(a, b).sum())
+    text = view.correlation_text
+    assert f"whole brain r = {r:.3f}" in text and f"n = {view.whole_brain_n:,}" in text
+    window.select_structure(CP)
+    qtbot.waitUntil(lambda: view.structure is not None and view.structure.id == CP, timeout=3000)
+    mask = reference_space.grid_mask(CP)
+    r_cp = correlation(a, b, mask)
+    assert view.structure_r == r_cp and not math.isnan(r_cp) and r_cp != r
+    assert view.structure_n == int((both_have_data(a, b) & mask).sum()) > 10
+    assert f"CP (Caudoputamen): r = {r_cp:.3f}" in view.correlation_text
+    # the selected structure is highlighted in the compare slices too
+    assert view.slices.layers.highlight_id == CP
+
+
+def test_the_difference_view_shows_only_voxels_where_both_have_data(window):
+    view = _comparing(window)
+    a, b = window.grid, window.compare_grid
+    both = both_have_data(a, b)
+    threshold = window.controls.values()["threshold"]
+    with np.errstate(invalid="ignore"):
+        expressed = np.fmax(a.energy, b.energy) >= threshold
+    # non-vacuous: some expressed voxels have data in only one of the two experiments
+    assert (expressed & (a.has_data ^ b.has_data)).sum() > 100
+
+    view.set_kind("difference")
+    pts = view.difference_points()
+    idx = np.asarray(pts["grid_index"])
+    assert both.ravel()[idx].all()
+    assert len(idx) == int((both & expressed).sum())
+    diff = difference(a, b, "difference").ravel()[idx]
+    lo, hi = view.scene_diff.color_range
+    assert lo == -hi and hi > 0
+    np.testing.assert_allclose(np.asarray(pts["color_value"]), np.clip(diff, lo, hi), rtol=1e-6)
+    assert "difference Pdyn" in view.scene_diff.color_bar_title
+
+    view.set_kind("ratio")
+    pts = view.difference_points()
+    idx = np.asarray(pts["grid_index"])
+    ratio = difference(a, b, "ratio")
+    assert both.ravel()[idx].all() and np.isfinite(ratio.ravel()[idx]).all()
+    assert len(idx) == int((both & expressed & np.isfinite(ratio)).sum())
+    lo, hi = view.scene_diff.color_range
+    with np.errstate(divide="ignore"):
+        expected = np.clip(np.log2(ratio.ravel()[idx]), lo, hi)
+    np.testing.assert_allclose(np.asarray(pts["color_value"]), expected, rtol=1e-5)
+    assert "log2" in view.scene_diff.color_bar_title and "log2" in view.captions[2].text()
+    view.set_kind("difference")
+
+
+def test_slices_overlay_both_genes_in_two_colours(qtbot, window, reference_space):
+    view = _comparing(window)
+    a, b = window.grid, window.compare_grid
+    layers = view.slices.layers
+    assert layers.grid is a and layers.grid_b is b
+    # a grid voxel with strong Pdyn and no Nrp1 signal shows green in the coronal pane
+    with np.errstate(invalid="ignore"):
+        only_a = a.has_data & b.has_data & (a.energy > layers.vmax) & (b.energy < 0.05 * layers.vmax_b) \
+            & (reference_space.grid_annotation > 0)
+    i, j, k = np.argwhere(only_a)[len(np.argwhere(only_a)) // 2]
+    window.set_cursor_um(np.array([i, j, k]) * 200.0, select=False)
+    pane = view.slices.panes["coronal"]
+    rgb = view.slices.layers.render(PLANES["coronal"], pane.slice_index)
+    row, col = int(view.slices.cursor_index()[1]), int(view.slices.cursor_index()[2])
+    assert tuple(um_to_grid(view.slices.cursor_um())) == (i, j, k)
+    r, g, bl = (int(v) for v in rgb[row, col])
+    assert g > 150 and g > r + 80 and g > bl + 80, (r, g, bl)
+    assert COLOR_A[1] == 255
+    legend = view.slices.legend.text()
+    assert "Pdyn (green" in legend and "Nrp1 (magenta" in legend
+    # hovering names both genes' values
+    text = window.describe_point(np.array([i, j, k]) * 200.0)
+    assert f"Pdyn {a.energy[i, j, k]:.3g}" in text and "Nrp1" in text and "difference" in text
+
+
+def test_comparison_table_export_from_compare_mode(qtbot, window, tmp_path):
+    view = _comparing(window)
+    exports = window.exports
+    out = tmp_path / "pdyn_vs_nrp1.csv"
+    exports.ask_save_path = lambda *args: out
+    with qtbot.waitSignal(exports.exportFinished, timeout=30_000):
+        exports.actions["comparison"].trigger()
+    assert out.read_text().splitlines()[0].startswith("structure_id,acronym")
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["whole_brain_r"] == pytest.approx(view.whole_brain_r)
+    assert [e["experiment_id"] for e in side["experiments"]] == [PDYN, NRP1]
+
+
+def test_swap_and_leave_compare_mode(qtbot, window):
+    view = _comparing(window)
+    r = view.whole_brain_r
+    with qtbot.waitSignal(window.compareReady, timeout=5000):
+        view.swap_button.click()
+    assert window.grid.id == NRP1 and window.compare_grid.id == PDYN and window.is_comparing
+    assert view.captions[0].text().startswith("A: Nrp1") and view.whole_brain_r == pytest.approx(r)
+    with qtbot.waitSignal(window.compareModeChanged, timeout=2000) as blocker:
+        view.close_button.click()
+    assert blocker.args == [False] and not window.is_comparing
+    assert window.stack.currentWidget() is window.splitter and not window.compare_mode_action.isChecked()
+    assert "vs" not in window.windowTitle()
+    window.compare_mode_action.trigger()  # back, without loading anything
+    assert window.is_comparing and window.grid.id == NRP1
+    with qtbot.waitSignal(window.compareReady, timeout=5000):
+        view.swap_button.click()
+    assert window.grid.id == PDYN
+
+
+def test_the_gene_picker_dialog(qtbot, gene_index):
+    dialog = GenePickerDialog(gene_index, parent=None, current="Pdyn")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.keyClicks(dialog.panel.search_box, "Nrp1")
+    qtbot.keyClick(dialog.panel.search_box, Qt.Key.Key_Return)
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    assert dialog.experiment is not None and dialog.experiment.id == NRP1  # the coronal one first
+
+
+def test_screenshot_of_compare_mode(tmp_path, qapp):
+    shot = tmp_path / "compare.png"
+    env = dict(os.environ, ALLEN_VIEWER_SETTINGS=str(tmp_path / "s.ini"), ALLEN_VIEWER_CACHE=str(tmp_path / "c"),
+               ALLEN_API_URL=CLOSED, ALLEN_DOWNLOAD_URL=CLOSED + "/x")
+    result = subprocess.run([sys.executable, "-m", "allen_viewer", "--offline", "--gene", "Pdyn", "--compare", "Nrp1",
+                             "--screenshot", str(shot)], capture_output=True, text=True, env=env, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "Pdyn (coronal, 71717084) and Nrp1 (coronal, 74272479) (compare mode)" in result.stdout
+    img = QImage(str(shot)).convertToFormat(QImage.Format.Format_RGB888)
+    assert (img.width(), img.height()) == (1600, 1000)
+    ptr = img.constBits()
+    px = np.frombuffer(ptr, np.uint8, img.sizeInBytes()).reshape(img.height(), img.bytesPerLine())
+    px = px[:, :img.width() * 3].reshape(img.height(), img.width(), 3).astype(int)
+    # three 3-D views side by side right of the docks, each with coloured spheres in it
+    top = px[150:500, 340:1600]
+    thirds = np.array_split(top, 3, axis=1)
+    for third in thirds:
+        sat = third.max(axis=2) - third.min(axis=2)
+        assert (sat > 60).mean() > 0.01
+    assert not (tmp_path / "s.ini").exists()
