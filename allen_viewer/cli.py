@@ -320,6 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "(nissl: 136 MB, the slice background; template: 33 MB)")
     p.add_argument("kind", choices=("nissl", "template"))
     p.set_defaults(func=cmd_download_reference)
+
+    from allen_viewer.library.commands import add_library_commands
+
+    add_library_commands(sub)
     return parser
 
 

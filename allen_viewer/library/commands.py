@@ -1,0 +1,440 @@
+"""The command-line layer of the library: ``library sync``, ``library status``,
+``search-differential``, ``search-correlated`` and ``matrix``.
+
+:func:`add_library_commands` registers them on the ``allen-viewer`` subparsers; each
+command is a few lines over :mod:`allen_viewer.library`.  User errors raise
+:class:`AllenViewerError` (the CLI prints one line and exits 1).  Until the main CLI
+registers them, ``python -m allen_viewer.library.commands ...`` runs them the same way.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from allen_viewer.errors import AllenViewerError
+
+PROG = "allen-viewer"
+
+
+def _data():
+    from allen_viewer.data import AtlasData
+
+    return AtlasData()
+
+
+def _library(data):
+    from allen_viewer.library.store import Library
+
+    return Library(data.cache.root / "library")
+
+
+def _require_rows(library) -> None:
+    """Fail early, before any work, when there is nothing to search."""
+    from allen_viewer.library.store import LibraryError
+
+    if not library.exists() or len(library) == 0:
+        raise LibraryError(f"The library at {library.root} holds no experiments yet; run "
+                           f"`{PROG} library sync` first (or pass --remote-only to ask Allen's service).")
+
+
+def _check_out(path: Path | None, force: bool) -> Path | None:
+    if path is None:
+        return None
+    if path.exists() and not force:
+        raise AllenViewerError(f"{path} already exists; pass --force to overwrite it.")
+    if path.parent and not path.parent.exists():
+        raise AllenViewerError(f"The folder {path.parent} does not exist.")
+    return path
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
+
+
+def _warn(text: str) -> None:
+    print(f"{PROG}: {text}", file=sys.stderr)
+
+
+# ---- library sync / status ---------------------------------------------------------------------
+
+class _SyncBar:
+    """``progress(done, total, failures)`` -> a tqdm bar (count, rate, ETA) on stderr."""
+
+    def __init__(self):
+        from tqdm import tqdm
+
+        self._bar = tqdm(desc="library sync", unit="exp", file=sys.stderr, disable=None, smoothing=0.1)
+
+    def __call__(self, done: int, total: int, failures: int) -> None:
+        if self._bar.total != total:
+            self._bar.total = total
+        if failures:
+            self._bar.set_postfix(failed=failures, refresh=False)
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def cmd_library_sync(args) -> int:
+    from allen_viewer.library.sync import read_gene_list, select_experiments, sync
+
+    if not (args.all or args.plane or args.genes or args.experiments):
+        raise AllenViewerError("Say what to sync: --all, --plane coronal|sagittal, --genes FILE or experiment "
+                               "ids / gene symbols.")
+    data = _data()
+    genes = read_gene_list(args.genes) if args.genes else None
+    chosen, unknown = select_experiments(data.gene_index, everything=args.all, plane=args.plane, genes=genes,
+                                         queries=args.experiments)
+    if unknown:
+        _warn(f"not in the gene index, skipped: {', '.join(unknown[:20])}" + (" ..." if len(unknown) > 20 else ""))
+    if not chosen:
+        raise AllenViewerError("No experiment to sync.")
+    library = _library(data)
+    bar = _SyncBar()
+    try:
+        report = sync(chosen, library=library, cache=data.cache, client=data.client, ontology=data.ontology,
+                      workers=args.workers, density=args.density, progress=bar)
+    finally:
+        bar.close()
+    print(f"{report.requested} requested: {report.already} already in the library, {report.packed} added "
+          f"({report.downloaded} downloaded), {len(report.failed)} failed, in {report.elapsed_s:.1f} s.")
+    print(f"Library: {len(library)} experiments, {_mb(library.size_bytes())} in {library.root}")
+    for exp_id, message in list(report.failed.items())[:10]:
+        _warn(f"error: experiment {exp_id}: {message}")
+    if len(report.failed) > 10:
+        _warn(f"... and {len(report.failed) - 10} more failures (`{PROG} library status` lists them)")
+    if report.stopped:
+        _warn(f"stopped early: {report.stopped}")
+    if report.failed or report.stopped:
+        _warn("run the same command again to fetch what is missing.")
+        return 1
+    return 0
+
+
+def cmd_library_status(args) -> int:
+    from allen_viewer.library.sync import library_status
+
+    data = _data()
+    st = library_status(_library(data), data.gene_index, data.cache)
+    print(f"Library: {st['root']}" + ("" if st["exists"] else " (not created yet)"))
+    if st["exists"]:
+        m = st["manifest"]
+        print(f"  store: {m['rows']} experiments x {m['n_voxels']} in-brain voxels (200 um, both hemispheres), "
+              f"float16 energy; {st['with_density']} with density; last update {m.get('updated_utc')}")
+        print(f"  precision: {m['precision']}")
+        if st["clipped_values"]:
+            print(f"  {st['clipped_values']} values above 65504 were clipped")
+    print(f"Experiments: {st['library_experiments']} of {st['index_experiments']} in the gene index "
+          f"({st['missing']} missing); genes: {st['library_genes']} of {st['index_genes']}")
+    for plane, c in st["planes"].items():
+        print(f"  {plane:<9} {c['library']:>6} of {c['index']}")
+    if st["cached_not_packed"]:
+        print(f"Grids in the cache but not in the library: {len(st['cached_not_packed'])} "
+              f"(`{PROG} library sync` with their ids packs them without downloading)")
+    last = st.get("last_sync")
+    if last:
+        print(f"Last sync ({last['finished_utc']}): {last['requested']} requested, {len(last['missing'])} still "
+              f"missing, {len(last['failed'])} failed" + (f"; stopped: {last['stopped']}" if last["stopped"] else ""))
+        if last["missing"]:
+            shown = last["missing"][:args.list]
+            print("  missing: " + " ".join(str(i) for i in shown) + (" ..." if len(last["missing"]) > len(shown) else ""))
+    print(f"Space: library {_mb(st['library_bytes'])}, grid cache {_mb(st['grid_cache_bytes'])}")
+    return 0
+
+
+# ---- searches ----------------------------------------------------------------------------------
+
+def _fmt(v, digits: int = 4) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if math.isinf(v):
+            return "inf"
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+def _print_table(columns: list[tuple[str, int]], rows: list[list]) -> None:
+    print("  ".join(f"{name:>{w}}" if i != 2 else f"{name:<{w}}" for i, (name, w) in enumerate(columns)))
+    for row in rows:
+        print("  ".join(f"{_fmt(v):>{w}}" if i != 2 else f"{_fmt(v):<{w}}" for i, ((_, w), v) in enumerate(zip(columns, row))))
+
+
+def _write_rows(path: Path, columns: list[str], rows: list[list], record: dict) -> None:
+    import csv
+
+    from allen_viewer.export.provenance import provenance, write_sidecar
+    from allen_viewer.store.atomic import atomic_write
+
+    with atomic_write(path, "w") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if v is None or (isinstance(v, float) and math.isnan(v)) else
+                             (repr(v) if isinstance(v, float) else v) for v in row])
+    write_sidecar(path, provenance([], record.pop("export"), columns=columns, rows=len(rows), **record))
+
+
+def _library_record(library) -> dict:
+    if not library.exists():
+        return {"root": str(library.root), "experiments": 0}
+    return {"root": str(library.root), "experiments": len(library), "precision": library.manifest["precision"]}
+
+
+def _remote(args, what: str, call):
+    """Run a remote search for --remote/--remote-only; None (with a warning) when it fails."""
+    try:
+        return call()
+    except AllenViewerError as exc:
+        if args.remote_only:
+            raise
+        _warn(f"Allen's {what} service could not be used ({exc}); showing the local results only.")
+        return None
+
+
+DIFF_COLUMNS = ["rank", "experiment_id", "gene", "plane", "fold_change", "target_mean", "contrast_mean",
+                "target_voxels", "contrast_voxels", "target_sum", "contrast_sum", "source"]
+CORR_COLUMNS = ["rank", "experiment_id", "gene", "plane", "r", "voxels", "source"]
+
+
+def cmd_search_differential(args) -> int:
+    from allen_viewer.library.remote import remote_differential
+    from allen_viewer.library.search import differential_search, parse_structures
+
+    out = _check_out(args.out, args.force)
+    data = _data()
+    library = _library(data)
+    ontology = data.ontology
+    target, contrast = parse_structures(args.target), parse_structures(args.contrast)
+    for s in target + contrast:
+        ontology.get(s)  # an unknown acronym fails here, with suggestions
+    hits = []
+    if not args.remote_only:
+        _require_rows(library)
+        hits = differential_search(library, ontology, target, contrast, plane=args.plane, top=args.top)
+    if args.remote or args.remote_only:
+        found = _remote(args, "differential search", lambda: remote_differential(
+            data.client, [ontology.get(s).id for s in target], [ontology.get(s).id for s in contrast],
+            plane=args.plane, top=args.top))
+        hits += found or []
+    rows = [[h.rank, h.experiment_id, h.symbol, h.plane, h.fold_change, h.target_mean, h.contrast_mean,
+             h.target_voxels, h.contrast_voxels, h.target_sum, h.contrast_sum, h.source] for h in hits]
+    print(f"Genes enriched in {','.join(target)} over {','.join(contrast)} (fold change of mean energy, "
+          "voxels with data, structures with descendants):")
+    _print_table([("rank", 4), ("id", 10), ("gene", 14), ("plane", 8), ("fold", 8), ("target", 8),
+                  ("contrast", 8), ("source", 6)],
+                 [[r[0], r[1], r[2], r[3], r[4], r[5] if r[5] is not None else r[9],
+                   r[6] if r[6] is not None else r[10], r[11]] for r in rows])
+    if out is not None:
+        _write_rows(out, DIFF_COLUMNS, rows, {
+            "export": "search-differential", "target": target, "contrast": contrast, "plane": args.plane,
+            "top": args.top, "remote": bool(args.remote or args.remote_only), "library": _library_record(library),
+            "method": "fold change = mean energy over target voxels / mean energy over contrast voxels, per "
+                      "experiment; structures include descendants (200 um gridAnnotation); -1 voxels excluded; "
+                      "ranked descending; source=allen rows come from service::mouse_differential (sums, "
+                      "not means)"})
+        print(f"Wrote {len(rows)} rows to {out}")
+    return 0
+
+
+def _seed(data, library, text: str):
+    """(seed for correlation_search, its experiment) from an id or a symbol."""
+    text = str(text).strip()
+    if text.isdigit():
+        exp = data.gene_index.by_id(int(text)) if data.gene_index.has_id(int(text)) else None
+        if library.exists() and library.row_of(int(text)) is not None:
+            return int(text), exp
+        if exp is None:
+            raise AllenViewerError(f"Experiment {text} is neither in the library nor in the gene index.")
+        return data.load_grid(exp), exp
+    from allen_viewer.store.gene_index import pick_default
+
+    candidates = data.gene_index.experiments_of(text)
+    in_lib = [e for e in candidates if library.exists() and library.row_of(e.id) is not None]
+    exp = pick_default(in_lib or candidates)
+    if len(candidates) > 1:
+        _warn(f"{exp.symbol} has {len(candidates)} experiments; using {exp.plane} {exp.id} as the seed "
+              f"({'in the library' if in_lib else 'not in the library, loaded'}; pass an id to choose another).")
+    if in_lib:
+        return exp.id, exp
+    return data.load_grid(exp), exp
+
+
+def cmd_search_correlated(args) -> int:
+    from allen_viewer.library.remote import remote_correlation
+    from allen_viewer.library.search import ROOT_ID, correlation_search, parse_structures
+
+    out = _check_out(args.out, args.force)
+    data = _data()
+    library = _library(data)
+    ontology = data.ontology
+    domain = parse_structures(args.domain)
+    for s in domain:
+        ontology.get(s)
+    hits = []
+    exp = None
+    if not args.remote_only:
+        _require_rows(library)
+        seed, exp = _seed(data, library, args.seed)
+        hits = correlation_search(library, ontology, seed, domain=domain or None, plane=args.plane, top=args.top,
+                                  min_overlap=args.min_voxels)
+    if args.remote or args.remote_only:
+        if exp is None:
+            text = str(args.seed).strip()
+            exp = data.gene_index.by_id(int(text)) if text.isdigit() else data.gene_index.resolve(text)
+        dom_ids = [ontology.get(s).id for s in domain] or [ROOT_ID]
+        found = _remote(args, "correlation search", lambda: remote_correlation(
+            data.client, exp.id, dom_ids, plane=args.plane, top=args.top))
+        hits += found or []
+    rows = [[h.rank, h.experiment_id, h.symbol, h.plane, h.r, h.voxels, h.source] for h in hits]
+    where = ",".join(domain) if domain else "the whole brain"
+    label = exp.label if exp is not None else args.seed
+    print(f"Experiments correlated with {label} over {where} (Pearson r over voxels where both have data):")
+    _print_table([("rank", 4), ("id", 10), ("gene", 14), ("plane", 8), ("r", 8), ("voxels", 7), ("source", 6)], rows)
+    if out is not None:
+        _write_rows(out, CORR_COLUMNS, rows, {
+            "export": "search-correlated", "seed": label, "seed_experiment_id": exp.id if exp else None,
+            "domain": domain or ["root"], "plane": args.plane, "top": args.top, "min_voxels": args.min_voxels,
+            "remote": bool(args.remote or args.remote_only), "library": _library_record(library),
+            "method": "Pearson r of energy between the seed and each experiment over the domain voxels "
+                      "(structures with descendants) where both have data, at float16 precision; pairs "
+                      f"with fewer than {args.min_voxels} such voxels are left out; the seed itself is left out"})
+        print(f"Wrote {len(rows)} rows to {out}")
+    return 0
+
+
+# ---- matrix --------------------------------------------------------------------------------------
+
+def _read_structures(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise AllenViewerError(f"Cannot read the structure list {path} ({exc.strerror or exc}).") from None
+    items = [t.strip() for line in text.splitlines() for t in line.split("#", 1)[0].replace("\t", ",").split(",")]
+    items = [t for t in items if t and t.lower() not in ("acronym", "structure", "structure_id")]
+    if not items:
+        raise AllenViewerError(f"The structure list {path} names no structures.")
+    return items
+
+
+def cmd_matrix(args) -> int:
+    from allen_viewer.export.provenance import provenance, write_sidecar
+    from allen_viewer.library.matrix import region_gene_matrix, write_matrix_csv
+    from allen_viewer.library.sync import read_gene_list
+
+    out = _check_out(args.out, args.force)
+    data = _data()
+    library = _library(data)
+    structures = _read_structures(args.structures) if args.structures else None
+    genes = read_gene_list(args.genes) if args.genes else None
+    matrix, missing = region_gene_matrix(library, data.ontology, structures=structures, depth=args.depth,
+                                         genes=genes, value=args.value, combine=args.combine)
+    if missing:
+        _warn(f"not in the library, left out: {', '.join(missing[:20])}" + (" ..." if len(missing) > 20 else ""))
+    n = write_matrix_csv(matrix, out)
+    write_sidecar(out, provenance([], "matrix", rows=n, genes=len(matrix.genes), value=f"mean {args.value}",
+                                  combine=args.combine, depth=args.depth, structures=structures,
+                                  library=_library_record(library), experiments=matrix.experiments,
+                                  method="rows: structures, each pooling its own and all descendants' 200 um grid "
+                                         "voxels (Allen gridAnnotation); columns: genes; mean over voxels with "
+                                         "data (-1 excluded), as `export structures`; a gene's experiments "
+                                         f"combined by rule {args.combine!r}"))
+    print(f"Wrote {n} structures x {len(matrix.genes)} genes (mean {args.value}, {args.combine}) to {out}")
+    return 0
+
+
+# ---- registration --------------------------------------------------------------------------------
+
+def add_library_commands(sub) -> None:
+    """Register ``library sync|status``, ``search-differential``, ``search-correlated`` and
+    ``matrix`` on an argparse subparsers object (each sets ``func``)."""
+    from allen_viewer.library.matrix import COMBINE_RULES
+    from allen_viewer.library.search import MIN_OVERLAP
+    from allen_viewer.library.sync import DEFAULT_WORKERS
+
+    lib = sub.add_parser("library", help="the local whole-genome library: bulk download and status").add_subparsers(
+        dest="library_command", metavar="ACTION", required=True)
+    p = lib.add_parser("sync", help="download experiments into the library (parallel, resumable)")
+    p.add_argument("experiments", nargs="*", metavar="ID|SYMBOL",
+                   help="experiment ids, or gene symbols (all of their experiments)")
+    p.add_argument("--all", action="store_true", help="every experiment of the gene index (~26,000; ~10 GB of "
+                                                      "grids plus a ~3.9 GB library)")
+    p.add_argument("--plane", choices=("coronal", "sagittal"),
+                   help="every experiment of this plane (with --genes or ids: only those of this plane)")
+    p.add_argument("--genes", type=Path, metavar="FILE", help="a file of gene symbols (one per line or CSV)")
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                   help=f"parallel downloads (default {DEFAULT_WORKERS})")
+    p.add_argument("--density", action="store_true",
+                   help="also download density, for `matrix --value density` (twice the download)")
+    p.set_defaults(func=cmd_library_sync)
+    p = lib.add_parser("status", help="what the library holds, what is missing, the space used")
+    p.add_argument("--list", type=int, default=20, metavar="N", help="list up to N missing ids (default 20)")
+    p.set_defaults(func=cmd_library_status)
+
+    def search_options(p):
+        p.add_argument("--plane", choices=("coronal", "sagittal"), help="only experiments cut in this plane")
+        p.add_argument("--top", type=int, default=50, metavar="N", help="rows to show (default 50)")
+        p.add_argument("--out", type=Path, metavar="FILE.csv", help="also write the rows to a CSV (+ .json)")
+        p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+        g = p.add_mutually_exclusive_group()
+        g.add_argument("--remote", action="store_true", help="also ask Allen's own search service (online)")
+        g.add_argument("--remote-only", action="store_true", help="ask Allen's search service instead of the library")
+
+    p = sub.add_parser("search-differential", help="genes enriched in target structures over contrast structures")
+    p.add_argument("--target", required=True, metavar="ACR[,ACR]", help="target structures (with descendants)")
+    p.add_argument("--contrast", required=True, metavar="ACR[,ACR]", help="contrast structures (with descendants)")
+    search_options(p)
+    p.set_defaults(func=cmd_search_differential)
+
+    p = sub.add_parser("search-correlated", help="experiments whose grid correlates with a seed experiment")
+    p.add_argument("seed", metavar="ID|SYMBOL", help="the seed experiment (a symbol: its library experiment, "
+                                                     "coronal first)")
+    p.add_argument("--domain", metavar="ACR[,ACR]", help="structures to correlate over (default: the whole brain)")
+    p.add_argument("--min-voxels", type=int, default=MIN_OVERLAP, metavar="N",
+                   help=f"fewest voxels with data in both (default {MIN_OVERLAP})")
+    search_options(p)
+    p.set_defaults(func=cmd_search_correlated)
+
+    p = sub.add_parser("matrix", help="region x gene table of mean energy (or density) from the library")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--depth", type=int, metavar="N", help="structures at ontology depth <= N (root is 0)")
+    g.add_argument("--structures", type=Path, metavar="FILE", help="a file of structure acronyms")
+    p.add_argument("--genes", type=Path, metavar="FILE", help="a file of gene symbols (default: all in the library)")
+    p.add_argument("--value", choices=("energy", "density"), default="energy", help="mean of what (default energy)")
+    p.add_argument("--combine", choices=COMBINE_RULES, default="prefer-coronal",
+                   help="several experiments of a gene: prefer-coronal (its default experiment, as the viewer "
+                        "shows it) or mean (of the experiments' structure means)")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.csv")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.set_defaults(func=cmd_matrix)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A parser with just the library commands (for ``python -m allen_viewer.library.commands``)."""
+    parser = argparse.ArgumentParser(prog=PROG, description="The allen-viewer library commands.")
+    parser.add_argument("--offline", action="store_true", help="never use the network")
+    add_library_commands(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    import os
+
+    args = build_parser().parse_args(argv)
+    if args.offline:
+        os.environ["ALLEN_VIEWER_OFFLINE"] = "1"
+    try:
+        return args.func(args)
+    except AllenViewerError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
