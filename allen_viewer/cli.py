@@ -13,6 +13,7 @@ from pathlib import Path
 
 from allen_viewer import __version__
 from allen_viewer.errors import AllenViewerError, CorruptData
+from allen_viewer.export.paths import check_output_path
 
 PROG = "allen-viewer"
 
@@ -160,20 +161,12 @@ def cmd_download_reference(args) -> int:
     return 0
 
 
-def _check_out(path: Path, force: bool) -> Path:
-    if path.exists() and not force:
-        raise AllenViewerError(f"{path} already exists; pass --force to overwrite it.")
-    if path.parent and not path.parent.exists():
-        raise AllenViewerError(f"The folder {path.parent} does not exist.")
-    return path
-
-
 def cmd_export_voxels(args) -> int:
     from allen_viewer.export.tables import export_voxels
 
     data = _data()
     grid = data.load_grid(_pick(data, args.experiment))
-    n = export_voxels(grid, data.reference_space, _check_out(args.out, args.force),
+    n = export_voxels(grid, data.reference_space, check_output_path(args.out, args.force),
                       structure=args.structure, include_missing=args.include_missing)
     print(f"Wrote {n} voxels of {grid.experiment.label} to {args.out} (provenance in {args.out.with_suffix('.json')})")
     return 0
@@ -188,7 +181,7 @@ def cmd_export_structures(args) -> int:
 
     data = _data()
     grid = data.load_grid(_pick(data, args.experiment))
-    n = export_structures(grid, data.reference_space, _check_out(args.out, args.force),
+    n = export_structures(grid, data.reference_space, check_output_path(args.out, args.force),
                           depth=args.depth, acronyms=_structure_list(args.structures))
     print(f"Wrote {n} structures of {grid.experiment.label} to {args.out}")
     return 0
@@ -199,7 +192,7 @@ def cmd_export_volume(args) -> int:
 
     data = _data()
     grid = data.load_grid(_pick(data, args.experiment))
-    files = export_volume(grid, _check_out(args.out, args.force), volume=args.volume)
+    files = export_volume(grid, check_output_path(args.out, args.force), volume=args.volume)
     print(f"Wrote {', '.join(str(f) for f in files)}")
     return 0
 
@@ -211,7 +204,7 @@ def cmd_export_image(args) -> int:
     size = parse_size(args.size)
     data = _data()
     grid = data.load_grid(_pick(data, args.experiment))
-    out = _check_out(args.out, args.force)
+    out = check_output_path(args.out, args.force)
     result = export_image(grid, out, outline=brain_outline(data.reference_space), size=size, view=args.view,
                           transparent=args.transparent, display={"threshold": args.threshold})
     png, side = result["files"]
@@ -226,7 +219,7 @@ def cmd_compare(args) -> int:
     data = _data()
     a = data.load_grid(_pick(data, args.a))
     b = data.load_grid(_pick(data, args.b))
-    result = export_comparison(a, b, data.reference_space, _check_out(args.out, args.force),
+    result = export_comparison(a, b, data.reference_space, check_output_path(args.out, args.force),
                                depth=args.depth, acronyms=_structure_list(args.structures))
     print(f"{a.experiment.label} vs {b.experiment.label}: whole-brain r = {result['whole_brain_r']:.3f} "
           f"over voxels where both have data; {result['rows']} structures written to {args.out}")

@@ -8,12 +8,12 @@ registers them, ``python -m allen_viewer.library.commands ...`` runs them the sa
 """
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from pathlib import Path
 
 from allen_viewer.errors import AllenViewerError
+from allen_viewer.export.paths import check_output_path
 
 PROG = "allen-viewer"
 
@@ -40,13 +40,7 @@ def _require_rows(library) -> None:
 
 
 def _check_out(path: Path | None, force: bool) -> Path | None:
-    if path is None:
-        return None
-    if path.exists() and not force:
-        raise AllenViewerError(f"{path} already exists; pass --force to overwrite it.")
-    if path.parent and not path.parent.exists():
-        raise AllenViewerError(f"The folder {path.parent} does not exist.")
-    return path
+    return None if path is None else check_output_path(path, force)
 
 
 def _mb(n: int) -> str:
@@ -410,31 +404,3 @@ def add_library_commands(sub) -> None:
     p.add_argument("--out", type=Path, required=True, metavar="FILE.csv")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.set_defaults(func=cmd_matrix)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """A parser with just the library commands (for ``python -m allen_viewer.library.commands``)."""
-    parser = argparse.ArgumentParser(prog=PROG, description="The allen-viewer library commands.")
-    parser.add_argument("--offline", action="store_true", help="never use the network")
-    add_library_commands(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    import os
-
-    args = build_parser().parse_args(argv)
-    if args.offline:
-        os.environ["ALLEN_VIEWER_OFFLINE"] = "1"
-    try:
-        return args.func(args)
-    except AllenViewerError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

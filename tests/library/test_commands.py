@@ -128,8 +128,10 @@ def test_matrix_command(synced, capsys, tmp_path):
     assert code == 0, err  # no density was synced: empty cells, but a valid table
 
 
-def test_standalone_entry_point_runs_the_same_commands(allen_env, capsys):
-    assert commands.main(["library", "status"]) == 0
+def test_the_main_cli_runs_the_same_commands(allen_env, capsys):
+    from allen_viewer import cli
+
+    assert cli.main(["library", "status"]) == 0
     assert "not created yet" in capsys.readouterr().out
-    assert commands.main(["search-correlated", "Pdyn"]) == 1
+    assert cli.main(["search-correlated", "Pdyn"]) == 1
     assert capsys.readouterr().err.startswith("allen-viewer: error:")

@@ -1,6 +1,5 @@
 """Bulk sync against the fake Allen server: parallel fetch, resume, failures, and a real
 SIGKILL in the middle of a ``library sync`` run."""
-import argparse
 import importlib
 import os
 import signal
@@ -189,14 +188,6 @@ def test_stale_partial_downloads_are_removed(tmp_path):
 # ---------------------------------------------------------------------------- a real SIGKILL
 
 
-def _entry() -> list[str]:
-    """``-m allen_viewer`` once cli.py registers the library commands, else their own module."""
-    for action in cli.build_parser()._actions:
-        if isinstance(action, argparse._SubParsersAction) and "library" in action.choices:
-            return ["-m", "allen_viewer"]
-    return ["-m", "allen_viewer.library.commands"]
-
-
 def _committed_rows(root: Path) -> int:
     import json
 
@@ -217,7 +208,7 @@ def test_sync_killed_with_sigkill_resumes_and_leaves_nothing_corrupt(allen_env, 
     ids = [e.id for e in gene_index.experiments if e.plane == "sagittal"][:60]
     cache = Cache()
     root = cache.root / "library"
-    cmd = [sys.executable, *_entry(), "library", "sync", *map(str, ids), "--workers", "2"]
+    cmd = [sys.executable, "-m", "allen_viewer", "library", "sync", *map(str, ids), "--workers", "2"]
     allen_env.inject(GRID, "delay", times=10_000, seconds=0.15)
 
     def run_until(condition, limit=60.0):
