@@ -37,7 +37,8 @@ def _cell(value) -> str:
     return str(value)
 
 
-def _write_csv(path: Path, columns: list[str], rows: Iterable[list]) -> int:
+def write_csv(path: Path, columns: list[str], rows: Iterable[list]) -> int:
+    """Write a header row and ``rows`` atomically (missing and NaN values as empty cells); returns the row count."""
     n = 0
     with atomic_write(path, "w") as fh:
         writer = csv.writer(fh, lineterminator="\n")
@@ -72,7 +73,7 @@ def export_voxels(grid: ExpressionGrid, space: ReferenceSpace, path: Path, struc
                   include_missing: bool = False) -> int:
     """Write the voxel CSV (+ sidecar); returns the number of rows."""
     s = space.ontology.get(structure) if structure else None
-    n = _write_csv(Path(path), VOXEL_COLUMNS, voxel_rows(grid, space, s, include_missing))
+    n = write_csv(Path(path), VOXEL_COLUMNS, voxel_rows(grid, space, s, include_missing))
     write_sidecar(Path(path), provenance(grid, "voxels", columns=VOXEL_COLUMNS, rows=n,
                                          structure=s.acronym if s else None, include_missing=include_missing,
                                          units={"x_um, y_um, z_um": "CCFv3 micrometres (200 x grid index)",
@@ -99,7 +100,7 @@ def export_structures(grid: ExpressionGrid, space: ReferenceSpace, path: Path, d
              s.voxels, s.voxels_with_data, s.mean_energy, s.mean_density, s.mean_intensity]
             for s in summarize_all(grid, space)
             if s.voxels_with_data > 0 and (keep is None or s.structure.id in keep))
-    n = _write_csv(Path(path), STRUCTURE_COLUMNS, rows)
+    n = write_csv(Path(path), STRUCTURE_COLUMNS, rows)
     write_sidecar(Path(path), provenance(grid, "structures", columns=STRUCTURE_COLUMNS, rows=n, depth=depth,
                                          structures=acronyms,
                                          method="each structure pools its own and all descendants' 200 um grid "
@@ -115,7 +116,7 @@ def export_comparison(a: ExpressionGrid, b: ExpressionGrid, space: ReferenceSpac
              c.mean_energy_a, c.mean_energy_b, c.difference, c.ratio, c.r]
             for c in compare_structures(a, b, space)
             if c.voxels_both > 0 and (keep is None or c.structure.id in keep))
-    n = _write_csv(Path(path), COMPARE_COLUMNS, rows)
+    n = write_csv(Path(path), COMPARE_COLUMNS, rows)
     whole = correlation(a, b)
     write_sidecar(Path(path), provenance([a, b], "compare", columns=COMPARE_COLUMNS, rows=n,
                                          gene_a=a.gene, gene_b=b.gene, whole_brain_r=whole,

@@ -14,6 +14,16 @@ from pathlib import Path
 
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.export.paths import check_output_path
+from allen_viewer.library.results import (
+    CORR_COLUMNS,
+    CORR_METHOD,
+    DIFF_COLUMNS,
+    DIFF_METHOD,
+    correlation_rows,
+    differential_rows,
+    library_record,
+    write_results_csv,
+)
 
 PROG = "allen-viewer"
 
@@ -157,27 +167,6 @@ def _print_table(columns: list[tuple[str, int]], rows: list[list]) -> None:
         print("  ".join(f"{_fmt(v):>{w}}" if i != 2 else f"{_fmt(v):<{w}}" for i, ((_, w), v) in enumerate(zip(columns, row))))
 
 
-def _write_rows(path: Path, columns: list[str], rows: list[list], record: dict) -> None:
-    import csv
-
-    from allen_viewer.export.provenance import provenance, write_sidecar
-    from allen_viewer.store.atomic import atomic_write
-
-    with atomic_write(path, "w") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow(["" if v is None or (isinstance(v, float) and math.isnan(v)) else
-                             (repr(v) if isinstance(v, float) else v) for v in row])
-    write_sidecar(path, provenance([], record.pop("export"), columns=columns, rows=len(rows), **record))
-
-
-def _library_record(library) -> dict:
-    if not library.exists():
-        return {"root": str(library.root), "experiments": 0}
-    return {"root": str(library.root), "experiments": len(library), "precision": library.manifest["precision"]}
-
-
 def _remote(args, what: str, call):
     """Run a remote search for --remote/--remote-only; None (with a warning) when it fails."""
     try:
@@ -187,11 +176,6 @@ def _remote(args, what: str, call):
             raise
         _warn(f"Allen's {what} service could not be used ({exc}); showing the local results only.")
         return None
-
-
-DIFF_COLUMNS = ["rank", "experiment_id", "gene", "plane", "fold_change", "target_mean", "contrast_mean",
-                "target_voxels", "contrast_voxels", "target_sum", "contrast_sum", "source"]
-CORR_COLUMNS = ["rank", "experiment_id", "gene", "plane", "r", "voxels", "source"]
 
 
 def cmd_search_differential(args) -> int:
@@ -214,8 +198,7 @@ def cmd_search_differential(args) -> int:
             data.client, [ontology.get(s).id for s in target], [ontology.get(s).id for s in contrast],
             plane=args.plane, top=args.top))
         hits += found or []
-    rows = [[h.rank, h.experiment_id, h.symbol, h.plane, h.fold_change, h.target_mean, h.contrast_mean,
-             h.target_voxels, h.contrast_voxels, h.target_sum, h.contrast_sum, h.source] for h in hits]
+    rows = differential_rows(hits)
     print(f"Genes enriched in {','.join(target)} over {','.join(contrast)} (fold change of mean energy, "
           "voxels with data, structures with descendants):")
     _print_table([("rank", 4), ("id", 10), ("gene", 14), ("plane", 8), ("fold", 8), ("target", 8),
@@ -223,13 +206,10 @@ def cmd_search_differential(args) -> int:
                  [[r[0], r[1], r[2], r[3], r[4], r[5] if r[5] is not None else r[9],
                    r[6] if r[6] is not None else r[10], r[11]] for r in rows])
     if out is not None:
-        _write_rows(out, DIFF_COLUMNS, rows, {
-            "export": "search-differential", "target": target, "contrast": contrast, "plane": args.plane,
-            "top": args.top, "remote": bool(args.remote or args.remote_only), "library": _library_record(library),
-            "method": "fold change = mean energy over target voxels / mean energy over contrast voxels, per "
-                      "experiment; structures include descendants (200 um gridAnnotation); -1 voxels excluded; "
-                      "ranked descending; source=allen rows come from service::mouse_differential (sums, "
-                      "not means)"})
+        write_results_csv(out, DIFF_COLUMNS, rows, "search-differential", **{
+            "target": target, "contrast": contrast, "plane": args.plane,
+            "top": args.top, "remote": bool(args.remote or args.remote_only), "library": library_record(library),
+            "method": DIFF_METHOD})
         print(f"Wrote {len(rows)} rows to {out}")
     return 0
 
@@ -283,19 +263,17 @@ def cmd_search_correlated(args) -> int:
         found = _remote(args, "correlation search", lambda: remote_correlation(
             data.client, exp.id, dom_ids, plane=args.plane, top=args.top))
         hits += found or []
-    rows = [[h.rank, h.experiment_id, h.symbol, h.plane, h.r, h.voxels, h.source] for h in hits]
+    rows = correlation_rows(hits)
     where = ",".join(domain) if domain else "the whole brain"
     label = exp.label if exp is not None else args.seed
     print(f"Experiments correlated with {label} over {where} (Pearson r over voxels where both have data):")
     _print_table([("rank", 4), ("id", 10), ("gene", 14), ("plane", 8), ("r", 8), ("voxels", 7), ("source", 6)], rows)
     if out is not None:
-        _write_rows(out, CORR_COLUMNS, rows, {
-            "export": "search-correlated", "seed": label, "seed_experiment_id": exp.id if exp else None,
+        write_results_csv(out, CORR_COLUMNS, rows, "search-correlated", **{
+            "seed": label, "seed_experiment_id": exp.id if exp else None,
             "domain": domain or ["root"], "plane": args.plane, "top": args.top, "min_voxels": args.min_voxels,
-            "remote": bool(args.remote or args.remote_only), "library": _library_record(library),
-            "method": "Pearson r of energy between the seed and each experiment over the domain voxels "
-                      "(structures with descendants) where both have data, at float16 precision; pairs "
-                      f"with fewer than {args.min_voxels} such voxels are left out; the seed itself is left out"})
+            "remote": bool(args.remote or args.remote_only), "library": library_record(library),
+            "method": CORR_METHOD.format(min_voxels=args.min_voxels)})
         print(f"Wrote {len(rows)} rows to {out}")
     return 0
 
@@ -331,7 +309,7 @@ def cmd_matrix(args) -> int:
     n = write_matrix_csv(matrix, out)
     write_sidecar(out, provenance([], "matrix", rows=n, genes=len(matrix.genes), value=f"mean {args.value}",
                                   combine=args.combine, depth=args.depth, structures=structures,
-                                  library=_library_record(library), experiments=matrix.experiments,
+                                  library=library_record(library), experiments=matrix.experiments,
                                   method="rows: structures, each pooling its own and all descendants' 200 um grid "
                                          "voxels (Allen gridAnnotation); columns: genes; mean over voxels with "
                                          "data (-1 excluded), as `export structures`; a gene's experiments "
