@@ -229,7 +229,8 @@ def cmd_compare(args) -> int:
 def cmd_gui(args) -> int:
     from allen_viewer.gui.app import run_gui
 
-    return run_gui(gene=args.gene, screenshot=args.screenshot, offline=args.offline, compare=args.compare)
+    return run_gui(gene=args.gene, screenshot=args.screenshot, offline=args.offline, compare=args.compare,
+                   structure=args.structure)
 
 
 # ---- parser ---------------------------------------------------------------------------------
@@ -241,12 +242,17 @@ def build_parser() -> argparse.ArgumentParser:
                     "With no command, opens the viewer.",
         epilog="Environment: ALLEN_VIEWER_OFFLINE=1 (embedded data and cache only), ALLEN_VIEWER_CACHE "
                "(cache directory), ALLEN_VIEWER_SETTINGS (the viewer's settings file), ALLEN_API_URL, "
-               "ALLEN_DOWNLOAD_URL (service addresses).",
+               "ALLEN_DOWNLOAD_URL (service addresses). Each command's options: COMMAND --help. "
+               "The user guide: docs/user-guide.md.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--offline", action="store_true", help="never use the network (same as ALLEN_VIEWER_OFFLINE=1)")
+    parser.add_argument("--offline", action="store_true",
+                        help="never use the network (same as ALLEN_VIEWER_OFFLINE=1); without it the viewer "
+                             "checks the network in the background at start-up")
     parser.add_argument("--gene", metavar="SYMBOL|ID", help="open the viewer on this gene or experiment")
     parser.add_argument("--compare", metavar="SYMBOL|ID", help="a second gene to compare with --gene")
+    parser.add_argument("--structure", metavar="ACRONYM|ID",
+                        help="select this structure (e.g. CP) and move the slices into it")
     parser.add_argument("--screenshot", metavar="FILE.png", type=Path,
                         help="with --gene: render the window, save it to FILE.png and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -263,35 +269,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_fetch)
 
     p = sub.add_parser("info", help="print an experiment's metadata and data coverage")
-    p.add_argument("experiment", metavar="ID|SYMBOL")
+    p.add_argument("experiment", metavar="ID|SYMBOL", help="an experiment id, or a gene symbol (its coronal "
+                                                           "experiment when there is one)")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("refresh-index", help="download the list of all ISH experiments from the Allen API")
     p.set_defaults(func=cmd_refresh_index)
 
-    export = sub.add_parser("export", help="write voxels, structure means or volumes to files").add_subparsers(
-        dest="what", metavar="WHAT", required=True)
+    export = sub.add_parser("export", help="write voxels, structure means, volumes or 3-D images to files")
+    export = export.add_subparsers(dest="what", metavar="WHAT", required=True)
 
     def export_parser(name, help_text, out_help):
         e = export.add_parser(name, help=help_text)
-        e.add_argument("experiment", metavar="ID|SYMBOL")
-        e.add_argument("--out", type=Path, required=True, help=out_help)
+        e.add_argument("experiment", metavar="ID|SYMBOL", help="an experiment id, or a gene symbol (its coronal "
+                                                               "experiment when there is one)")
+        e.add_argument("--out", type=Path, required=True, metavar="FILE", help=out_help)
         e.add_argument("--force", action="store_true", help="overwrite an existing file")
         return e
 
-    e = export_parser("voxels", "one CSV row per grid voxel with data", "FILE.csv")
+    e = export_parser("voxels", "one CSV row per grid voxel with data", "the CSV file to write (FILE.csv)")
     e.add_argument("--structure", metavar="ACRONYM", help="only voxels in this structure and its descendants")
     e.add_argument("--include-missing", action="store_true", help="also the no-data (-1) voxels, with empty values")
     e.set_defaults(func=cmd_export_voxels)
-    e = export_parser("structures", "one CSV row per structure with data (means pool descendants)", "FILE.csv")
+    e = export_parser("structures", "one CSV row per structure with data (means pool descendants)",
+                      "the CSV file to write (FILE.csv)")
     e.add_argument("--depth", type=int, metavar="N", help="only structures at ontology depth <= N (root is 0)")
     e.add_argument("--structures", metavar="A,B,C", help="only these structures (acronyms)")
     e.set_defaults(func=cmd_export_structures)
-    e = export_parser("volume", "the grid as an NRRD or MetaImage volume (200 um, AP/DV/ML axes)", "FILE.nrrd or FILE.mhd")
+    e = export_parser("volume", "the grid as an NRRD or MetaImage volume (200 um, AP/DV/ML axes)",
+                      "the volume file to write: FILE.nrrd or FILE.mhd (+ FILE.raw)")
     e.add_argument("--volume", default="energy", choices=("energy", "intensity", "density", "all"),
                    help="which volume (default energy; all writes FILE_energy.nrrd, ...)")
     e.set_defaults(func=cmd_export_volume)
-    e = export_parser("image", "the 3-D scene rendered off screen to a PNG, at any size", "FILE.png")
+    e = export_parser("image", "the 3-D scene rendered off screen to a PNG, at any size",
+                      "the PNG file to write (FILE.png)")
     e.add_argument("--size", default="1600x1200", metavar="WxH", help="image size in pixels (default 1600x1200)")
     e.add_argument("--view", default="oblique", choices=("dorsal", "lateral", "anterior", "oblique"),
                    help="camera preset, as the viewer's buttons (default oblique)")
@@ -303,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="per-structure table comparing two genes, with correlations")
     p.add_argument("a", metavar="A", help="first gene or experiment id")
     p.add_argument("b", metavar="B", help="second gene or experiment id")
-    p.add_argument("--out", type=Path, required=True, help="FILE.csv")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.csv", help="the CSV file to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.add_argument("--depth", type=int, metavar="N", help="only structures at ontology depth <= N")
     p.add_argument("--structures", metavar="A,B,C", help="only these structures (acronyms)")
@@ -311,7 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("download-reference", help="download a 25 um reference volume into the cache "
                                                   "(nissl: 136 MB, the slice background; template: 33 MB)")
-    p.add_argument("kind", choices=("nissl", "template"))
+    p.add_argument("kind", choices=("nissl", "template"),
+                   help="nissl: the Nissl-stained volume; template: the two-photon average template")
     p.set_defaults(func=cmd_download_reference)
 
     from allen_viewer.library.commands import add_library_commands
@@ -323,13 +335,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.offline:
-        os.environ["ALLEN_VIEWER_OFFLINE"] = "1"
     if args.screenshot and not args.gene:
         parser.error("--screenshot needs --gene")
     if args.compare and not args.gene:
         parser.error("--compare needs --gene")
     func = getattr(args, "func", cmd_gui)
+    previous_offline = os.environ.get("ALLEN_VIEWER_OFFLINE")
+    if args.offline:
+        os.environ["ALLEN_VIEWER_OFFLINE"] = "1"
     try:
         return func(args)
     except AllenViewerError as exc:
@@ -338,3 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    finally:  # --offline lasts for this command only (main() is also called in-process)
+        if previous_offline is None:
+            os.environ.pop("ALLEN_VIEWER_OFFLINE", None)
+        else:
+            os.environ["ALLEN_VIEWER_OFFLINE"] = previous_offline

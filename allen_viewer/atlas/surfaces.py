@@ -1,6 +1,8 @@
 """Surface meshes of the brain and of brain structures, from the 25 µm CCFv3 annotation.
 
-Qt-free (VTK/pyvista only), so the GUI can call it from a worker thread.
+Qt-free (VTK/pyvista only).  The GUI makes the 25 µm masks in a worker thread and the meshes
+in its UI thread (``structure_surface(..., mask=...)``): VTK objects made or freed in a worker
+thread can deadlock against rendering (see ``MainWindow._on_surface``).
 
 Coordinates: mesh points are CCF micrometres in the annotation's (AP, DV, ML) order, i.e.
 x = AP (+ posterior), y = DV (+ ventral), z = ML (+ right); 25 µm voxel (a, b, c) lies at
@@ -285,24 +287,25 @@ def brain_outline(space: ReferenceSpace, use_cache: bool = True) -> pv.PolyData:
 
 
 def structure_surface(space: ReferenceSpace, structure: Structure | int | str,
-                      use_cache: bool = True) -> pv.PolyData | None:
+                      use_cache: bool = True, mask: np.ndarray | None = None) -> pv.PolyData | None:
     """A structure's surface (its voxels and all its descendants') in CCF µm, or None.
 
     None when the structure has no voxels in the 25 µm annotation (many ontology entries
     are only drawn through their children in other annotation releases, or not at all).
     Contoured at 50 µm (25 µm for structures under :data:`SMALL_STRUCTURE_VOXELS` voxels).
-    The root (997) gives the brain outline.
+    The root (997) gives the brain outline.  ``mask``: the structure's 25 µm mask
+    (``space.mask25(structure)``) when the caller has made it already, e.g. in a worker thread.
     """
     s = structure if isinstance(structure, Structure) else space.ontology.get(structure)
     if s.id == ROOT_ID:
         return brain_outline(space, use_cache)
 
     def build() -> pv.PolyData | None:
-        mask = space.mask25(s)
-        n = int(np.count_nonzero(mask))
+        m = space.mask25(s) if mask is None else mask
+        n = int(np.count_nonzero(m))
         if n == 0:
             return None
-        return mask_surface(mask, 1 if n < SMALL_STRUCTURE_VOXELS else STRUCTURE_BLOCK)
+        return mask_surface(m, 1 if n < SMALL_STRUCTURE_VOXELS else STRUCTURE_BLOCK)
 
     return _cached(s.id, build, use_cache)
 

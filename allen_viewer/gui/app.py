@@ -13,8 +13,12 @@
   side, their difference and correlation; see :mod:`allen_viewer.gui.compare_view`); with
   ``--screenshot FILE.png`` it saves the compare view once both genes, the atlas and the
   outline are shown.
+* ``--structure ACRONYM|ID`` selects that structure once the atlas is in and moves the
+  cursor into it (the slice panes cut through it, its surface is shown in 3-D); with
+  ``--screenshot`` the picture waits for the surface.
 * ``--offline`` (or ``ALLEN_VIEWER_OFFLINE=1``) keeps everything on the embedded data and
-  the cache.
+  the cache.  Otherwise the window probes the network in the background at start-up (see
+  :mod:`allen_viewer.gui.first_run`); screenshot runs show no first-run bars.
 """
 from __future__ import annotations
 
@@ -61,10 +65,11 @@ def wait_until(app, predicate, timeout_s: float) -> bool:
 
 
 def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bool = False,
-            compare: str | None = None) -> int:
+            compare: str | None = None, structure: str | None = None) -> int:
     """Open the viewer (see the module docstring); returns the process exit status.
 
     ``compare``: a second gene (symbol or id) to compare with ``gene`` in compare mode.
+    ``structure``: a structure (acronym or Allen id) to select and move the cursor into.
     """
     if offline:
         os.environ["ALLEN_VIEWER_OFFLINE"] = "1"
@@ -89,6 +94,12 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
             return _error(str(exc))
     if screenshot is not None and experiment is None:
         return _error("--screenshot needs --gene")
+    structure_id = None
+    if structure is not None:
+        try:
+            structure_id = data.ontology.get(structure).id
+        except AllenViewerError as exc:
+            return _error(str(exc))
 
     app = ensure_app()
     from allen_viewer.gui.main_window import DEFAULT_SIZE, MainWindow, default_query
@@ -101,13 +112,25 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
         window.request_gene(experiment if experiment is not None else default_query(settings))
         if other is not None:
             window.compare_with(other)
+        if structure_id is not None:
+            _go_to_structure_when_ready(window, structure_id)
         return app.exec()
 
-    return _screenshot(app, data, experiment, Path(screenshot), DEFAULT_SIZE, MainWindow, ViewerSettings, other)
+    return _screenshot(app, data, experiment, Path(screenshot), DEFAULT_SIZE, MainWindow, ViewerSettings, other,
+                       structure_id)
 
 
-def _screenshot(app, data, experiment, path: Path, size, window_class, settings_class, other=None) -> int:
-    window = window_class(data, settings_class(read_only=True), restore_layout=False)
+def _go_to_structure_when_ready(window, structure_id: int) -> None:
+    """Select the structure and move the cursor into it once the atlas is loaded."""
+    if window.atlas_loaded:
+        window.go_to_structure(structure_id)
+    else:
+        window.atlasReady.connect(lambda: window.go_to_structure(structure_id))
+
+
+def _screenshot(app, data, experiment, path: Path, size, window_class, settings_class, other=None,
+                structure_id: int | None = None) -> int:
+    window = window_class(data, settings_class(read_only=True), restore_layout=False, notices=False)
     failures: list[str] = []
     window.loadFailed.connect(failures.append)
     window.resize(*size)
@@ -115,12 +138,16 @@ def _screenshot(app, data, experiment, path: Path, size, window_class, settings_
     window.load_experiment(experiment)
     if other is not None:
         window.compare_with(other)
+    if structure_id is not None:
+        _go_to_structure_when_ready(window, structure_id)
 
     def ready() -> bool:
         if failures:
             return True
         if window.is_busy():  # the outline mesh is requested once the atlas is in
             return False
+        if structure_id is not None and window.tree_panel.selected_id() != structure_id:
+            return False  # selected once the atlas is in; its surface request then keeps it busy
         if other is not None and not window.is_comparing:
             return window.banner.kind == "error" and window.banner.isVisible()
         return (window.grid is not None and window.atlas_loaded) or window.banner.kind == "error"

@@ -21,15 +21,25 @@ tree, the display controls' values and the camera buttons then act on the compar
 ``View > Compare mode`` switches back and forth once a second gene is loaded.
 
 Exports (``File > Export``) are :class:`~allen_viewer.gui.export_actions.ExportActions`.
+
+First run (:mod:`allen_viewer.gui.first_run`): unless offline mode was asked for
+(``ALLEN_VIEWER_OFFLINE`` / ``--offline``), a cheap probe of the API host runs in the
+background at start-up.  Offline (asked for or found): the status bar says so, and a found
+one also gets a note above the views (with Retry).  Online, with the Nissl volume not in the
+cache: a non-modal bar offers its download once per run ("Download (136 MB)", "Not now",
+"Don't ask again", the last remembered in the settings).  ``Help > About`` shows the
+versions, the data sources and the citation; ``Help > Open the Allen experiment page``
+opens the loaded gene's page (its original ISH section images) in the browser.
 """
 from __future__ import annotations
 
+import html
 import logging
 import math
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -37,7 +47,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -47,22 +56,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from allen_viewer import ALLEN_CITATION, __version__, config
+from allen_viewer import config
 from allen_viewer.atlas.ontology import Ontology
-from allen_viewer.atlas.reference_space import ReferenceSpace, um_to_grid
-from allen_viewer.atlas.surfaces import brain_outline, structure_surface
+from allen_viewer.atlas.reference_space import ReferenceSpace, ccf25_to_um, um_to_grid
+from allen_viewer.atlas.surfaces import brain_outline, mesh_cache_path, structure_surface
 from allen_viewer.data import AtlasData
-from allen_viewer.errors import AllenViewerError
+from allen_viewer.errors import AllenViewerError, Offline
 from allen_viewer.expression.grid import ExpressionGrid
 from allen_viewer.expression.summary import summarize
+from allen_viewer.gui.about import experiment_page_url, show_about
 from allen_viewer.gui.compare_view import CompareView, GenePickerDialog
 from allen_viewer.gui.export_actions import ExportActions
+from allen_viewer.gui.first_run import ProbeResult, nissl_offer_bar, offline_note_bar, probe_network
 from allen_viewer.gui.gene_search import GeneSearchPanel
+from allen_viewer.gui.library_search import LibrarySearchPanel
 from allen_viewer.gui.scene3d import ExpressionControls, ExpressionScene
 from allen_viewer.gui.settings import DEFAULT_GENE, ViewerSettings
 from allen_viewer.gui.slice_view import SlicePanes, nissl_to_gray
 from allen_viewer.gui.structure_tree import StructureTreePanel
-from allen_viewer.gui.workers import RequestChannel, shared_pool
+from allen_viewer.gui.workers import RequestChannel, error_message, shared_pool
 from allen_viewer.store.gene_index import Experiment, GeneIndex
 
 log = logging.getLogger(__name__)
@@ -74,6 +86,8 @@ CURSOR_3D_DELAY_MS = 40
 DEFAULT_SIZE = (1600, 1000)
 STATUS_WIDTH_FRACTION = 0.45
 """Status-bar messages are elided to this fraction of the window width (hover info gets the rest)."""
+NISSL_SIZE_TEXT = "136 MB"
+"""The Nissl volume's download size, as the offer and the Atlas menu say it."""
 
 
 class MessageBanner(QFrame):
@@ -168,7 +182,11 @@ class MainWindow(QMainWindow):
     the message is also in the banner and the status bar), ``outlineReady()`` (the brain
     outline is in the 3-D view), ``surfaceReady(int)`` (a structure's surface is shown),
     ``compareReady(ExpressionGrid, ExpressionGrid)`` (compare mode shows A and B),
-    ``compareModeChanged(bool)`` (entered / left compare mode).
+    ``compareModeChanged(bool)`` (entered / left compare mode), ``networkChanged(str)``
+    (:attr:`network` changed).
+
+    ``notices``: False for scripted runs (``--screenshot``): no first-run bars (the Nissl
+    offer, the offline note) over the views; the status bar still says when it is offline.
     """
 
     indexReady = Signal()
@@ -179,10 +197,18 @@ class MainWindow(QMainWindow):
     gridLoaded = Signal(object)
     loadFailed = Signal(str)
     surfaceReady = Signal(int)
+    networkChanged = Signal(str)
 
     def __init__(self, data: AtlasData | None = None, settings: ViewerSettings | None = None,
-                 parent: QWidget | None = None, restore_layout: bool = True):
+                 parent: QWidget | None = None, restore_layout: bool = True, notices: bool = True):
         super().__init__(parent)
+        self.notices = notices
+        self.network = "unknown"
+        """``unknown`` (probing), ``online``, ``offline`` (found) or ``offline-mode`` (asked for)."""
+        self.probe_result: ProbeResult | None = None
+        self._offline_detail = ""
+        self._nissl_offered = False
+        self.about_box = None
         self.data = data or AtlasData()
         self.settings = settings or ViewerSettings()
         self.index: GeneIndex | None = None
@@ -223,7 +249,7 @@ class MainWindow(QMainWindow):
             b = self.compare_grid
             if b is not None and getattr(self, "stack", None) is not None and self.is_comparing:
                 title += f" vs {b.gene} ({b.plane}, {b.id})"
-        if config.offline():
+        if config.offline() or self.network in ("offline", "offline-mode"):
             title += " [offline]"
         return title
 
@@ -235,6 +261,7 @@ class MainWindow(QMainWindow):
         self.grid_channel = RequestChannel("grid", pool, self)
         self.nissl_channel = RequestChannel("nissl", pool, self)
         self.compare_channel = RequestChannel("compare", pool, self)
+        self.probe_channel = RequestChannel("probe", pool, self)
         self.surface_channels: dict[int, RequestChannel] = {}
 
     def _build_views(self) -> None:
@@ -278,6 +305,8 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 10)
 
         self.banner = MessageBanner()
+        self.offline_note = offline_note_bar()
+        self.nissl_offer = nissl_offer_bar(NISSL_SIZE_TEXT)
         self.stack = QStackedWidget()
         self.stack.setObjectName("centralStack")
         self.stack.addWidget(self.splitter)  # page 0; the compare view is page 1 once made
@@ -286,6 +315,8 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(2)
         layout.addWidget(self.banner)
+        layout.addWidget(self.offline_note)
+        layout.addWidget(self.nissl_offer)
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
 
@@ -303,6 +334,13 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(self.search_dock, self.tree_dock, Qt.Orientation.Vertical)
         self.resizeDocks([self.search_dock], [330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.search_dock, self.tree_dock], [380, 560], Qt.Orientation.Vertical)
+        self.library_panel = LibrarySearchPanel(self.data)
+        self.library_dock = QDockWidget("Library search", self)
+        self.library_dock.setObjectName("librarySearchDock")
+        self.library_dock.setWidget(self.library_panel)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.library_dock)
+        self.tabifyDockWidget(self.tree_dock, self.library_dock)  # the tallest dock; tables need height
+        self.tree_dock.raise_()
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -358,9 +396,10 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         view.addAction(self.search_dock.toggleViewAction())
         view.addAction(self.tree_dock.toggleViewAction())
+        view.addAction(self.library_dock.toggleViewAction())
 
         atlas = bar.addMenu("&Atlas")
-        self.download_nissl_action = QAction("Download the &Nissl volume (136 MB)", self)
+        self.download_nissl_action = QAction(f"Download the &Nissl volume ({NISSL_SIZE_TEXT})", self)
         self.download_nissl_action.triggered.connect(self.download_nissl)
         atlas.addAction(self.download_nissl_action)
         self.cancel_nissl_action = QAction("Cancel the Nissl download", self)
@@ -369,9 +408,20 @@ class MainWindow(QMainWindow):
         atlas.addAction(self.cancel_nissl_action)
 
         help_menu = bar.addMenu("&Help")
-        about = QAction("&About", self)
+        self.open_page_action = QAction("Open the Allen &experiment page", self)
+        self.open_page_action.setObjectName("openExperimentPage")
+        self.open_page_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.open_page_action.setEnabled(False)
+        self.open_page_action.setToolTip("Open the loaded gene's experiment at mouse.brain-map.org in the web "
+                                         "browser: the original ISH section images")
+        self.open_page_action.triggered.connect(self.open_experiment_page)
+        help_menu.addAction(self.open_page_action)
+        help_menu.addSeparator()
+        about = QAction("&About Allen Viewer", self)
+        about.setObjectName("aboutAction")
         about.triggered.connect(self._about)
         help_menu.addAction(about)
+        self.about_action = about
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -386,6 +436,11 @@ class MainWindow(QMainWindow):
         self.nissl_indicator = TaskIndicator(self.nissl_channel, "Nissl")
         status.addPermanentWidget(self.grid_indicator)
         status.addPermanentWidget(self.nissl_indicator)
+        self.network_label = QLabel("")
+        self.network_label.setObjectName("networkState")
+        self.network_label.setStyleSheet("color:#d35400; font-weight:bold; padding: 0 6px;")
+        self.network_label.hide()
+        status.addPermanentWidget(self.network_label)
 
     def _connect(self) -> None:
         # background results
@@ -408,8 +463,12 @@ class MainWindow(QMainWindow):
         self.compare_channel.failed.connect(self._on_compare_failed)
         self.compare_channel.cancelled.connect(
             lambda exp: self.show_status(f"Loading {exp.symbol if exp else 'the gene'} for comparison cancelled."))
+        self.probe_channel.resultReady.connect(self._on_probe)
+        self.nissl_offer.clicked.connect(self._on_nissl_offer)
+        self.offline_note.clicked.connect(self._on_offline_note)
         # panels
         self.search_panel.experimentActivated.connect(self.load_experiment)
+        self.library_panel.experimentActivated.connect(self.load_experiment)
         self.tree_panel.structureSelected.connect(self._on_structure_selected)
         self.tree_panel.visibilityChanged.connect(self._on_visibility_changed)
         self.slices.pointClicked.connect(self._on_point_clicked)
@@ -471,6 +530,7 @@ class MainWindow(QMainWindow):
 
     def _start(self) -> None:
         data = self.data
+        self.check_network()
         self.show_status("Loading the gene index and the atlas…")
         self.index_channel.submit(lambda progress, cancel: data.gene_index, tag="index")
 
@@ -513,8 +573,8 @@ class MainWindow(QMainWindow):
 
     def channels(self) -> list[RequestChannel]:
         return [self.index_channel, self.atlas_channel, self.outline_channel, self.grid_channel,
-                self.nissl_channel, self.compare_channel, *self.surface_channels.values(),
-                *self.exports.channels()]
+                self.nissl_channel, self.compare_channel, self.probe_channel, *self.surface_channels.values(),
+                *self.exports.channels(), *self.library_panel.channels()]
 
     def is_busy(self) -> bool:
         """True while any background request of this window is in flight."""
@@ -536,6 +596,8 @@ class MainWindow(QMainWindow):
         self.search_panel.set_index(index)
         recent = [index.by_id(i) for i in self.settings.recent_experiments if index.has_id(i)]
         self.search_panel.set_recent(recent)
+        if self.offline_note.isVisible():
+            self.offline_note.show_text(self._offline_note_text())
         self.indexReady.emit()
         if self.space is not None and self.grid is None and not self.grid_channel.busy:
             self.show_status("Ready.")
@@ -549,13 +611,15 @@ class MainWindow(QMainWindow):
     def _on_atlas(self, result, _tag) -> None:
         self.ontology, self.space = result
         self.tree_panel.set_ontology(self.ontology)
+        self.library_panel.set_ontology(self.ontology)
         self.slices.set_reference_space(self.space)
         if self.index is not None and self.grid is None and not self.grid_channel.busy:
             self.show_status("Ready.")
         space = self.space
 
         def outline(progress, cancel):
-            return brain_outline(space)
+            # numpy only: the VTK part runs in the UI thread (_on_outline; see _on_surface)
+            return space.brain_mask25
 
         self.outline_channel.submit(outline, tag="outline")
         if self.data.has_nissl():
@@ -567,7 +631,13 @@ class MainWindow(QMainWindow):
         self._update_summary()
         self.atlasReady.emit()
 
-    def _on_outline(self, mesh, _tag) -> None:
+    def _on_outline(self, _brain_mask, _tag) -> None:
+        try:
+            mesh = brain_outline(self.space)  # VTK: in the UI thread (see _on_surface)
+        except Exception as exc:  # noqa: BLE001 - shown, as a failed background request would be
+            log.exception("brain outline failed")
+            self.show_error(f"Brain outline: {error_message(exc)}")
+            return
         self.outline_mesh = mesh
         self.scene.set_brain_outline(mesh)
         if self.compare_view is not None:
@@ -630,18 +700,24 @@ class MainWindow(QMainWindow):
         if self.index is not None:
             self.search_panel.set_recent([self.index.by_id(i) for i in recent_ids if self.index.has_id(i)])
         self.search_panel.set_shown(exp)
+        self.library_panel.set_seed(exp)
         self.search_panel.refresh_sources()
         cov = grid.coverage()
         source = {"embedded": "embedded data", "cached": "the cache", "remote": "the Allen API (now cached)"}.get(
             self._grid_where, "file")
         self.show_status(f"{exp.label}: {cov['voxels_with_data']:,} voxels with data "
                          f"({cov['hemispheres']} hemispheres), from {source}.")
+        self.open_page_action.setEnabled(True)
+        self.open_page_action.setText(f"Open the Allen &experiment page of {exp.symbol} ({exp.id})")
+        if self._grid_where == "remote" and self.network == "offline":
+            self._set_network("online", "a grid was just downloaded from the Allen API")
         if self.compare_grid is not None and (self.is_comparing or self._compare_waiting_for_a):
             self._show_compare()
         self.gridLoaded.emit(grid)
 
-    def _on_grid_failed(self, message: str, _exc, exp: Experiment) -> None:
+    def _on_grid_failed(self, message: str, exc, exp: Experiment) -> None:
         self.show_error(f"Could not load {exp.label}: {message}" if exp else message)
+        self._note_offline_failure(exc, message)
         self.loadFailed.emit(message)
 
     # ------------------------------------------------------------------ compare mode
@@ -699,9 +775,10 @@ class MainWindow(QMainWindow):
         else:
             self.show_status(f"{exp.label} is ready; waiting for the first gene to compare it with…")
 
-    def _on_compare_failed(self, message: str, _exc, exp: Experiment) -> None:
+    def _on_compare_failed(self, message: str, exc, exp: Experiment) -> None:
         self._compare_waiting_for_a = False
         self.show_error(f"Could not load {exp.label} for comparison: {message}" if exp else message)
+        self._note_offline_failure(exc, message)
         self.loadFailed.emit(message)
 
     def _ensure_compare_view(self) -> CompareView:
@@ -821,6 +898,8 @@ class MainWindow(QMainWindow):
     def _on_nissl_busy(self, busy: bool) -> None:
         self.cancel_nissl_action.setEnabled(busy)
         self.download_nissl_action.setEnabled(not busy)
+        if busy:
+            self.nissl_offer.hide()  # however the download was started
 
     def _on_nissl(self, gray: np.ndarray, tag) -> None:
         self.slices.set_nissl(gray)
@@ -833,14 +912,122 @@ class MainWindow(QMainWindow):
             self.set_slice_background("nissl")
         self.show_status("Nissl volume ready.")
 
-    def _on_nissl_failed(self, message: str, _exc, _tag) -> None:
+    def _on_nissl_failed(self, message: str, exc, _tag) -> None:
         self.show_error(f"Nissl volume: {message}")
+        self._note_offline_failure(exc, message)
+
+    # ------------------------------------------------------------------ network and first run
+
+    def check_network(self) -> None:
+        """Decide whether the viewer is online (see :mod:`allen_viewer.gui.first_run`):
+        offline mode asked for, or one probe of the API host in the background."""
+        if config.offline():
+            if self.probe_channel.busy:
+                self.probe_channel.cancel_all()
+            self._set_network("offline-mode", "offline mode is on (ALLEN_VIEWER_OFFLINE or --offline)")
+            return
+        url = self.data.client.api_url
+        self.probe_channel.submit(lambda progress, cancel: probe_network(url), tag="probe")
+
+    def _on_probe(self, result: ProbeResult, _tag) -> None:
+        self.probe_result = result
+        log.info("network probe: %s", result.detail)
+        self._set_network("online" if result.online else "offline", result.detail)
+
+    def _set_network(self, state: str, detail: str) -> None:
+        changed = state != self.network
+        self.network = state
+        self._offline_detail = detail
+        if state == "online":
+            self.network_label.hide()
+            self.offline_note.hide()
+            self.maybe_offer_nissl()
+        else:
+            self.nissl_offer.hide()
+            self.network_label.setText("Offline mode" if state == "offline-mode" else "Offline")
+            self.network_label.setToolTip(
+                f"{detail[0].upper() + detail[1:]}. The embedded data and the cache work as usual; "
+                "anything that needs a download is refused until the network is back.")
+            self.network_label.show()
+            if state == "offline" and self.notices:
+                self.offline_note.show_text(self._offline_note_text())
+        self.setWindowTitle(self._title(self.grid))
+        if changed:
+            self.networkChanged.emit(state)
+
+    def _offline_note_text(self) -> str:
+        detail = self._offline_detail or "the Allen API cannot be reached"
+        embedded = sorted(int(p.stem) for p in (config.resources_dir() / "grids").glob("*.zip") if p.stem.isdigit())
+        if self.index is not None:
+            names = [self.index.by_id(i).symbol for i in embedded if self.index.has_id(i)]
+        else:
+            names = [str(i) for i in embedded]
+        cached = len(self.data.cache.grids())
+        genes = (" and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]) or "-"
+        more = f", and the {cached} experiment{'s' if cached != 1 else ''} in the cache" if cached else ""
+        return (f"<b>Offline</b> ({html.escape(detail)}). The viewer works on the embedded data: the atlas and the genes "
+                f"{genes}{more}. A gene that needs a download fails until the network is back.")
+
+    def _note_offline_failure(self, exc, message: str) -> None:
+        """A request failed because the host could not be reached: the viewer is offline."""
+        if isinstance(exc, Offline) and not config.offline() and self.network != "offline":
+            self._set_network("offline", message.rstrip("."))
+
+    def _on_offline_note(self, key: str) -> None:
+        if key == "retry":
+            self.offline_note.hide()
+            self.show_status("Checking the network…")
+            self.check_network()
+
+    def maybe_offer_nissl(self) -> bool:
+        """Show the offer of the Nissl download if it is due: online, the Nissl volume not in
+        the cache and not downloading, not declined for good, not offered yet in this run
+        (and first-run notices on).  Returns whether the offer is shown."""
+        due = (self.notices and self.network == "online" and not self._nissl_offered
+               and not self.settings.nissl_offer_declined and not self.nissl_channel.busy
+               and not self.data.has_nissl())
+        if due:
+            self._nissl_offered = True
+            self.nissl_offer.show()
+        return due
+
+    def _on_nissl_offer(self, key: str) -> None:
+        self.nissl_offer.hide()
+        if key == "download":
+            self.download_nissl()
+        elif key == "never":
+            self.settings.nissl_offer_declined = True
+            self.settings.sync()
+            self.show_status("The Nissl download will not be offered again; Atlas > Download the Nissl volume "
+                             "still does it.")
+        elif key in ("later", "dismiss"):
+            self.show_status("Atlas > Download the Nissl volume downloads it when you want it.")
 
     # ------------------------------------------------------------------ structures
 
     def select_structure(self, structure_id: int | None) -> None:
         """Select a structure as if clicked in the tree (None clears)."""
         self.tree_panel.select_structure(structure_id)
+
+    def go_to_structure(self, structure: int | str) -> bool:
+        """Select a structure (Allen id or acronym) and move the cursor into it: to the voxel
+        of its left-hemisphere part nearest that part's centre, so every slice pane cuts
+        through it.  Needs the atlas (False before it is loaded); an unknown structure raises
+        :class:`~allen_viewer.errors.UnknownStructure`."""
+        if self.space is None or self.ontology is None:
+            return False
+        s = self.ontology.get(structure)
+        ijk = np.argwhere(self.space.mask25(s))
+        if len(ijk) == 0:
+            self.select_structure(s.id)
+            return True
+        left = ijk[ijk[:, 2] < self.space.labels25.shape[2] // 2]
+        part = left if len(left) else ijk
+        centre = part.mean(axis=0)
+        voxel = part[np.argmin(((part - centre) ** 2).sum(axis=1))]
+        self.set_cursor_um(ccf25_to_um(voxel), select=False)
+        self.select_structure(s.id)
+        return True
 
     def _on_structure_selected(self, structure_id: int | None) -> None:
         previous = self._selected
@@ -886,12 +1073,31 @@ class MainWindow(QMainWindow):
         space = self.space
 
         def job(progress, cancel):
-            return structure_surface(space, structure_id)
+            # numpy only (the 25 µm mask, ~0.1 s); the mesh is made in the UI thread (_on_surface)
+            if mesh_cache_path(structure_id).is_file():
+                return None  # read from the cache there, no mask needed
+            return space.mask25(structure_id)
 
         channel.submit(job, tag=structure_id)
 
-    def _on_surface(self, mesh, structure_id: int) -> None:
+    def _on_surface(self, mask, structure_id: int) -> None:
+        """Make the structure's mesh from the worker's mask, in the UI thread.
+
+        Why not in the worker: VTK objects created or freed in a worker thread can deadlock
+        against the UI thread's rendering.  VTK's Python wrapping releases the GIL inside
+        every VTK call, so a render that frees a wrapped object (under VTK's garbage-collector
+        lock) waits for the GIL, while a worker freeing a VTK object holds the GIL and waits
+        for that lock -- seen as a hang at start-up (the brain outline) under test.  The
+        mesh takes 0.03-0.3 s (tens of ms from the mesh cache); the mask, ~0.1 s, stays in
+        the worker.
+        """
         if not self._surface_wanted(structure_id):
+            return
+        try:
+            mesh = structure_surface(self.space, structure_id, mask=mask)
+        except Exception as exc:  # noqa: BLE001 - shown, as a failed background request would be
+            log.exception("structure surface failed")
+            self.show_error(f"Surface of {self.ontology.by_id(structure_id).acronym}: {error_message(exc)}")
             return
         s = self.ontology.by_id(structure_id)
         if mesh is None:
@@ -1010,10 +1216,23 @@ class MainWindow(QMainWindow):
                 self.show_error(f"Could not save the screenshot to {path}.")
 
     def _about(self) -> None:
-        box = QMessageBox(QMessageBox.Icon.Information, "About Allen Viewer",
-                          f"Allen Viewer {__version__}\n\n{ALLEN_CITATION}", parent=self)
-        box.setModal(False)
-        box.show()
+        self.about_box = show_about(self)
+
+    def experiment_page_url(self) -> str | None:
+        """The Allen web page of the gene on show (gene A in compare mode), or None."""
+        return experiment_page_url(self.grid.id) if self.grid is not None else None
+
+    def open_experiment_page(self) -> bool:
+        """Open the loaded gene's Allen experiment page (its ISH images) in the web browser."""
+        url = self.experiment_page_url()
+        if url is None:
+            self.show_status("Open a gene first.")
+            return False
+        if not QDesktopServices.openUrl(QUrl(url)):
+            self.show_error(f"Could not start a web browser; the page is {url}")
+            return False
+        self.show_status(f"Opened {url} in the web browser.")
+        return True
 
     def save_settings(self) -> None:
         self.settings.save_layout(self.saveGeometry(), self.saveState(),

@@ -3,7 +3,8 @@
 * the window's geometry and dock layout (``saveGeometry``/``saveState``) and its splitters;
 * the last experiment shown and the recently viewed ones (newest first, experiment ids);
 * the expression display settings (threshold, sphere size, colour map, opacity);
-* which background the slice panes show (annotation or Nissl).
+* which background the slice panes show (annotation or Nissl);
+* whether the user answered "Don't ask again" to the first-run offer of the Nissl download.
 
 A ``read_only`` store (used by ``--screenshot``) reads the user's settings but never
 writes them.
@@ -130,3 +131,15 @@ class ViewerSettings:
     @background.setter
     def background(self, value: str) -> None:
         self._set("slices/background", value)
+
+    # ---- first run --------------------------------------------------------------------------
+
+    @property
+    def nissl_offer_declined(self) -> bool:
+        """True once the user answered "Don't ask again" to the offer of the Nissl download."""
+        value = self.qsettings.value("first_run/nissl_offer_declined", False)
+        return str(value).strip().lower() in ("1", "true", "yes")
+
+    @nissl_offer_declined.setter
+    def nissl_offer_declined(self, value: bool) -> None:
+        self._set("first_run/nissl_offer_declined", bool(value))

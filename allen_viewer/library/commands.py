@@ -379,6 +379,7 @@ def add_library_commands(sub) -> None:
     p.add_argument("--combine", choices=COMBINE_RULES, default="prefer-coronal",
                    help="several experiments of a gene: prefer-coronal (its default experiment, as the viewer "
                         "shows it) or mean (of the experiments' structure means)")
-    p.add_argument("--out", type=Path, required=True, metavar="FILE.csv")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.csv",
+                   help="the region x gene table (rows structures, columns genes; + FILE.json provenance)")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.set_defaults(func=cmd_matrix)

@@ -297,6 +297,32 @@ def test_hover_shows_structure_and_values_in_the_status_bar(qtbot, window, refer
 
 # ---- background requests: newest wins, failures, offline --------------------------------
 
+def test_a_library_search_result_loads_its_gene_in_the_window(qtbot, window, ontology, gene_index):
+    from tests.library import build_library, make_layout, real_grid
+
+    layout = make_layout(ontology)
+    build_library(window.data.cache.root / "library", layout,
+                  [(i, gene_index.by_id(i).symbol, "coronal", layout.columns(real_grid(gene_index, i).energy))
+                   for i in (PDYN, NRP1)])
+    _ensure(qtbot, window, PDYN)
+    panel = window.library_panel
+    assert panel.seed_edit.text().startswith("Pdyn")  # the seed follows the gene on show
+    window.library_dock.show()
+    window.library_dock.raise_()
+    qtbot.mouseClick(panel.differential_button, Qt.MouseButton.LeftButton)
+    panel.target_edit.setText("CP")
+    panel.contrast_edit.setText("Isocortex")
+    with qtbot.waitSignal(panel.searchFinished, timeout=15_000):
+        qtbot.mouseClick(panel.search_button, Qt.MouseButton.LeftButton)
+    assert panel.proxy.rowCount() == 2  # both experiments of the library, ranked
+    row = next(r for r in range(panel.proxy.rowCount()) if "Nrp1" in str(panel.proxy.index(r, 2).data()))
+    rect = panel.results.visualRect(panel.proxy.index(row, 2))
+    with qtbot.waitSignal(window.gridLoaded, timeout=20_000) as blocker:
+        qtbot.mouseClick(panel.results.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert blocker.args[0].id == NRP1 and window.grid.id == NRP1
+    window.tree_dock.raise_()
+
+
 def test_a_newer_gene_overtakes_a_delayed_download(qtbot, window, server, gene_index):
     slow = gene_index.resolve("Gad1")  # GENERATED grids on the fake server
     fast = gene_index.resolve("Sst")

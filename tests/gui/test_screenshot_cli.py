@@ -68,3 +68,26 @@ def test_a_gene_that_cannot_be_fetched_offline_fails_cleanly(tmp_path, qapp):
     assert len(lines) == 1 and lines[0].startswith("allen-viewer: error: ")
     assert "ffline" in lines[0] and "Gad1" in lines[0]
     assert not shot.exists()
+
+
+def test_screenshot_with_a_structure_selected(tmp_path, qapp):
+    """``--structure CP``: selected in the tree, outlined in the slices that cut through it."""
+    shot = tmp_path / "cp.png"
+    result = _run(["--offline", "--gene", "Pdyn", "--structure", "CP", "--screenshot", str(shot)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    px = _pixels(shot)
+    assert px.shape[:2] == (1000, 1600)
+    # the highlight outline (yellow, OUTLINE_RGB) is drawn in the slice panes (the lower part of the window)
+    from allen_viewer.gui.slice_view import OUTLINE_RGB
+
+    lower = px[560:, 300:]
+    assert np.all(lower == np.array(OUTLINE_RGB, dtype=np.uint8), axis=2).sum() > 300
+
+
+def test_unknown_structure_fails_with_one_clear_line(tmp_path, qapp):
+    result = _run(["--offline", "--gene", "Pdyn", "--structure", "CPX", "--screenshot", str(tmp_path / "x.png")],
+                  tmp_path)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("allen-viewer: error: ") and "CPX" in lines[0]
+    assert not (tmp_path / "x.png").exists()

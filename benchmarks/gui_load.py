@@ -1,0 +1,251 @@
+"""The viewer under load: start-up, event-loop latency during downloads, rapid gene switching.
+
+Run under a display (``xvfb-run -a -s "-screen 0 1920x1080x24" python benchmarks/gui_load.py``).
+Three measurements, each printed, then one ``RESULT`` line:
+
+1. **Start-up** (``startup_s``): a fresh ``python`` process (offline, an empty cache, fresh
+   settings) from launch to the first frame the 3-D view renders with the embedded Pdyn
+   grid's spheres in it -- interpreter start, imports, the window, the gene index, the
+   grid and a render, as a user waits for them.  Also printed: the time until the atlas
+   (tree, slices) and the brain outline are in too.
+2. **Event-loop latency** (``loop_p95_ms``, ``loop_max_ms``): a 10 ms timer in the UI thread
+   records how late each tick fires while, in the background, the Nissl volume downloads
+   from the loopback fake Allen server (its GENERATED 4.7 MB stand-in, slowed with
+   ``slow_body`` so the download lasts seconds) and is converted and shown, and -- when
+   ``allen_viewer.library.sync`` exists -- a library sync of ``--sync`` GENERATED experiments
+   runs in a worker thread at the same time (``--sync-latency`` seconds added to each grid
+   request, as a distant server has, so that it lasts about as long as the download).
+   The fake server runs in this process, so its
+   own work (generating and zipping grids) competes with the UI thread too: the figures
+   are if anything pessimistic.
+3. **Rapid gene switching** (``switch_rss_growth_mb``, ``switch_median_s``): 10 warm-up
+   switches, then ``--switches`` more alternating Pdyn / Nrp1 (embedded, offline) through the
+   gene search panel's signal, the window's grid channel, the 3-D scene and the slice
+   panes, each waited for; resident memory (``/proc/self/statm``, after garbage collection
+   and glibc's ``malloc_trim(0)``, i.e. the memory in use; the untrimmed growth is printed
+   too) after the warm-up, half way and at the end.
+
+    python benchmarks/gui_load.py [--switches 100] [--sync 100] [--nissl-rate 600000] [--sync-latency 0.2]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # tests.fake_allen, tests.gui.load_probe
+
+PDYN, NRP1 = 71717084, 74272479
+
+STARTUP_CHILD = r"""
+import os, sys
+from allen_viewer.gui.app import ensure_app
+from allen_viewer.data import AtlasData
+from allen_viewer.gui.main_window import MainWindow
+from allen_viewer.gui.settings import ViewerSettings
+app = ensure_app()
+window = MainWindow(AtlasData(), ViewerSettings(sys.argv[1]))
+marks = {}
+def on_render(*_):
+    if "frame" not in marks and window.grid is not None and window.scene.expression_points is not None:
+        marks["frame"] = True
+        print("FIRST_FRAME", flush=True)
+    if "all" not in marks and window.grid is not None and window.atlas_loaded and window.outline_mesh is not None:
+        marks["all"] = True
+        with open("/proc/self/statm") as fh:
+            rss = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+        print("ALL_LOADED", rss, flush=True)
+        from PySide6.QtCore import QTimer
+        QTimer.singleShot(0, app.quit)
+window.scene.plotter.render_window.AddObserver("EndEvent", on_render)
+window.show()
+window.request_gene("Pdyn")
+app.exec()
+"""
+
+
+def measure_startup(runs: int = 3) -> tuple[float, float, float]:
+    """Medians over ``runs`` fresh processes: seconds from launch to the first frame with
+    spheres, seconds until everything is in, and the resident MB then."""
+    firsts, alls, rsss = [], [], []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="allen_viewer_bench_start_") as tmp:
+            env = dict(os.environ, ALLEN_VIEWER_OFFLINE="1", ALLEN_VIEWER_CACHE=str(Path(tmp) / "cache"),
+                       PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+            t0 = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-c", STARTUP_CHILD, str(Path(tmp) / "settings.ini")],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            first = everything = None
+            for line in proc.stdout:
+                if line.startswith("FIRST_FRAME"):
+                    first = time.perf_counter() - t0
+                elif line.startswith("ALL_LOADED"):
+                    everything = time.perf_counter() - t0
+                    rsss.append(float(line.split()[1]))
+            proc.wait(120)
+            if first is None or everything is None:
+                sys.exit(f"the start-up child did not render: {proc.stderr.read()[-2000:]}")
+            firsts.append(first)
+            alls.append(everything)
+    mid = len(firsts) // 2
+    return sorted(firsts)[mid], sorted(alls)[mid], sorted(rsss)[mid]
+
+
+def make_window(api_url: str, download_url: str, tmp: Path):
+    from allen_viewer.api.client import AllenClient
+    from allen_viewer.data import AtlasData
+    from allen_viewer.gui.main_window import MainWindow
+    from allen_viewer.gui.settings import ViewerSettings
+    from allen_viewer.store.cache import Cache
+
+    client = AllenClient(api_url, download_url, timeout=(5.0, 30.0), retries=2, backoff=0.05)
+    data = AtlasData(cache=Cache(tmp / "cache"), client=client)
+    window = MainWindow(data, ViewerSettings(tmp / "settings.ini"))
+    window.resize(1600, 1000)
+    window.show()
+    return window
+
+
+def measure_switching(app, window, switches: int) -> dict:
+    from tests.gui.load_probe import expression_actor_names, median, settled_rss_mb, switch_genes
+
+    index = window.index
+    pair = [index.by_id(PDYN), index.by_id(NRP1)]
+    os.environ["ALLEN_VIEWER_OFFLINE"] = "1"
+    try:
+        warm = switch_genes(app, window, pair, 10)
+        raw_before = settled_rss_mb(app, trim=False)
+        before = settled_rss_mb(app)
+        times = switch_genes(app, window, pair, switches // 2)
+        middle = settled_rss_mb(app)
+        times += switch_genes(app, window, pair, switches - switches // 2)
+        raw_after = settled_rss_mb(app, trim=False)
+        after = settled_rss_mb(app)
+    finally:
+        os.environ.pop("ALLEN_VIEWER_OFFLINE", None)
+    return {"warmup_median_s": median(warm), "median_s": median(times), "max_s": max(times),
+            "rss_before_mb": before, "rss_middle_mb": middle, "rss_after_mb": after, "growth_mb": after - before,
+            "second_half_mb": after - middle, "raw_growth_mb": raw_after - raw_before,
+            "actors": len(expression_actor_names(window)), "switches": switches}
+
+
+def measure_latency(app, window, server, n_sync: int, nissl_rate: float, tmp: Path,
+                    sync_latency: float = 0.2) -> dict:
+    from allen_viewer.gui.app import wait_until
+    from allen_viewer.gui.workers import RequestChannel
+    from tests.fake_allen.data import NISSL_RELPATH
+    from tests.gui.load_probe import LoopLatency, library_sync_available, sync_job
+
+    server.inject("/informatics-archive/current-release/" + NISSL_RELPATH.rsplit("/", 1)[0], "slow_body",
+                  rate=nissl_rate, chunk=32_768)
+    sync_channel = None
+    experiments = []
+    if n_sync and library_sync_available():
+        embedded = {PDYN, NRP1}
+        pool = [e for e in sorted(window.index.experiments, key=lambda e: e.id) if e.id not in embedded]
+        experiments = pool[::max(1, len(pool) // n_sync)][:n_sync]
+        for e in experiments:  # the server's own generation, done before the clock starts
+            server.data.volumes(e.id)
+        # a distant server's latency on every grid request: the sync lasts about as long as the download
+        server.inject("/grid_data/download/", "delay", times=len(experiments), seconds=sync_latency)
+        sync_channel = RequestChannel("library-sync")
+    results = {}
+    if sync_channel is not None:
+        sync_channel.resultReady.connect(lambda report, _t: results.__setitem__("sync", report))
+        sync_channel.failed.connect(lambda msg, _e, _t: results.__setitem__("sync_failed", msg))
+    window.nissl_channel.resultReady.connect(lambda *_: results.__setitem__("nissl", time.monotonic()))
+    window.nissl_channel.failed.connect(lambda msg, *_: results.__setitem__("nissl_failed", msg))
+
+    monitor = LoopLatency(10)
+    monitor.start()
+    t0 = time.monotonic()
+    if window.nissl_offer.isVisible():
+        window.nissl_offer.buttons["download"].click()  # the first-run offer, as a user accepts it
+    else:
+        window.download_nissl()
+    if sync_channel is not None:
+        sync_channel.submit(sync_job(experiments, tmp / "sync", server.api_url, window.ontology), tag="sync")
+
+    def done() -> bool:
+        nissl = "nissl" in results or "nissl_failed" in results
+        synced = sync_channel is None or "sync" in results or "sync_failed" in results
+        return nissl and synced
+
+    if not wait_until(app, done, 300):
+        sys.exit("the background work did not finish in 300 s")
+    summary = monitor.stop()
+    if "nissl_failed" in results or "sync_failed" in results:
+        sys.exit(f"background work failed: {results}")
+    out = {"summary": summary, "nissl_s": results["nissl"] - t0, "sync": results.get("sync"),
+           "experiments": len(experiments)}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--switches", type=int, default=100, help="gene switches after the warm-up (default 100)")
+    parser.add_argument("--sync", type=int, default=100,
+                        help="experiments to sync during the latency run (0: none; default 100)")
+    parser.add_argument("--nissl-rate", type=float, default=600_000,
+                        help="bytes/s the fake server sends the Nissl stand-in at (default 600000)")
+    parser.add_argument("--sync-latency", type=float, default=0.2,
+                        help="seconds the fake server waits before each grid of the sync (default 0.2)")
+    parser.add_argument("--startup-runs", type=int, default=3, help="fresh processes to time (median)")
+    args = parser.parse_args()
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+    os.environ.pop("ALLEN_VIEWER_OFFLINE", None)
+
+    first, everything, start_rss = measure_startup(args.startup_runs)
+    print(f"start-up (fresh process, offline, embedded Pdyn): first frame with spheres {first:.2f} s, "
+          f"atlas and outline in {everything:.2f} s, {start_rss:.0f} MB resident then "
+          f"(median of {args.startup_runs})")
+
+    import pyvista as pv
+
+    from allen_viewer.gui.app import ensure_app, wait_until
+    from tests.fake_allen.data import FakeAllenData
+    from tests.fake_allen.server import FakeAllen
+
+    pv.global_theme.anti_aliasing = None
+    app = ensure_app()
+    with tempfile.TemporaryDirectory(prefix="allen_viewer_bench_load_") as tmp_name, \
+            FakeAllen(FakeAllenData.shared()) as server:
+        tmp = Path(tmp_name)
+        os.environ["ALLEN_VIEWER_CACHE"] = str(tmp / "cache")
+        FakeAllenData.shared().nissl_path()  # build the stand-in before any clock runs
+        window = make_window(server.api_url, server.download_url, tmp)
+        if not wait_until(app, lambda: window.index is not None and window.space is not None
+                          and window.outline_mesh is not None and not window.probe_channel.busy, 120):
+            sys.exit("the window did not load")
+        try:
+            sw = measure_switching(app, window, args.switches)
+            print(f"gene switching: {sw['switches']} switches Pdyn/Nrp1 after 10 warm-up: median "
+                  f"{sw['median_s'] * 1000:.0f} ms, slowest {sw['max_s'] * 1000:.0f} ms; RSS "
+                  f"{sw['rss_before_mb']:.0f} MB -> {sw['rss_middle_mb']:.0f} MB (half way) -> "
+                  f"{sw['rss_after_mb']:.0f} MB ({sw['growth_mb']:+.1f} MB; {sw['second_half_mb']:+.1f} MB over "
+                  f"the second half; {sw['raw_growth_mb']:+.1f} MB untrimmed); expression actors at the end: "
+                  f"{sw['actors']}")
+            lat = measure_latency(app, window, server, args.sync, args.nissl_rate, tmp, args.sync_latency)
+            s = lat["summary"]
+            what = "Nissl download (GENERATED stand-in, 4.7 MB, slowed)"
+            if lat["sync"] is not None:
+                r = lat["sync"]
+                what += (f" + library sync of {lat['experiments']} GENERATED experiments "
+                         f"({r.packed} packed, {r.downloaded} downloaded, {r.elapsed_s:.1f} s)")
+            print(f"event loop during {what}; Nissl shown after {lat['nissl_s']:.1f} s: {s.line()}")
+        finally:
+            window.close()
+            window.deleteLater()
+            app.processEvents()
+    print(f"RESULT loop_p95_ms={s.p95_ms:.1f} loop_max_ms={s.max_ms:.1f} switch_rss_growth_mb={sw['growth_mb']:.1f} "
+          f"switch_median_s={sw['median_s']:.3f} startup_s={first:.2f}")
+
+
+if __name__ == "__main__":
+    main()

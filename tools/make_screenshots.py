@@ -1,0 +1,181 @@
+"""Make the documentation's screenshots with the app itself.
+
+Run from the repository root under a display (a virtual one is fine)::
+
+    xvfb-run -a -s "-screen 0 1920x1080x24" python tools/make_screenshots.py [--only NAME ...]
+
+Every picture is made by the viewer's own code in a fresh process, with an empty
+temporary cache and settings (nothing of the user's is read or changed), on the embedded
+data -- the real Allen grids of Pdyn and Nrp1, the CCFv3 annotation and ontology:
+
+=========================== ================================================================
+``docs/screenshot.png``     ``allen-viewer --offline --gene Pdyn --screenshot ...`` (README)
+``docs/compare.png``        ``... --gene Pdyn --compare Nrp1 --screenshot ...`` (README)
+``docs/images/structure.png`` ``... --gene Pdyn --structure CP --screenshot ...``
+``docs/images/export-lateral.png`` ``allen-viewer export image Pdyn --view lateral --size 1200x800``
+``docs/images/first-run.png`` the window at first start with the network up: the offer of the
+                            Nissl download (the "network" is the loopback fake Allen server of
+                            ``tests/fake_allen``; nothing is downloaded and nothing of the fake
+                            server's data is in the picture)
+``docs/images/offline.png`` the window at start-up with no network (every connection refused,
+                            through a proxy address nothing listens on): the offline note, and
+                            the gene search listing the experiments of "Calb" with where each
+                            would come from
+=========================== ================================================================
+
+Size: a picture over :data:`MAX_LOSSLESS_BYTES` is reduced to 256 colours (median cut),
+which keeps each under 600 KB and all of them under 3 MB; the rest stay as the app wrote
+them.  The script prints each file, its size and whether it was reduced.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+IMAGES = DOCS / "images"
+MAX_LOSSLESS_BYTES = 560_000
+"""A screenshot bigger than this as written by the app is reduced to 256 colours."""
+LIMIT_BYTES = 600_000
+WINDOW_SIZE = (1600, 1000)
+
+CLI_SHOTS = {
+    "screenshot": (DOCS / "screenshot.png", ["--offline", "--gene", "Pdyn", "--screenshot"]),
+    "compare": (DOCS / "compare.png", ["--offline", "--gene", "Pdyn", "--compare", "Nrp1", "--screenshot"]),
+    "structure": (IMAGES / "structure.png", ["--offline", "--gene", "Pdyn", "--structure", "CP", "--screenshot"]),
+}
+EXPORT_SHOT = ("export-lateral", IMAGES / "export-lateral.png",
+               ["export", "image", "Pdyn", "--view", "lateral", "--size", "1200x800"])
+WINDOW_SHOTS = {"first-run": IMAGES / "first-run.png", "offline": IMAGES / "offline.png"}
+
+
+def _env(tmp: Path, **extra) -> dict:
+    env = dict(os.environ)
+    for key in ("ALLEN_VIEWER_OFFLINE", "ALLEN_API_URL", "ALLEN_DOWNLOAD_URL"):
+        env.pop(key, None)
+    env.update(ALLEN_VIEWER_CACHE=str(tmp / "cache"), ALLEN_VIEWER_SETTINGS=str(tmp / "settings.ini"),
+               PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""))
+    env.update(extra)
+    return env
+
+
+def _run(args: list[str], env: dict) -> None:
+    result = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        sys.exit(f"failed: {' '.join(args)}\n{result.stdout}{result.stderr}")
+
+
+def fit(path: Path) -> str:
+    """Keep ``path`` as written when it is small enough, else reduce it to 256 colours."""
+    from PIL import Image
+
+    size = path.stat().st_size
+    if size <= MAX_LOSSLESS_BYTES:
+        return f"{size / 1e3:.0f} KB"
+    with Image.open(path) as im:
+        rgb = im.convert("RGB")
+    buf = io.BytesIO()
+    rgb.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(buf, "PNG", optimize=True)
+    path.write_bytes(buf.getvalue())
+    note = f"{path.stat().st_size / 1e3:.0f} KB (256 colours; {size / 1e3:.0f} KB as written)"
+    if path.stat().st_size > LIMIT_BYTES:
+        sys.exit(f"{path} is still {note}")
+    return note
+
+
+# ---- pictures made inside a window of this process (run in a child process) --------------------
+
+def window_shot(name: str, out: Path) -> None:
+    """Make one of :data:`WINDOW_SHOTS` (runs in a fresh child process; see :func:`main`)."""
+    import pyvista as pv
+
+    from allen_viewer.data import AtlasData
+    from allen_viewer.gui.app import ensure_app, wait_until
+    from allen_viewer.gui.main_window import MainWindow
+    from allen_viewer.gui.settings import ViewerSettings
+
+    pv.global_theme.anti_aliasing = None
+    app = ensure_app()
+    server = None
+    if name == "first-run":
+        from tests.fake_allen.data import FakeAllenData
+        from tests.fake_allen.server import FakeAllen
+
+        os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+        server = FakeAllen(FakeAllenData.shared()).start()
+        os.environ["ALLEN_API_URL"] = server.api_url
+        os.environ["ALLEN_DOWNLOAD_URL"] = server.download_url
+    window = MainWindow(AtlasData(), ViewerSettings(read_only=True), restore_layout=False)
+    try:
+        window.resize(*WINDOW_SIZE)
+        window.show()
+        window.request_gene("Pdyn")
+
+        def ready() -> bool:
+            return (window.grid is not None and window.atlas_loaded and window.outline_mesh is not None
+                    and not window.is_busy() and window.network != "unknown")
+
+        if not wait_until(app, ready, 120):
+            sys.exit(f"{name}: the window did not load")
+        if name == "first-run" and not window.nissl_offer.isVisible():
+            sys.exit("first-run: the Nissl offer did not show")
+        if name == "offline":
+            if not window.offline_note.isVisible():
+                sys.exit(f"offline: no offline note (the probe said: {window.probe_result})")
+            window.search_panel.search_box.setText("Calb")
+        wait_until(app, lambda: False, 0.5)  # layouts settle, panes paint
+        if not window.save_screenshot(out):
+            sys.exit(f"could not write {out}")
+    finally:
+        window.close()
+        window.deleteLater()
+        app.processEvents()
+        if server is not None:
+            server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    names = [*CLI_SHOTS, EXPORT_SHOT[0], *WINDOW_SHOTS]
+    parser.add_argument("--only", nargs="+", choices=names, help="make only these pictures")
+    parser.add_argument("--window-shot", nargs=2, metavar=("NAME", "FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.window_shot:
+        window_shot(args.window_shot[0], Path(args.window_shot[1]))
+        return
+    wanted = args.only or names
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    made: list[Path] = []
+    for name in wanted:
+        with tempfile.TemporaryDirectory(prefix="allen_viewer_shots_") as tmp_name:
+            tmp = Path(tmp_name)
+            if name in CLI_SHOTS:
+                out, cli = CLI_SHOTS[name]
+                _run(["-m", "allen_viewer", *cli, str(out)], _env(tmp))
+            elif name == EXPORT_SHOT[0]:
+                _, out, cli = EXPORT_SHOT
+                _run(["-m", "allen_viewer", *cli, "--out", str(tmp / out.name)], _env(tmp, ALLEN_VIEWER_OFFLINE="1"))
+                shutil.copyfile(tmp / out.name, out)  # not the provenance sidecar (it is in the PNG's text too)
+            else:
+                out = WINDOW_SHOTS[name]
+                extra = {}
+                if name == "offline":  # no network: every request goes to a proxy nothing listens on
+                    extra = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+                             "https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9",
+                             "NO_PROXY": "", "no_proxy": ""}
+                _run([str(Path(__file__).resolve()), "--window-shot", name, str(out)], _env(tmp, **extra))
+        print(f"{out.relative_to(ROOT)}: {fit(out)}")
+        made.append(out)
+    total = sum(p.stat().st_size for p in made)
+    print(f"{len(made)} pictures, {total / 1e6:.2f} MB")
+
+
+if __name__ == "__main__":
+    main()
