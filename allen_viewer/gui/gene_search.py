@@ -17,19 +17,18 @@ from typing import Callable
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QKeyEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.store.gene_index import Experiment, GeneIndex
+from allen_viewer.gui.result_table import ResultTable
 
 SOURCE_TEXT = {"embedded": "embedded", "cached": "cached", "remote": "download"}
 SOURCE_TIP = {
@@ -153,16 +152,6 @@ class _SearchBox(QLineEdit):
             super().keyPressEvent(event)
 
 
-class _ResultView(QTableView):
-    """The result table; Enter activates the current row (a table's Enter only edits)."""
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
-            self.activated.emit(self.currentIndex())
-        else:
-            super().keyPressEvent(event)
-
-
 class GeneSearchPanel(QWidget):
     """Search box + result table + recent experiments.
 
@@ -186,16 +175,8 @@ class GeneSearchPanel(QWidget):
         self.search_box.setPlaceholderText("Loading the gene index…")
         self.search_box.setEnabled(False)
         self.model = ExperimentTableModel(parent=self)
-        self.results = _ResultView(self)
-        self.results.setObjectName("geneResults")
+        self.results = ResultTable(self, "geneResults")
         self.results.setModel(self.model)
-        self.results.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.results.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.results.verticalHeader().setVisible(False)
-        self.results.verticalHeader().setDefaultSectionSize(20)
-        self.results.setShowGrid(False)
-        self.results.setAlternatingRowColors(True)
         header = self.results.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for col in (1, 2, 3):
@@ -220,6 +201,7 @@ class GeneSearchPanel(QWidget):
         self.search_box.moveSelection.connect(self._move_selection)
         # ``activated``: a double-click (or a single click where the platform says so) and Enter
         self.results.activated.connect(self._activate_index)
+        self.results.enterPressed.connect(self._activate_index)
         self.recent.itemClicked.connect(self._activate_recent)
         self.recent.itemActivated.connect(self._activate_recent)
 

@@ -48,9 +48,8 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QKeyEvent
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QButtonGroup,
     QCheckBox,
     QComboBox,
@@ -66,7 +65,6 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSpinBox,
     QStackedWidget,
-    QTableView,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -74,6 +72,7 @@ from PySide6.QtWidgets import (
 
 from allen_viewer.data import AtlasData
 from allen_viewer.errors import AllenViewerError, Cancelled
+from allen_viewer.gui.result_table import ResultTable
 from allen_viewer.gui.workers import RequestChannel, shared_pool
 from allen_viewer.library.results import (
     CORR_COLUMNS,
@@ -471,18 +470,6 @@ class _ResultProxy(QSortFilterProxyModel):
             return str(a) < str(b)
 
 
-class _ResultView(QTableView):
-    """The result table; Enter activates the current row (``enterPressed``)."""
-
-    enterPressed = Signal(QModelIndex)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
-            self.enterPressed.emit(self.currentIndex())
-        else:
-            super().keyPressEvent(event)
-
-
 class StructureListCompleter(QCompleter):
     """Completes the *last* acronym of a comma-separated list in a line edit.
 
@@ -677,16 +664,8 @@ class LibrarySearchPanel(QWidget):
         self.model = SearchResultModel(self)
         self.proxy = _ResultProxy(self)
         self.proxy.setSourceModel(self.model)
-        self.results = _ResultView(self)
-        self.results.setObjectName("librarySearchResults")
+        self.results = ResultTable(self, "librarySearchResults")
         self.results.setModel(self.proxy)
-        self.results.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.results.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.results.verticalHeader().setVisible(False)
-        self.results.verticalHeader().setDefaultSectionSize(20)
-        self.results.setShowGrid(False)
-        self.results.setAlternatingRowColors(True)
         header = self.results.horizontalHeader()
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # model order until a header is clicked
         self.results.setSortingEnabled(True)
