@@ -8,7 +8,6 @@ Nothing here imports Qt; the GUI calls these methods from worker threads.
 from __future__ import annotations
 
 import functools
-import threading
 from pathlib import Path
 from typing import Callable
 
@@ -43,7 +42,6 @@ class AtlasData:
         self.cache = cache or Cache()
         self.client = client or AllenClient()
         self.grid_store = GridStore(self.cache, self.client)
-        self._lock = threading.Lock()
 
     # ---- embedded or cached reference data ---------------------------------------------
 

@@ -25,7 +25,7 @@ from superqt import QLabeledDoubleSlider
 from vtkmodules.vtkRenderingCore import vtkCellPicker
 
 from allen_viewer.expression.grid import ExpressionGrid
-from allen_viewer.expression.render_layer import (  # noqa: F401 - re-exported for callers of this module
+from allen_viewer.expression.render_layer import (
     BACKGROUND,
     CMAPS,
     DEFAULT_CMAP,
@@ -33,15 +33,6 @@ from allen_viewer.expression.render_layer import (  # noqa: F401 - re-exported f
     DEFAULT_SIZE_SCALE,
     DEFAULT_THRESHOLD,
     GRID_BOUNDS_UM,
-    LABEL_HIDE_COS,
-    LABEL_MARGIN_FRACTION,
-    MAX_RADIUS_UM,
-    MIN_RADIUS_FRACTION,
-    OUTLINE_COLOR,
-    OUTLINE_OPACITY,
-    PRESETS,
-    ROBUST_MAX_PERCENTILE,
-    SPHERE_SPLAT_SHADER,
     CameraPose,
     DisplaySettings,
     ExpressionLayer,
@@ -49,10 +40,6 @@ from allen_viewer.expression.render_layer import (  # noqa: F401 - re-exported f
     PointLayer,
     add_outline,
     apply_camera_preset,
-    build_expression_points,
-    color_title,
-    robust_max,
-    sphere_radius_um,
 )
 
 log = logging.getLogger(__name__)

@@ -14,12 +14,8 @@ from allen_viewer import config
 from allen_viewer.atlas.surfaces import brain_outline, structure_surface
 from allen_viewer.expression.grid import ExpressionGrid, load_grid
 from allen_viewer.expression.grid_file import GRID_SHAPE
-from allen_viewer.gui.scene3d import (
-    DEFAULT_THRESHOLD,
-    ExpressionControls,
-    ExpressionScene,
-    build_expression_points,
-)
+from allen_viewer.expression.render_layer import DEFAULT_THRESHOLD, build_expression_points
+from allen_viewer.gui.scene3d import ExpressionControls, ExpressionScene
 
 pytestmark = pytest.mark.gui
 
