@@ -35,6 +35,7 @@ import numpy as np
 
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.library.store import F16_MAX, PLANES, Library, LibraryError
+from allen_viewer.sanitize import is_id
 
 MIN_OVERLAP = 50
 """Fewest voxels with data in both grids (within the domain) for a pair to get an r."""
@@ -333,7 +334,7 @@ def _mask_sums(library: Library, v: np.ndarray) -> tuple[np.ndarray, ...]:
 def seed_values(library: Library, seed) -> tuple[np.ndarray, int | None]:
     """(column values at library precision, the seed's library row or None) for a seed
     given as an experiment id in the library, an ExpressionGrid, or (V,) column values."""
-    if isinstance(seed, (int, np.integer)) or (isinstance(seed, str) and seed.strip().isdigit()):
+    if isinstance(seed, (int, np.integer)) or (isinstance(seed, str) and is_id(seed)):
         row = library.row_of(int(seed))
         if row is None:
             raise LibraryError(f"Experiment {int(seed)} is not in the library; sync it first "

@@ -81,10 +81,9 @@ def default_layout(ontology) -> Layout:
 def read_gene_list(path: Path | str) -> list[str]:
     """Symbols from a text file: one per line, or comma/tab separated; ``#`` comments and a
     header ``symbol``/``gene`` are skipped; a trailing ``*`` is dropped."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise AllenViewerError(f"Cannot read the gene list {path} ({exc.strerror or exc}).") from None
+    from allen_viewer.arguments import read_text_list
+
+    text = read_text_list(path, "gene list")
     out = []
     for line in text.splitlines():
         line = line.split("#", 1)[0]
@@ -112,8 +111,10 @@ def select_experiments(index: GeneIndex, *, everything: bool = False, plane: str
         chosen.update((e.id, e) for e in index.experiments)
     for name in list(genes or []) + list(queries or []):
         text = str(name).strip()
-        if text.isdigit():
-            if index.has_id(int(text)):
+        if not text:
+            continue  # a blank name selects nothing (the CLI refuses it before)
+        if text.isascii() and text.isdigit():
+            if len(text) <= 18 and index.has_id(int(text)):
                 chosen[int(text)] = index.by_id(int(text))
             else:
                 unknown.append(text)

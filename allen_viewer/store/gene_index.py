@@ -160,6 +160,8 @@ class GeneIndex:
     def exact_symbol(self, symbol: str) -> list[Experiment]:
         """Experiments whose symbol (or old alias) equals ``symbol``, case-insensitively."""
         key = symbol.strip().rstrip("*").lower()
+        if not key:
+            return []  # a blank symbol names no gene (it would match every alias-less row)
         rows = [r for r in self._prefix_rows(key) if key in (self.experiments[r].symbol.lower(), self.experiments[r].alias.lower())]
         return [self.experiments[r] for r in sorted(set(rows))]
 
@@ -177,7 +179,7 @@ class GeneIndex:
                     seen.add(r)
                     ranked.append(r)
 
-        if q.isdigit():
+        if q.isascii() and q.isdigit() and len(q) <= 18:
             n = int(q)
             if n in self._row_by_id:
                 take([self._row_by_id[n]])
@@ -214,7 +216,9 @@ class GeneIndex:
         :class:`UnknownGene` with close matches, or :class:`UnknownExperiment`.
         """
         text = str(query).strip()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
+            if len(text) > 18:
+                raise UnknownExperiment(text[:20] + "...")
             return self.by_id(int(text))
         candidates = self.experiments_of(text)
         return pick_default(candidates)
