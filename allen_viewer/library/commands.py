@@ -123,6 +123,8 @@ def cmd_library_status(args) -> int:
 
     data = _data()
     st = library_status(_library(data), data.gene_index, data.cache)
+    if st.get("damage"):  # named, with what to delete; nothing else it says could be trusted
+        raise AllenViewerError(st["damage"])
     print(f"Library: {st['root']}" + ("" if st["exists"] else " (not created yet)"))
     if st["exists"]:
         m = st["manifest"]

@@ -214,6 +214,12 @@ def sync(experiments: Iterable[Experiment], *, library: Library | None = None, c
         if ontology is None:
             raise LibraryError("sync needs the ontology (or a layout) to create the library")
         layout = default_layout(ontology)
+    if library.exists():  # never append to a damaged store: say what to delete instead
+        from allen_viewer.library.integrity import damage_message, full_problems
+
+        problems = full_problems(library.refresh())
+        if problems:
+            raise LibraryError(damage_message(library.root, problems))
     started = time.monotonic()
     report = SyncReport(requested=len(experiments))
     clean_stale_parts(cache)
@@ -346,7 +352,17 @@ def library_status(library: Library, index: GeneIndex, cache: Cache | None = Non
     status: dict = {"root": str(library.root), "exists": library.exists()}
     in_lib: set[int] = set()
     if status["exists"]:
-        library.refresh()
+        from allen_viewer.library.integrity import damage_message, full_problems
+
+        try:
+            library.refresh()
+            problems = full_problems(library)
+        except CorruptData as exc:  # the manifest, layout or tables: named in the message
+            status["damage"] = str(exc)
+        else:
+            if problems:
+                status["damage"] = damage_message(library.root, problems)
+    if status["exists"] and "damage" not in status:
         in_lib = {int(i) for i in library.ids}
         status["manifest"] = library.manifest
         status["clipped_values"] = int(library.table["clipped"].sum())
