@@ -104,6 +104,7 @@ class MessageBanner(QFrame):
         self.label = QLabel(self)
         self.label.setObjectName("messageBannerText")
         self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)  # server text is never rendered as HTML
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.close_button = QToolButton(self)
         self.close_button.setText("✕")
