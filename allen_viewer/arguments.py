@@ -43,6 +43,9 @@ def check_query(text, what: str = "gene or experiment") -> str:
     stripped = raw.strip()
     if not stripped:
         raise AllenViewerError(f"The {what} is blank; give a gene symbol or an experiment id.")
+    if stripped.isascii() and stripped.isdigit() and len(stripped) > MAX_ID_DIGITS:
+        raise AllenViewerError(f"The {what} has {len(stripped):,} digits; experiment ids have at most "
+                               f"{MAX_ID_DIGITS}.")
     if len(stripped) > MAX_QUERY_CHARS:
         raise AllenViewerError(f"The {what} is {len(stripped):,} characters long; no gene symbol or id is "
                                f"longer than {MAX_QUERY_CHARS}.")
@@ -51,9 +54,6 @@ def check_query(text, what: str = "gene or experiment") -> str:
     if any(c.isdigit() and not c.isascii() for c in stripped):
         raise AllenViewerError(f"The {what} {clean_text(stripped, 60)!r} holds non-ASCII digits; "
                                "experiment ids are written with 0-9.")
-    if stripped.isdigit() and len(stripped) > MAX_ID_DIGITS:
-        raise AllenViewerError(f"The {what} has {len(stripped):,} digits; experiment ids have at most "
-                               f"{MAX_ID_DIGITS}.")
     return stripped
 
 

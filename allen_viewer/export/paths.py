@@ -77,6 +77,14 @@ def check_output_path(path: Path, force: bool, companions: Iterable[Path | str] 
     path = Path(path)
     if not path.name or path.name in (".", ".."):
         raise OutputRefused(f"{clean_text(text)} names a folder, not a file.")
+    try:
+        name_max = os.pathconf(path.parent, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        name_max = 255
+    longest = max(len(os.fsencode(Path(p).name)) for p in (path, *map(Path, companions)))
+    if name_max and longest > name_max:
+        raise OutputRefused(f"The output file name is {longest} bytes long; this file system allows "
+                            f"{name_max} at most.")
     for p in (path, *map(Path, companions)):
         refuse_special(p)
     if os.path.lexists(path) and not force:
@@ -86,14 +94,6 @@ def check_output_path(path: Path, force: bool, companions: Iterable[Path | str] 
         raise OutputRefused(f"The folder {parent} does not exist.")
     if not parent.is_dir():
         raise OutputRefused(f"{parent} is not a folder.")
-    try:
-        name_max = os.pathconf(parent, "PC_NAME_MAX")
-    except (OSError, ValueError, AttributeError):
-        name_max = 255
-    longest = max(len(os.fsencode(Path(p).name)) for p in (path, *map(Path, companions)))
-    if name_max and longest > name_max:
-        raise OutputRefused(f"The output file name is {longest} bytes long; this file system allows "
-                            f"{name_max} at most.")
     try:
         vfs = os.statvfs(parent)
         read_only = bool(vfs.f_flag & getattr(os, "ST_RDONLY", 1))
