@@ -442,8 +442,13 @@ class AllenClient:
             except OSError as exc:
                 raise _write_error(part, exc) from None
             with fh:
-                done = self._stream(resp, fh, str(part), start, total, progress, cancel, what,
-                                    limit=min(cap, total) if total is not None else cap, url=url)
+                try:
+                    done = self._stream(resp, fh, str(part), start, total, progress, cancel, what,
+                                        limit=min(cap, total) if total is not None else cap, url=url)
+                except CorruptDownload:  # ran past the cap: what arrived is no use for resuming
+                    fh.close()
+                    _unlink(part)
+                    raise
                 _sync(fh, str(part))
         if total is None:
             return True
