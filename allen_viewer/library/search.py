@@ -225,6 +225,8 @@ def correlation_scores(library: Library, seed: np.ndarray, domain_segments: np.n
     seed = np.asarray(seed, dtype=np.float32)
     if seed.shape != (layout.n_voxels,):
         raise ValueError(f"seed has shape {seed.shape}, expected ({layout.n_voxels},)")
+    if np.isinf(seed).any() or (seed < 0).any():  # NaN is "no data"; inf or negative: a damaged row
+        _damaged_energy(library)
     if domain_segments is None:
         domain_segments = np.ones(layout.n_segments, bool)
     in_domain = layout.column_mask(domain_segments) & ~np.isnan(seed)

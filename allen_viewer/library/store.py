@@ -367,8 +367,8 @@ class Library:
             raise LibraryError(f"There is no library at {self.root} yet; run `allen-viewer library sync` "
                                "first.") from None
         except (OSError, ValueError, RecursionError) as exc:
-            raise CorruptData(f"The library manifest {path} is unreadable ({clean_text(exc, 120)}); delete "
-                              f"{self.root} and sync again.") from None
+            raise CorruptData(damage_message(self.root, [f"manifest.json is unreadable ({clean_text(exc, 120)})"])
+                              ) from None
         if isinstance(manifest, dict) and manifest.get("format") == FORMAT:
             problems = manifest_problems(manifest)
         else:
