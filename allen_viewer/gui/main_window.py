@@ -561,6 +561,9 @@ class MainWindow(QMainWindow):
 
     def show_error(self, text: str) -> None:
         """Show a failure in the banner and the status bar; the window stays usable."""
+        from allen_viewer.sanitize import clean_text
+
+        text = clean_text(text, 1000)  # one line, no escape codes, bounded
         log.info("showing error: %s", text)
         self.banner.show_message(text, "error")
         self.show_status(text, error=True)
