@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from allen_viewer import cli, config
-from allen_viewer.expression.grid_file import GRID_SHAPE, mhd_header, read_grid_zip
+from allen_viewer.expression.grid_file import mhd_header, read_grid_zip
 from tests.faults.scenarios import message_problems
 
 EMBEDDED = 71717084  # Pdyn coronal, real Allen data shipped with the package
@@ -198,5 +198,3 @@ def api_env(url: str) -> Iterator[None]:
             else:
                 os.environ[k] = v
 
-
-__all__ = ["GRID_SHAPE"]

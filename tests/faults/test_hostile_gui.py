@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import pyvista as pv
 from PySide6.QtTest import QTest
@@ -87,7 +86,7 @@ def test_a_hostile_server_ends_in_a_banner_and_the_window_stays_usable(qtbot, wi
     assert window.data.locate(gene_index.resolve("Gad2").id) == "remote"  # nothing cached
 
 
-@pytest.mark.parametrize("query", [" ", "²", "9" * 5000])
+@pytest.mark.parametrize("query", [" ", "²", "9" * 5000], ids=["blank", "superscript", "5000-digits"])
 def test_odd_queries_end_in_a_banner(qtbot, window, query):
     with qtbot.waitSignal(window.loadFailed, timeout=5_000):
         window.request_gene(query)

@@ -6,7 +6,6 @@ Every CLI case runs with ``--offline`` on the embedded experiment 71717084 (real
 """
 from __future__ import annotations
 
-import builtins
 import errno
 import json
 import os
@@ -321,6 +320,3 @@ def test_blank_queries_select_nothing_in_the_core(gene_index):
         gene_index.resolve("9" * 5000)
     assert gene_index.search("²") == [] or all(e.symbol for e in gene_index.search("²"))
 
-
-def test_builtins_open_is_untouched():  # the tests above patch module attributes only
-    assert builtins.open is open

@@ -29,7 +29,6 @@ from allen_viewer.sanitize import clean_text
 from allen_viewer.store.cache import Cache
 from allen_viewer.store.gene_index import write_gene_index
 from tests.faults.hostile import (
-    EMBEDDED,
     HostileServer,
     api_env,
     assert_clear,
