@@ -517,7 +517,7 @@ class AllenClient:
                                      f"{limit:,} allowed; it was not read.")
         guard = RateGuard(self._who(url), self.limits)
         parts, done = [], 0
-        for chunk in _chunks(resp):
+        for chunk in _chunks(resp, decode=True):  # gzip'd JSON is unpacked; the cap counts unpacked bytes
             done += len(chunk)
             if done > limit:
                 raise ServiceUnavailable(f"{self._who(url)} sent an answer of more than {limit:,} bytes; "
@@ -621,16 +621,17 @@ class AllenClient:
 # ---------------------------------------------------------------------- helpers
 
 
-def _chunks(resp: requests.Response) -> Iterator[bytes]:
+def _chunks(resp: requests.Response, decode: bool = False) -> Iterator[bytes]:
     """The body in pieces of at most ``CHUNK_BYTES``, each yielded as soon as it arrives, so
     that a connection dropped midway loses nothing that was received (``iter_content``
-    would drop the last partial piece).  Falls back to ``iter_content`` on old urllib3."""
+    would drop the last partial piece).  Falls back to ``iter_content`` on old urllib3.
+    ``decode``: undo a ``Content-Encoding`` (gzip) as ``resp.content`` would."""
     read1 = getattr(resp.raw, "read1", None)
     if read1 is None:
         yield from resp.iter_content(CHUNK_BYTES)
         return
     while True:
-        chunk = read1(CHUNK_BYTES)
+        chunk = read1(CHUNK_BYTES, decode_content=True) if decode else read1(CHUNK_BYTES)
         if not chunk:
             return
         yield chunk

@@ -386,3 +386,19 @@ def test_real_grids_pass_the_value_check():
     vol = real_volume()
     assert vol.shape == GRID_SHAPE and float(vol.max()) < 1e3
     read_grid_zip(grid_zip_bytes())
+
+
+def test_gzip_json_is_read_and_a_gzip_bomb_is_capped(monkeypatch):
+    import gzip
+
+    rows = [{"id": i, "acronym": f"G{i}"} for i in range(300)]
+    with HostileServer() as srv:
+        srv.routes[QUERY] = lambda req: send(req, gzip.compress(envelope(rows)), headers={"Content-Encoding": "gzip"})
+        assert client(srv.url).rma("model::Gene") == rows  # what the real API does
+        monkeypatch.setattr(client_module, "MAX_JSON_BYTES", 100_000)
+        bomb = gzip.compress(b'{"success": true, "msg": "' + b" " * 5_000_000 + b'"}')
+        assert len(bomb) < 100_000
+        srv.routes[QUERY] = lambda req: send(req, bomb, headers={"Content-Encoding": "gzip"})
+        with pytest.raises(ServiceUnavailable) as err:
+            client(srv.url).rma("model::Gene")
+    assert_clear(err.value, "100,000")
