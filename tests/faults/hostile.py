@@ -14,36 +14,17 @@ import stat
 import threading
 import time
 import zipfile
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
-from allen_viewer import cli, config
+from allen_viewer import config
 from allen_viewer.expression.grid_file import mhd_header, read_grid_zip
-from tests.faults.scenarios import message_problems
+from tests.faults.scenarios import CliResult, cli_run, message_problems  # noqa: F401 (re-exported)
 
 EMBEDDED = 71717084  # Pdyn coronal, real Allen data shipped with the package
-
-
-@dataclass
-class CliResult:
-    code: int
-    out: str
-    err: str
-
-
-def cli_run(*argv) -> CliResult:
-    """``allen-viewer ARGV`` in this process, stdout and stderr captured."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = cli.main([str(a) for a in argv])
-        except SystemExit as exc:  # argparse
-            code = exc.code if isinstance(exc.code, int) else 2
-    return CliResult(code, out.getvalue(), err.getvalue())
 
 
 def assert_one_line_error(r: CliResult, *mentions: str) -> str:
