@@ -42,7 +42,8 @@ def check_query(text, what: str = "gene or experiment") -> str:
     raw = str(text)
     stripped = raw.strip()
     if not stripped:
-        raise AllenViewerError(f"The {what} is blank; give a gene symbol or an experiment id.")
+        hint = "a structure acronym" if "structure" in what else "a gene symbol or an experiment id"
+        raise AllenViewerError(f"The {what} is blank; give {hint}.")
     if stripped.isascii() and stripped.isdigit() and len(stripped) > MAX_ID_DIGITS:
         raise AllenViewerError(f"The {what} has {len(stripped):,} digits; experiment ids have at most "
                                f"{MAX_ID_DIGITS}.")
