@@ -140,6 +140,8 @@ def write_error(path: Path | str, exc: OSError) -> AllenViewerError:
         hint = "the folder is on a read-only file system"
     elif exc.errno == errno.ENAMETOOLONG:
         hint = "choose a shorter name"
+    elif exc.errno in (errno.EEXIST, errno.ENOTDIR) and "regular file" not in reason:
+        reason, hint = "a file stands where a folder is needed", "choose another folder"
     else:
         hint = "check the folder and its permissions"
     return AllenViewerError(f"Cannot write {path} ({reason}); {hint}. Nothing was written.")
