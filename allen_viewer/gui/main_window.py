@@ -431,6 +431,7 @@ class MainWindow(QMainWindow):
         self.hover_label.setTextFormat(Qt.TextFormat.PlainText)
         self.message_label = QLabel("")
         self.message_label.setObjectName("statusMessage")
+        self.message_label.setTextFormat(Qt.TextFormat.PlainText)  # messages may quote server text
         status.addWidget(self.hover_label, 1)
         status.addPermanentWidget(self.message_label)
         self.grid_indicator = TaskIndicator(self.grid_channel, "Grid")
