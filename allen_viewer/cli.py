@@ -27,7 +27,7 @@ def _data():
 def _pick(data, query: str, *, quiet: bool = False):
     """Resolve an id or symbol; say which experiment was picked when a symbol has several."""
     text = str(query).strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return data.experiment(text)
     candidates = data.gene_index.experiments_of(text)
     chosen = data.gene_index.resolve(text)
@@ -164,6 +164,7 @@ def cmd_download_reference(args) -> int:
 def cmd_export_voxels(args) -> int:
     from allen_viewer.export.tables import export_voxels
 
+    check_output_path(args.out, args.force)  # before the work, not after it
     data = _data()
     grid = data.load_grid(_pick(data, args.experiment))
     n = export_voxels(grid, data.reference_space, check_output_path(args.out, args.force),
@@ -179,6 +180,7 @@ def _structure_list(text: str | None) -> list[str] | None:
 def cmd_export_structures(args) -> int:
     from allen_viewer.export.tables import export_structures
 
+    check_output_path(args.out, args.force)  # before the work, not after it
     data = _data()
     grid = data.load_grid(_pick(data, args.experiment))
     n = export_structures(grid, data.reference_space, check_output_path(args.out, args.force),
@@ -190,6 +192,7 @@ def cmd_export_structures(args) -> int:
 def cmd_export_volume(args) -> int:
     from allen_viewer.export.volume import export_volume
 
+    check_output_path(args.out, args.force)  # before the work, not after it
     data = _data()
     grid = data.load_grid(_pick(data, args.experiment))
     files = export_volume(grid, check_output_path(args.out, args.force), volume=args.volume)
@@ -202,6 +205,7 @@ def cmd_export_image(args) -> int:
     from allen_viewer.export.image import export_image, parse_size
 
     size = parse_size(args.size)
+    check_output_path(args.out, args.force)  # before the work, not after it
     data = _data()
     grid = data.load_grid(_pick(data, args.experiment))
     out = check_output_path(args.out, args.force)
@@ -216,6 +220,7 @@ def cmd_export_image(args) -> int:
 def cmd_compare(args) -> int:
     from allen_viewer.export.tables import export_comparison
 
+    check_output_path(args.out, args.force)  # before the work, not after it
     data = _data()
     a = data.load_grid(_pick(data, args.a))
     b = data.load_grid(_pick(data, args.b))
@@ -344,9 +349,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.offline:
         os.environ["ALLEN_VIEWER_OFFLINE"] = "1"
     try:
+        from allen_viewer.arguments import check_arguments
+
+        check_arguments(args)  # blank ids, non-ASCII digits, NaN thresholds, negative counts
         return func(args)
     except AllenViewerError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        from allen_viewer.sanitize import clean_text
+
+        print(f"{PROG}: error: {clean_text(exc, 1000)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -32,6 +32,9 @@ REFERENCE_VOLUMES = {
     "template": ("average_template_25.nrrd", "mouse_ccf/average_template/average_template_25.nrrd",
                  "25 um two-photon average template (33 MB)"),
 }
+REFERENCE_MAX_BYTES = {"nissl": 200_000_000, "template": 60_000_000}
+"""Largest size accepted for each reference download (about 1.5 x the real file): a server
+offering more is refused, and a body without a length is cut off there."""
 GENE_INDEX_FILE = "gene_index.tsv.gz"
 
 
@@ -112,7 +115,7 @@ class AtlasData:
     def download_reference(self, kind: str, progress: Progress | None = None, cancel: Cancel | None = None) -> Path:
         """Download a 25 µm reference volume into the cache; a partial download resumes."""
         return self.client.download_file(REFERENCE_VOLUMES[kind][1], self.reference_path(kind),
-                                         progress=progress, cancel=cancel)
+                                         progress=progress, cancel=cancel, max_bytes=REFERENCE_MAX_BYTES.get(kind))
 
     def reference_volume(self, kind: str) -> np.ndarray | None:
         """A downloaded reference volume as float32 (AP, DV, ML) at 25 µm, or None if absent.

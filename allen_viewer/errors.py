@@ -6,6 +6,8 @@ CLI message.  Anything else escaping is a bug.
 """
 from __future__ import annotations
 
+from allen_viewer.sanitize import clean_text
+
 
 class AllenViewerError(Exception):
     """Base of all user-facing errors; ``str(error)`` is the message to show."""
@@ -17,7 +19,7 @@ class UnknownGene(AllenViewerError):
     def __init__(self, query: str, suggestions: list[str] | None = None):
         self.query = query
         self.suggestions = list(suggestions or [])
-        msg = f"No ISH experiment for gene {query!r}"
+        msg = f"No ISH experiment for gene {clean_text(query, 80)!r}"
         if self.suggestions:
             msg += "; did you mean " + ", ".join(self.suggestions) + "?"
         else:
@@ -30,7 +32,7 @@ class UnknownExperiment(AllenViewerError):
 
     def __init__(self, experiment_id: int | str):
         self.experiment_id = experiment_id
-        super().__init__(f"No adult-mouse ISH experiment with id {experiment_id}.")
+        super().__init__(f"No adult-mouse ISH experiment with id {clean_text(experiment_id, 40)}.")
 
 
 class UnknownStructure(AllenViewerError):
@@ -39,7 +41,7 @@ class UnknownStructure(AllenViewerError):
     def __init__(self, query: str, suggestions: list[str] | None = None):
         self.query = query
         self.suggestions = list(suggestions or [])
-        msg = f"No brain structure {query!r} in the ontology"
+        msg = f"No brain structure {clean_text(query, 80)!r} in the ontology"
         msg += ("; did you mean " + ", ".join(self.suggestions) + "?") if self.suggestions else "."
         super().__init__(msg)
 

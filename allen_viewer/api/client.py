@@ -36,6 +36,17 @@ import urllib3.exceptions
 
 from allen_viewer import __version__, config
 from allen_viewer.api import rma as rma_query
+from allen_viewer.api.limits import (
+    DEFAULT_LIMITS,
+    MAX_JSON_BYTES,
+    MAX_REFERENCE_BYTES,
+    MAX_RETRY_AFTER_S,
+    DownloadLimits,
+    RateGuard,
+    check_free_space,
+    loads_bounded,
+    retry_after_seconds,
+)
 from allen_viewer.errors import (
     AllenViewerError,
     Cancelled,
@@ -47,6 +58,7 @@ from allen_viewer.errors import (
     UnknownGene,
 )
 from allen_viewer.expression.grid_file import MAX_MEMBER_BYTES, VOLUME_NAMES, read_grid_zip
+from allen_viewer.sanitize import clean_text
 
 Progress = Callable[[int, "int | None"], None]
 """``progress(done, total)``: bytes (downloads) or rows (RMA paging) so far, and the total
@@ -68,11 +80,12 @@ _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)\s*$", re.I
 class _Transient(Exception):
     """One failed try worth repeating; ``kind`` picks the final message."""
 
-    def __init__(self, kind: str, detail: str = "", status: int | None = None):
+    def __init__(self, kind: str, detail: str = "", status: int | None = None, retry_after: float | None = None):
         super().__init__(kind, detail)
         self.kind = kind
         self.detail = detail
         self.status = status
+        self.retry_after = retry_after  # seconds the server's Retry-After asked for
 
 
 class AllenClient:
@@ -83,6 +96,7 @@ class AllenClient:
     ``retries``: how many tries each request gets in all (at least 1).
     ``backoff``: seconds before the first retry; doubled for each further retry.
     ``session``: a ``requests.Session`` to use (one is made otherwise).
+    ``limits``: minimum rate and deadline of every body (:mod:`allen_viewer.api.limits`).
 
     One client may be shared by threads for independent requests (``requests`` sessions
     tolerate that for plain GETs); give each long download its own ``cancel``.
@@ -97,12 +111,14 @@ class AllenClient:
         retries: int = 3,
         backoff: float = 1.0,
         session: requests.Session | None = None,
+        limits: DownloadLimits | None = None,
     ):
         self.api_url = (api_url or config.api_url()).rstrip("/")
         self.download_url = (download_url or config.download_url()).rstrip("/")
         self.timeout = timeout
         self.retries = max(1, int(retries))
         self.backoff = max(0.0, float(backoff))
+        self.limits = limits or DEFAULT_LIMITS
         self._own_session = session is None
         self.session = session if session is not None else requests.Session()
         if self._own_session:
@@ -287,7 +303,8 @@ class AllenClient:
                 tmp.append(name)
                 os.chmod(name, 0o666 & ~_UMASK)  # mkstemp makes 0600; the cache wants normal permissions
                 with os.fdopen(fd, "wb") as fh:
-                    done = self._stream(resp, fh, name, 0, total, progress, cancel, what, limit=MAX_GRID_ZIP_BYTES)
+                    done = self._stream(resp, fh, name, 0, total, progress, cancel, what, limit=MAX_GRID_ZIP_BYTES,
+                                        url=url)
                     _sync(fh, name)
                 if total is not None and done != total:
                     raise _Transient("short", f"{done} of {total} bytes")
@@ -331,6 +348,7 @@ class AllenClient:
         expected_size: int | None = None,
         progress: Progress | None = None,
         cancel: Cancel | None = None,
+        max_bytes: int | None = None,
     ) -> Path:
         """Download a reference file from the download server to ``dest``, resumably.
 
@@ -342,7 +360,10 @@ class AllenClient:
         counts the resumed bytes too.  On cancel (:class:`Cancelled`) or a network failure
         the ``.part`` file is kept for the next try; a size that contradicts the server's
         total or ``expected_size`` discards it (:class:`CorruptDownload`).  ``dest`` is
-        never partial.
+        never partial.  A file larger than ``max_bytes`` (default
+        :data:`~allen_viewer.api.limits.MAX_REFERENCE_BYTES`) is refused, or cut off there
+        when the server does not say its size; one that does not fit in the free space of
+        the folder is not started (:class:`AllenViewerError`).
         """
         self._check_online(f"downloading {relpath}")
         url = self.file_url(relpath)
@@ -351,10 +372,11 @@ class AllenClient:
         what = f"Download of {PurePosixPath(relpath).name}"
         _make_dir(dest.parent)
         known_total: list[int | None] = [expected_size]
+        cap = int(max_bytes) if max_bytes is not None else MAX_REFERENCE_BYTES
 
         def once() -> None:
             for _ in range(2):  # a second pass only after discarding an unusable .part
-                if self._fetch_part(url, part, known_total, expected_size, progress, cancel, what):
+                if self._fetch_part(url, part, known_total, expected_size, progress, cancel, what, cap):
                     return
             raise _Transient("short", "the answers did not fit the partial file")
 
@@ -370,7 +392,8 @@ class AllenClient:
             raise _write_error(dest, exc) from None
         return dest
 
-    def _fetch_part(self, url, part: Path, known_total: list, expected_size, progress, cancel, what) -> bool:
+    def _fetch_part(self, url, part: Path, known_total: list, expected_size, progress, cancel, what,
+                    cap: int = MAX_REFERENCE_BYTES) -> bool:
         """One request for the missing bytes of ``part``; True when ``part`` is complete."""
         _check_cancel(cancel, what)
         have = _size(part)
@@ -408,12 +431,24 @@ class AllenClient:
                     f"not the expected {expected_size:,}; nothing was saved.")
             total = total if total is not None else expected_size
             known_total[0] = total
+            if total is not None and total > cap:
+                _unlink(part)
+                raise CorruptDownload(
+                    f"{self._who(url)} offers {urllib.parse.urlsplit(url).path} with {total:,} bytes, more than "
+                    f"the {cap:,} such a file can be; nothing was saved.")
+            check_free_space(part.parent, (total if total is not None else cap) - start, PurePosixPath(url).name)
             try:
                 fh = open(part, mode)
             except OSError as exc:
                 raise _write_error(part, exc) from None
             with fh:
-                done = self._stream(resp, fh, str(part), start, total, progress, cancel, what)
+                try:
+                    done = self._stream(resp, fh, str(part), start, total, progress, cancel, what,
+                                        limit=min(cap, total) if total is not None else cap, url=url)
+                except CorruptDownload:  # ran past the cap: what arrived is no use for resuming
+                    fh.close()
+                    _unlink(part)
+                    raise
                 _sync(fh, str(part))
         if total is None:
             return True
@@ -440,15 +475,15 @@ class AllenClient:
         """GET a JSON envelope, with retries; return it when ``success`` is true."""
 
         def once() -> dict:
-            resp = self.session.get(url, timeout=self.timeout, headers={"Accept": "application/json"})
+            resp = self.session.get(url, timeout=self.timeout, headers={"Accept": "application/json"}, stream=True)
             with resp:
                 if resp.status_code == 404:
                     raise ServiceUnavailable(
                         f"{self._who(url)} has no {urllib.parse.urlsplit(url).path} (HTTP 404).")
                 self._check_response(resp, url)
-                body = resp.content
+                body = self._read_body(resp, url, MAX_JSON_BYTES)
             try:
-                data = json.loads(body)
+                data = loads_bounded(body, self._who(url))
             except ValueError:
                 # an outage page served without a text/html type is still an outage page
                 raise _Transient("html" if body.lstrip()[:1] == b"<" else "json") from None
@@ -464,7 +499,8 @@ class AllenClient:
         """Raise for an answer that is not the data asked for (status, HTML outage page)."""
         code = resp.status_code
         if code in RETRY_STATUS:
-            raise _Transient("status", _failure_text(resp), status=code)
+            raise _Transient("status", _failure_text(resp), status=code,
+                             retry_after=retry_after_seconds(resp.headers.get("Retry-After")))
         ctype = resp.headers.get("Content-Type", "").lower()
         if code < 400 and "html" in ctype:
             raise _Transient("html")
@@ -473,14 +509,37 @@ class AllenClient:
             raise ServiceUnavailable(
                 f"{self._who(url)} refused the request (HTTP {code})" + (f": {detail}" if detail else "."))
 
-    def _stream(self, resp, fh, name: str, start: int, total, progress, cancel, what, limit=None) -> int:
+    def _read_body(self, resp, url: str, limit: int) -> bytes:
+        """The whole body (at most ``limit`` bytes, at the minimum rate) in memory."""
+        length = _as_int(resp.headers.get("Content-Length"))
+        if length is not None and length > limit:
+            raise ServiceUnavailable(f"{self._who(url)} announced an answer of {length:,} bytes, more than the "
+                                     f"{limit:,} allowed; it was not read.")
+        guard = RateGuard(self._who(url), self.limits)
+        parts, done = [], 0
+        for chunk in _chunks(resp, decode=True):  # gzip'd JSON is unpacked; the cap counts unpacked bytes
+            done += len(chunk)
+            if done > limit:
+                raise ServiceUnavailable(f"{self._who(url)} sent an answer of more than {limit:,} bytes; "
+                                         "it was dropped.")
+            parts.append(chunk)
+            guard.update(done)
+        return b"".join(parts)
+
+    def _stream(self, resp, fh, name: str, start: int, total, progress, cancel, what, limit=None,
+                url: str | None = None) -> int:
         """Copy the body into ``fh``; return the byte count including ``start``.  A body
-        growing past ``limit`` bytes raises :class:`CorruptDownload` (the caller removes it)."""
+        growing past ``limit`` bytes raises :class:`CorruptDownload` (the caller removes it);
+        one slower than the client's ``limits`` raises :class:`~allen_viewer.api.limits.TooSlow`."""
         done = start
+        who = self._who(url) if url else what
+        guard = RateGuard(f"{who} ({what.lower()})" if url else who, self.limits,
+                          expected=(total - start) if total is not None else None)
         if progress is not None:
             progress(done, total)
         for chunk in _chunks(resp):
             _check_cancel(cancel, what)
+            guard.update(done + len(chunk) - start)
             if limit is not None and done + len(chunk) > limit:
                 raise CorruptDownload(f"{what} ran past {limit:,} bytes, far more than such a file can be; "
                                       "it was stopped and nothing was saved.")
@@ -498,7 +557,12 @@ class AllenClient:
         last: _Transient | None = None
         for attempt in range(self.retries):
             if attempt:
-                _sleep(self.backoff * 2 ** (attempt - 1), cancel, what)
+                wait = self.backoff * 2 ** (attempt - 1)
+                if last is not None and last.retry_after is not None:  # the server said how long (429, 503)
+                    if last.retry_after > MAX_RETRY_AFTER_S:
+                        break  # not worth waiting for: say so now
+                    wait = max(wait, last.retry_after)
+                _sleep(wait, cancel, what)
             _check_cancel(cancel, what)
             try:
                 return once()
@@ -539,6 +603,10 @@ class AllenClient:
             return f"{who} answered with an HTML page instead of data ({tries}); the service may be down. Try again later."
         if kind == "timeout":
             return f"{who} timed out after {tries}; the service may be down or the network slow. Try again later."
+        if kind == "status" and last.status == 429:
+            asked = (f"; it asks to wait {last.retry_after:,.0f} s" if last.retry_after is not None else "")
+            return (f"{who} is rate-limiting requests (HTTP 429{asked}); wait a while and try again, "
+                    "with fewer parallel downloads if several run.")
         if kind == "status":
             said = f" (it said: {last.detail})" if last.detail else ""
             return f"{who} returned HTTP {last.status} ({tries}){said}; the service may be down. Try again later."
@@ -553,16 +621,17 @@ class AllenClient:
 # ---------------------------------------------------------------------- helpers
 
 
-def _chunks(resp: requests.Response) -> Iterator[bytes]:
+def _chunks(resp: requests.Response, decode: bool = False) -> Iterator[bytes]:
     """The body in pieces of at most ``CHUNK_BYTES``, each yielded as soon as it arrives, so
     that a connection dropped midway loses nothing that was received (``iter_content``
-    would drop the last partial piece).  Falls back to ``iter_content`` on old urllib3."""
+    would drop the last partial piece).  Falls back to ``iter_content`` on old urllib3.
+    ``decode``: undo a ``Content-Encoding`` (gzip) as ``resp.content`` would."""
     read1 = getattr(resp.raw, "read1", None)
     if read1 is None:
         yield from resp.iter_content(CHUNK_BYTES)
         return
     while True:
-        chunk = read1(CHUNK_BYTES)
+        chunk = read1(CHUNK_BYTES, decode_content=True) if decode else read1(CHUNK_BYTES)
         if not chunk:
             return
         yield chunk
@@ -601,19 +670,26 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 def _envelope_message(data: dict) -> str:
     msg = data.get("msg")
     if isinstance(msg, str) and msg.strip():
-        return msg.strip()
+        return clean_text(msg)
     return "no reason given"
 
 
 def _failure_text(resp: requests.Response) -> str:
     """The service's own message in an error answer, when it is a JSON envelope."""
     try:
-        data = json.loads(resp.content[:65536])
-    except (ValueError, requests.RequestException, urllib3.exceptions.HTTPError, OSError):
+        data = json.loads(_head_bytes(resp, 65536))
+    except (ValueError, RecursionError, requests.RequestException, urllib3.exceptions.HTTPError, OSError):
         return ""
     if isinstance(data, dict) and isinstance(data.get("msg"), str):
-        return data["msg"].strip()[:300]
+        return clean_text(data["msg"])
     return ""
+
+
+def _head_bytes(resp: requests.Response, n: int) -> bytes:
+    """At most the first ``n`` bytes of the body, without reading the rest of a streamed one."""
+    if getattr(resp, "_content_consumed", False) or not hasattr(resp.raw, "read"):
+        return (resp.content or b"")[:n]
+    return resp.raw.read(n, decode_content=True) or b""
 
 
 def _find_node(msg, node_id: int) -> dict | None:

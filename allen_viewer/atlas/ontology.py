@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from allen_viewer.errors import CorruptData, UnknownStructure
+from allen_viewer.sanitize import is_id
 
 ROOT_ID = 997
 _WORD = re.compile(r"[a-z0-9]+")
@@ -144,7 +145,7 @@ class Ontology:
 
     def get(self, key: int | str) -> Structure:
         """By id (int or digits) or acronym."""
-        if isinstance(key, int) or str(key).strip().isdigit():
+        if isinstance(key, int) or is_id(key):
             return self.by_id(int(key))
         return self.by_acronym(str(key))
 

@@ -85,12 +85,36 @@ def parse_size(text: str) -> tuple[int, int]:
     return check_size((int(m.group(1)), int(m.group(2))))
 
 
+BYTES_PER_PIXEL = 64
+"""Peak memory of an off-screen render per pixel (VTK's colour and depth buffers, the
+read-back, the PNG encoder; 16384 x 16384 was measured at 16 GB)."""
+MEMORY_SHARE = 0.5
+"""An image may need at most this share of the machine's physical memory."""
+
+
+def physical_memory_bytes() -> int | None:
+    """The machine's physical memory in bytes, or None where it cannot be read."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
 def check_size(size) -> tuple[int, int]:
-    """(width, height) as ints within [:data:`MIN_SIDE`, :data:`MAX_SIDE`] pixels, else AllenViewerError."""
+    """(width, height) as ints within [:data:`MIN_SIDE`, :data:`MAX_SIDE`] pixels, else
+    AllenViewerError; also refused: an image whose render would need more than
+    :data:`MEMORY_SHARE` of the physical memory (:data:`BYTES_PER_PIXEL` per pixel)."""
     w, h = (int(v) for v in size)
     if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE):
         raise AllenViewerError(f"Image size {w}x{h} is out of range; each side must be "
                                f"{MIN_SIDE} to {MAX_SIDE} pixels.")
+    memory = physical_memory_bytes()
+    need = w * h * BYTES_PER_PIXEL
+    if memory and need > memory * MEMORY_SHARE:
+        most = int(memory * MEMORY_SHARE / BYTES_PER_PIXEL)
+        raise AllenViewerError(f"Image size {w}x{h} would need about {need / 2**30:.1f} GiB of memory to render, "
+                               f"more than half of this machine's {memory / 2**30:.1f} GiB; ask for at most "
+                               f"{most / 1e6:.0f} megapixels (e.g. {int(most ** 0.5)}x{int(most ** 0.5)}).")
     return w, h
 
 
@@ -273,9 +297,10 @@ def write_png(path: Path | str, pixels: np.ndarray, record: dict | None = None) 
         return [path]
     try:
         side = write_sidecar(path, record)
-    except OSError as exc:
+    except (OSError, AllenViewerError) as exc:
         path.unlink(missing_ok=True)
-        raise AllenViewerError(f"Could not write {sidecar_path(path)} ({exc.strerror or exc}); "
+        reason = getattr(exc, "strerror", None) or exc
+        raise AllenViewerError(f"Could not write {sidecar_path(path)} ({reason}); "
                                f"the image was not kept either.") from None
     return [path, side]
 

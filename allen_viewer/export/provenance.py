@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 from pathlib import Path
 
 from allen_viewer import ALLEN_CITATION, __version__, config
@@ -47,10 +48,25 @@ def sidecar_path(path: Path) -> Path:
     return Path(str(path) + ".json") if Path(path).suffix == "" else Path(path).with_suffix(".json")
 
 
+def json_safe(value):
+    """``value`` with every NaN or infinite float replaced by None, so that the JSON written
+    is standard JSON (``NaN`` is not) and says "no value" where there is none."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def write_sidecar(path: Path, record: dict) -> Path:
-    """Write ``record`` as JSON beside ``path`` (``FILE.csv`` -> ``FILE.json``), atomically."""
+    """Write ``record`` as JSON beside ``path`` (``FILE.csv`` -> ``FILE.json``), atomically;
+    non-finite numbers become ``null``; a file-system error is one AllenViewerError line."""
+    from allen_viewer.export.paths import output_errors
+
     side = sidecar_path(path)
-    with atomic_write(side, "w") as fh:
-        json.dump(record, fh, indent=2, default=str)
-        fh.write("\n")
+    text = json.dumps(json_safe(record), indent=2, default=str, allow_nan=False)
+    with output_errors(side), atomic_write(side, "w") as fh:
+        fh.write(text + "\n")
     return side

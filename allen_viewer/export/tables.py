@@ -18,6 +18,7 @@ from allen_viewer.atlas.reference_space import ReferenceSpace, grid_to_um
 from allen_viewer.expression.compare import compare_structures, correlation
 from allen_viewer.expression.grid import ExpressionGrid
 from allen_viewer.expression.summary import summarize_all
+from allen_viewer.export.paths import output_errors, undo_on_failure
 from allen_viewer.export.provenance import provenance, write_sidecar
 from allen_viewer.store.atomic import atomic_write
 
@@ -40,7 +41,7 @@ def _cell(value) -> str:
 def write_csv(path: Path, columns: list[str], rows: Iterable[list]) -> int:
     """Write a header row and ``rows`` atomically (missing and NaN values as empty cells); returns the row count."""
     n = 0
-    with atomic_write(path, "w") as fh:
+    with output_errors(path), atomic_write(path, "w") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
@@ -74,7 +75,8 @@ def export_voxels(grid: ExpressionGrid, space: ReferenceSpace, path: Path, struc
     """Write the voxel CSV (+ sidecar); returns the number of rows."""
     s = space.ontology.get(structure) if structure else None
     n = write_csv(Path(path), VOXEL_COLUMNS, voxel_rows(grid, space, s, include_missing))
-    write_sidecar(Path(path), provenance(grid, "voxels", columns=VOXEL_COLUMNS, rows=n,
+    with undo_on_failure(path):
+        write_sidecar(Path(path), provenance(grid, "voxels", columns=VOXEL_COLUMNS, rows=n,
                                          structure=s.acronym if s else None, include_missing=include_missing,
                                          units={"x_um, y_um, z_um": "CCFv3 micrometres (200 x grid index)",
                                                 "energy": "Allen expression energy (intensity x density)"}))
@@ -101,7 +103,8 @@ def export_structures(grid: ExpressionGrid, space: ReferenceSpace, path: Path, d
             for s in summarize_all(grid, space)
             if s.voxels_with_data > 0 and (keep is None or s.structure.id in keep))
     n = write_csv(Path(path), STRUCTURE_COLUMNS, rows)
-    write_sidecar(Path(path), provenance(grid, "structures", columns=STRUCTURE_COLUMNS, rows=n, depth=depth,
+    with undo_on_failure(path):
+        write_sidecar(Path(path), provenance(grid, "structures", columns=STRUCTURE_COLUMNS, rows=n, depth=depth,
                                          structures=acronyms,
                                          method="each structure pools its own and all descendants' 200 um grid "
                                                 "voxels (Allen gridAnnotation); -1 voxels excluded"))
@@ -118,7 +121,8 @@ def export_comparison(a: ExpressionGrid, b: ExpressionGrid, space: ReferenceSpac
             if c.voxels_both > 0 and (keep is None or c.structure.id in keep))
     n = write_csv(Path(path), COMPARE_COLUMNS, rows)
     whole = correlation(a, b)
-    write_sidecar(Path(path), provenance([a, b], "compare", columns=COMPARE_COLUMNS, rows=n,
+    with undo_on_failure(path):
+        write_sidecar(Path(path), provenance([a, b], "compare", columns=COMPARE_COLUMNS, rows=n,
                                          gene_a=a.gene, gene_b=b.gene, whole_brain_r=whole,
                                          method="Pearson r of energy over voxels where both experiments have data; "
                                                 "a = first experiment, b = second; ratio = a / b"))

@@ -16,7 +16,9 @@ import SimpleITK as sitk
 
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.expression.grid import ExpressionGrid
+from allen_viewer.export.paths import refuse_special, undo_on_failure, write_error
 from allen_viewer.export.provenance import provenance, write_sidecar
+from allen_viewer.sanitize import clean_text
 
 NO_DATA = -1.0
 FORMATS = {".nrrd": ".nrrd", ".mhd": ".mhd", ".nhdr": ".nrrd"}
@@ -46,6 +48,10 @@ def export_volume(grid: ExpressionGrid, path: Path, volume: str = "energy") -> l
                                    f"(available: {', '.join(grid.available)}).")
     targets = [path] if len(names) == 1 else [path.with_name(f"{path.stem}_{n}{suffix}") for n in names]
     path.parent.mkdir(parents=True, exist_ok=True)
+    for target in targets:  # never replace a folder, link or special file (docs/reliability.md)
+        refuse_special(target)
+        if suffix == ".mhd":
+            refuse_special(target.with_suffix(".raw"))
     written = []
     try:
         for name, target in zip(names, targets):
@@ -53,7 +59,7 @@ def export_volume(grid: ExpressionGrid, path: Path, volume: str = "energy") -> l
             image.SetMetaData("allen_viewer_volume", name)
             image.SetMetaData("allen_viewer_experiment", str(grid.id))
             image.SetMetaData("allen_viewer_no_data", str(NO_DATA))
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=suffix, dir=target.parent)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.stem[:100]}.", suffix=suffix, dir=target.parent)
             os.close(fd)
             try:
                 sitk.WriteImage(image, tmp, useCompression=(suffix == ".nrrd"))
@@ -73,8 +79,13 @@ def export_volume(grid: ExpressionGrid, path: Path, volume: str = "energy") -> l
     except RuntimeError as exc:
         for w in written:
             w.unlink(missing_ok=True)
-        raise AllenViewerError(f"Could not write {path}: {str(exc).strip().splitlines()[-1]}") from exc
-    write_sidecar(path, provenance(grid, "volume", volumes=names, files=[str(t) for t in targets],
+        raise AllenViewerError(f"Could not write {path}: {clean_text(str(exc).strip().splitlines()[-1])}") from exc
+    except OSError as exc:  # no space, read-only file system, a name too long
+        for w in written:
+            w.unlink(missing_ok=True)
+        raise write_error(path, exc) from None
+    with undo_on_failure(*written):
+        write_sidecar(path, provenance(grid, "volume", volumes=names, files=[str(t) for t in targets],
                                    axes="x = AP (posterior), y = DV (ventral), z = ML (right); spacing 200 um",
                                    no_data_value=NO_DATA))
     return targets

@@ -18,6 +18,7 @@ import numpy as np
 from allen_viewer.errors import CorruptData
 from allen_viewer.expression.grid_file import GRID_SHAPE, GRID_SPACING_UM, read_grid_zip
 from allen_viewer.store.gene_index import Experiment
+from allen_viewer.sanitize import is_id
 
 
 @dataclass
@@ -118,14 +119,14 @@ def load_grid(path: Path | str | bytes, experiment: Experiment, source: str = ""
             vol[~has_data] = np.nan  # one mask for all three: the energy grid's
             extra[name] = vol
     ds_id = gf.data_set.get("id")
-    if ds_id and ds_id.isdigit() and int(ds_id) != experiment.id:
+    if ds_id and is_id(ds_id) and int(ds_id) != experiment.id:
         raise CorruptData(f"grid file {path} belongs to experiment {ds_id}, not {experiment.id}")
     ref = gf.data_set.get("reference-space-id")
     return ExpressionGrid(
         experiment=experiment,
         energy=energy,
         has_data=has_data,
-        reference_space_id=int(ref) if ref and ref.isdigit() else None,
+        reference_space_id=int(ref) if ref and is_id(ref) else None,
         source=source or str(path),
         **extra,
     )

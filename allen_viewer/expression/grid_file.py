@@ -18,6 +18,7 @@ import numpy as np
 from defusedxml import DefusedXmlException
 
 from allen_viewer.errors import CorruptData
+from allen_viewer.sanitize import clean_text
 
 GRID_SHAPE = (67, 41, 58)
 """(AP, DV, ML) voxels of the 200 µm expression grid."""
@@ -25,6 +26,10 @@ GRID_SPACING_UM = 200.0
 GRID_VALUES = GRID_SHAPE[0] * GRID_SHAPE[1] * GRID_SHAPE[2]  # 159,326
 VOLUME_NAMES = ("energy", "intensity", "density")
 MAX_MEMBER_BYTES = 64 * 1024 * 1024  # far above any real member; guards against zip bombs
+MAX_ZIP_MEMBERS = 16
+"""A real grid zip has 2 to 7 members (.mhd/.raw pairs, data_set.xml)."""
+MAX_ZIP_TOTAL_BYTES = 16 * 1024 * 1024
+"""All members together, uncompressed; a real grid zip inflates to 0.6 MB per volume."""
 
 
 @dataclass
@@ -63,10 +68,20 @@ def _check_header(name: str, header: dict[str, str], dtype_name: str) -> None:
         raise CorruptData(f"{name}.mhd is big-endian, which Allen grids never are")
 
 
+MAX_GRID_VALUE = 1.0e6
+"""Largest plausible grid value: energy = intensity (8-bit, <= 255) x density (<= 1), and
+real grids stay below a few hundred; a value above this (3e38, say) is a broken file, whose
+sums would overflow into inf."""
+
+
 def _check_values(name: str, volume: np.ndarray) -> None:
-    """Allen grids hold finite values >= 0, and -1 where there is no data."""
+    """Allen grids hold finite values >= 0 (at most :data:`MAX_GRID_VALUE`), and -1 where
+    there is no data."""
     if not np.isfinite(volume).all():
         raise CorruptData(f"{name}.raw has NaN or infinite values")
+    if volume.size and float(volume.max()) > MAX_GRID_VALUE:
+        raise CorruptData(f"{name}.raw has absurd values (max {float(volume.max()):.3g}, above "
+                          f"{MAX_GRID_VALUE:.0e}, which no Allen grid reaches)")
     if np.any((volume < 0) & (volume != -1)):
         raise CorruptData(
             f"{name}.raw has negative values other than -1, the no-data mark (min {float(volume.min()):g})")
@@ -103,21 +118,28 @@ def read_grid_zip(source: Path | str | bytes, dtype_name: str = "MET_FLOAT") -> 
         raise CorruptData(f"{what} is not a readable zip file ({exc})") from exc
     with zf:
         names = {}
-        for info in zf.infolist():
+        members = zf.infolist()
+        if len(members) > MAX_ZIP_MEMBERS:
+            raise CorruptData(f"{what} has {len(members):,} members; a grid zip has at most {MAX_ZIP_MEMBERS}")
+        for info in members:
             p = PurePosixPath(info.filename.replace("\\", "/"))
             if p.is_absolute() or ".." in p.parts:
-                raise CorruptData(f"{what} has a member outside the archive: {info.filename!r}")
+                raise CorruptData(f"{what} has a member outside the archive: {clean_text(info.filename, 80)!r}")
             if info.file_size > MAX_MEMBER_BYTES:
-                raise CorruptData(f"{what}: member {info.filename!r} claims {info.file_size} bytes, far too large for a grid")
+                raise CorruptData(f"{what}: member {clean_text(info.filename, 80)!r} claims {info.file_size} bytes, far too large for a grid")
             names[p.name] = info
+        total = sum(max(0, info.file_size) for info in members)
+        if total > MAX_ZIP_TOTAL_BYTES:
+            raise CorruptData(f"{what}: members claim {total:,} bytes in all, far more than a grid zip "
+                              f"({MAX_ZIP_TOTAL_BYTES:,} at most)")
         try:
             bad = zf.testzip()
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
             raise CorruptData(f"{what} is truncated or damaged ({exc})") from exc
         if bad is not None:
-            raise CorruptData(f"{what} is damaged: member {bad!r} fails its checksum")
+            raise CorruptData(f"{what} is damaged: member {clean_text(bad, 80)!r} fails its checksum")
         if "energy.raw" not in names or "energy.mhd" not in names:
-            raise CorruptData(f"{what} has no energy.mhd/energy.raw (members: {', '.join(sorted(names))})")
+            raise CorruptData(f"{what} has no energy.mhd/energy.raw (members: {clean_text(', '.join(sorted(names)), 200)})")
         volumes = {}
         for vol in VOLUME_NAMES:
             if f"{vol}.raw" not in names:

@@ -84,6 +84,7 @@ from allen_viewer.library.results import (
     library_record,
     write_results_csv,
 )
+from allen_viewer.sanitize import is_id
 from allen_viewer.library.search import MIN_OVERLAP, ROOT_ID, CorrelationHit, DifferentialHit, parse_structures
 from allen_viewer.library.store import Library, LibraryError
 from allen_viewer.store.gene_index import Experiment, pick_default
@@ -182,7 +183,7 @@ def resolve_seed(data: AtlasData, library: Library, text: str, progress=None, ca
                                "is used when the field is left as it is).")
     index = data.gene_index
     in_library = library.exists() and len(library) > 0
-    if query.isdigit():
+    if is_id(query):
         exp_id = int(query)
         exp = index.by_id(exp_id) if index.has_id(exp_id) else None
         if in_library and library.row_of(exp_id) is not None:
@@ -260,7 +261,7 @@ def run_remote_search(data: AtlasData, open_library: Callable[[], Library], requ
         if not query:
             raise AllenViewerError("Give a seed experiment: a gene symbol or an experiment id.")
         index = data.gene_index
-        if query.isdigit():
+        if is_id(query):
             seed_exp = index.by_id(int(query)) if index.has_id(int(query)) else None
             seed_id = int(query)
         else:

@@ -104,6 +104,7 @@ class MessageBanner(QFrame):
         self.label = QLabel(self)
         self.label.setObjectName("messageBannerText")
         self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)  # server text is never rendered as HTML
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.close_button = QToolButton(self)
         self.close_button.setText("✕")
@@ -430,6 +431,7 @@ class MainWindow(QMainWindow):
         self.hover_label.setTextFormat(Qt.TextFormat.PlainText)
         self.message_label = QLabel("")
         self.message_label.setObjectName("statusMessage")
+        self.message_label.setTextFormat(Qt.TextFormat.PlainText)  # messages may quote server text
         status.addWidget(self.hover_label, 1)
         status.addPermanentWidget(self.message_label)
         self.grid_indicator = TaskIndicator(self.grid_channel, "Grid")
@@ -560,6 +562,9 @@ class MainWindow(QMainWindow):
 
     def show_error(self, text: str) -> None:
         """Show a failure in the banner and the status bar; the window stays usable."""
+        from allen_viewer.sanitize import clean_text
+
+        text = clean_text(text, 1000)  # one line, no escape codes, bounded
         log.info("showing error: %s", text)
         self.banner.show_message(text, "error")
         self.show_status(text, error=True)

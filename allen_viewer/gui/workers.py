@@ -80,11 +80,13 @@ class CancelToken:
 
 def error_message(exc: BaseException) -> str:
     """The sentence to show for an exception that ended a request."""
+    from allen_viewer.sanitize import clean_text
+
     if isinstance(exc, AllenViewerError):
-        return str(exc)
+        return clean_text(exc, 1000)  # one line, no escape codes, bounded (docs/reliability.md)
     if isinstance(exc, MemoryError):
         return "Out of memory; close other programs and try again."
-    return f"Unexpected error ({type(exc).__name__}: {exc}); see the log for details."
+    return f"Unexpected error ({type(exc).__name__}: {clean_text(exc, 200)}); see the log for details."
 
 
 class _TaskSignals(QObject):

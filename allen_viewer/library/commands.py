@@ -123,6 +123,8 @@ def cmd_library_status(args) -> int:
 
     data = _data()
     st = library_status(_library(data), data.gene_index, data.cache)
+    if st.get("damage"):  # named, with what to delete; nothing else it says could be trusted
+        raise AllenViewerError(st["damage"])
     print(f"Library: {st['root']}" + ("" if st["exists"] else " (not created yet)"))
     if st["exists"]:
         m = st["manifest"]
@@ -217,7 +219,7 @@ def cmd_search_differential(args) -> int:
 def _seed(data, library, text: str):
     """(seed for correlation_search, its experiment) from an id or a symbol."""
     text = str(text).strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         exp = data.gene_index.by_id(int(text)) if data.gene_index.has_id(int(text)) else None
         if library.exists() and library.row_of(int(text)) is not None:
             return int(text), exp
@@ -258,7 +260,7 @@ def cmd_search_correlated(args) -> int:
     if args.remote or args.remote_only:
         if exp is None:
             text = str(args.seed).strip()
-            exp = data.gene_index.by_id(int(text)) if text.isdigit() else data.gene_index.resolve(text)
+            exp = data.gene_index.by_id(int(text)) if text.isascii() and text.isdigit() else data.gene_index.resolve(text)
         dom_ids = [ontology.get(s).id for s in domain] or [ROOT_ID]
         found = _remote(args, "correlation search", lambda: remote_correlation(
             data.client, exp.id, dom_ids, plane=args.plane, top=args.top))
@@ -281,10 +283,9 @@ def cmd_search_correlated(args) -> int:
 # ---- matrix --------------------------------------------------------------------------------------
 
 def _read_structures(path: Path) -> list[str]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise AllenViewerError(f"Cannot read the structure list {path} ({exc.strerror or exc}).") from None
+    from allen_viewer.arguments import read_text_list
+
+    text = read_text_list(path, "structure list")
     items = [t.strip() for line in text.splitlines() for t in line.split("#", 1)[0].replace("\t", ",").split(",")]
     items = [t for t in items if t and t.lower() not in ("acronym", "structure", "structure_id")]
     if not items:
@@ -293,6 +294,7 @@ def _read_structures(path: Path) -> list[str]:
 
 
 def cmd_matrix(args) -> int:
+    from allen_viewer.export.paths import undo_on_failure
     from allen_viewer.export.provenance import provenance, write_sidecar
     from allen_viewer.library.matrix import region_gene_matrix, write_matrix_csv
     from allen_viewer.library.sync import read_gene_list
@@ -307,7 +309,8 @@ def cmd_matrix(args) -> int:
     if missing:
         _warn(f"not in the library, left out: {', '.join(missing[:20])}" + (" ..." if len(missing) > 20 else ""))
     n = write_matrix_csv(matrix, out)
-    write_sidecar(out, provenance([], "matrix", rows=n, genes=len(matrix.genes), value=f"mean {args.value}",
+    with undo_on_failure(out):
+        write_sidecar(out, provenance([], "matrix", rows=n, genes=len(matrix.genes), value=f"mean {args.value}",
                                   combine=args.combine, depth=args.depth, structures=structures,
                                   library=library_record(library), experiments=matrix.experiments,
                                   method="rows: structures, each pooling its own and all descendants' 200 um grid "

@@ -186,7 +186,9 @@ MATRIX_COLUMNS = ["structure_id", "acronym", "name", "depth", "voxels"]
 def write_matrix_csv(matrix: RegionGeneMatrix, path: Path) -> int:
     """Write the matrix as CSV (one header row; structures as rows, genes as columns; empty
     cells where there is no data), atomically.  Returns the number of structure rows."""
-    with atomic_write(Path(path), "w") as fh:
+    from allen_viewer.export.paths import output_errors
+
+    with output_errors(path), atomic_write(Path(path), "w") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(MATRIX_COLUMNS + list(matrix.genes))
         for i, s in enumerate(matrix.structures):

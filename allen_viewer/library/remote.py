@@ -20,6 +20,7 @@ from typing import Iterable
 from allen_viewer.api import rma
 from allen_viewer.errors import AllenViewerError, ServiceUnavailable
 from allen_viewer.library.search import CorrelationHit, DifferentialHit
+from allen_viewer.sanitize import clean_text
 
 SETS = {None: "mouse", "sagittal": "mouse", "coronal": "mouse_coronal"}
 """The service's data sets: ``mouse`` (all experiments) and ``mouse_coronal``."""
@@ -72,9 +73,10 @@ def _float(value) -> float | None:
     if value is None or value == "":
         return None
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        f = float(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return f if math.isfinite(f) else None  # "NaN"/"inf" from the service: no value
 
 
 def _int(value) -> int | None:
@@ -95,7 +97,7 @@ def normalise_differential(rows: list[dict], plane: str | None = None) -> list[D
         p = _plane(_get(row, "plane-of-section"))
         if exp_id is None or fold is None or (plane is not None and p and p != plane):
             continue
-        out.append(DifferentialHit(rank=len(out) + 1, experiment_id=exp_id, symbol=str(_get(row, "gene-symbol") or ""),
+        out.append(DifferentialHit(rank=len(out) + 1, experiment_id=exp_id, symbol=clean_text(_get(row, "gene-symbol") or "", 40),
                                    plane=p, fold_change=fold, source="allen",
                                    target_sum=_float(_get(row, "target-sum")),
                                    contrast_sum=_float(_get(row, "contrast-sum"))))
@@ -110,7 +112,7 @@ def normalise_correlation(rows: list[dict], plane: str | None = None) -> list[Co
         p = _plane(_get(row, "plane-of-section"))
         if exp_id is None or r is None or (plane is not None and p and p != plane):
             continue
-        out.append(CorrelationHit(rank=len(out) + 1, experiment_id=exp_id, symbol=str(_get(row, "gene-symbol") or ""),
+        out.append(CorrelationHit(rank=len(out) + 1, experiment_id=exp_id, symbol=clean_text(_get(row, "gene-symbol") or "", 40),
                                   plane=p, r=r, voxels=_int(_get(row, "num-voxels")), source="allen"))
     return out
 

@@ -56,6 +56,8 @@ import numpy as np
 
 from allen_viewer.errors import AllenViewerError, CorruptData
 from allen_viewer.expression.grid_file import GRID_SHAPE
+from allen_viewer.library.integrity import damage_message, manifest_problems, quick_problems
+from allen_viewer.sanitize import clean_text
 from allen_viewer.store.atomic import atomic_write
 
 FORMAT = 1
@@ -202,9 +204,14 @@ class Layout:
         try:
             voxels = np.load(folder / "voxels.npy", allow_pickle=False)
             segments = np.load(folder / "segments.npy", allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise CorruptData(f"The library layout in {folder} is unreadable ({exc}); delete the folder and "
-                              "sync again.") from None
+        except (OSError, ValueError, EOFError) as exc:
+            raise CorruptData(f"The library layout in {folder} is unreadable ({clean_text(exc, 120)}); delete "
+                              "the folder and sync again.") from None
+        n_grid = GRID_SHAPE[0] * GRID_SHAPE[1] * GRID_SHAPE[2]
+        if (voxels.ndim != 1 or voxels.dtype.kind not in "iu" or segments.dtype != SEGMENT_DTYPE
+                or (len(voxels) and (voxels.min() < 0 or voxels.max() >= n_grid))):
+            raise CorruptData(f"The library layout in {folder} (voxels.npy, segments.npy) is damaged; delete "
+                              "the folder and sync again.")
         return cls(voxels, segments, annotation_sha256)
 
 
@@ -359,9 +366,15 @@ class Library:
         except FileNotFoundError:
             raise LibraryError(f"There is no library at {self.root} yet; run `allen-viewer library sync` "
                                "first.") from None
-        except (OSError, ValueError) as exc:
-            raise CorruptData(f"The library manifest {path} is unreadable ({exc}); delete {self.root} and "
-                              "sync again.") from None
+        except (OSError, ValueError, RecursionError) as exc:
+            raise CorruptData(damage_message(self.root, [f"manifest.json is unreadable ({clean_text(exc, 120)})"])
+                              ) from None
+        if isinstance(manifest, dict) and manifest.get("format") == FORMAT:
+            problems = manifest_problems(manifest)
+        else:
+            problems = manifest_problems(manifest) if not isinstance(manifest, dict) else []
+        if problems:
+            raise CorruptData(damage_message(self.root, problems))
         if manifest.get("format") != FORMAT:
             raise LibraryError(f"The library at {self.root} has format {manifest.get('format')!r}; this "
                                f"version reads format {FORMAT}. Delete the folder and sync again.")
@@ -381,6 +394,10 @@ class Library:
         self.table = np.array(self._maps["rows.bin"])  # a small copy: 64 bytes a row
         self._row_of = None
         self._opened = True
+        problems = quick_problems(self)  # random bytes, NaN sums: refuse rather than rank junk
+        if problems:
+            self._opened = False
+            raise CorruptData(damage_message(self.root, problems))
         return self
 
     def _width(self, kind: str | None) -> int | None:

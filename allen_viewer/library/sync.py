@@ -81,10 +81,9 @@ def default_layout(ontology) -> Layout:
 def read_gene_list(path: Path | str) -> list[str]:
     """Symbols from a text file: one per line, or comma/tab separated; ``#`` comments and a
     header ``symbol``/``gene`` are skipped; a trailing ``*`` is dropped."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise AllenViewerError(f"Cannot read the gene list {path} ({exc.strerror or exc}).") from None
+    from allen_viewer.arguments import read_text_list
+
+    text = read_text_list(path, "gene list")
     out = []
     for line in text.splitlines():
         line = line.split("#", 1)[0]
@@ -112,8 +111,10 @@ def select_experiments(index: GeneIndex, *, everything: bool = False, plane: str
         chosen.update((e.id, e) for e in index.experiments)
     for name in list(genes or []) + list(queries or []):
         text = str(name).strip()
-        if text.isdigit():
-            if index.has_id(int(text)):
+        if not text:
+            continue  # a blank name selects nothing (the CLI refuses it before)
+        if text.isascii() and text.isdigit():
+            if len(text) <= 18 and index.has_id(int(text)):
                 chosen[int(text)] = index.by_id(int(text))
             else:
                 unknown.append(text)
@@ -213,6 +214,12 @@ def sync(experiments: Iterable[Experiment], *, library: Library | None = None, c
         if ontology is None:
             raise LibraryError("sync needs the ontology (or a layout) to create the library")
         layout = default_layout(ontology)
+    if library.exists():  # never append to a damaged store: say what to delete instead
+        from allen_viewer.library.integrity import damage_message, full_problems
+
+        problems = full_problems(library.refresh())
+        if problems:
+            raise LibraryError(damage_message(library.root, problems))
     started = time.monotonic()
     report = SyncReport(requested=len(experiments))
     clean_stale_parts(cache)
@@ -345,7 +352,17 @@ def library_status(library: Library, index: GeneIndex, cache: Cache | None = Non
     status: dict = {"root": str(library.root), "exists": library.exists()}
     in_lib: set[int] = set()
     if status["exists"]:
-        library.refresh()
+        from allen_viewer.library.integrity import damage_message, full_problems
+
+        try:
+            library.refresh()
+            problems = full_problems(library)
+        except CorruptData as exc:  # the manifest, layout or tables: named in the message
+            status["damage"] = str(exc)
+        else:
+            if problems:
+                status["damage"] = damage_message(library.root, problems)
+    if status["exists"] and "damage" not in status:
         in_lib = {int(i) for i in library.ids}
         status["manifest"] = library.manifest
         status["clipped_values"] = int(library.table["clipped"].sum())

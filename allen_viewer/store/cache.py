@@ -22,6 +22,7 @@ from pathlib import Path, PurePath
 from allen_viewer import config
 from allen_viewer.errors import AllenViewerError, CorruptData
 from allen_viewer.expression.grid_file import read_grid_zip
+from allen_viewer.sanitize import is_id
 
 _validated: set[tuple[str, int, int]] = set()
 _validated_lock = threading.Lock()
@@ -123,7 +124,7 @@ class Cache:
             return []
         except OSError as exc:
             raise AllenViewerError(f"Cannot list the cache folder {self.grids_dir} ({exc.strerror or exc}).") from None
-        return sorted(int(n[:-4]) for n in names if n.endswith(".zip") and n[:-4].isdigit())
+        return sorted(int(n[:-4]) for n in names if n.endswith(".zip") and is_id(n[:-4]))
 
     # -------------------------------------------------------------- housekeeping
 

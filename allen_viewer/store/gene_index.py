@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Iterable
 
 from allen_viewer.errors import CorruptData, UnknownExperiment, UnknownGene
+from allen_viewer.sanitize import clean_text
 from allen_viewer.store.atomic import atomic_write
 
 COLUMNS = ("id", "symbol", "alias", "name", "entrez_id", "plane")
@@ -77,14 +78,43 @@ def read_gene_index(path: Path) -> list[Experiment]:
         if len(parts) != len(COLUMNS):
             raise CorruptData(f"Gene index {path}: line {n} has {len(parts)} fields, expected {len(COLUMNS)}.")
         exp_id, symbol, alias, name, entrez, plane = parts
+        problem = _row_problem(exp_id, symbol, entrez, plane)
+        if problem:  # parses, but holds junk: quarantined like a file that does not parse
+            raise CorruptData(f"Gene index {path}: line {n} {problem}.")
         out.append(Experiment(int(exp_id), symbol, name, int(entrez) if entrez else None, plane, alias))
     return out
 
 
-def experiments_from_rma_rows(rows: Iterable[dict]) -> list[Experiment]:
-    """Turn ``model::SectionDataSet`` rows (with ``rma::include,genes,plane_of_section``) into experiments."""
+def _is_number(text: str, digits: int = 12) -> bool:
+    return 0 < len(text) <= digits and text.isascii() and text.isdigit()
+
+
+def _row_problem(exp_id: str, symbol: str, entrez: str, plane: str) -> str:
+    """What is wrong with one gene index row ('' when nothing)."""
+    if not _is_number(exp_id):
+        return f"has the id {clean_text(exp_id, 40)!r}, not a number"
+    if not symbol.strip() or len(symbol) > 100 or not symbol.isprintable():
+        return f"has the symbol {clean_text(symbol, 40)!r}"
+    if entrez and not _is_number(entrez):
+        return f"has the Entrez id {clean_text(entrez, 40)!r}, not a number"
+    if plane not in PLANES:
+        return f"has the plane {clean_text(plane, 40)!r}, not coronal or sagittal"
+    return ""
+
+
+def experiments_from_rma_rows(rows: Iterable[dict], service: str = "The Allen API") -> list[Experiment]:
+    """Turn ``model::SectionDataSet`` rows (with ``rma::include,genes,plane_of_section``) into experiments.
+
+    Rows of the wrong shape (not an object, a non-numeric id, ``genes`` that is not a list
+    of objects, a plane that is neither coronal nor sagittal) raise :class:`CorruptData`
+    naming ``service`` and the first such row: an index built from them would be junk.
+    """
     out = []
-    for row in rows:
+    for n, row in enumerate(rows, start=1):
+        problem = _rma_row_problem(row)
+        if problem:
+            raise CorruptData(f"{service} sent a malformed experiment list (row {n:,} {problem}); "
+                              "the gene index was not changed.")
         genes = row.get("genes") or []
         if not genes:
             continue
@@ -102,6 +132,40 @@ def experiments_from_rma_rows(rows: Iterable[dict]) -> list[Experiment]:
             alias=original if original and original != symbol else "",
         ))
     return out
+
+
+def _rma_row_problem(row) -> str:
+    """What makes one SectionDataSet row unusable ('' when nothing)."""
+    if not isinstance(row, dict):
+        return f"is {type(row).__name__}, not an object"
+    exp_id = row.get("id")
+    if isinstance(exp_id, bool) or not (isinstance(exp_id, int) or (isinstance(exp_id, str) and _is_number(exp_id))):
+        return f"has the id {clean_text(repr(exp_id), 40)}, not a number"
+    genes = row.get("genes")
+    if genes is None:
+        return ""
+    if not isinstance(genes, list) or not all(isinstance(g, dict) for g in genes):
+        return f"has genes of type {type(genes).__name__}, not a list of gene records"
+    if not genes:
+        return ""
+    gene = genes[0]
+    for key in ("acronym", "original_symbol", "name"):
+        if gene.get(key) is not None and not isinstance(gene.get(key), str):
+            return f"has a gene {key} of type {type(gene.get(key)).__name__}"
+    symbol = (gene.get("acronym") or "").strip()
+    if not symbol or len(symbol) > 100 or not symbol.isprintable():
+        return f"has the gene symbol {clean_text(repr(symbol), 40)}"
+    entrez = gene.get("entrez_id")
+    if entrez not in (None, "") and (isinstance(entrez, bool) or not (
+            isinstance(entrez, int) or (isinstance(entrez, str) and _is_number(entrez)))):
+        return f"has the Entrez id {clean_text(repr(entrez), 40)}, not a number"
+    plane = row.get("plane_of_section")
+    if plane is not None and not isinstance(plane, dict):
+        return f"has plane_of_section of type {type(plane).__name__}"
+    name = (plane or {}).get("name") or {1: "coronal", 2: "sagittal"}.get(row.get("plane_of_section_id"), "")
+    if str(name).lower() not in PLANES:
+        return f"has the plane {clean_text(repr(name), 40)}"
+    return ""
 
 
 class GeneIndex:
@@ -160,6 +224,8 @@ class GeneIndex:
     def exact_symbol(self, symbol: str) -> list[Experiment]:
         """Experiments whose symbol (or old alias) equals ``symbol``, case-insensitively."""
         key = symbol.strip().rstrip("*").lower()
+        if not key:
+            return []  # a blank symbol names no gene (it would match every alias-less row)
         rows = [r for r in self._prefix_rows(key) if key in (self.experiments[r].symbol.lower(), self.experiments[r].alias.lower())]
         return [self.experiments[r] for r in sorted(set(rows))]
 
@@ -177,7 +243,7 @@ class GeneIndex:
                     seen.add(r)
                     ranked.append(r)
 
-        if q.isdigit():
+        if q.isascii() and q.isdigit() and len(q) <= 18:
             n = int(q)
             if n in self._row_by_id:
                 take([self._row_by_id[n]])
@@ -214,7 +280,9 @@ class GeneIndex:
         :class:`UnknownGene` with close matches, or :class:`UnknownExperiment`.
         """
         text = str(query).strip()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
+            if len(text) > 18:
+                raise UnknownExperiment(text[:20] + "...")
             return self.by_id(int(text))
         candidates = self.experiments_of(text)
         return pick_default(candidates)

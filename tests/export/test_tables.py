@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from allen_viewer import config
+from allen_viewer.errors import AllenViewerError
 from allen_viewer.expression.grid import load_grid
 from allen_viewer.export import tables
 from allen_viewer.store.gene_index import Experiment
@@ -121,6 +122,6 @@ def test_failed_export_leaves_no_file(tmp_path, reference_space, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(tables, "voxel_rows", broken_rows)
-    with pytest.raises(OSError):
+    with pytest.raises(AllenViewerError, match="disk full"):  # one line, not a raw OSError
         tables.export_voxels(grid(71717084), reference_space, out)
     assert list(tmp_path.iterdir()) == []
