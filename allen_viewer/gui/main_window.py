@@ -29,7 +29,8 @@ one also gets a note above the views (with Retry).  Online, with the Nissl volum
 cache: a non-modal bar offers its download once per run ("Download (136 MB)", "Not now",
 "Don't ask again", the last remembered in the settings).  ``Help > About`` shows the
 versions, the data sources and the citation; ``Help > Open the Allen experiment page``
-opens the loaded gene's page (its original ISH section images) in the browser.
+opens the loaded gene's page (its original ISH section images) in the browser;
+``Help > User guide`` (F1) opens the guide installed with the package (:mod:`allen_viewer.guide`).
 """
 from __future__ import annotations
 
@@ -416,6 +417,12 @@ class MainWindow(QMainWindow):
                                          "browser: the original ISH section images")
         self.open_page_action.triggered.connect(self.open_experiment_page)
         help_menu.addAction(self.open_page_action)
+        self.guide_action = QAction("&User guide", self)
+        self.guide_action.setObjectName("userGuideAction")
+        self.guide_action.setShortcut(QKeySequence.StandardKey.HelpContents)
+        self.guide_action.setToolTip("Open the user guide that came with the viewer in the web browser")
+        self.guide_action.triggered.connect(self.open_user_guide)
+        help_menu.addAction(self.guide_action)
         help_menu.addSeparator()
         about = QAction("&About Allen Viewer", self)
         about.setObjectName("aboutAction")
@@ -1232,6 +1239,18 @@ class MainWindow(QMainWindow):
             self.show_error(f"Could not start a web browser; the page is {url}")
             return False
         self.show_status(f"Opened {url} in the web browser.")
+        return True
+
+    def open_user_guide(self) -> bool:
+        """Open the installed user guide (rendered to HTML, see :mod:`allen_viewer.guide`) in the web browser."""
+        from allen_viewer.guide import open_guide
+
+        try:
+            page = open_guide(opener=lambda url: QDesktopServices.openUrl(QUrl(url)))
+        except AllenViewerError as exc:
+            self.show_error(str(exc))
+            return False
+        self.show_status(f"Opened the user guide ({page}) in the web browser.")
         return True
 
     def save_settings(self) -> None:
