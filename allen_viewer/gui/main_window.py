@@ -58,7 +58,7 @@ from PySide6.QtWidgets import (
 )
 
 from allen_viewer import config
-from allen_viewer.atlas.ontology import Ontology
+from allen_viewer.atlas.ontology import ROOT_ID, Ontology
 from allen_viewer.atlas.reference_space import ReferenceSpace, ccf25_to_um, um_to_grid
 from allen_viewer.atlas.surfaces import brain_outline, mesh_cache_path, structure_surface
 from allen_viewer.data import AtlasData
@@ -542,10 +542,9 @@ class MainWindow(QMainWindow):
         self.index_channel.submit(lambda progress, cancel: data.gene_index, tag="index")
 
         def load_atlas(progress, cancel):
-            ontology = data.ontology
-            space = data.reference_space
-            _ = space.brain_mask25  # used by the outline; computed here, off the UI thread
-            return ontology, space
+            # the labels are memory-mapped (data.reference_space): nothing else is read here;
+            # the brain mask is made by the outline request, and only when its mesh is not cached
+            return data.ontology, data.reference_space
 
         self.atlas_channel.submit(load_atlas, tag="atlas")
 
@@ -625,7 +624,10 @@ class MainWindow(QMainWindow):
         space = self.space
 
         def outline(progress, cancel):
-            # numpy only: the VTK part runs in the UI thread (_on_outline; see _on_surface)
+            # numpy only: the VTK part runs in the UI thread (_on_outline; see _on_surface);
+            # a cached outline mesh needs no mask (its 77 MB are then never made)
+            if mesh_cache_path(ROOT_ID).is_file():
+                return None
             return space.brain_mask25
 
         self.outline_channel.submit(outline, tag="outline")
