@@ -540,6 +540,17 @@ class MainWindow(QMainWindow):
         self.check_network()
         self.show_status("Loading the gene index and the atlas…")
         self.index_channel.submit(lambda progress, cancel: data.gene_index, tag="index")
+        # the first frame needs the index and the grid only: the atlas (tree, slices, outline)
+        # starts once the index is in and no embedded or cached grid is loading (_start_atlas)
+        self._atlas_started = False
+        self.grid_channel.busyChanged.connect(lambda busy: None if busy else self._start_atlas())
+
+    def _start_atlas(self) -> None:
+        """Load the ontology and the reference space in the background, once per window."""
+        if self._atlas_started:
+            return
+        self._atlas_started = True
+        data = self.data
 
         def load_atlas(progress, cancel):
             # the labels are memory-mapped (data.reference_space): nothing else is read here;
@@ -595,6 +606,8 @@ class MainWindow(QMainWindow):
 
     def _on_startup_failed(self, message: str, _exc, what) -> None:
         self.show_error(f"Could not load the {what}: {message}")
+        if what == "index":
+            self._start_atlas()  # the atlas does not need the index
 
     def _on_index(self, index: GeneIndex, _tag) -> None:
         self.index = index
@@ -613,6 +626,8 @@ class MainWindow(QMainWindow):
         pending, self._pending_compare = self._pending_compare, None
         if pending is not None:
             self.compare_with(pending)
+        if not (self.grid_channel.busy and self._grid_where in ("embedded", "cached")):
+            self._start_atlas()  # else once that grid is in (a download does not hold the atlas back)
 
     def _on_atlas(self, result, _tag) -> None:
         self.ontology, self.space = result
