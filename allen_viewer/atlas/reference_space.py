@@ -18,10 +18,11 @@ gives the Allen ids back.  All conversions between grid index, 25 µm index and 
 live here.
 
 Memory: the gzip NRRD is decoded in 8 MB pieces straight into compact labels
-(:func:`read_annotation_labels`, about 2 x 77 MB at its peak instead of 1 GB through
+(:func:`read_annotation_labels`, about 2 x 154 MB at its peak instead of 1.4 GB through
 SimpleITK), and :meth:`ReferenceSpace.load` with a ``cache_dir`` keeps the result as an
 uncompressed ``.npy`` there (``<cache>/atlas/``), memory-mapped read-only on later runs: a
-start-up then reads only the pages a slice or a mask touches (see docs/design.md, "Memory").
+start-up then reads only the pages a slice or a mask touches (see docs/design.md, "Memory
+and start-up order").
 """
 from __future__ import annotations
 
