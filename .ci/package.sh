@@ -5,7 +5,7 @@
 #
 #   bash .ci/package.sh
 #
-# Takes 1.5-2 minutes on 2 cores (build 70-105 s, smoke test 10-20 s); the bundle is ~810 MB
+# Takes 1.5-2 minutes on 2 cores (build 70-105 s, smoke test 10-20 s); the bundle is ~790 MB
 # in dist/allen-viewer/, the smoke test's screenshot in dist/smoke-test/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,10 @@ cd "$(dirname "$0")/.."
 # build.sh also strips VTK's libraries with strip.
 if ! command -v objcopy >/dev/null 2>&1 || ! command -v objdump >/dev/null 2>&1; then
   SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo -n true 2>/dev/null || { echo "package.sh: install the Debian package binutils (sudo apt-get install binutils)" >&2; exit 1; }
+    SUDO="sudo -n"
+  fi
   echo "package.sh: installing Debian package binutils"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends binutils >/dev/null

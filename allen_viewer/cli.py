@@ -161,6 +161,17 @@ def cmd_download_reference(args) -> int:
     return 0
 
 
+def cmd_guide(args) -> int:
+    from allen_viewer.guide import guide_path, open_guide
+
+    if args.open:
+        page = open_guide()
+        print(f"Opened the user guide in the web browser: {page} (rendered from {guide_path()})")
+    else:
+        print(guide_path())
+    return 0
+
+
 def cmd_export_voxels(args) -> int:
     from allen_viewer.export.tables import export_voxels
 
@@ -248,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Environment: ALLEN_VIEWER_OFFLINE=1 (embedded data and cache only), ALLEN_VIEWER_CACHE "
                "(cache directory), ALLEN_VIEWER_SETTINGS (the viewer's settings file), ALLEN_API_URL, "
                "ALLEN_DOWNLOAD_URL (service addresses). Each command's options: COMMAND --help. "
-               "The user guide: docs/user-guide.md.",
+               f"The user guide, installed with the program: `{PROG} guide` prints where it is, "
+               f"`{PROG} guide --open` opens it in the web browser.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--offline", action="store_true",
@@ -330,6 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", choices=("nissl", "template"),
                    help="nissl: the Nissl-stained volume; template: the two-photon average template")
     p.set_defaults(func=cmd_download_reference)
+
+    p = sub.add_parser("guide", help="print where the user guide is installed (Markdown, with its pictures)")
+    p.add_argument("--open", action="store_true",
+                   help="open it in the web browser (rendered to HTML in the cache's guide/ folder)")
+    p.set_defaults(func=cmd_guide)
 
     from allen_viewer.library.commands import add_library_commands
 

@@ -65,8 +65,16 @@ class AtlasData:
 
     @functools.cached_property
     def reference_space(self) -> ReferenceSpace:
+        """The CCFv3 annotation; its 25 µm labels memory-mapped from ``<cache>/atlas/`` (decoded
+        from the embedded NRRD and saved there on the first run; see :func:`cached_labels25`)."""
         res = config.resources_dir()
-        return ReferenceSpace.load(self.ontology, res / "annotation_25.nrrd", res / "P56_Mouse_gridAnnotation.zip")
+        return ReferenceSpace.load(self.ontology, res / "annotation_25.nrrd", res / "P56_Mouse_gridAnnotation.zip",
+                                   cache_dir=self.atlas_cache_dir)
+
+    @property
+    def atlas_cache_dir(self) -> Path:
+        """``<cache>/atlas``: derived atlas data (the uncompressed 25 µm labels)."""
+        return self.cache.root / "atlas"
 
     # ---- experiments ---------------------------------------------------------------------
 

@@ -3,11 +3,17 @@
 Run under a display (``xvfb-run -a -s "-screen 0 1920x1080x24" python benchmarks/gui_load.py``).
 Three measurements, each printed, then one ``RESULT`` line:
 
-1. **Start-up** (``startup_s``): a fresh ``python`` process (offline, an empty cache, fresh
-   settings) from launch to the first frame the 3-D view renders with the embedded Pdyn
-   grid's spheres in it -- interpreter start, imports, the window, the gene index, the
-   grid and a render, as a user waits for them.  Also printed: the time until the atlas
-   (tree, slices) and the brain outline are in too.
+1. **Start-up** (``startup_s``, ``startup_ratio``, ``screenshot_peak_mb``): fresh ``python``
+   processes (offline, fresh settings) from launch to the first frame the 3-D view renders
+   with the embedded Pdyn grid's spheres in it -- interpreter start, imports, the window,
+   the gene index, the grid and a render, as a user waits for them.  One cold run fills a
+   new cache (the outline mesh, the uncompressed 25 µm labels), then ``--startup-runs``
+   warm runs use it (the median is ``startup_s``).  Also printed: the time until the atlas
+   (tree, slices) and the brain outline are in too, and the peak resident memory then.
+   ``startup_ratio``: ``startup_s`` over the first frame of a bare pyvistaqt window (one
+   sphere, no data) timed in the same run, so that the figure compares across machines.
+   ``screenshot_peak_mb``: the peak resident memory (``ru_maxrss``) of
+   ``allen-viewer --gene Pdyn --screenshot`` with the warm cache.
 2. **Event-loop latency** (``loop_p95_ms``, ``loop_max_ms``): a 10 ms timer in the UI thread
    records how late each tick fires while, in the background, the Nissl volume downloads
    from the loopback fake Allen server (its GENERATED 4.7 MB stand-in, slowed with
@@ -26,6 +32,7 @@ Three measurements, each printed, then one ``RESULT`` line:
    too) after the warm-up, half way and at the end.
 
     python benchmarks/gui_load.py [--switches 100] [--sync 100] [--nissl-rate 600000] [--sync-latency 0.2]
+    python benchmarks/gui_load.py --startup-only     # 1. alone
 """
 from __future__ import annotations
 
@@ -58,9 +65,9 @@ def on_render(*_):
         print("FIRST_FRAME", flush=True)
     if "all" not in marks and window.grid is not None and window.atlas_loaded and window.outline_mesh is not None:
         marks["all"] = True
-        with open("/proc/self/statm") as fh:
-            rss = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
-        print("ALL_LOADED", rss, flush=True)
+        with open("/proc/self/status") as fh:
+            peak = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM")) / 1024
+        print("ALL_LOADED", peak, flush=True)
         from PySide6.QtCore import QTimer
         QTimer.singleShot(0, app.quit)
 window.scene.plotter.render_window.AddObserver("EndEvent", on_render)
@@ -70,31 +77,93 @@ app.exec()
 """
 
 
-def measure_startup(runs: int = 3) -> tuple[float, float, float]:
-    """Medians over ``runs`` fresh processes: seconds from launch to the first frame with
-    spheres, seconds until everything is in, and the resident MB then."""
-    firsts, alls, rsss = [], [], []
+BARE_CHILD = r"""
+import pyvista as pv
+from pyvistaqt import QtInteractor
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMainWindow
+app = QApplication([])
+window = QMainWindow()
+plotter = QtInteractor(window, multi_samples=0)
+window.setCentralWidget(plotter)
+plotter.add_mesh(pv.Sphere())
+def on_render(*_):
+    print("FIRST_FRAME", flush=True)
+    QTimer.singleShot(0, app.quit)
+plotter.render_window.AddObserver("EndEvent", on_render)
+window.resize(1600, 1000)
+window.show()
+app.exec()
+"""
+
+
+def _child_env(cache: Path) -> dict:
+    return dict(os.environ, ALLEN_VIEWER_OFFLINE="1", ALLEN_VIEWER_CACHE=str(cache),
+                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
+def _startup_once(cache: Path, settings: Path) -> tuple[float, float, float]:
+    """(s to the first frame with spheres, s until atlas and outline are in, peak MB then)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", STARTUP_CHILD, str(settings)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_child_env(cache))
+    first = everything = peak = None
+    for line in proc.stdout:
+        if line.startswith("FIRST_FRAME"):
+            first = time.perf_counter() - t0
+        elif line.startswith("ALL_LOADED"):
+            everything = time.perf_counter() - t0
+            peak = float(line.split()[1])
+    proc.wait(120)
+    if first is None or everything is None:
+        sys.exit(f"the start-up child did not render: {proc.stderr.read()[-2000:]}")
+    return first, everything, peak
+
+
+def bare_pyvista_first_frame_s(runs: int) -> float:
+    """Median seconds from launch to the first frame of a bare pyvistaqt window (one sphere)."""
+    times = []
     for _ in range(runs):
-        with tempfile.TemporaryDirectory(prefix="allen_viewer_bench_start_") as tmp:
-            env = dict(os.environ, ALLEN_VIEWER_OFFLINE="1", ALLEN_VIEWER_CACHE=str(Path(tmp) / "cache"),
-                       PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-            t0 = time.perf_counter()
-            proc = subprocess.Popen([sys.executable, "-c", STARTUP_CHILD, str(Path(tmp) / "settings.ini")],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-            first = everything = None
-            for line in proc.stdout:
-                if line.startswith("FIRST_FRAME"):
-                    first = time.perf_counter() - t0
-                elif line.startswith("ALL_LOADED"):
-                    everything = time.perf_counter() - t0
-                    rsss.append(float(line.split()[1]))
-            proc.wait(120)
-            if first is None or everything is None:
-                sys.exit(f"the start-up child did not render: {proc.stderr.read()[-2000:]}")
-            firsts.append(first)
-            alls.append(everything)
-    mid = len(firsts) // 2
-    return sorted(firsts)[mid], sorted(alls)[mid], sorted(rsss)[mid]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-c", BARE_CHILD], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        first = None
+        for line in proc.stdout:
+            if line.startswith("FIRST_FRAME") and first is None:
+                first = time.perf_counter() - t0
+        proc.wait(120)
+        if first is None:
+            sys.exit(f"the bare pyvista window did not render: {proc.stderr.read()[-2000:]}")
+        times.append(first)
+    return sorted(times)[len(times) // 2]
+
+
+def screenshot_peak_mb(cache: Path, settings: Path, out: Path) -> float:
+    """Peak resident MB (``ru_maxrss``) of ``allen-viewer --gene Pdyn --screenshot OUT``."""
+    proc = subprocess.Popen([sys.executable, "-m", "allen_viewer", "--gene", "Pdyn", "--screenshot", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,
+                            env=dict(_child_env(cache), ALLEN_VIEWER_SETTINGS=str(settings)))
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0 or not out.is_file():
+        sys.exit(f"the screenshot run failed: {proc.stderr.read().decode()[-2000:]}")
+    return usage.ru_maxrss / 1024
+
+
+def measure_startup(runs: int = 3) -> dict:
+    """One cold run (new cache), then medians over ``runs`` warm runs, the bare pyvista window
+    (same number of runs) and the warm screenshot run's peak memory."""
+    with tempfile.TemporaryDirectory(prefix="allen_viewer_bench_start_") as tmp_name:
+        tmp = Path(tmp_name)
+        cache = tmp / "cache"
+        cold = _startup_once(cache, tmp / "cold.ini")
+        warm = [_startup_once(cache, tmp / f"warm{i}.ini") for i in range(runs)]
+        bare = bare_pyvista_first_frame_s(runs)
+        shot_peak = screenshot_peak_mb(cache, tmp / "shot.ini", tmp / "shot.png")
+    mid = len(warm) // 2
+    first, everything, peak = (sorted(w[k] for w in warm)[mid] for k in range(3))
+    return {"cold": cold, "first_s": first, "all_s": everything, "peak_mb": peak, "bare_s": bare,
+            "ratio": first / bare, "screenshot_peak_mb": shot_peak, "runs": runs}
 
 
 def make_window(api_url: str, download_url: str, tmp: Path):
@@ -197,14 +266,25 @@ def main() -> None:
     parser.add_argument("--sync-latency", type=float, default=0.2,
                         help="seconds the fake server waits before each grid of the sync (default 0.2)")
     parser.add_argument("--startup-runs", type=int, default=3, help="fresh processes to time (median)")
+    parser.add_argument("--startup-only", action="store_true", help="measure the start-up (1.) only")
     args = parser.parse_args()
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
     os.environ.pop("ALLEN_VIEWER_OFFLINE", None)
 
-    first, everything, start_rss = measure_startup(args.startup_runs)
-    print(f"start-up (fresh process, offline, embedded Pdyn): first frame with spheres {first:.2f} s, "
-          f"atlas and outline in {everything:.2f} s, {start_rss:.0f} MB resident then "
-          f"(median of {args.startup_runs})")
+    st = measure_startup(args.startup_runs)
+    first = st["first_s"]
+    cold_first, cold_all, cold_peak = st["cold"]
+    print(f"start-up, cold cache (fresh process, offline, embedded Pdyn): first frame with spheres "
+          f"{cold_first:.2f} s, atlas and outline in {cold_all:.2f} s, peak {cold_peak:.0f} MB resident")
+    print(f"start-up, warm cache (median of {st['runs']}): first frame with spheres {first:.2f} s, atlas and "
+          f"outline in {st['all_s']:.2f} s, peak {st['peak_mb']:.0f} MB resident; a bare pyvistaqt window's "
+          f"first frame {st['bare_s']:.2f} s (ratio {st['ratio']:.2f})")
+    print(f"--gene Pdyn --screenshot, warm cache: peak {st['screenshot_peak_mb']:.0f} MB resident (aim < 700)")
+    startup_result = (f"startup_s={first:.2f} startup_ratio={st['ratio']:.2f} bare_pyvista_s={st['bare_s']:.2f} "
+                      f"startup_peak_mb={st['peak_mb']:.0f} screenshot_peak_mb={st['screenshot_peak_mb']:.0f}")
+    if args.startup_only:
+        print(f"RESULT {startup_result}")
+        return
 
     import pyvista as pv
 
@@ -244,7 +324,7 @@ def main() -> None:
             window.deleteLater()
             app.processEvents()
     print(f"RESULT loop_p95_ms={s.p95_ms:.1f} loop_max_ms={s.max_ms:.1f} switch_rss_growth_mb={sw['growth_mb']:.1f} "
-          f"switch_median_s={sw['median_s']:.3f} startup_s={first:.2f}")
+          f"switch_median_s={sw['median_s']:.3f} {startup_result}")
 
 
 if __name__ == "__main__":

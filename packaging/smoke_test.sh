@@ -153,4 +153,12 @@ for pattern in '^experiment id +71717084$' '^gene +Pdyn' '^plane +coronal$' '^da
   grep -Eq "$pattern" "$TMP/info.log" || fail "'info Pdyn' output lacks /$pattern/"
 done
 
+echo "smoke_test.sh: $APP guide; guide --open  (the user guide ships inside the bundle)"
+guide="$("$APP" guide)" || fail "'guide' exited non-zero"
+[ -f "$guide" ] && grep -q "^# allen_viewer user guide" "$guide" || fail "'guide' printed $guide, not the user guide"
+BROWSER=true "$APP" guide --open >"$TMP/guide.log" 2>&1 || fail "'guide --open' failed: $(cat "$TMP/guide.log")"
+page="$ALLEN_VIEWER_CACHE/guide/user-guide.html"
+[ "$(grep -c '<img src="file://' "$page")" -ge 6 ] || fail "$page does not show the guide's pictures"
+echo "smoke_test.sh: guide OK: $guide"
+
 echo "smoke_test.sh: PASS in $(( $(date +%s) - start )) s"

@@ -41,7 +41,7 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, src / name)
-    for name in ("allen_viewer", "resources"):
+    for name in ("allen_viewer", "resources", "docs"):
         shutil.copytree(REPO / name, src / name, ignore=ignore)
     out = tmp / "dist"
     proc = subprocess.run(
@@ -74,6 +74,20 @@ def test_wheel_carries_every_module(wheel):
     expected = {f"allen_viewer/{rel}" for rel in _source_files(REPO / "allen_viewer") if rel.endswith(".py")}
     missing = sorted(expected - names)
     assert not missing, f"modules missing from the wheel (add their package to pyproject.toml): {missing}"
+
+
+def test_wheel_carries_the_user_guide_and_its_pictures(wheel):
+    """``allen-viewer guide`` finds the guide in an installed wheel: allen_viewer/docs/."""
+    import re
+
+    names = set(wheel.namelist())
+    guide = (REPO / "docs" / "user-guide.md").read_text(encoding="utf-8")
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", guide)
+    assert len(pictures) >= 6
+    for rel in ["user-guide.md", "library.md", *pictures]:
+        assert f"allen_viewer/docs/{rel}" in names, f"{rel} is not in the wheel (pyproject package-data)"
+        assert wheel.getinfo(f"allen_viewer/docs/{rel}").file_size == (REPO / "docs" / rel).stat().st_size
+    assert "allen_viewer/docs/design.md" not in names  # the developers' notes stay out
 
 
 def test_wheel_declares_the_command(wheel):

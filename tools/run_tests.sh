@@ -14,11 +14,26 @@ for p in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  # Never prompt: as root, or through `sudo -n` (no password asked); else say what to install.
+  SUDO=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+      SUDO=(sudo -n)
+    else
+      echo "run_tests.sh: these Debian packages are missing and cannot be installed without a password:" >&2
+      echo "  ${missing[*]}" >&2
+      echo "install them (sudo apt-get install ${missing[*]}) and run this script again." >&2
+      exit 1
+    fi
+  fi
   echo "Installing Debian packages: ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if ! { ${SUDO[@]+"${SUDO[@]}"} apt-get update -qq &&
+         DEBIAN_FRONTEND=noninteractive ${SUDO[@]+"${SUDO[@]}"} apt-get install -y -qq --no-install-recommends \
+           "${missing[@]}" >/dev/null; }; then
+    echo "run_tests.sh: apt-get could not install: ${missing[*]}" >&2
+    echo "install them (sudo apt-get install ${missing[*]}) and run this script again." >&2
+    exit 1
+  fi
 fi
 
 PYTHON="${PYTHON:-python3}"

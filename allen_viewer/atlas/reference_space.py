@@ -16,16 +16,26 @@ The 25 µm labels are held as compact ``uint16`` indices into :attr:`ReferenceSp
 (Allen ids reach 6e8, so a ``uint32`` volume would cost twice the memory); :meth:`annotation`
 gives the Allen ids back.  All conversions between grid index, 25 µm index and micrometres
 live here.
+
+Memory: the gzip NRRD is decoded in 8 MB pieces straight into compact labels
+(:func:`read_annotation_labels`, about 2 x 154 MB at its peak instead of 1.4 GB through
+SimpleITK), and :meth:`ReferenceSpace.load` with a ``cache_dir`` keeps the result as an
+uncompressed ``.npy`` there (``<cache>/atlas/``), memory-mapped read-only on later runs: a
+start-up then reads only the pages a slice or a mask touches (see docs/design.md, "Memory
+and start-up order").
 """
 from __future__ import annotations
 
 import functools
+import gzip
+import hashlib
 import io
+import logging
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
-import SimpleITK as sitk
 
 from allen_viewer.atlas.ontology import Ontology, Structure
 from allen_viewer.errors import CorruptData
@@ -35,6 +45,11 @@ ANNOTATION_SHAPE = (528, 320, 456)
 """(AP, DV, ML) voxels of the 25 µm CCFv3 volumes."""
 ANNOTATION_SPACING_UM = 25.0
 GRID_TO_25 = int(GRID_SPACING_UM / ANNOTATION_SPACING_UM)  # 8
+LABELS_CACHE_VERSION = 1
+"""Bumped when the cached labels' layout or meaning changes (old files are then ignored)."""
+_DECODE_CHUNK_VALUES = 2 * 1024 * 1024  # uint32 values decoded at a time (8 MB)
+
+log = logging.getLogger(__name__)
 
 
 # ---- coordinates: one place for every conversion -------------------------------------------
@@ -76,6 +91,8 @@ def read_nrrd_volume(path: Path | str, expected_shape: tuple[int, int, int] | No
 
     Raises :class:`CorruptData` when the file cannot be read or has another shape.
     """
+    import SimpleITK as sitk  # only here: reading the annotation itself does not need it
+
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
@@ -103,6 +120,72 @@ def read_grid_annotation(source: Path | str) -> np.ndarray:
     return np.frombuffer(raw, "<u4").reshape(GRID_SHAPE[::-1]).transpose(2, 1, 0).copy()
 
 
+_NRRD_UINT32 = {"unsigned int", "uint", "uint32", "uint32_t", "unsigned long int"}
+
+
+def _nrrd_header(fh) -> dict[str, str] | None:
+    """The fields of a NRRD header (the file positioned at the data), or None if not NRRD."""
+    if not fh.readline(64).startswith(b"NRRD000"):
+        return None
+    fields: dict[str, str] = {}
+    for _ in range(200):
+        line = fh.readline(4096).decode("ascii", "replace").rstrip("\r\n")
+        if not line:
+            return fields
+        if line.startswith("#") or ":" not in line:
+            continue
+        key, _, value = line.partition(":")
+        fields[key.strip().lower()] = value.lstrip("=").strip()
+    return None
+
+
+def read_annotation_labels(path: Path | str, label_ids: np.ndarray) -> np.ndarray:
+    """The 25 µm annotation NRRD as C-contiguous uint16 (AP, DV, ML) compact labels.
+
+    Streams a ``gzip`` or ``raw`` little-endian uint32 NRRD (Allen's own ``annotation_25.nrrd``)
+    through :func:`compact_labels` 8 MB at a time, so the uint32 volume is never whole in
+    memory; any other encoding falls back to :func:`read_nrrd_volume` (SimpleITK).  Raises
+    :class:`CorruptData` for a short, damaged or misshapen file or an id not in ``label_ids``.
+    """
+    path = Path(path)
+    n_values = int(np.prod(ANNOTATION_SHAPE))
+    try:
+        with open(path, "rb") as fh:
+            header = _nrrd_header(fh)
+            offset = fh.tell()
+    except OSError as exc:
+        raise CorruptData(f"{path} cannot be read ({exc.strerror or exc})") from exc
+    simple = (header is not None and header.get("type", "").lower() in _NRRD_UINT32
+              and header.get("dimension") == "3" and header.get("encoding") in ("gzip", "gz", "raw")
+              and header.get("endian", "little") == "little" and "data file" not in header
+              and "datafile" not in header)
+    if not simple:
+        annotation = read_nrrd_volume(path, ANNOTATION_SHAPE)
+        return np.ascontiguousarray(compact_labels(annotation.transpose(2, 1, 0), label_ids).transpose(2, 1, 0))
+    sizes = header.get("sizes", "").split()
+    if sizes != [str(n) for n in ANNOTATION_SHAPE]:
+        raise CorruptData(f"{path} has sizes {' '.join(sizes) or '?'} (AP DV ML), expected "
+                          f"{' '.join(str(n) for n in ANNOTATION_SHAPE)}")
+    # the file's order: AP fastest, then DV, then ML, i.e. a C-order (ML, DV, AP) array
+    file_order = np.empty(n_values, dtype=np.uint16)
+    try:
+        with open(path, "rb") as raw:
+            raw.seek(offset)
+            stream = gzip.GzipFile(fileobj=raw) if header["encoding"] in ("gzip", "gz") else raw
+            done = 0
+            while done < n_values:
+                want = min(_DECODE_CHUNK_VALUES, n_values - done) * 4
+                buf = stream.read(want)
+                if len(buf) != want:
+                    raise CorruptData(f"{path} ends after {done + len(buf) // 4:,} of {n_values:,} values")
+                file_order[done:done + want // 4] = compact_labels(np.frombuffer(buf, "<u4"), label_ids)
+                done += want // 4
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise CorruptData(f"{path} is not a readable NRRD volume ({exc})") from exc
+    shape_file = ANNOTATION_SHAPE[::-1]
+    return np.ascontiguousarray(file_order.reshape(shape_file).transpose(2, 1, 0))
+
+
 def compact_labels(annotation: np.ndarray, label_ids: np.ndarray) -> np.ndarray:
     """Map Allen ids to their positions in sorted ``label_ids`` (uint16), fast.
 
@@ -128,6 +211,62 @@ def compact_labels(annotation: np.ndarray, label_ids: np.ndarray) -> np.ndarray:
     return labels
 
 
+def labels_cache_path(annotation_path: Path | str, label_ids: np.ndarray, cache_dir: Path) -> Path:
+    """``<cache_dir>/labels25-<key>.npy``: the key hashes the annotation file's bytes, the
+    label table (the ontology's ids) and :data:`LABELS_CACHE_VERSION`, so another annotation
+    or ontology gets its own file and a stale one is never read."""
+    digest = hashlib.sha256(f"labels25 v{LABELS_CACHE_VERSION} {ANNOTATION_SHAPE}".encode())
+    with open(annotation_path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    digest.update(np.ascontiguousarray(label_ids, dtype="<u4").tobytes())
+    return Path(cache_dir) / f"labels25-{digest.hexdigest()[:20]}.npy"
+
+
+def _map_labels(path: Path) -> np.ndarray | None:
+    """The cached labels, memory-mapped read-only, or None when the file is not a whole,
+    well-formed (528, 320, 456) uint16 C-order ``.npy`` (it is then rebuilt)."""
+    try:
+        mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        log.warning("cached labels %s unreadable (%s); rebuilding them", path, exc)
+        return None
+    if (mapped.shape != ANNOTATION_SHAPE or mapped.dtype != np.uint16 or not mapped.flags.c_contiguous
+            or mapped.offset + mapped.nbytes != path.stat().st_size):
+        log.warning("cached labels %s are %s %s; rebuilding them", path, mapped.dtype, mapped.shape)
+        return None
+    return np.asarray(mapped)  # a plain ndarray view of the read-only map (np.memmap's quirks left out)
+
+
+def cached_labels25(annotation_path: Path | str, label_ids: np.ndarray, cache_dir: Path) -> np.ndarray:
+    """The 25 µm compact labels, memory-mapped from ``cache_dir`` (built there the first time).
+
+    The first run decodes the NRRD (:func:`read_annotation_labels`) and saves the labels
+    atomically as a 154 MB ``.npy``; later runs map it read-only, so only the pages actually
+    used (a slice, a mask) are read and they stay shared with the page cache.  A damaged
+    file is rebuilt; a cache that cannot be written keeps the decoded labels in memory.
+    """
+    from allen_viewer.store.atomic import atomic_write
+
+    path = labels_cache_path(annotation_path, label_ids, cache_dir)
+    if path.is_file():
+        mapped = _map_labels(path)
+        if mapped is not None:
+            return mapped
+    labels = read_annotation_labels(annotation_path, label_ids)
+    try:
+        with atomic_write(path) as fh:
+            np.save(fh, labels, allow_pickle=False)
+        for old in Path(cache_dir).glob("labels25-*.npy"):  # an older annotation's or ontology's copy
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("could not cache the 25 um labels in %s: %s", cache_dir, exc)
+        return labels
+    mapped = _map_labels(path)
+    return mapped if mapped is not None else labels
+
+
 class ReferenceSpace:
     """CCFv3 annotation at 25 µm and at the 200 µm grid, with structure masks.
 
@@ -147,11 +286,15 @@ class ReferenceSpace:
         self.grid_annotation = grid_annotation
 
     @classmethod
-    def load(cls, ontology: Ontology, annotation_path: Path | str, grid_annotation_path: Path | str) -> "ReferenceSpace":
-        annotation = read_nrrd_volume(annotation_path, ANNOTATION_SHAPE)
+    def load(cls, ontology: Ontology, annotation_path: Path | str, grid_annotation_path: Path | str,
+             cache_dir: Path | str | None = None) -> "ReferenceSpace":
+        """Read the annotation volumes; with ``cache_dir``, the 25 µm labels come memory-mapped
+        from (or are first saved to) an uncompressed copy there (:func:`cached_labels25`)."""
         label_ids = np.array(sorted({0} | {s.id for s in ontology}), dtype=np.uint32)
-        # relabel in file order (contiguous, fast), then lay out C-contiguous (AP, DV, ML)
-        labels25 = np.ascontiguousarray(compact_labels(annotation.transpose(2, 1, 0), label_ids).transpose(2, 1, 0))
+        if cache_dir is not None:
+            labels25 = cached_labels25(annotation_path, label_ids, Path(cache_dir))
+        else:
+            labels25 = read_annotation_labels(annotation_path, label_ids)
         grid = read_grid_annotation(grid_annotation_path)
         unknown = set(np.unique(grid).tolist()) - set(label_ids.tolist())
         if unknown:

@@ -32,14 +32,47 @@ SCREENSHOT_TIMEOUT_S = 300.0
 """How long ``--screenshot`` waits for the gene (a download included) and the atlas."""
 
 
+def surface_format():
+    """The OpenGL surface format of every 3-D view: desktop OpenGL 3.2 core, as VTK needs.
+
+    pyvistaqt's own (``pyvistaqt.rwi._default_format``, which each ``QtInteractor`` installs
+    as the default again) when it has one, else the same values written out.
+    """
+    try:
+        from pyvistaqt.rwi import _default_format
+
+        return _default_format()
+    except ImportError:
+        from PySide6.QtGui import QSurfaceFormat
+
+        fmt = QSurfaceFormat()
+        fmt.setRenderableType(QSurfaceFormat.RenderableType.OpenGL)
+        fmt.setProfile(QSurfaceFormat.OpenGLContextProfile.CoreProfile)
+        fmt.setVersion(3, 2)
+        fmt.setSwapBehavior(QSurfaceFormat.SwapBehavior.DoubleBuffer)
+        for colour in ("Red", "Green", "Blue", "Alpha", "Depth"):
+            getattr(fmt, f"set{colour}BufferSize")(8)
+        fmt.setStencilBufferSize(0)
+        fmt.setSamples(0)
+        return fmt
+
+
 def ensure_app():
-    """The running QApplication, made (with the viewer's names) if there is none."""
-    from PySide6.QtCore import QCoreApplication, Qt
+    """The running QApplication, made (with the viewer's names) if there is none.
+
+    The OpenGL default surface format is set once, before the QApplication and so before
+    any OpenGL context exists (:func:`surface_format`).  Qt's global shared context
+    (``AA_ShareOpenGLContexts``) is not asked for: no view shares GL resources across
+    top-level windows (the 3-D views live in the central widget, never in a floating dock),
+    and with it every later ``QSurfaceFormat.setDefaultFormat`` (pyvistaqt makes one per
+    ``QtInteractor``) printed a warning on stderr.
+    """
+    from PySide6.QtGui import QSurfaceFormat
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()
     if app is None:
-        QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+        QSurfaceFormat.setDefaultFormat(surface_format())
         app = QApplication(sys.argv[:1])
         app.setOrganizationName("allen_viewer")
         app.setApplicationName("Allen Viewer")

@@ -1,7 +1,7 @@
 """The gene search panel: type-ahead over every ISH experiment, and the recently viewed ones.
 
 :class:`ExperimentTableModel` lists experiments (gene, plane, experiment id, and where the
-grid would come from: embedded, cached or download).  :class:`GeneSearchPanel` puts a
+grid would come from: embedded, cached or remote, the words the CLI uses).  :class:`GeneSearchPanel` puts a
 search box over it (``GeneIndex.search``: symbol prefix, exact symbol, Entrez id,
 experiment id, gene-name words) and a one-click list of recent experiments.
 
@@ -30,7 +30,7 @@ from allen_viewer.errors import AllenViewerError
 from allen_viewer.store.gene_index import Experiment, GeneIndex
 from allen_viewer.gui.result_table import ResultTable
 
-SOURCE_TEXT = {"embedded": "embedded", "cached": "cached", "remote": "download"}
+SOURCE_TEXT = {"embedded": "embedded", "cached": "cached", "remote": "remote"}
 SOURCE_TIP = {
     "embedded": "Ships with the viewer: opens at once, also offline.",
     "cached": "Downloaded before: opens from the cache, also offline.",

@@ -29,7 +29,8 @@ one also gets a note above the views (with Retry).  Online, with the Nissl volum
 cache: a non-modal bar offers its download once per run ("Download (136 MB)", "Not now",
 "Don't ask again", the last remembered in the settings).  ``Help > About`` shows the
 versions, the data sources and the citation; ``Help > Open the Allen experiment page``
-opens the loaded gene's page (its original ISH section images) in the browser.
+opens the loaded gene's page (its original ISH section images) in the browser;
+``Help > User guide`` (F1) opens the guide installed with the package (:mod:`allen_viewer.guide`).
 """
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ from PySide6.QtWidgets import (
 )
 
 from allen_viewer import config
-from allen_viewer.atlas.ontology import Ontology
+from allen_viewer.atlas.ontology import ROOT_ID, Ontology
 from allen_viewer.atlas.reference_space import ReferenceSpace, ccf25_to_um, um_to_grid
 from allen_viewer.atlas.surfaces import brain_outline, mesh_cache_path, structure_surface
 from allen_viewer.data import AtlasData
@@ -417,6 +418,12 @@ class MainWindow(QMainWindow):
                                          "browser: the original ISH section images")
         self.open_page_action.triggered.connect(self.open_experiment_page)
         help_menu.addAction(self.open_page_action)
+        self.guide_action = QAction("&User guide", self)
+        self.guide_action.setObjectName("userGuideAction")
+        self.guide_action.setShortcut(QKeySequence.StandardKey.HelpContents)
+        self.guide_action.setToolTip("Open the user guide that came with the viewer in the web browser")
+        self.guide_action.triggered.connect(self.open_user_guide)
+        help_menu.addAction(self.guide_action)
         help_menu.addSeparator()
         about = QAction("&About Allen Viewer", self)
         about.setObjectName("aboutAction")
@@ -535,12 +542,22 @@ class MainWindow(QMainWindow):
         self.check_network()
         self.show_status("Loading the gene index and the atlas…")
         self.index_channel.submit(lambda progress, cancel: data.gene_index, tag="index")
+        # the first frame needs the index and the grid only: the atlas (tree, slices, outline)
+        # starts once the index is in and no embedded or cached grid is loading (_start_atlas)
+        self._atlas_started = False
+        self.grid_channel.busyChanged.connect(lambda busy: None if busy else self._start_atlas())
+
+    def _start_atlas(self) -> None:
+        """Load the ontology and the reference space in the background, once per window."""
+        if self._atlas_started:
+            return
+        self._atlas_started = True
+        data = self.data
 
         def load_atlas(progress, cancel):
-            ontology = data.ontology
-            space = data.reference_space
-            _ = space.brain_mask25  # used by the outline; computed here, off the UI thread
-            return ontology, space
+            # the labels are memory-mapped (data.reference_space): nothing else is read here;
+            # the brain mask is made by the outline request, and only when its mesh is not cached
+            return data.ontology, data.reference_space
 
         self.atlas_channel.submit(load_atlas, tag="atlas")
 
@@ -594,6 +611,8 @@ class MainWindow(QMainWindow):
 
     def _on_startup_failed(self, message: str, _exc, what) -> None:
         self.show_error(f"Could not load the {what}: {message}")
+        if what == "index":
+            self._start_atlas()  # the atlas does not need the index
 
     def _on_index(self, index: GeneIndex, _tag) -> None:
         self.index = index
@@ -612,6 +631,8 @@ class MainWindow(QMainWindow):
         pending, self._pending_compare = self._pending_compare, None
         if pending is not None:
             self.compare_with(pending)
+        if not (self.grid_channel.busy and self._grid_where in ("embedded", "cached")):
+            self._start_atlas()  # else once that grid is in (a download does not hold the atlas back)
 
     def _on_atlas(self, result, _tag) -> None:
         self.ontology, self.space = result
@@ -623,7 +644,10 @@ class MainWindow(QMainWindow):
         space = self.space
 
         def outline(progress, cancel):
-            # numpy only: the VTK part runs in the UI thread (_on_outline; see _on_surface)
+            # numpy only: the VTK part runs in the UI thread (_on_outline; see _on_surface);
+            # a cached outline mesh needs no mask (its 77 MB are then never made)
+            if mesh_cache_path(ROOT_ID).is_file():
+                return None
             return space.brain_mask25
 
         self.outline_channel.submit(outline, tag="outline")
@@ -1237,6 +1261,18 @@ class MainWindow(QMainWindow):
             self.show_error(f"Could not start a web browser; the page is {url}")
             return False
         self.show_status(f"Opened {url} in the web browser.")
+        return True
+
+    def open_user_guide(self) -> bool:
+        """Open the installed user guide (rendered to HTML, see :mod:`allen_viewer.guide`) in the web browser."""
+        from allen_viewer.guide import open_guide
+
+        try:
+            page = open_guide(opener=lambda url: QDesktopServices.openUrl(QUrl(url)))
+        except AllenViewerError as exc:
+            self.show_error(str(exc))
+            return False
+        self.show_status(f"Opened the user guide ({page}) in the web browser.")
         return True
 
     def save_settings(self) -> None:

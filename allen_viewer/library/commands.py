@@ -14,16 +14,9 @@ from pathlib import Path
 
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.export.paths import check_output_path
-from allen_viewer.library.results import (
-    CORR_COLUMNS,
-    CORR_METHOD,
-    DIFF_COLUMNS,
-    DIFF_METHOD,
-    correlation_rows,
-    differential_rows,
-    library_record,
-    write_results_csv,
-)
+
+# Heavy modules (numpy, requests, the library's working modules, allen_viewer.library.results)
+# are imported inside the command functions: registering the commands must stay cheap.
 
 PROG = "allen-viewer"
 
@@ -182,6 +175,8 @@ def _remote(args, what: str, call):
 
 def cmd_search_differential(args) -> int:
     from allen_viewer.library.remote import remote_differential
+    from allen_viewer.library.results import DIFF_COLUMNS, DIFF_METHOD, differential_rows, library_record, \
+        write_results_csv
     from allen_viewer.library.search import differential_search, parse_structures
 
     out = _check_out(args.out, args.force)
@@ -241,6 +236,8 @@ def _seed(data, library, text: str):
 
 def cmd_search_correlated(args) -> int:
     from allen_viewer.library.remote import remote_correlation
+    from allen_viewer.library.results import CORR_COLUMNS, CORR_METHOD, correlation_rows, library_record, \
+        write_results_csv
     from allen_viewer.library.search import ROOT_ID, correlation_search, parse_structures
 
     out = _check_out(args.out, args.force)
@@ -297,6 +294,7 @@ def cmd_matrix(args) -> int:
     from allen_viewer.export.paths import undo_on_failure
     from allen_viewer.export.provenance import provenance, write_sidecar
     from allen_viewer.library.matrix import region_gene_matrix, write_matrix_csv
+    from allen_viewer.library.results import library_record
     from allen_viewer.library.sync import read_gene_list
 
     out = _check_out(args.out, args.force)
@@ -326,9 +324,7 @@ def cmd_matrix(args) -> int:
 def add_library_commands(sub) -> None:
     """Register ``library sync|status``, ``search-differential``, ``search-correlated`` and
     ``matrix`` on an argparse subparsers object (each sets ``func``)."""
-    from allen_viewer.library.matrix import COMBINE_RULES
-    from allen_viewer.library.search import MIN_OVERLAP
-    from allen_viewer.library.sync import DEFAULT_WORKERS
+    from allen_viewer.library.defaults import COMBINE_RULES, DEFAULT_WORKERS, MIN_OVERLAP
 
     lib = sub.add_parser("library", help="the local whole-genome library: bulk download and status").add_subparsers(
         dest="library_command", metavar="ACTION", required=True)

@@ -31,9 +31,9 @@ import numpy as np
 
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.library.store import PLANES, Library, LibraryError
+from allen_viewer.library.defaults import COMBINE_RULES  # noqa: F401  (there for the CLI parser)
 from allen_viewer.store.atomic import atomic_write
 
-COMBINE_RULES = ("prefer-coronal", "mean")
 VALUES = ("energy", "density")
 _CHUNK = 2048  # experiments pooled at once (memory: chunk x structures x 16 bytes)
 

@@ -34,11 +34,10 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from allen_viewer.errors import AllenViewerError
+from allen_viewer.library.defaults import MIN_OVERLAP  # noqa: F401  (defined there for the CLI parser)
 from allen_viewer.library.store import F16_MAX, PLANES, Library, LibraryError
 from allen_viewer.sanitize import is_id
 
-MIN_OVERLAP = 50
-"""Fewest voxels with data in both grids (within the domain) for a pair to get an r."""
 ROOT_ID = 997
 _W_SCALE = 2.0 ** 100   # the seed is scaled by this before the dot products ...
 _Z_SCALE = 2.0 ** 112   # ... with the shifted float16 bits, which are value * 2**-112

@@ -6,6 +6,14 @@ Layout under the cache root (``ALLEN_VIEWER_CACHE``, else the platform's user ca
     reference/<name>               large reference files (NRRD volumes, zips)
     quarantine/<name>.<UTC time>   entries found damaged, moved aside (with a .reason.txt)
 
+and, written by other modules (the whole layout is in docs/user-guide.md, "The cache")::
+
+    gene_index.tsv.gz              the refreshed experiment list (AtlasData.refresh_gene_index)
+    library/                       the whole-genome library (allen_viewer.library.store)
+    meshes/                        surface meshes (allen_viewer.atlas.surfaces)
+    atlas/labels25-<key>.npy       the uncompressed 25 µm labels (allen_viewer.atlas.reference_space)
+    guide/                         the user guide rendered to HTML (allen_viewer.guide)
+
 Entries are only ever written whole (downloads go to a temporary file and are renamed),
 so a file under ``grids/`` is either a complete download or damage from outside (a disk
 error, a user's edit).  :meth:`Cache.cached_grid` checks each grid once per process and

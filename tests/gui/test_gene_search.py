@@ -113,10 +113,10 @@ def test_sources_are_asked_lazily_and_refreshed(qtbot, panel):
     assert len(panel.located) > len(first)
 
 
-def test_remote_experiments_say_download(qtbot, panel):
+def test_remote_experiments_say_remote(qtbot, panel):
     qtbot.keyClicks(panel.search_box, "Gad1")
     sources = _column(panel, 3)
-    assert sources and set(sources) == {"download"}
+    assert sources and set(sources) == {"remote"}  # the CLI's word (`search`), one vocabulary
 
 
 def test_recent_genes_are_one_click_away(qtbot, panel, gene_index):

@@ -21,7 +21,7 @@ from allen_viewer.gui.library_search import (
     StructureListCompleter,
     seed_query,
 )
-from allen_viewer.library.commands import CORR_COLUMNS, DIFF_COLUMNS
+from allen_viewer.library.results import CORR_COLUMNS, DIFF_COLUMNS
 from allen_viewer.library.remote import remote_correlation, remote_differential
 from allen_viewer.library.search import correlation_search, differential_search
 from allen_viewer.library.store import Library
