@@ -43,7 +43,10 @@ def cmd_section_image(args) -> int:
     from allen_viewer.export.provenance import provenance, write_sidecar
     from allen_viewer.store.atomic import atomic_write
 
+    from allen_viewer.api.section_images import check_image_options
+
     ap, dv, ml = parse_point(args.at)
+    check_image_options(args.downsample, None, "stained")
     out = check_output_path(args.out, args.force)
     if out.suffix.lower() not in (".jpg", ".jpeg"):
         raise AllenViewerError(f"section-image writes the JPEG as served: give FILE.jpg, not {out.name!r}.")
