@@ -401,6 +401,7 @@ class MainWindow(QMainWindow):
         view.addAction(self.tree_dock.toggleViewAction())
         view.addAction(self.library_dock.toggleViewAction())
         view.addAction(self.section_dock.toggleViewAction())
+        view.addAction(self.spatial_dock.toggleViewAction())
 
         atlas = bar.addMenu("&Atlas")
         self.download_nissl_action = QAction(f"Download the &Nissl volume ({NISSL_SIZE_TEXT})", self)

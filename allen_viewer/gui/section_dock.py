@@ -362,12 +362,17 @@ def install_section_menu(slices, dock: SectionDock, extra: list | None = None) -
 
 def add_section_dock(window) -> SectionDock:
     """Make the Section dock, dock it on the right (hidden until asked for: View menu or
-    *Show section here*) and hook it to the window's clicks and loaded experiment."""
+    *Show section here*) and hook it to the window's clicks and loaded experiment; also the
+    Spatial correlation dock (``window.spatial_dock``) and the slice panes' context menu."""
     dock = SectionDock(window.data, window)
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
     dock.hide()
     window.slices.pointClicked.connect(dock.show_point)
     window.scene.pointPicked.connect(dock.show_point)
     window.grid_channel.resultReady.connect(lambda _grid, exp: dock.set_experiment(exp))
-    install_section_menu(window.slices, dock)
+    window.section_dock = dock
+    from allen_viewer.gui.spatial_dock import add_spatial_dock
+
+    window.spatial_dock = add_spatial_dock(window)
+    install_section_menu(window.slices, dock, extra=[("Spatial correlation from here", window.spatial_dock.run_from)])
     return dock

@@ -106,3 +106,99 @@ def test_no_image_is_a_message(qtbot, allen_env, tmp_path):
         dock.show_point(POINT)
     assert "no section image" in blocker.args[0] and "no section image" in dock.panel.status.text()
     assert dock.panel.current is None and not dock.panel.next_button.isEnabled()
+
+
+# ---- the Spatial correlation dock ---------------------------------------------------------------
+
+def test_spatial_dock_shows_the_map_and_enriched_genes(qtbot, tmp_path, ontology):
+    import numpy as np
+
+    from allen_viewer.gui.spatial_dock import SpatialDock, diverging_rgb, section_images
+    from allen_viewer.library.spatial import enriched_at_seed, spatial_correlation
+    from tests.library import build_library, make_layout
+
+    layout = make_layout(ontology)
+    rng = np.random.default_rng(5)
+    base = rng.random((3, layout.n_voxels)).astype(np.float32) * 10
+    rows = []
+    for i in range(30):  # GENERATED: mixtures of three random fields, a few voxels missing
+        v = (rng.random(3).astype(np.float32) @ base + rng.random(layout.n_voxels).astype(np.float32))
+        v[rng.random(layout.n_voxels) < 0.02] = np.nan
+        rows.append((500 + i, f"Gen{i}", "coronal", v.astype(np.float32)))
+    library = build_library(tmp_path / "c" / "library", layout, rows)
+    dock = SpatialDock(AtlasData(cache=Cache(tmp_path / "c"), client=AllenClient()))
+    qtbot.addWidget(dock)
+    panel = dock.panel
+    panel.overlap_box.setValue(10)
+    with qtbot.waitSignal(panel.computed, timeout=30_000) as blocker:
+        dock.run_from((5400.0, 3000.0, 2000.0))
+    got = blocker.args[0]
+    want = spatial_correlation(library, (5400.0, 3000.0, 2000.0), min_overlap=10)
+    assert got.seed_voxel == (27, 15, 10) and np.array_equal(np.isnan(got.r), np.isnan(want.r))
+    assert np.nanmax(np.abs(got.r - want.r)) == 0
+    enriched = enriched_at_seed(library, want.seed_column, top=50)
+    assert panel.table.rowCount() == len(enriched) and panel.table.item(0, 0).text() == enriched[0].symbol
+    pix = panel.maps["Coronal"].pixmap()
+    assert (pix.width(), pix.height()) == (58 * 4, 41 * 4)
+    with qtbot.waitSignal(panel.geneRequested) as req:
+        panel.table.cellDoubleClicked.emit(0, 0)
+    assert req.args == [enriched[0].experiment_id]
+    # colours: -1 blue, 0 white, +1 red, NaN grey; sections oriented as the panes
+    assert diverging_rgb(np.array([-1.0, 0.0, 1.0, np.nan])).tolist() == [
+        [33, 102, 172], [247, 247, 247], [178, 24, 43], [70, 70, 70]]
+    cuts = section_images(want.grid(), want.seed_voxel)
+    assert cuts["Coronal"].shape == (41, 58) and cuts["Sagittal"].shape == (41, 67) and cuts["Horizontal"].shape == (67, 58)
+
+
+def test_spatial_dock_without_library_says_how_to_make_one(qtbot, tmp_path):
+    from allen_viewer.gui.spatial_dock import SpatialDock
+
+    dock = SpatialDock(AtlasData(cache=Cache(tmp_path / "c"), client=AllenClient()))
+    qtbot.addWidget(dock)
+    with qtbot.waitSignal(dock.panel.failedMessage, timeout=10_000) as blocker:
+        dock.run_from((5400.0, 3000.0, 2000.0))
+    assert "library sync" in blocker.args[0]
+
+
+# ---- in the main window -----------------------------------------------------------------------------
+
+def test_window_click_shows_the_section_and_menu_offers_both(qtbot, allen_env, tmp_path, ontology,
+                                                             reference_space, gene_index):
+    import pyvista as pv
+
+    from allen_viewer.gui.main_window import MainWindow
+    from allen_viewer.gui.settings import ViewerSettings
+
+    pv.global_theme.anti_aliasing = None
+    data = AtlasData(cache=Cache(tmp_path / "wc"), client=AllenClient(timeout=(2.0, 5.0), retries=2, backoff=0.01))
+    data.__dict__.update(ontology=ontology, reference_space=reference_space, gene_index=gene_index)
+    w = MainWindow(data, ViewerSettings(tmp_path / "s.ini"), restore_layout=False, notices=False)
+    try:
+        w.resize(1500, 950)
+        w.show()
+        qtbot.waitUntil(lambda: w.space is not None and not w.atlas_channel.busy, timeout=60_000)
+        w.request_gene("Pdyn")
+        qtbot.waitUntil(lambda: w.grid is not None, timeout=60_000)
+        dock = w.section_dock
+        assert dock.panel.experiment.id == PDYN.id and not dock.isVisible()
+        w.section_dock.show()
+        pane = w.slices.panes["coronal"]
+        canvas = pane.canvas
+        rect = canvas.image_rect()
+        with qtbot.waitSignal(dock.panel.shown, timeout=30_000) as blocker:
+            qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton,
+                             pos=QPoint(int(rect.x() + rect.width() * 0.3), int(rect.y() + rect.height() * 0.5)))
+        um = w.slices.cursor_um()
+        number, col, row = fake_sections.expected_pixel("coronal", *um)
+        assert blocker.args[0].section_number == number
+        assert dock.panel.view.marker_pixel() == pytest.approx((col / 16, row / 16))
+        canvas.customContextMenuRequested.emit(QPoint(int(rect.x() + rect.width() * 0.6),
+                                                      int(rect.y() + rect.height() * 0.5)))
+        menu = canvas._section_menu
+        assert [a.text() for a in menu.actions()] == ["Show section here", "Spatial correlation from here"]
+        menu.close()
+        names = [a.text() for a in w.menuBar().actions()[1].menu().actions()]
+        assert "Section" in names and "Spatial correlation" in names
+    finally:
+        w.close()
+        w.deleteLater()
