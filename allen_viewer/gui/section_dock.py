@@ -199,8 +199,9 @@ class SectionPanel(QWidget):
         self._active = bool(active)
         if self._active and self._pending:
             self._request_point()
-        elif not self._active:
+        elif not self._active and self.channel.busy:
             self.channel.cancel()
+            self._pending = self.point_um is not None  # fetched again when shown
 
     def set_experiment(self, experiment) -> None:
         """The experiment whose sections to show (an Experiment: ``id``, ``plane``, ``label``)."""
