@@ -9,7 +9,7 @@ point and shows:
   map centred on 0 (blue -1, white 0, red +1), grey where there is no result, a cross at
   the seed;
 * the experiments most enriched at the seed (energy there over the experiment's in-brain
-  mean); double-click one to load it in the viewer.
+  mean); click one to load it in the viewer (as in the Library search panel).
 
 Plane (coronal / all) and the minimum overlap are chosen in the dock; a newer request
 cancels the one in flight (one :class:`~allen_viewer.gui.workers.RequestChannel`).
@@ -123,7 +123,7 @@ class SpatialPanel(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
-        self.table.cellDoubleClicked.connect(self._on_double_click)
+        self.table.cellClicked.connect(self._on_click)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         layout = QVBoxLayout(self)
@@ -132,7 +132,7 @@ class SpatialPanel(QWidget):
         layout.addLayout(controls)
         layout.addLayout(maps)
         layout.addWidget(self.legend)
-        layout.addWidget(QLabel("Most enriched at the seed (double-click to load):"))
+        layout.addWidget(QLabel("Most enriched at the seed (click one to load it):"))
         layout.addWidget(self.table, 1)
         layout.addWidget(self.status)
         self.channel.resultReady.connect(self._on_result)
@@ -186,7 +186,7 @@ class SpatialPanel(QWidget):
         self.status.setText(message)
         self.failedMessage.emit(message)
 
-    def _on_double_click(self, row: int, _col: int) -> None:
+    def _on_click(self, row: int, _col: int) -> None:
         if 0 <= row < len(self.enriched):
             self.geneRequested.emit(self.enriched[row].experiment_id)
 
@@ -206,7 +206,7 @@ class SpatialDock(QDockWidget):
 
 def add_spatial_dock(window) -> SpatialDock:
     """Make the dock (hidden until used), tabbed with the Section dock when there is one;
-    double-clicking an enriched gene loads it in the window."""
+    clicking an enriched gene loads it in the window."""
     dock = SpatialDock(window.data, window)
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
     section = getattr(window, "section_dock", None)

@@ -141,7 +141,7 @@ def test_spatial_dock_shows_the_map_and_enriched_genes(qtbot, tmp_path, ontology
     pix = panel.maps["Coronal"].pixmap()
     assert (pix.width(), pix.height()) == (58 * 4, 41 * 4)
     with qtbot.waitSignal(panel.geneRequested) as req:
-        panel.table.cellDoubleClicked.emit(0, 0)
+        panel.table.cellClicked.emit(0, 0)
     assert req.args == [enriched[0].experiment_id]
     # colours: -1 blue, 0 white, +1 red, NaN grey; sections oriented as the panes
     assert diverging_rgb(np.array([-1.0, 0.0, 1.0, np.nan])).tolist() == [
