@@ -20,6 +20,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDockWidget,
     QHBoxLayout,
@@ -34,6 +35,9 @@ from PySide6.QtWidgets import (
 from allen_viewer.gui.workers import RequestChannel, shared_pool
 
 NO_RESULT_RGB = (70, 70, 70)
+LAYER_MIN_ABS_R = 0.5
+"""The 3-D layer draws voxels with |r| at least this (the rest would hide the structure)."""
+LAYER_NAME = "spatial_correlation_r"
 SCALE = 4
 """Screen pixels per 200 µm voxel in the r-map sections."""
 
@@ -70,6 +74,47 @@ def _pixmap(values: np.ndarray, seed_rc: tuple[int, int]) -> QPixmap:
     return pix
 
 
+class SpatialLayer3D:
+    """The r map as a layer of the window's 3-D scene: one sphere per in-brain voxel with
+    |r| >= :data:`LAYER_MIN_ABS_R`, coloured blue (-1) - white (0) - red (+1); the gene's own
+    spheres are hidden while it is shown.  Made and removed in the UI thread (VTK)."""
+
+    def __init__(self, scene):
+        self.scene = scene
+        self.actor = None
+        self.points = 0
+
+    def show(self, result, min_abs_r: float = LAYER_MIN_ABS_R) -> None:
+        import pyvista as pv
+
+        self.clear(render=False)
+        keep = ~np.isnan(result.r) & (np.abs(np.nan_to_num(result.r)) >= min_abs_r)
+        vox = result.voxels()[keep].astype(np.float64) * 200.0
+        self.points = int(keep.sum())
+        if self.points:
+            cloud = pv.PolyData(vox)
+            cloud["r"] = result.r[keep].astype(np.float32)
+            self.actor = self.scene.plotter.add_mesh(
+                cloud, scalars="r", cmap="RdBu_r", clim=(-1.0, 1.0), style="points", point_size=7,
+                render_points_as_spheres=True, name=LAYER_NAME, show_scalar_bar=False, pickable=False,
+                reset_camera=False, render=False)
+            gene = self.scene.expression_actor
+            if gene is not None:
+                gene.SetVisibility(False)
+        self.scene.render()
+
+    def clear(self, render: bool = True) -> None:
+        if self.actor is not None:
+            self.scene.plotter.remove_actor(self.actor, render=False)
+            self.actor = None
+            self.points = 0
+            gene = self.scene.expression_actor
+            if gene is not None:
+                gene.SetVisibility(True)
+        if render:
+            self.scene.render()
+
+
 class SpatialPanel(QWidget):
     """See the module docstring.  ``geneRequested(experiment_id)``: load that experiment;
     ``computed(result)``: a map is on screen; ``failedMessage(text)``."""
@@ -100,6 +145,11 @@ class SpatialPanel(QWidget):
         controls.addWidget(self.plane_box)
         controls.addWidget(QLabel("min. overlap:"))
         controls.addWidget(self.overlap_box)
+        self.layer_box = QCheckBox(f"In the 3-D view (|r| ≥ {LAYER_MIN_ABS_R:g})")
+        self.layer_box.setToolTip("Draw the r map in the 3-D view instead of the gene's spheres")
+        self.layer_box.setChecked(True)
+        self.layer_box.setVisible(False)  # shown when a 3-D scene is attached
+        controls.addWidget(self.layer_box)
         controls.addStretch(1)
         self.maps: dict[str, QLabel] = {}
         maps = QHBoxLayout()
@@ -214,4 +264,12 @@ def add_spatial_dock(window) -> SpatialDock:
         window.tabifyDockWidget(section, dock)
     dock.hide()
     dock.panel.geneRequested.connect(lambda exp_id: window.request_gene(exp_id))
+    layer = SpatialLayer3D(window.scene)
+    dock.layer3d = layer
+    panel = dock.panel
+    panel.layer_box.setVisible(True)
+    panel.computed.connect(lambda result: layer.show(result) if panel.layer_box.isChecked() else None)
+    panel.layer_box.toggled.connect(
+        lambda on: layer.show(panel.result) if on and panel.result is not None else layer.clear())
+    window.grid_channel.resultReady.connect(lambda *_: layer.clear(render=False))  # a new gene shows
     return dock

@@ -110,22 +110,29 @@ def test_no_image_is_a_message(qtbot, allen_env, tmp_path):
 
 # ---- the Spatial correlation dock ---------------------------------------------------------------
 
-def test_spatial_dock_shows_the_map_and_enriched_genes(qtbot, tmp_path, ontology):
+def small_library(root, ontology):
+    """A library of 30 GENERATED coronal experiments: mixtures of three random fields."""
     import numpy as np
 
-    from allen_viewer.gui.spatial_dock import SpatialDock, diverging_rgb, section_images
-    from allen_viewer.library.spatial import enriched_at_seed, spatial_correlation
     from tests.library import build_library, make_layout
 
     layout = make_layout(ontology)
     rng = np.random.default_rng(5)
     base = rng.random((3, layout.n_voxels)).astype(np.float32) * 10
     rows = []
-    for i in range(30):  # GENERATED: mixtures of three random fields, a few voxels missing
+    for i in range(30):
         v = (rng.random(3).astype(np.float32) @ base + rng.random(layout.n_voxels).astype(np.float32))
         v[rng.random(layout.n_voxels) < 0.02] = np.nan
         rows.append((500 + i, f"Gen{i}", "coronal", v.astype(np.float32)))
-    library = build_library(tmp_path / "c" / "library", layout, rows)
+    return build_library(root, layout, rows)
+
+
+def test_spatial_dock_shows_the_map_and_enriched_genes(qtbot, tmp_path, ontology):
+    import numpy as np
+
+    from allen_viewer.gui.spatial_dock import SpatialDock, diverging_rgb, section_images
+    from allen_viewer.library.spatial import enriched_at_seed, spatial_correlation
+    library = small_library(tmp_path / "c" / "library", ontology)
     dock = SpatialDock(AtlasData(cache=Cache(tmp_path / "c"), client=AllenClient()))
     qtbot.addWidget(dock)
     panel = dock.panel
@@ -199,6 +206,21 @@ def test_window_click_shows_the_section_and_menu_offers_both(qtbot, allen_env, t
         menu.close()
         names = [a.text() for a in w.menuBar().actions()[1].menu().actions()]
         assert "Section" in names and "Spatial correlation" in names
+        # the r map as a 3-D layer, in place of the gene's spheres; off again on request
+        import numpy as np
+
+        small_library(tmp_path / "wc" / "library", ontology)
+        panel = w.spatial_dock.panel
+        panel.overlap_box.setValue(10)
+        with qtbot.waitSignal(panel.computed, timeout=30_000) as blocker:
+            w.spatial_dock.run_from((5400.0, 3000.0, 2000.0))
+        r = blocker.args[0].r
+        layer = w.spatial_dock.layer3d
+        assert layer.actor is not None and layer.points == int((np.abs(np.nan_to_num(r)) >= 0.5).sum()) > 0
+        assert not w.scene.expression_actor.GetVisibility()
+        assert tuple(layer.actor.mapper.scalar_range) == (-1.0, 1.0)
+        panel.layer_box.setChecked(False)
+        assert layer.actor is None and w.scene.expression_actor.GetVisibility()
     finally:
         w.close()
         w.deleteLater()
