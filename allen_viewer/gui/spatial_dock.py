@@ -8,6 +8,9 @@ point and shows:
   the 200 µm grid, drawn as the main slice panes orient theirs), with a diverging colour
   map centred on 0 (blue -1, white 0, red +1), grey where there is no result, a cross at
   the seed;
+* with a 3-D scene attached (the window's), the map as a layer of the 3-D view in place of
+  the gene's spheres (voxels with |r| >= 0.5; *In the 3-D view* turns it off; a newly
+  loaded gene clears it);
 * the experiments most enriched at the seed (energy there over the experiment's in-brain
   mean); click one to load it in the viewer (as in the Library search panel).
 
@@ -164,7 +167,7 @@ class SpatialPanel(QWidget):
             box.addStretch(1)
             maps.addLayout(box)
         maps.addStretch(1)
-        self.legend = QLabel("r: <span style='color:#2166ac'>■</span> −1 &nbsp; ■ 0 &nbsp; "
+        self.legend = QLabel("r: <span style='color:#2166ac'>■</span> −1 &nbsp; <span style='color:#f7f7f7; background:#999'>■</span> 0 &nbsp; "
                              "<span style='color:#b2182b'>■</span> +1 &nbsp; "
                              "<span style='color:#464646'>■</span> no result")
         self.table = QTableWidget(0, 5)
