@@ -16,7 +16,9 @@ seed has data), every per-voxel sum needed is one of
 
 * Σ_S y, Σ_S y², Σ_S x·y: one pass over the S rows of ``energy.f16`` in cache-sized tiles
   (float16 bits widened by an integer shift, as the correlation search does); the zeros
-  where a voxel has no data drop out by themselves;
+  where a voxel has no data drop out by themselves, and rows without right-hemisphere data
+  (sagittal experiments; found from their masks) are read over the left-hemisphere
+  columns only, which the store keeps first;
 * n, Σ x, Σ x² over the experiments where v has data: from the masks' run-length codes,
   each run adding its experiment's (1, x, x²) to a difference array (one ``bincount``),
   so no per-experiment mask is ever expanded.
@@ -148,10 +150,50 @@ def _mask_weighted_sums(library: Library, rows: np.ndarray, weights: np.ndarray)
     return out
 
 
+def _left_only(library: Library, rows: np.ndarray) -> tuple[np.ndarray, int]:
+    """(bool per row: no data in the right hemisphere, the number of left-hemisphere columns).
+
+    Columns are stored left hemisphere first, so such rows (sagittal experiments) need only
+    the first columns read: their right-hemisphere energies are all 0 (no data)."""
+    layout, table = library.layout, library.table
+    seg = layout.segments
+    right = np.flatnonzero(seg["hemisphere"] == 1)
+    n_left = int(seg["start"][right[0]]) if len(right) else layout.n_voxels
+    if n_left == layout.n_voxels or not len(rows):
+        return np.zeros(len(rows), bool), n_left
+    counts = table["n_runs"][rows].astype(np.int64)
+    starts = table["runs_start"][rows].astype(np.int64)
+    total = int(counts.sum())
+    which = np.repeat(np.arange(len(rows)), counts)
+    offset = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    runs = np.asarray(library.runs)[np.repeat(starts, counts) + offset].astype(np.int64)
+    order = table["mask_order"][rows].astype(np.int64)[which]
+    touches = np.zeros(total, bool)
+    for o, perm in enumerate(layout.perms):
+        in_right = np.concatenate([[0], np.cumsum(perm >= n_left)])  # right columns before each position
+        sel = order == o
+        touches[sel] = in_right[runs[sel, 1]] > in_right[runs[sel, 0]]
+    has_right = np.bincount(which, weights=touches, minlength=len(rows)) > 0
+    return ~has_right, n_left
+
+
 def _energy_sums(library: Library, rows: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """float64 (V,) each: Σ y, Σ y², Σ x·y over ``rows`` (y: stored energy, 0 where no data)."""
+    """float64 (V,) each: Σ y, Σ y², Σ x·y over ``rows`` (y: stored energy, 0 where no data).
+
+    Rows with no right-hemisphere data are read over the left-hemisphere columns only."""
     v = library.layout.n_voxels
     sy, syy, sxy = np.zeros(v), np.zeros(v), np.zeros(v)
+    left_only, n_left = _left_only(library, rows)
+    for group, width in ((~left_only, v), (left_only, n_left)):
+        if group.any():
+            _tile_sums(library, rows[group], x[group], width, sy, syy, sxy)
+    return sy, syy, sxy
+
+
+def _tile_sums(library: Library, rows: np.ndarray, x: np.ndarray, width: int, sy: np.ndarray, syy: np.ndarray,
+               sxy: np.ndarray) -> None:
+    """Add Σ y, Σ y², Σ x·y over ``rows`` of the first ``width`` columns into the outputs."""
+    v = width
     bits = library.energy.view(np.uint16)
     flat = np.empty(_TILE_ROWS * _TILE_COLS, np.uint32)
     tmp = np.empty(_TILE_ROWS * _TILE_COLS, np.float32)
@@ -160,7 +202,10 @@ def _energy_sums(library: Library, rows: np.ndarray, x: np.ndarray) -> tuple[np.
     for r0 in range(0, len(rows), _TILE_ROWS):
         pick = rows[r0:r0 + _TILE_ROWS]
         c = len(pick)
-        block = bits[pick] if not np.all(np.diff(pick) == 1) else bits[int(pick[0]):int(pick[-1]) + 1]
+        if np.all(np.diff(pick) == 1):
+            block = bits[int(pick[0]):int(pick[-1]) + 1, :v]
+        else:
+            block = bits[pick, :v]  # a copy of these rows' first v columns only
         xs = (x[r0:r0 + c] / x_scale).astype(np.float32)[:, None]
         for a in range(0, v, _TILE_COLS):
             b = min(v, a + _TILE_COLS)
@@ -169,13 +214,12 @@ def _energy_sums(library: Library, rows: np.ndarray, x: np.ndarray) -> tuple[np.
             np.left_shift(z, 13, out=z)
             zf = z.view(np.float32)                   # value * 2**-112
             zf *= np.float32(_HALF)                   # value * 2**-56
-            sy[a:b] += np.add.reduce(zf, axis=0)
+            sy[a:b] += np.add.reduce(zf, axis=0) * _HALF
             t = tmp[:c * (b - a)].reshape(c, b - a)
             np.multiply(zf, xs, out=t)
-            sxy[a:b] += np.add.reduce(t, axis=0)
+            sxy[a:b] += np.add.reduce(t, axis=0) * (_HALF * x_scale)
             np.square(zf, out=zf)                     # value**2 * 2**-112
-            syy[a:b] += np.add.reduce(zf, axis=0)
-    return sy * _HALF, syy * _SHIFT_SCALE, sxy * (_HALF * x_scale)
+            syy[a:b] += np.add.reduce(zf, axis=0) * _SHIFT_SCALE
 
 
 def spatial_correlation(library: Library, at_um=None, *, voxel: tuple[int, int, int] | None = None,

@@ -90,6 +90,14 @@ def test_equals_plain_numpy(library, layout, rows, seed_um, plane):
         assert got.experiments == N_CORONAL - sum(np.isnan(r[3][got.seed_column]) for r in rows[:N_CORONAL])
 
 
+def test_sagittal_rows_are_read_over_the_left_hemisphere_only(library, rows):
+    from allen_viewer.library.spatial import _left_only
+
+    left_only, n_left = _left_only(library, np.arange(len(rows)))
+    assert left_only.tolist() == [r[2] == "sagittal" for r in rows]
+    assert n_left == int((library.layout.voxels % 58 < 29).sum())
+
+
 def test_min_overlap_and_bad_points(library, layout):
     strict = spatial_correlation(library, LEFT_SEED_UM, plane="coronal", min_overlap=30)
     assert np.all(strict.n[~np.isnan(strict.r)] >= 30)
