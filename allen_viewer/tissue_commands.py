@@ -29,6 +29,15 @@ def parse_point(text: str) -> tuple[float, float, float]:
     return values  # type: ignore[return-value]
 
 
+def check_out(path: Path, force: bool) -> Path:
+    """:func:`check_output_path`, and never a folder, device or pipe in the way (not even with
+    ``--force``: only a regular file is ever replaced)."""
+    path = check_output_path(path, force)
+    if (path.exists() or path.is_symlink()) and not path.is_file():
+        raise AllenViewerError(f"{path} exists and is not a regular file; it is never replaced.")
+    return path
+
+
 def section_store(data):
     from allen_viewer.store.section_store import SectionImageStore
 
@@ -47,7 +56,7 @@ def cmd_section_image(args) -> int:
 
     ap, dv, ml = parse_point(args.at)
     check_image_options(args.downsample, None, "stained")
-    out = check_output_path(args.out, args.force)
+    out = check_out(args.out, args.force)
     if out.suffix.lower() not in (".jpg", ".jpeg"):
         raise AllenViewerError(f"section-image writes the JPEG as served: give FILE.jpg, not {out.name!r}.")
     data = _data()
@@ -86,7 +95,7 @@ def cmd_search_spatial(args) -> int:
 
     at = parse_point(args.at)
     suffix = check_spatial_path(args.out)
-    out = check_output_path(args.out, args.force)
+    out = check_out(args.out, args.force)
     data = _data()
     library = Library(data.cache.root / "library")
     if not library.exists():

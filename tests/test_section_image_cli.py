@@ -56,3 +56,7 @@ def test_section_image_errors_are_one_line(capsys, allen_env, tmp_path):
         code, _, err = run(capsys, "section-image", "74272479", *argv)
         assert code == 1 and err.startswith("allen-viewer: error:") and words in err, err
     assert not any(p.suffix in (".jpg", ".png", ".json") for p in tmp_path.iterdir())
+    (tmp_path / "d.jpg").mkdir()
+    code, _, err = run(capsys, "section-image", "74272479", "--at", "5000,4000,2000", "--force",
+                       "--out", str(tmp_path / "d.jpg"))
+    assert code == 1 and "not a regular file" in err and (tmp_path / "d.jpg").is_dir()
