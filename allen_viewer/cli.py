@@ -351,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     from allen_viewer.library.commands import add_library_commands
 
     add_library_commands(sub)
+    from allen_viewer.tissue_commands import add_tissue_commands
+
+    add_tissue_commands(sub)
     return parser
 
 

@@ -17,6 +17,10 @@ data -- the real Allen grids of Pdyn and Nrp1, the CCFv3 annotation and ontology
                             Nissl download (the "network" is the loopback fake Allen server of
                             ``tests/fake_allen``; nothing is downloaded and nothing of the fake
                             server's data is in the picture)
+``docs/images/section-dock.png`` the Section dock after a click in the caudoputamen, against
+                            the loopback fake Allen server: the section image in it is a
+                            GENERATED test image (``tests/fake_allen/sections.py``), not Allen
+                            data, and says so in its corner
 ``docs/images/offline.png`` the window at start-up with no network (every connection refused,
                             through a proxy address nothing listens on): the offline note, and
                             the gene search listing the experiments of "Calb" with where each
@@ -53,7 +57,10 @@ CLI_SHOTS = {
 }
 EXPORT_SHOT = ("export-lateral", IMAGES / "export-lateral.png",
                ["export", "image", "Pdyn", "--view", "lateral", "--size", "1200x800"])
-WINDOW_SHOTS = {"first-run": IMAGES / "first-run.png", "offline": IMAGES / "offline.png"}
+WINDOW_SHOTS = {"first-run": IMAGES / "first-run.png", "offline": IMAGES / "offline.png",
+                "section": IMAGES / "section-dock.png"}
+SECTION_POINT_UM = (5000.0, 4000.0, 3750.0)
+"""Where the section shot clicks: the left caudoputamen."""
 
 
 def _env(tmp: Path, **extra) -> dict:
@@ -95,6 +102,7 @@ def fit(path: Path) -> str:
 def window_shot(name: str, out: Path) -> None:
     """Make one of :data:`WINDOW_SHOTS` (runs in a fresh child process; see :func:`main`)."""
     import pyvista as pv
+    from PySide6.QtCore import Qt
 
     from allen_viewer.data import AtlasData
     from allen_viewer.gui.app import ensure_app, wait_until
@@ -104,7 +112,7 @@ def window_shot(name: str, out: Path) -> None:
     pv.global_theme.anti_aliasing = None
     app = ensure_app()
     server = None
-    if name == "first-run":
+    if name in ("first-run", "section"):
         from tests.fake_allen.data import FakeAllenData
         from tests.fake_allen.server import FakeAllen
 
@@ -130,6 +138,14 @@ def window_shot(name: str, out: Path) -> None:
             if not window.offline_note.isVisible():
                 sys.exit(f"offline: no offline note (the probe said: {window.probe_result})")
             window.search_panel.search_box.setText("Calb")
+        if name == "section":
+            window.section_dock.show()
+            window.resizeDocks([window.section_dock], [520], Qt.Orientation.Horizontal)
+            window.set_cursor_um(SECTION_POINT_UM)
+            window.section_dock.show_point(SECTION_POINT_UM)
+            panel = window.section_dock.panel
+            if not wait_until(app, lambda: panel.current is not None and not panel.channel.busy, 60):
+                sys.exit(f"section: no section image showed ({panel.status.text()})")
         wait_until(app, lambda: False, 0.5)  # layouts settle, panes paint
         if not window.save_screenshot(out):
             sys.exit(f"could not write {out}")

@@ -332,6 +332,103 @@ class AllenClient:
         finally:
             _remove(tmp)
 
+    # ------------------------------------------------------------------ section images
+
+    def section_images(self, data_set_id: int) -> list:
+        """The section images of an experiment (``SectionImage`` rows) as
+        :class:`~allen_viewer.api.section_images.SectionImage`, by section number; failed
+        and malformed rows are left out.  An experiment without images gives ``[]``."""
+        from allen_viewer.api.section_images import parse_section_images
+
+        self._check_online(f"listing the section images of experiment {data_set_id}")
+        data_set_id = int(data_set_id)
+        rows = self.rma(f"model::SectionImage,rma::criteria,[data_set_id$eq{data_set_id}]")
+        return parse_section_images(rows, data_set_id)
+
+    def image_sync(self, reference_space_id: int, ap_um: float, dv_um: float, ml_um: float, data_set_id: int):
+        """The section image of ``data_set_id`` nearest a CCF point (µm: AP, DV, ML) and the
+        point's full-resolution pixel there (``reference_to_image``), as
+        :class:`~allen_viewer.api.section_images.ImageSync`; None when the service leaves the
+        experiment out of its answer (no images)."""
+        from allen_viewer.api.section_images import parse_image_sync, sync_coordinates
+
+        self._check_online(f"locating the section image of experiment {data_set_id}")
+        x, y, z = sync_coordinates(reference_space_id, ap_um, dv_um, ml_um)
+        url = (f"{self.api_url}/api/v2/reference_to_image/{int(reference_space_id)}.json?"
+               + urllib.parse.urlencode({"x": f"{x:g}", "y": f"{y:g}", "z": f"{z:g}",
+                                         "section_data_set_ids": str(int(data_set_id))}))
+        return parse_image_sync(self._get_json(url).get("msg"), int(data_set_id))
+
+    def section_image_url(self, image_id: int, downsample: int = 4, quality: int | None = None,
+                          view: str = "stained") -> str:
+        """``/api/v2/image_download/<id>?downsample=n[&quality=q][&view=expression]``."""
+        from allen_viewer.api.section_images import check_image_options, image_query
+
+        downsample, quality, view = check_image_options(downsample, quality, view)
+        return f"{self.api_url}/api/v2/image_download/{int(image_id)}?{image_query(downsample, quality, view)}"
+
+    def download_section_image(self, image_id: int, dest: Path | str, downsample: int = 4,
+                               quality: int | None = None, view: str = "stained",
+                               progress: Progress | None = None, cancel: Cancel | None = None) -> Path:
+        """Download a section image (JPEG, each side divided by 2**``downsample``) to ``dest``,
+        checked (JPEG magic and end marker, a readable header, at most
+        :func:`~allen_viewer.api.section_images.image_size_cap` bytes), atomically, by the
+        same streamed path as grids.  ``view="expression"`` asks for the expression mask.
+        An id the service does not know (HTTP 404, an HTML body) raises
+        :class:`~allen_viewer.api.section_images.UnknownSectionImage`; a damaged or oversized
+        answer :class:`CorruptDownload`; ``dest`` is left as it was on any failure."""
+        from allen_viewer.api.section_images import UnknownSectionImage, check_jpeg, image_size_cap
+
+        self._check_online(f"downloading section image {image_id}")
+        image_id = int(image_id)
+        url = self.section_image_url(image_id, downsample, quality, view)
+        limit = image_size_cap(int(downsample))
+        dest = Path(dest)
+        what = f"Download of section image {image_id}"
+        _make_dir(dest.parent)
+        tmp: list[str] = []
+
+        def once() -> None:
+            _remove(tmp)
+            _check_cancel(cancel, what)
+            with self.session.get(url, stream=True, timeout=self.timeout,
+                                  headers={"Accept-Encoding": "identity"}) as resp:
+                if resp.status_code == 404:
+                    raise UnknownSectionImage(image_id)
+                self._check_response(resp, url)
+                total = _as_int(resp.headers.get("Content-Length"))
+                if total is not None and total > limit:
+                    raise CorruptDownload(
+                        f"{self._who(url)} offers section image {image_id} as {total:,} bytes, more than the "
+                        f"{limit:,} allowed at downsample {int(downsample)}; nothing was saved.")
+                try:
+                    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+                except OSError as exc:
+                    raise _write_error(dest.parent, exc) from None
+                tmp.append(name)
+                os.chmod(name, 0o666 & ~_UMASK)
+                with os.fdopen(fd, "wb") as fh:
+                    done = self._stream(resp, fh, name, 0, total, progress, cancel, what, limit=limit)
+                    _sync(fh, name)
+                if total is not None and done != total:
+                    raise _Transient("short", f"{done} of {total} bytes")
+
+        try:
+            self._retrying(url, once, cancel, what)
+            try:
+                body = Path(tmp[-1]).read_bytes()
+            except OSError as exc:
+                raise _write_error(Path(tmp[-1]), exc) from None
+            check_jpeg(body, f"Section image {image_id} from {_host(url)}")
+            try:
+                os.replace(tmp[-1], dest)
+            except OSError as exc:
+                raise _write_error(dest, exc) from None
+            tmp.pop()
+            return dest
+        finally:
+            _remove(tmp)
+
     # ------------------------------------------------------------------ reference files
 
     def file_url(self, relpath: str) -> str:

@@ -343,6 +343,9 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.library_dock)
         self.tabifyDockWidget(self.tree_dock, self.library_dock)  # the tallest dock; tables need height
         self.tree_dock.raise_()
+        from allen_viewer.gui.section_dock import add_section_dock
+
+        self.section_dock = add_section_dock(self)  # the ISH section behind a clicked point
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -399,6 +402,8 @@ class MainWindow(QMainWindow):
         view.addAction(self.search_dock.toggleViewAction())
         view.addAction(self.tree_dock.toggleViewAction())
         view.addAction(self.library_dock.toggleViewAction())
+        view.addAction(self.section_dock.toggleViewAction())
+        view.addAction(self.spatial_dock.toggleViewAction())
 
         atlas = bar.addMenu("&Atlas")
         self.download_nissl_action = QAction(f"Download the &Nissl volume ({NISSL_SIZE_TEXT})", self)

@@ -3,7 +3,8 @@
 Supported: ``SectionDataSet`` (filters on its fields and through ``genes``, ``products``,
 ``plane_of_section``, ``treatments``; includes ``genes``, ``plane_of_section``,
 ``products``), ``Gene`` (through ``products``), ``StructureUnionize`` (must be filtered by
-``section_data_set_id``; through and including ``structure``) and ``Structure``.  A field,
+``section_data_set_id``; through and including ``structure``), ``Structure`` and
+``SectionImage`` (must be filtered by ``data_set_id``; GENERATED rows, ``sections.py``).  A field,
 association or model outside these raises :class:`RmaError` (a failure envelope), so a
 client that sends something the real service would not understand fails loudly here.
 """
@@ -23,7 +24,7 @@ class _Model:
         self.rows, self.assoc, self.include = rows, assoc, include
 
 
-def _models(data: FakeAllenData) -> dict[str, _Model]:
+def _models(data: FakeAllenData, no_section_images: set[int]) -> dict[str, _Model]:
     def unionize_rows(query: Query) -> list[dict]:
         ids = [f for f in query.filters if f.assoc == "" and f.field == "section_data_set_id" and f.op in ("eq", "in")]
         if not ids:
@@ -36,6 +37,21 @@ def _models(data: FakeAllenData) -> dict[str, _Model]:
                 except ValueError:
                     raise RmaError(f"section_data_set_id {text!r} is not a number") from None
         return [r for i in sorted(wanted) for r in data.unionize_rows(i)]
+
+    def section_image_rows(query: Query) -> list[dict]:
+        from tests.fake_allen import sections
+
+        ids = [f for f in query.filters if f.assoc == "" and f.field == "data_set_id" and f.op == "eq"]
+        if not ids:
+            raise RmaError("SectionImage queries must filter on data_set_id (the fake does not list all)")
+        try:
+            wanted = int(ids[0].value.strip().strip("'"))
+        except ValueError:
+            raise RmaError(f"data_set_id {ids[0].value!r} is not a number") from None
+        exp = data.experiments.get(wanted)
+        if exp is None or wanted in no_section_images:
+            return []
+        return sections.section_rows(wanted, exp.plane)
 
     return {
         "SectionDataSet": _Model(
@@ -63,14 +79,16 @@ def _models(data: FakeAllenData) -> dict[str, _Model]:
             include={"structure": lambda r: dict(r["structure"])},
         ),
         "Structure": _Model(rows=lambda q: data.structures, assoc={}, include={}),
+        "SectionImage": _Model(rows=section_image_rows, assoc={}, include={}),
     }
 
 
 class ModelQueries:
     """Runs parsed queries; remembers the last few result sets so paging is cheap."""
 
-    def __init__(self, data: FakeAllenData):
-        self.models = _models(data)
+    def __init__(self, data: FakeAllenData, no_section_images: set[int] | None = None):
+        self.no_section_images = set() if no_section_images is None else no_section_images
+        self.models = _models(data, self.no_section_images)
         self._recent: dict[tuple, list[dict]] = {}
 
     def run(self, query: Query) -> list[dict]:

@@ -13,6 +13,10 @@ It answers on ``127.0.0.1`` (a free port) in the formats of ``docs/allen-api.md`
 * ``GET /grid_data/download/<id>[?include=energy,intensity,density]``: the real zips of
   71717084 and 74272479, GENERATED grids for the other experiments of the index (see
   :mod:`tests.fake_allen.data`), 404 for unknown ids;
+* ``GET /api/v2/reference_to_image/<space>.json?x=&y=&z=&section_data_set_ids=`` and
+  ``GET /api/v2/image_download/<section image id>?downsample=n[&quality=q][&view=expression]``:
+  GENERATED section images (:mod:`tests.fake_allen.sections`); experiments in
+  ``FakeAllen.no_section_images`` have none; unknown image ids get 404 with an HTML body;
 * ``GET /informatics-archive/current-release/<relpath>``: reference files, with
   ``Range: bytes=N-`` (206 / 416), ``Accept-Ranges``, ``ETag`` and ``If-Range``.
 
@@ -60,6 +64,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tests.fake_allen import sections as section_images
 from tests.fake_allen import services
 from tests.fake_allen.data import DOWNLOAD_PREFIX, FakeAllenData
 from tests.fake_allen.models import ModelQueries
@@ -78,6 +83,8 @@ XML_BOMB = (b'<?xml version="1.0"?>\n<!DOCTYPE lolz [\n <!ENTITY lol "lol">\n'
             + b"]>\n<section-data-set><id>&lol9;</id></section-data-set>\n")
 _GRID_PATH = re.compile(r"^/grid_data/download/([^/]+)$")
 _GRAPH_PATH = re.compile(r"^/api/v2/structure_graph_download/(\d+)\.json$")
+_SYNC_PATH = re.compile(r"^/api/v2/reference_to_image/([^/]+)\.json$")
+_IMAGE_PATH = re.compile(r"^/api/v2/image_download/([^/]+)$")
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 
 
@@ -134,7 +141,8 @@ class FakeAllen:
     def __init__(self, data: FakeAllenData | None = None, grid_ids=None):
         self.data = data or FakeAllenData.shared()
         self.grid_ids = None if grid_ids is None else {int(i) for i in grid_ids}
-        self.queries = ModelQueries(self.data)
+        self.no_section_images: set[int] = set()  # experiments without (generated) section images
+        self.queries = ModelQueries(self.data, self.no_section_images)
         self.requests: list[Request] = []
         self.extra_files: dict[str, bytes | Path] = {}
         self.accept_ranges = True  # False: answer Range requests with the whole file (200)
@@ -290,6 +298,12 @@ class _Handler(BaseHTTPRequestHandler):
         m = _GRID_PATH.match(path)
         if m:
             return self._grid(fake, m.group(1), query, fault)
+        m = _SYNC_PATH.match(path)
+        if m:
+            return self._image_sync(fake, m.group(1), query, fault)
+        m = _IMAGE_PATH.match(path)
+        if m:
+            return self._section_image(fake, m.group(1), query, fault)
         if path.startswith(DOWNLOAD_PREFIX):
             return self._file(fake, path[len(DOWNLOAD_PREFIX):], fault)
         self._not_found()
@@ -343,6 +357,40 @@ class _Handler(BaseHTTPRequestHandler):
             body = fake.data.grid_zip(experiment_id, include)
         self._send(200, body, "application/zip", fault=fault,
                    headers={"Content-Disposition": f'attachment; filename="{experiment_id}.zip"'})
+
+    def _image_sync(self, fake: FakeAllen, space: str, query: dict, fault: Fault | None) -> None:
+        try:
+            space_id = int(space)
+            x, y, z = (float(query[k][0]) for k in ("x", "y", "z"))
+            ids = [int(t) for t in ",".join(query.get("section_data_set_ids", [])).split(",") if t.strip()]
+        except (KeyError, ValueError):
+            return self._json(_failure("reference_to_image needs numeric x, y, z and section_data_set_ids"),
+                              200, fault)
+        msg = []
+        for ds in ids:
+            exp = fake.data.experiments.get(ds)
+            if exp is None or ds in fake.no_section_images:
+                continue
+            if {"coronal": 9, "sagittal": 10}.get(exp.plane) != space_id:
+                continue  # the real service answers only data sets registered to that space
+            msg.append(section_images.sync(ds, exp.plane, x, y, z))
+        self._json({"success": True, "id": 0, "start_row": 0, "num_rows": len(msg), "total_rows": len(msg),
+                    "msg": msg}, 200, fault)
+
+    def _section_image(self, fake: FakeAllen, text: str, query: dict, fault: Fault | None) -> None:
+        try:
+            ds, number = section_images.split_image_id(int(text))
+            downsample = int(query.get("downsample", ["0"])[0])
+            quality = int(query["quality"][0]) if "quality" in query else None
+        except ValueError:
+            return self._not_found()
+        exp = fake.data.experiments.get(ds)
+        if (exp is None or ds in fake.no_section_images or exp.plane not in section_images.PLANE_GEOMETRY
+                or number not in section_images.section_numbers(exp.plane) or not 0 <= downsample <= 8):
+            return self._not_found()
+        view = "expression" if query.get("view", [""])[0] == "expression" else "stained"
+        body = section_images.jpeg(ds, exp.plane, number, downsample, view, quality)
+        self._send(200, body, "image/jpeg", fault=fault)
 
     def _file(self, fake: FakeAllen, relpath: str, fault: Fault | None) -> None:
         content = fake.extra_files.get(relpath)
