@@ -280,6 +280,38 @@ class AllenClient:
         dest = Path(dest)
         url = self.grid_url(experiment_id, include)
         what = f"Download of experiment {experiment_id}"
+
+        def check(path: Path) -> None:
+            try:
+                held = read_grid_zip(path.read_bytes()).data_set.get("id", "")
+            except CorruptData as exc:
+                raise CorruptDownload(
+                    f"Experiment {experiment_id} arrived damaged from {_host(url)} ({exc}); "
+                    "nothing was saved. Try again later.") from None
+            except OSError as exc:
+                raise _write_error(path, exc) from None
+            if held.isdigit() and int(held) != experiment_id:
+                raise CorruptDownload(
+                    f"{self._who(url)} sent the grid of experiment {held} when asked for experiment "
+                    f"{experiment_id}; nothing was saved. Try again later.")
+
+        return self._download_checked(
+            url, dest, what, MAX_GRID_ZIP_BYTES, check, progress, cancel,
+            not_found=lambda: UnknownExperiment(experiment_id),
+            too_big=lambda total: (f"{self._who(url)} offers experiment {experiment_id} as {total:,} bytes, far "
+                                   f"more than any grid zip ({MAX_GRID_ZIP_BYTES:,} at most); nothing was saved."))
+
+    def _download_checked(self, url: str, dest: Path, what: str, limit: int, check: Callable[[Path], None],
+                          progress: Progress | None, cancel: Cancel | None, *,
+                          not_found: Callable[[], Exception], too_big: Callable[[int], str]) -> Path:
+        """The one streamed, validated, atomic download of a whole file (grids, section images).
+
+        The body is streamed (the client's ``limits``: minimum rate, deadline; at most
+        ``limit`` bytes) into a temporary file next to ``dest``, retried on transient
+        failures, handed to ``check(temp_path)`` (which raises to refuse it), then renamed over
+        ``dest``.  HTTP 404 raises ``not_found()``; an announced size over ``limit`` raises
+        :class:`CorruptDownload` with ``too_big(size)``.  ``dest`` is left as it was on any
+        failure and the temporary file is always removed."""
         _make_dir(dest.parent)
         tmp: list[str] = []
 
@@ -289,13 +321,11 @@ class AllenClient:
             with self.session.get(url, stream=True, timeout=self.timeout,
                                   headers={"Accept-Encoding": "identity"}) as resp:
                 if resp.status_code == 404:
-                    raise UnknownExperiment(experiment_id)
+                    raise not_found()
                 self._check_response(resp, url)
                 total = _as_int(resp.headers.get("Content-Length"))
-                if total is not None and total > MAX_GRID_ZIP_BYTES:
-                    raise CorruptDownload(
-                        f"{self._who(url)} offers experiment {experiment_id} as {total:,} bytes, far more than "
-                        f"any grid zip ({MAX_GRID_ZIP_BYTES:,} at most); nothing was saved.")
+                if total is not None and total > limit:
+                    raise CorruptDownload(too_big(total))
                 try:
                     fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
                 except OSError as exc:
@@ -303,26 +333,14 @@ class AllenClient:
                 tmp.append(name)
                 os.chmod(name, 0o666 & ~_UMASK)  # mkstemp makes 0600; the cache wants normal permissions
                 with os.fdopen(fd, "wb") as fh:
-                    done = self._stream(resp, fh, name, 0, total, progress, cancel, what, limit=MAX_GRID_ZIP_BYTES,
-                                        url=url)
+                    done = self._stream(resp, fh, name, 0, total, progress, cancel, what, limit=limit, url=url)
                     _sync(fh, name)
                 if total is not None and done != total:
                     raise _Transient("short", f"{done} of {total} bytes")
 
         try:
             self._retrying(url, once, cancel, what)
-            try:
-                held = read_grid_zip(Path(tmp[-1]).read_bytes()).data_set.get("id", "")
-            except CorruptData as exc:
-                raise CorruptDownload(
-                    f"Experiment {experiment_id} arrived damaged from {_host(url)} ({exc}); "
-                    "nothing was saved. Try again later.") from None
-            except OSError as exc:
-                raise _write_error(Path(tmp[-1]), exc) from None
-            if held.isdigit() and int(held) != experiment_id:
-                raise CorruptDownload(
-                    f"{self._who(url)} sent the grid of experiment {held} when asked for experiment "
-                    f"{experiment_id}; nothing was saved. Try again later.")
+            check(Path(tmp[-1]))
             try:
                 os.replace(tmp[-1], dest)
             except OSError as exc:
@@ -385,49 +403,19 @@ class AllenClient:
         limit = image_size_cap(int(downsample))
         dest = Path(dest)
         what = f"Download of section image {image_id}"
-        _make_dir(dest.parent)
-        tmp: list[str] = []
 
-        def once() -> None:
-            _remove(tmp)
-            _check_cancel(cancel, what)
-            with self.session.get(url, stream=True, timeout=self.timeout,
-                                  headers={"Accept-Encoding": "identity"}) as resp:
-                if resp.status_code == 404:
-                    raise UnknownSectionImage(image_id)
-                self._check_response(resp, url)
-                total = _as_int(resp.headers.get("Content-Length"))
-                if total is not None and total > limit:
-                    raise CorruptDownload(
-                        f"{self._who(url)} offers section image {image_id} as {total:,} bytes, more than the "
-                        f"{limit:,} allowed at downsample {int(downsample)}; nothing was saved.")
-                try:
-                    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-                except OSError as exc:
-                    raise _write_error(dest.parent, exc) from None
-                tmp.append(name)
-                os.chmod(name, 0o666 & ~_UMASK)
-                with os.fdopen(fd, "wb") as fh:
-                    done = self._stream(resp, fh, name, 0, total, progress, cancel, what, limit=limit)
-                    _sync(fh, name)
-                if total is not None and done != total:
-                    raise _Transient("short", f"{done} of {total} bytes")
-
-        try:
-            self._retrying(url, once, cancel, what)
+        def check(path: Path) -> None:
             try:
-                body = Path(tmp[-1]).read_bytes()
+                body = path.read_bytes()
             except OSError as exc:
-                raise _write_error(Path(tmp[-1]), exc) from None
+                raise _write_error(path, exc) from None
             check_jpeg(body, f"Section image {image_id} from {_host(url)}")
-            try:
-                os.replace(tmp[-1], dest)
-            except OSError as exc:
-                raise _write_error(dest, exc) from None
-            tmp.pop()
-            return dest
-        finally:
-            _remove(tmp)
+
+        return self._download_checked(
+            url, dest, what, limit, check, progress, cancel,
+            not_found=lambda: UnknownSectionImage(image_id),
+            too_big=lambda total: (f"{self._who(url)} offers section image {image_id} as {total:,} bytes, more "
+                                   f"than the {limit:,} allowed at downsample {int(downsample)}; nothing was saved."))
 
     # ------------------------------------------------------------------ reference files
 
