@@ -533,7 +533,7 @@ class ExpressionLayer(PointLayer):
         title = color_title(self.grid, self.color_by)
         if title:
             # the threshold in force and where the colours saturate (the bar's top)
-            title += f"\ndrawn: energy >= {self.display.threshold:.3g}; colours top out at {self._clim[1]:.3g}"
+            title += f"\nenergy >= {self.display.threshold:.3g} drawn; top {self._clim[1]:.3g}"
             if self.show_outside:
                 title += "; magenta: outside the brain"
         return f"{title} ({self.scale_note})" if self.scale_note and title else title
@@ -637,7 +637,7 @@ class DifferenceLayer(PointLayer):
 
         scale = "percentile" if (self.kind == "ratio" and self.scale == "zscore") else self.scale
         of = {"raw": "energy", "percentile": "percentile rank", "zscore": "z-score"}[scale]
-        hide = f"; |value| < {self.min_abs_fraction * self._m:.2g} hidden" if self.min_abs_fraction else ""
+        hide = f"\n|value| < {self.min_abs_fraction * self._m:.2g} hidden" if self.min_abs_fraction else ""
         if self.kind == "ratio":
             return (f"log2 {of} ratio ({self.a.gene} + c) / ({self.b.gene} + c), "
                     f"c = {LOG2_PSEUDOCOUNT[scale]:g}{hide}")

@@ -87,7 +87,7 @@ SLICE_SHARE = 0.42
 
 
 def _fmt_r(r: float) -> str:
-    return "n/a" if r is None or math.isnan(r) else f"{r:.3f}"
+    return "n/a" if r is None or math.isnan(r) else f"{r:.4f}"
 
 
 def energy_vmax(grid: ExpressionGrid) -> float:
@@ -544,9 +544,22 @@ class CompareView(QWidget):
     def set_display(self, threshold: float | None = None, size_scale: float | None = None,
                     cmap: str | None = None, opacity: float | None = None) -> None:
         """The main window's display controls, applied to all three views (the difference
-        view keeps its diverging colour map)."""
+        view keeps its diverging colour map).  The threshold is taken as a percentile of
+        gene A's in-brain energies and B's view uses the same percentile of B's own, so a
+        gene with a smaller range is not hidden by A's energy cut."""
         for scene in self.scenes:
-            scene.set_display(threshold, size_scale, cmap, opacity)
+            t = threshold
+            if scene is self.scene_b and threshold is not None:
+                t = self._same_percentile_in_b(threshold)
+            scene.set_display(t, size_scale, cmap, opacity)
+
+    def _same_percentile_in_b(self, threshold: float) -> float:
+        from allen_viewer.expression.brain import percentile_threshold
+
+        if self.a is None or self.b is None or not self.a.has_data.any():
+            return threshold
+        pct = 100.0 * float((self.a.energy[self.a.has_data] < threshold).mean())
+        return percentile_threshold(self.b, pct)
 
     def _apply_grids(self) -> None:
         if self._closed or self.a is None or self.b is None:
@@ -559,6 +572,8 @@ class CompareView(QWidget):
         if shared:
             color_max = max(energy_vmax(a), energy_vmax(b))
             energy_ref = max(robust_max(a.energy[a.has_data]), robust_max(b.energy[b.has_data]))
+        # B's view: the same percentile of B's own energies as A's threshold is of A's
+        self.scene_b.layer.set_display(threshold=self._same_percentile_in_b(self.scene_a.display_settings.threshold))
         for scene, grid in ((self.scene_a, a), (self.scene_b, b)):
             scene.layer.set_grid(grid)
             scene.layer.set_scale(color_max, energy_ref, "shared scale" if shared else "")

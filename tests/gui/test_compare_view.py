@@ -81,12 +81,17 @@ def test_open_compare_mode_with_pdyn_and_nrp1(qtbot, window):
     assert "Pdyn" in window.windowTitle() and "vs Nrp1" in window.windowTitle()
     assert [c.text().split(" (")[0] for c in view.captions[:2]] == ["A: Pdyn", "B: Nrp1"]
     assert "only where both have data" in view.captions[2].text()
-    # each gene's view draws that gene's voxels with data at the threshold
+    # each gene's view draws that gene's voxels with data at its threshold: A's from the
+    # controls, B's the same percentile of B's own in-brain energies
+    from allen_viewer.expression.brain import percentile_threshold
+
     threshold = window.controls.values()["threshold"]
-    for scene, grid in ((view.scene_a, a), (view.scene_b, b)):
+    pct = 100.0 * float((a.energy[a.has_data] < threshold).mean())
+    for scene, grid, cut in ((view.scene_a, a, threshold), (view.scene_b, b, percentile_threshold(b, pct))):
         idx = np.asarray(scene.expression_points["grid_index"])
+        assert scene.display_settings.threshold == pytest.approx(cut)
         with np.errstate(invalid="ignore"):
-            assert len(idx) == int((grid.has_data & (grid.energy >= threshold)).sum()) > 1000
+            assert len(idx) == int((grid.has_data & (grid.energy >= cut)).sum()) > 1000
         np.testing.assert_array_equal(np.asarray(scene.expression_points["color_value"]), grid.energy.ravel()[idx])
     # shared scale by default: one colour range for both; separate: each its own
     assert view.scale == "shared" and "shared scale" in view.scene_a.color_bar_title
@@ -142,14 +147,14 @@ def test_the_correlation_shown_is_the_cores(qtbot, window, reference_space):
     assert view.whole_brain_r == r
     assert view.whole_brain_n == int(both_have_data(a, b).sum())
     text = view.correlation_text
-    assert f"whole brain r = {r:.3f}" in text and f"n = {view.whole_brain_n:,}" in text
+    assert f"whole brain r = {r:.4f}" in text and "r = 0.0102" in text and f"n = {view.whole_brain_n:,}" in text
     window.select_structure(CP)
     qtbot.waitUntil(lambda: view.structure is not None and view.structure.id == CP, timeout=3000)
     mask = reference_space.grid_mask(CP)
     r_cp = correlation(a, b, mask)
     assert view.structure_r == r_cp and not math.isnan(r_cp) and r_cp != r
     assert view.structure_n == int((both_have_data(a, b) & mask).sum()) > 10
-    assert f"CP (Caudoputamen): r = {r_cp:.3f}" in view.correlation_text
+    assert f"CP (Caudoputamen): r = {r_cp:.4f}" in view.correlation_text
     # the selected structure is highlighted in the compare slices too
     assert view.slices.layers.highlight_id == CP
 
