@@ -637,11 +637,11 @@ class DifferenceLayer(PointLayer):
 
         scale = "percentile" if (self.kind == "ratio" and self.scale == "zscore") else self.scale
         of = {"raw": "energy", "percentile": "percentile rank", "zscore": "z-score"}[scale]
-        hide = f"\n|value| < {self.min_abs_fraction * self._m:.2g} hidden" if self.min_abs_fraction else ""
+        hide = f"\nnear 0 hidden (within {self.min_abs_fraction * self._m:.2g})" if self.min_abs_fraction else ""
         if self.kind == "ratio":
             return (f"log2 {of} ratio ({self.a.gene} + c) / ({self.b.gene} + c), "
                     f"c = {LOG2_PSEUDOCOUNT[scale]:g}{hide}")
-        return f"{of} difference {self.a.gene} \u2212 {self.b.gene}{hide}"
+        return f"{of} difference {self.a.gene} - {self.b.gene}{hide}"
 
 
 # ---- outline, text and orientation overlays ----------------------------------------------
