@@ -120,11 +120,14 @@ def cmd_info(args) -> int:
         ("reference space", grid.reference_space_id if grid.reference_space_id is not None else "-"),
         ("data from", data.locate(exp.id)),
         ("volumes", ", ".join(cov["volumes"]) + ("" if len(cov["volumes"]) == 3 else
-                                                  "  (intensity/density not in this download)")),
+                                                  "  (energy only: intensity/density not in this download)")),
         ("grid", "67 x 41 x 58 voxels (AP, DV, ML), 200 um"),
-        ("voxels with data", f"{cov['voxels_with_data']} of {cov['voxels']}"),
-        ("hemispheres", f"{cov['hemispheres']} (left {cov['voxels_left']}, right {cov['voxels_right']} voxels)"),
-        ("energy", f"min {cov['energy_min']:.3g}, mean {cov['energy_mean']:.3g}, max {cov['energy_max']:.3g}"),
+        ("voxels with data", f"{cov['voxels_with_data']} in the brain (of its {cov['voxels_in_brain']} voxels); "
+                             f"{cov['voxels_with_data_outside_brain']} outside it, not counted elsewhere"),
+        ("hemispheres", f"{cov['hemispheres']} (left {cov['voxels_left']}, right {cov['voxels_right']} in-brain "
+                        "voxels with data; left = ML 0-28, right = ML 29-57)"),
+        ("energy", f"in the brain: min {cov['energy_min']:.3g}, mean {cov['energy_mean']:.3g}, "
+                   f"max {cov['energy_max']:.3g}"),
         ("Allen page", f"https://mouse.brain-map.org/experiment/show/{exp.id}"),
     ]
     width = max(len(k) for k, _ in rows)
@@ -179,9 +182,20 @@ def cmd_export_voxels(args) -> int:
     data = _data()
     grid = data.load_grid(_pick(data, args.experiment))
     n = export_voxels(grid, data.reference_space, check_output_path(args.out, args.force),
-                      structure=args.structure, include_missing=args.include_missing)
+                      structure=args.structure, include_missing=args.include_missing,
+                      all_voxels=args.all_voxels)
     print(f"Wrote {n} voxels of {grid.experiment.label} to {args.out} (provenance in {args.out.with_suffix('.json')})")
     return 0
+
+
+def _percentile(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 100.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a percentile between 0 and 100")
+    return value
 
 
 def _structure_list(text: str | None) -> list[str] | None:
@@ -220,8 +234,17 @@ def cmd_export_image(args) -> int:
     data = _data()
     grid = data.load_grid(_pick(data, args.experiment))
     out = check_output_path(args.out, args.force)
+    from allen_viewer.expression.brain import DEFAULT_THRESHOLD_PERCENTILE, percentile_threshold
+
+    if args.threshold is not None:
+        threshold, rule = args.threshold, f"energy {args.threshold:g} (--threshold)"
+    else:
+        pct = DEFAULT_THRESHOLD_PERCENTILE if args.threshold_percentile is None else args.threshold_percentile
+        threshold = percentile_threshold(grid, pct)
+        rule = f"{pct:g}th percentile of the gene's in-brain energies"
     result = export_image(grid, out, outline=brain_outline(data.reference_space), size=size, view=args.view,
-                          transparent=args.transparent, display={"threshold": args.threshold})
+                          transparent=args.transparent, display={"threshold": threshold},
+                          threshold_rule=rule)
     png, side = result["files"]
     print(f"Wrote a {result['width']}x{result['height']} {args.view} image of {grid.experiment.label} to {png} "
           f"(provenance in {side})")
@@ -237,8 +260,9 @@ def cmd_compare(args) -> int:
     b = data.load_grid(_pick(data, args.b))
     result = export_comparison(a, b, data.reference_space, check_output_path(args.out, args.force),
                                depth=args.depth, acronyms=_structure_list(args.structures))
-    print(f"{a.experiment.label} vs {b.experiment.label}: whole-brain r = {result['whole_brain_r']:.3f} "
-          f"over voxels where both have data; {result['rows']} structures written to {args.out}")
+    print(f"{a.experiment.label} vs {b.experiment.label}: whole-brain r = {result['whole_brain_r']:.4f} "
+          f"over the {result['whole_brain_voxels']} in-brain voxels where both have data (the root row); "
+          f"{result['rows']} structures written to {args.out}")
     return 0
 
 
@@ -307,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     e = export_parser("voxels", "one CSV row per grid voxel with data", "the CSV file to write (FILE.csv)")
     e.add_argument("--structure", metavar="ACRONYM", help="only voxels in this structure and its descendants")
     e.add_argument("--include-missing", action="store_true", help="also the no-data (-1) voxels, with empty values")
+    e.add_argument("--all-voxels", action="store_true",
+                   help="also the voxels outside the brain (in_brain = 0, empty structure fields); by default "
+                        "only in-brain voxels (200 um grid annotation > 0) are written")
     e.set_defaults(func=cmd_export_voxels)
     e = export_parser("structures", "one CSV row per structure with data (means pool descendants)",
                       "the CSV file to write (FILE.csv)")
@@ -324,8 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--view", default="oblique", choices=("dorsal", "lateral", "anterior", "oblique"),
                    help="camera preset, as the viewer's buttons (default oblique)")
     e.add_argument("--transparent", action="store_true", help="transparent background (dark text, for light pages)")
-    e.add_argument("--threshold", type=float, default=1.0, metavar="ENERGY",
-                   help="voxels with expression energy below this are not drawn (default 1.0)")
+    limit = e.add_mutually_exclusive_group()
+    limit.add_argument("--threshold", type=float, default=None, metavar="ENERGY",
+                       help="voxels with expression energy below this are not drawn (an absolute value)")
+    limit.add_argument("--threshold-percentile", type=_percentile, default=None, metavar="P",
+                       help="draw the voxels at or above the P-th percentile of the gene's own in-brain "
+                            "energies (default 90)")
     e.set_defaults(func=cmd_export_image)
 
     p = sub.add_parser("compare", help="per-structure table comparing two genes, with correlations")

@@ -36,7 +36,7 @@ def test_info_on_embedded_symbol_says_which_experiment_was_picked(capsys, monkey
     assert "using coronal 71717084" in err and "69782969" in err
     fields = dict(re.match(r"(.+?)\s{2,}(.*)", line).groups() for line in out.splitlines())
     assert fields["experiment id"] == "71717084" and fields["plane"] == "coronal"
-    assert fields["voxels with data"] == "99019 of 159326"
+    assert fields["voxels with data"].startswith("60556 in the brain (of its 62529 voxels); 38463 outside it")
     assert fields["hemispheres"].startswith("both")
     assert "energy" in fields["volumes"] and "not in this download" in fields["volumes"]
 
@@ -78,6 +78,7 @@ def test_export_and_compare_commands(capsys, tmp_path):
     code, _, err = run(capsys, "export", "structures", "Pdyn", "--out", str(out))
     assert code == 1 and "already exists" in err and out.read_text().count("\n") == 2
     code, stdout, _ = run(capsys, "compare", "Pdyn", "Nrp1", "--out", str(tmp_path / "c.csv"))
-    assert code == 0 and "whole-brain r = 0.07" in stdout
+    # the in-brain r, as the root row and search-correlated (0.0102 over 59,591 voxels)
+    assert code == 0 and "whole-brain r = 0.0102 over the 59591 in-brain voxels" in stdout
     code, _, err = run(capsys, "export", "voxels", "Pdyn", "--out", str(tmp_path / "nope" / "v.csv"))
     assert code == 1 and "does not exist" in err

@@ -56,7 +56,7 @@ CLI_SHOTS = {
     "structure": (IMAGES / "structure.png", ["--offline", "--gene", "Pdyn", "--structure", "CP", "--screenshot"]),
 }
 EXPORT_SHOT = ("export-lateral", IMAGES / "export-lateral.png",
-               ["export", "image", "Pdyn", "--view", "lateral", "--size", "1200x800"])
+               ["--offline", "export", "image", "Pdyn", "--view", "lateral", "--size", "1200x800"])
 WINDOW_SHOTS = {"first-run": IMAGES / "first-run.png", "offline": IMAGES / "offline.png",
                 "section": IMAGES / "section-dock.png"}
 SECTION_POINT_UM = (5000.0, 4000.0, 3750.0)

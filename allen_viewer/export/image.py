@@ -316,10 +316,11 @@ def read_png_provenance(path: Path | str) -> dict | None:
 
 def export_image(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFAULT_IMAGE_SIZE,
                  view: str = DEFAULT_VIEW, pose: CameraPose | None = None, transparent: bool = False,
-                 display: DisplaySettings | dict | None = None) -> dict:
+                 display: DisplaySettings | dict | None = None, threshold_rule: str = "") -> dict:
     """Render the 3-D scene of ``grid`` (:func:`render_scene`) and write it to ``path``
     (:func:`write_png`, with provenance).  Returns ``{"files": [png, sidecar], "width": w,
-    "height": h}``."""
+    "height": h}``.  The sidecar's ``display.energy_threshold`` is the energy threshold used
+    (a number) and ``display.threshold_rule`` says where it came from (``threshold_rule``)."""
     settings = DisplaySettings(**(asdict(display) if isinstance(display, DisplaySettings) else (display or {})))
     pixels = render_scene(grid, outline, size, view, pose, transparent, settings)
     camera = ({"preset": view} if pose is None else
@@ -327,7 +328,11 @@ def export_image(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFA
                "view_up": list(pose.view_up), "view_angle_deg": pose.view_angle})
     record = image_record(
         grid, "3-D scene (expression spheres, brain outline)", pixels, camera=camera,
-        display={"energy_threshold": settings.threshold, "size_scale": settings.size_scale,
+        display={"energy_threshold": settings.threshold,
+                 "threshold_rule": threshold_rule or "energy threshold given by the caller",
+                 "voxels_drawn": int((grid.has_data & (grid.energy >= settings.threshold)).sum()),
+                 "voxels": "in-brain voxels with data (200 um grid annotation > 0)",
+                 "size_scale": settings.size_scale,
                  "cmap": settings.cmap, "opacity": settings.opacity,
                  "colour": "intensity" if grid.intensity is not None else "energy",
                  "sphere_radius": "100 um x size scale at the 99th percentile of energy, area linear in energy"},

@@ -55,7 +55,8 @@ def export_volume(grid: ExpressionGrid, path: Path, volume: str = "energy") -> l
     written = []
     try:
         for name, target in zip(names, targets):
-            image = _image(grid.volume(name), grid.has_data)
+            # the grid as served: outside-brain values kept (mask with the grid annotation)
+            image = _image(grid.volume(name), grid.has_data_anywhere)
             image.SetMetaData("allen_viewer_volume", name)
             image.SetMetaData("allen_viewer_experiment", str(grid.id))
             image.SetMetaData("allen_viewer_no_data", str(NO_DATA))

@@ -1,7 +1,8 @@
 """Comparing two experiments' grids: correlation and per-structure differences.
 
-Only voxels where **both** experiments have data take part (a coronal and a sagittal
-experiment therefore compare over one hemisphere).  Pearson r needs at least
+Only in-brain voxels where **both** experiments have data take part
+(``ExpressionGrid.has_data``; a coronal and a sagittal experiment therefore compare over one
+hemisphere), so the whole-brain r equals the ``root`` row of :func:`compare_structures`.  Pearson r needs at least
 ``MIN_VOXELS`` such voxels and some variance in both; otherwise it is NaN.
 """
 from __future__ import annotations
@@ -29,7 +30,7 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def both_have_data(a: ExpressionGrid, b: ExpressionGrid) -> np.ndarray:
-    """bool (AP, DV, ML): voxels where both grids have data."""
+    """bool (AP, DV, ML): in-brain voxels where both grids have data."""
     return a.has_data & b.has_data
 
 
@@ -99,3 +100,53 @@ def compare_structures(a: ExpressionGrid, b: ExpressionGrid, space: ReferenceSpa
         out.append(StructureComparison(x.structure, int(t["n"]), x.mean_energy, y.mean_energy,
                                        x.mean_energy - y.mean_energy, ratio, r))
     return out
+
+
+# ---- normalised comparison ------------------------------------------------------------------
+
+SCALES = ("raw", "percentile", "zscore")
+"""How each gene is scaled before the voxel-wise comparison: ``raw`` energy; ``percentile``:
+each voxel's rank among the gene's own in-brain energies, 0 (lowest) to 1 (highest);
+``zscore``: (energy - mean) / standard deviation over the gene's own in-brain voxels."""
+LOG2_PSEUDOCOUNT = {"raw": 0.1, "percentile": 0.05, "zscore": None}
+"""The pseudocount ``c`` of the log2 ratio ``log2((a + c) / (b + c))``, in the scale's units:
+0.1 energy for raw energy (where most in-brain energies lie between 0 and 10), 0.05 for
+percentile ranks (0-1).  z-scores are signed, so they have no ratio."""
+
+
+def scaled_energy(grid: ExpressionGrid, scale: str = "raw") -> np.ndarray:
+    """float32 (AP, DV, ML) energy in ``scale`` (see :data:`SCALES`); NaN where the grid has
+    no in-brain data."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(SCALES)}, not {scale!r}")
+    out = np.full(grid.energy.shape, np.nan, dtype=np.float32)
+    m = grid.has_data
+    e = grid.energy[m].astype(np.float64)
+    if scale == "raw":
+        out[m] = e
+    elif scale == "percentile":
+        if e.size:
+            ordered = np.sort(e)
+            # mid-rank of ties, 0..1
+            lo = np.searchsorted(ordered, e, side="left")
+            hi = np.searchsorted(ordered, e, side="right")
+            out[m] = ((lo + hi - 1) / 2.0) / max(e.size - 1, 1)
+    else:
+        sd = e.std() if e.size else 0.0
+        out[m] = (e - e.mean()) / sd if sd > 0 else 0.0
+    return out
+
+
+def compare_values(a: ExpressionGrid, b: ExpressionGrid, kind: str = "difference", scale: str = "raw") -> np.ndarray:
+    """float32 (AP, DV, ML): ``A - B`` (``kind="difference"``) or ``log2((A + c) / (B + c))``
+    (``"ratio"``, ``c`` = :data:`LOG2_PSEUDOCOUNT` of the scale) of the two genes' energies in
+    ``scale``; NaN where either lacks in-brain data."""
+    if kind not in ("difference", "ratio"):
+        raise ValueError(f"kind must be 'difference' or 'ratio', not {kind!r}")
+    if kind == "ratio" and LOG2_PSEUDOCOUNT.get(scale) is None:
+        raise ValueError(f"a ratio needs non-negative values; scale {scale!r} has none")
+    va, vb = scaled_energy(a, scale), scaled_energy(b, scale)
+    if kind == "difference":
+        return (va - vb).astype(np.float32)
+    c = LOG2_PSEUDOCOUNT[scale]
+    return np.log2((va + c) / (vb + c)).astype(np.float32)

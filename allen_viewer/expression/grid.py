@@ -20,6 +20,9 @@ from allen_viewer.expression.grid_file import GRID_SHAPE, GRID_SPACING_UM, read_
 from allen_viewer.store.gene_index import Experiment
 from allen_viewer.sanitize import is_id
 
+REFERENCE_SPACE_OF_PLANE = {"coronal": 9, "sagittal": 10}
+"""Allen's P56 reference spaces by plane of section (the SectionDataSet ``reference_space_id``)."""
+
 
 @dataclass
 class ExpressionGrid:
@@ -27,7 +30,13 @@ class ExpressionGrid:
 
     ``energy``, ``intensity``, ``density``: float32 (AP, DV, ML), NaN where there is no data
     (``intensity``/``density`` are ``None`` when the download did not include them).
-    ``has_data``: bool (AP, DV, ML), True where the energy grid is not -1.
+    ``has_data``: bool (AP, DV, ML), True where the energy grid is not -1 **and the voxel is in
+    the brain** (``in_brain``); every count, mean and correlation uses it.
+    ``has_data_anywhere``: True where the energy grid is not -1, outside the brain too (the
+    grid as served; for the "outside the brain" display and ``--all-voxels`` exports).
+    ``in_brain``: bool (AP, DV, ML), the 200 µm grid annotation > 0
+    (:func:`allen_viewer.expression.brain.brain_mask` when not given).
+    ``energy``/``intensity``/``density`` keep their values outside the brain.
     """
 
     experiment: Experiment
@@ -37,9 +46,29 @@ class ExpressionGrid:
     density: np.ndarray | None = None
     reference_space_id: int | None = None
     source: str = ""
+    in_brain: np.ndarray | None = None
 
     spacing_um = GRID_SPACING_UM
     shape = GRID_SHAPE
+
+    def __post_init__(self) -> None:
+        if self.in_brain is None:
+            from allen_viewer.expression.brain import brain_mask
+
+            self.in_brain = brain_mask()
+        self.in_brain = np.asarray(self.in_brain, dtype=bool)
+        self.has_data_anywhere = np.asarray(self.has_data, dtype=bool)
+        self.has_data = self.has_data_anywhere & self.in_brain
+
+    @property
+    def outside_brain(self) -> np.ndarray:
+        """bool (AP, DV, ML): voxels with data that lie outside the brain mask."""
+        return self.has_data_anywhere & ~self.in_brain
+
+    @property
+    def energy_only(self) -> bool:
+        """True when the grid file held energy alone (no intensity, no density)."""
+        return self.intensity is None and self.density is None
 
     @property
     def id(self) -> int:
@@ -64,7 +93,7 @@ class ExpressionGrid:
         return [n for n in ("energy", "intensity", "density") if getattr(self, n) is not None]
 
     def hemisphere_coverage(self) -> dict[str, int]:
-        """Voxels with data in the left (ML < 29) and right (ML >= 29) halves of the grid.
+        """In-brain voxels with data in the left (ML 0-28) and right (ML 29-57) halves of the grid.
 
         Sagittal experiments cover one hemisphere, so one of the two is (nearly) zero.
         """
@@ -82,11 +111,14 @@ class ExpressionGrid:
         return "left" if cov["left"] > cov["right"] else "right"
 
     def coverage(self) -> dict:
-        """A summary for ``info``: voxel counts, hemispheres, value range."""
+        """A summary for ``info``: voxel counts (in the brain, and outside it separately),
+        hemispheres, in-brain energy range."""
         e = self.energy[self.has_data]
         return {
             "voxels": int(np.prod(GRID_SHAPE)),
+            "voxels_in_brain": int(self.in_brain.sum()),
             "voxels_with_data": int(self.has_data.sum()),
+            "voxels_with_data_outside_brain": int(self.outside_brain.sum()),
             "hemispheres": self.covered_hemispheres(),
             **{f"voxels_{k}": v for k, v in self.hemisphere_coverage().items()},
             "energy_min": float(e.min()) if e.size else float("nan"),
@@ -121,7 +153,9 @@ def load_grid(path: Path | str | bytes, experiment: Experiment, source: str = ""
     ds_id = gf.data_set.get("id")
     if ds_id and is_id(ds_id) and int(ds_id) != experiment.id:
         raise CorruptData(f"grid file {path} belongs to experiment {ds_id}, not {experiment.id}")
-    ref = gf.data_set.get("reference-space-id")
+    # Allen sends data_set.xml only with an energy-only zip (no include=); without it the
+    # reference space follows from the plane in the gene index (Allen: 9 coronal, 10 sagittal)
+    ref = gf.data_set.get("reference-space-id") or str(REFERENCE_SPACE_OF_PLANE.get(experiment.plane, ""))
     return ExpressionGrid(
         experiment=experiment,
         energy=energy,

@@ -40,8 +40,11 @@ energy when the experiment has no intensity volume (the colour bar title says so
 the layer is told to colour by energy (compare mode).
 
 :class:`DifferenceLayer`: two experiments compared voxel by voxel, drawn only where
-**both** have data (:func:`allen_viewer.expression.compare.difference`) and at least one of
-them reaches the threshold; colour = energy difference a - b, or log2 of the ratio a / b,
+**both** have in-brain data (:func:`allen_viewer.expression.compare.compare_values`), at
+least one of them reaches the threshold (raw energy only) and |value| reaches
+:data:`DEFAULT_MIN_ABS_FRACTION` of the colour range; colour = difference a - b, or
+log2((a + c) / (b + c)) with a stated pseudocount, of raw energy or of each gene normalised
+to its own in-brain percentile ranks or z-scores,
 on a diverging colour map centred on 0; the radius follows the size of the difference
 (|value|, as :func:`sphere_radius_um` with the colour range's end as reference), so where
 the genes agree the spheres shrink to small dots and large differences stand out.
@@ -62,7 +65,7 @@ from vtkmodules.vtkRenderingCore import (
     vtkTextActor,
 )
 
-from allen_viewer.expression.compare import both_have_data, difference
+from allen_viewer.expression.compare import both_have_data, compare_values
 from allen_viewer.expression.grid import ExpressionGrid
 from allen_viewer.expression.grid_file import GRID_SHAPE, GRID_SPACING_UM
 
@@ -165,14 +168,24 @@ def sphere_radius_um(energy: np.ndarray, energy_ref: float) -> np.ndarray:
     return (MAX_RADIUS_UM * (MIN_RADIUS_FRACTION + (1.0 - MIN_RADIUS_FRACTION) * np.sqrt(s))).astype(np.float32)
 
 
+COLOR_BY = ("auto", "energy", "intensity", "density")
+"""What the spheres' colours may show: ``auto`` is intensity when the experiment has it,
+else energy; a channel the download lacks falls back to energy (the colour bar says so)."""
+OUTSIDE_COLOR = (1.0, 0.35, 0.85)
+"""The fixed colour (magenta, in no colour map offered) of voxels drawn outside the brain."""
+
+
+def color_channel(grid: ExpressionGrid, color_by: str = "auto") -> str:
+    """The channel the colours actually show (``energy``, ``intensity`` or ``density``)."""
+    if color_by not in COLOR_BY:
+        raise ValueError(f"color_by must be one of {', '.join(COLOR_BY)}, not {color_by!r}")
+    wanted = "intensity" if color_by == "auto" else color_by
+    return wanted if grid.volume(wanted) is not None else "energy"
+
+
 def color_source(grid: ExpressionGrid, color_by: str = "auto") -> np.ndarray:
-    """The (AP, DV, ML) volume the spheres' colours show: intensity, else energy
-    (``color_by="auto"``), or always energy (``color_by="energy"``)."""
-    if color_by not in ("auto", "energy"):
-        raise ValueError(f"color_by must be 'auto' or 'energy', not {color_by!r}")
-    if color_by == "auto" and grid.intensity is not None:
-        return grid.intensity
-    return grid.energy
+    """The (AP, DV, ML) volume the spheres' colours show (see :func:`color_channel`)."""
+    return grid.volume(color_channel(grid, color_by))
 
 
 def _points_poly(flat: np.ndarray, color_value: np.ndarray, energy: np.ndarray, radius: np.ndarray) -> pv.PolyData:
@@ -188,34 +201,42 @@ def _points_poly(flat: np.ndarray, color_value: np.ndarray, energy: np.ndarray, 
 
 
 def build_expression_points(grid: ExpressionGrid, threshold: float, energy_ref: float | None = None,
-                            color_by: str = "auto") -> pv.PolyData:
+                            color_by: str = "auto", outside: bool = False) -> pv.PolyData:
     """Point cloud of the voxels with data and ``energy >= threshold``, in CCF µm.
 
     Point (i, j, k) of the (AP, DV, ML) grid lies at 200 * (i, j, k) µm.  Point arrays:
     ``grid_index`` (int64, flat C-order index into the (67, 41, 58) grid), ``energy``,
     ``color_value`` (see :func:`color_source`; the active scalars) and ``radius`` (µm at size
     scale 1, :func:`sphere_radius_um` relative to ``energy_ref``, by default the 99th
-    percentile of the grid's energies; the mapper's scale array).
+    percentile of the grid's in-brain energies; the mapper's scale array).
+
+    Only in-brain voxels (``grid.has_data``) unless ``outside``: then the voxels with data
+    outside the brain are drawn too, marked by a ``color_value`` of NaN (the layer draws
+    NaN in :data:`OUTSIDE_COLOR`).
     """
     has = np.asarray(grid.has_data, dtype=bool)
+    drawn = np.asarray(grid.has_data_anywhere, dtype=bool) if outside else has
     energy = grid.energy
     with np.errstate(invalid="ignore"):
-        keep = has & (energy >= threshold)
+        keep = drawn & (energy >= threshold)
     flat = np.flatnonzero(keep)
     e = energy.ravel()[flat].astype(np.float32)
     ref = robust_max(energy[has]) if energy_ref is None else float(energy_ref)
-    return _points_poly(flat, color_source(grid, color_by).ravel()[flat], e, sphere_radius_um(e, ref))
+    colors = color_source(grid, color_by).ravel()[flat].astype(np.float32)
+    if outside:
+        colors[~has.ravel()[flat]] = np.nan
+    return _points_poly(flat, colors, e, sphere_radius_um(e, ref))
 
 
 def color_title(grid: ExpressionGrid | None, color_by: str = "auto") -> str:
     """The colour bar title: what the colours show."""
     if grid is None:
         return ""
-    if color_by == "energy":
-        return "energy"
-    if grid.intensity is not None:
-        return "intensity"
-    return "energy (no intensity in this experiment)"
+    shown = color_channel(grid, color_by)
+    wanted = "intensity" if color_by == "auto" else color_by
+    if shown == wanted:
+        return shown
+    return "energy (energy only in this download)" if grid.energy_only else f"energy (no {wanted} in this experiment)"
 
 
 @dataclass
@@ -345,6 +366,7 @@ class PointLayer:
             render=False, lighting=False,
         )
         mapper = self.actor.mapper
+        mapper.GetLookupTable().SetNanColor(*OUTSIDE_COLOR, 1.0)  # voxels outside the brain
         mapper.SetSplatShaderCode(SPHERE_SPLAT_SHADER)
         mapper.SetScaleArray("radius")
         mapper.SetScaleFactor(d.size_scale)
@@ -467,7 +489,20 @@ class ExpressionLayer(PointLayer):
         self._color_max: float | None = None
         self._energy_ref: float | None = None
         self.scale_note = ""
+        self.show_outside = False
         super().__init__(plotter, text_scale, text_color)
+
+    def set_color_by(self, color_by: str) -> None:
+        """Colour by ``auto``, ``energy``, ``intensity`` or ``density`` (:data:`COLOR_BY`)."""
+        if color_by not in COLOR_BY:
+            raise ValueError(f"color_by must be one of {', '.join(COLOR_BY)}, not {color_by!r}")
+        self.color_by = color_by
+        self._rebuild()
+
+    def set_show_outside(self, show: bool) -> None:
+        """Also draw the voxels with data outside the brain, in :data:`OUTSIDE_COLOR`."""
+        self.show_outside = bool(show)
+        self._rebuild()
 
     def set_grid(self, grid: ExpressionGrid | None) -> None:
         """Show ``grid`` (None: clear the layer) with the current display settings."""
@@ -485,7 +520,8 @@ class ExpressionLayer(PointLayer):
     def _build(self) -> pv.PolyData | None:
         if self.grid is None:
             return None
-        return build_expression_points(self.grid, self.display.threshold, self._energy_ref, self.color_by)
+        return build_expression_points(self.grid, self.display.threshold, self._energy_ref, self.color_by,
+                                       self.show_outside)
 
     def _color_range(self) -> tuple[float, float]:
         if self._color_max is not None:
@@ -495,19 +531,31 @@ class ExpressionLayer(PointLayer):
 
     def _title(self) -> str:
         title = color_title(self.grid, self.color_by)
+        if title:
+            # the threshold in force and where the colours saturate (the bar's top)
+            title += f"\nenergy >= {self.display.threshold:.3g} drawn; top {self._clim[1]:.3g}"
+            if self.show_outside:
+                title += "; magenta: outside the brain"
         return f"{title} ({self.scale_note})" if self.scale_note and title else title
 
 
-def difference_values(a: ExpressionGrid, b: ExpressionGrid, kind: str = "difference") -> np.ndarray:
-    """float32 (AP, DV, ML) values the difference layer colours by: energy ``a - b``
-    (``kind="difference"``) or ``log2(a / b)`` (``"ratio"``, -inf where ``a`` is 0); NaN where
-    either has no data (and for the ratio where ``b`` is 0), as
-    :func:`allen_viewer.expression.compare.difference`."""
-    values = difference(a, b, kind)
-    if kind == "ratio":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            values = np.log2(values).astype(np.float32)
-    return values
+DIFF_SCALES = ("raw", "percentile", "zscore")
+DEFAULT_MIN_ABS_FRACTION = 0.1
+"""The difference view hides voxels whose |value| is below this fraction of its colour
+range's end (the near-zero bulk where the genes agree)."""
+
+
+def difference_values(a: ExpressionGrid, b: ExpressionGrid, kind: str = "difference",
+                      scale: str = "raw") -> np.ndarray:
+    """float32 (AP, DV, ML) values the difference layer colours by: ``A - B``
+    (``kind="difference"``) or ``log2((A + c) / (B + c))`` (``"ratio"``, ``c`` the stated
+    pseudocount of :data:`allen_viewer.expression.compare.LOG2_PSEUDOCOUNT`), of raw energy,
+    of each gene's in-brain percentile rank (``scale="percentile"``) or of z-scores
+    (``"zscore"``; a z-score ratio is taken as a percentile ratio); NaN where either lacks
+    in-brain data (:func:`allen_viewer.expression.compare.compare_values`)."""
+    if kind == "ratio" and scale == "zscore":
+        scale = "percentile"
+    return compare_values(a, b, kind, scale)
 
 
 class DifferenceLayer(PointLayer):
@@ -527,6 +575,8 @@ class DifferenceLayer(PointLayer):
         self.a: ExpressionGrid | None = None
         self.b: ExpressionGrid | None = None
         self.kind = "difference"
+        self.scale = "raw"
+        self.min_abs_fraction = DEFAULT_MIN_ABS_FRACTION
         self._m = 1.0
         super().__init__(plotter, text_scale, text_color)
 
@@ -542,21 +592,38 @@ class DifferenceLayer(PointLayer):
     def set_kind(self, kind: str) -> None:
         self.set_grids(self.a, self.b, kind)
 
+    def set_scale(self, scale: str | None = None, min_abs_fraction: float | None = None) -> None:
+        """``scale``: ``raw`` energy, ``percentile`` ranks or ``zscore`` (:data:`DIFF_SCALES`);
+        ``min_abs_fraction``: hide |value| below this fraction of the colour range (0-1)."""
+        if scale is not None:
+            if scale not in DIFF_SCALES:
+                raise ValueError(f"scale must be one of {', '.join(DIFF_SCALES)}, not {scale!r}")
+            self.scale = scale
+        if min_abs_fraction is not None:
+            if not 0.0 <= min_abs_fraction < 1.0:
+                raise ValueError(f"min_abs_fraction must be in [0, 1), not {min_abs_fraction}")
+            self.min_abs_fraction = float(min_abs_fraction)
+        self._rebuild()
+
     def _build(self) -> pv.PolyData | None:
         if self.a is None or self.b is None:
             return None
-        values = difference_values(self.a, self.b, self.kind)
+        values = difference_values(self.a, self.b, self.kind, self.scale)
         both = both_have_data(self.a, self.b)
         top = np.fmax(self.a.energy, self.b.energy)
         with np.errstate(invalid="ignore"):
-            keep = both & ~np.isnan(values) & (top >= self.display.threshold)
-        flat = np.flatnonzero(keep)
-        v = values.ravel()[flat]
-        finite = v[np.isfinite(v)]
-        m = robust_max(np.abs(finite)) if finite.size else 1.0
+            keep = both & np.isfinite(values)
+            if self.scale == "raw":  # normalised forms are not cut by one gene's energy threshold
+                keep &= top >= self.display.threshold
+        v = values.ravel()[np.flatnonzero(keep)]
+        m = robust_max(np.abs(v)) if v.size else 1.0
         if self.kind == "ratio":
             m = min(m, MAX_LOG2_RATIO)
         self._m = m
+        with np.errstate(invalid="ignore"):
+            keep &= np.abs(values) >= self.min_abs_fraction * m  # hide the near-zero bulk
+        flat = np.flatnonzero(keep)
+        v = values.ravel()[flat]
         shown = np.clip(v, -m, m)
         return _points_poly(flat, shown, top.ravel()[flat], sphere_radius_um(np.abs(shown), m))
 
@@ -566,9 +633,15 @@ class DifferenceLayer(PointLayer):
     def _title(self) -> str:
         if self.a is None or self.b is None:
             return ""
+        from allen_viewer.expression.compare import LOG2_PSEUDOCOUNT
+
+        scale = "percentile" if (self.kind == "ratio" and self.scale == "zscore") else self.scale
+        of = {"raw": "energy", "percentile": "percentile rank", "zscore": "z-score"}[scale]
+        hide = f"\nnear 0 hidden (within {self.min_abs_fraction * self._m:.2g})" if self.min_abs_fraction else ""
         if self.kind == "ratio":
-            return f"log2 energy ratio {self.a.gene} / {self.b.gene}"
-        return f"energy difference {self.a.gene} \u2212 {self.b.gene}"
+            return (f"log2 {of} ratio ({self.a.gene} + c) / ({self.b.gene} + c), "
+                    f"c = {LOG2_PSEUDOCOUNT[scale]:g}{hide}")
+        return f"{of} difference {self.a.gene} - {self.b.gene}{hide}"
 
 
 # ---- outline, text and orientation overlays ----------------------------------------------

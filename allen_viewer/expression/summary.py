@@ -1,8 +1,9 @@
 """Per-structure summaries of an expression grid (the structure-unionize idea, from the grid).
 
 A structure pools its own grid voxels and all its descendants' voxels (Allen's
-``gridAnnotation`` at 200 µm); voxels without data (-1 in Allen's files) are excluded from
-every mean and counted separately.
+``gridAnnotation`` at 200 µm, so every such voxel is in the brain); voxels without data (-1
+in Allen's files) are excluded from every mean and counted separately.  Hemispheres are by
+ML index: left 0-28, right 29-57.
 """
 from __future__ import annotations
 
@@ -26,6 +27,19 @@ class StructureSummary:
 
     structure: Structure
     voxels: int
+    voxels_with_data: int
+    mean_energy: float
+    mean_intensity: float
+    mean_density: float
+    hemispheres: dict[str, "HemisphereSummary"] | None = None
+    """``{"left": ..., "right": ...}`` (ML 0-28 / 29-57) from :func:`summarize_all`; else None."""
+
+
+@dataclass(frozen=True)
+class HemisphereSummary:
+    """A structure's in-brain voxels with data in one hemisphere and their means (NaN when
+    there are none, e.g. the uncut hemisphere of a sagittal experiment)."""
+
     voxels_with_data: int
     mean_energy: float
     mean_intensity: float
@@ -87,17 +101,31 @@ def summarize_all(grid: ExpressionGrid, space: ReferenceSpace) -> list[Structure
     Pools each structure's own and all its descendants' voxels exactly as :func:`summarize`
     does, at the cost of one pass over the grid instead of one mask per structure.
     """
-    totals = pooled_sums(space, {
+    from allen_viewer.expression.brain import hemisphere_mask
+
+    quantities = {
         "voxels": np.ones(grid.energy.shape),
         "with_data": grid.has_data,
         "energy": _where_data(grid.energy, grid.has_data),
         "intensity": _where_data(grid.intensity, grid.has_data),
         "density": _where_data(grid.density, grid.has_data),
-    })
+    }
+    for side in ("left", "right"):
+        half = grid.has_data & hemisphere_mask(side)
+        quantities[f"with_data_{side}"] = half
+        for name in ("energy", "intensity", "density"):
+            quantities[f"{name}_{side}"] = _where_data(getattr(grid, name), half)
+    totals = pooled_sums(space, quantities)
 
-    def mean(t: dict[str, float], name: str) -> float:
+    def mean(t: dict[str, float], name: str, side: str = "") -> float:
         present = getattr(grid, name) is not None
-        return t[name] / t["with_data"] if (present and t["with_data"] > 0) else float("nan")
+        n = t["with_data" + side]
+        return t[name + side] / n if (present and n > 0) else float("nan")
+
+    def halves(t: dict[str, float]) -> dict[str, HemisphereSummary]:
+        return {side: HemisphereSummary(int(t[f"with_data_{side}"]), mean(t, "energy", f"_{side}"),
+                                        mean(t, "intensity", f"_{side}"), mean(t, "density", f"_{side}"))
+                for side in ("left", "right")}
 
     return [
         StructureSummary(
@@ -107,6 +135,7 @@ def summarize_all(grid: ExpressionGrid, space: ReferenceSpace) -> list[Structure
             mean_energy=mean(totals[s.id], "energy"),
             mean_intensity=mean(totals[s.id], "intensity"),
             mean_density=mean(totals[s.id], "density"),
+            hemispheres=halves(totals[s.id]),
         )
         for s in space.ontology
     ]

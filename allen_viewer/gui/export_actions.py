@@ -374,7 +374,7 @@ class ExportActions(QObject):
                       {"as_on_screen": True, "position_um": list(pose.position),
                        "focal_point_um": list(pose.focal_point), "view_up": list(pose.view_up)})
             record = image_record(grid, "3-D scene (expression spheres, brain outline)", pixels, camera=camera,
-                                  display=self.window.controls.values(),
+                                  display=self.window.controls.saved_values(),  # threshold and its rule
                                   coordinates="CCFv3 micrometres, x = AP (posterior), y = DV (ventral), z = ML (right)")
             self._run(f"{grid.gene} 3-D image", lambda: write_png(path, pixels, record))
         self._guarded(go)

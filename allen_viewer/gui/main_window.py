@@ -374,6 +374,15 @@ class MainWindow(QMainWindow):
         reset = QAction("Reset camera", self)
         reset.triggered.connect(self.reset_camera)
         view.addAction(reset)
+        self.outside_action = QAction("Show voxels &outside the brain", self, checkable=True)
+        self.outside_action.setToolTip("Also draw the voxels with data that the 200 µm annotation does not label "
+                                       "as brain, in magenta; they are never counted")
+        self.outside_action.toggled.connect(lambda on: self.scene.set_show_outside(on))
+        view.addAction(self.outside_action)
+        self.slices_follow_action = QAction("Slices follow the 3-D &threshold", self, checkable=True)
+        self.slices_follow_action.setToolTip("Colour the slices only where energy reaches the 3-D view's threshold")
+        self.slices_follow_action.toggled.connect(lambda _on: self._sync_slice_threshold())
+        view.addAction(self.slices_follow_action)
         view.addSeparator()
         self.compare_with_action = QAction("&Compare with another gene…", self)
         self.compare_with_action.setShortcut(QKeySequence("Ctrl+K"))
@@ -490,6 +499,7 @@ class MainWindow(QMainWindow):
         self.slices.cursorMoved.connect(self._on_cursor_moved)
         self.scene.pointPicked.connect(self._on_scene_picked)
         self.controls.changed.connect(self._on_display_changed)
+        self.controls.colorByChanged.connect(lambda key: self.scene.set_color_by(key))
         for name, button in self.camera_buttons.items():
             if name == "reset":
                 button.clicked.connect(self.reset_camera)
@@ -506,6 +516,7 @@ class MainWindow(QMainWindow):
             self.controls.set_values(**display)
         values = self.controls.values()
         self.scene.set_display(**values)
+        self.scene.set_color_by(self.controls.current_color_by())
         self.slices.set_cmap(values["cmap"])
         self.slices.set_background(self.settings.background)
         self.resize(*DEFAULT_SIZE)
@@ -724,8 +735,11 @@ class MainWindow(QMainWindow):
         self.grid = grid
         self.banner.hide()
         if grid.has_data.any():
-            top = float(np.nanmax(grid.energy))
+            top = float(grid.energy[grid.has_data].max())
             self.controls.set_energy_range(max(top, self.controls.values()["threshold"]))
+        self.controls.apply_gene(grid)  # the gene's own percentile threshold, unless pinned
+        self.scene.set_display(**self.controls.values())
+        self._sync_slice_threshold()
         self.scene.set_grid(grid)
         self.slices.set_grid(grid)
         self._update_summary()
@@ -739,8 +753,10 @@ class MainWindow(QMainWindow):
         cov = grid.coverage()
         source = {"embedded": "embedded data", "cached": "the cache", "remote": "the Allen API (now cached)"}.get(
             self._grid_where, "file")
-        self.show_status(f"{exp.label}: {cov['voxels_with_data']:,} voxels with data "
-                         f"({cov['hemispheres']} hemispheres), from {source}.")
+        self.show_status(f"{exp.label}: {cov['voxels_with_data']:,} voxels with data in the brain "
+                         f"({cov['hemispheres']} hemispheres; {cov['voxels_with_data_outside_brain']:,} outside it, "
+                         f"not counted), {'energy only' if grid.energy_only else ', '.join(grid.available)}, "
+                         f"from {source}.")
         self.open_page_action.setEnabled(True)
         self.open_page_action.setText(f"Open the Allen &experiment page of {exp.symbol} ({exp.id})")
         if self._grid_where == "remote" and self.network == "offline":
@@ -845,7 +861,7 @@ class MainWindow(QMainWindow):
         a, b = self.grid, self.compare_grid
         r = view.whole_brain_r
         self.show_status(f"Comparing {a.gene} ({a.id}) with {b.gene} ({b.id}): whole-brain r = "
-                         f"{'n/a' if math.isnan(r) else f'{r:.3f}'} over {view.whole_brain_n:,} voxels "
+                         f"{'n/a' if math.isnan(r) else f'{r:.4f}'} over {view.whole_brain_n:,} in-brain voxels "
                          f"with data in both.")
         self.compareReady.emit(a, b)
 
@@ -886,7 +902,12 @@ class MainWindow(QMainWindow):
         self.slices.set_cmap(values["cmap"])
         if self.compare_view is not None:
             self.compare_view.set_display(**values)
-        self.settings.save_display(values)
+        self.settings.save_display(self.controls.saved_values())
+        self._sync_slice_threshold()
+
+    def _sync_slice_threshold(self) -> None:
+        follow = self.slices_follow_action.isChecked()
+        self.slices.set_min_energy(self.controls.values()["threshold"] if follow else None)
 
     def camera_preset(self, name: str) -> None:
         """A camera preset (``dorsal``, ``lateral``, ``anterior``, ``oblique``) in the 3-D view
@@ -1283,7 +1304,7 @@ class MainWindow(QMainWindow):
     def save_settings(self) -> None:
         self.settings.save_layout(self.saveGeometry(), self.saveState(),
                                   {n: s.saveState() for n, s in self._splitters().items()})
-        self.settings.save_display(self.controls.values())
+        self.settings.save_display(self.controls.saved_values())
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override

@@ -23,8 +23,9 @@ def test_round_trip(tmp_path, name):
     assert image.GetSize() == (67, 41, 58)  # x = AP, y = DV, z = ML
     assert image.GetSpacing() == (200.0, 200.0, 200.0) and image.GetOrigin() == (0.0, 0.0, 0.0)
     arr = sitk.GetArrayFromImage(image).transpose(2, 1, 0)
-    assert np.array_equal(arr[g.has_data], g.energy[g.has_data])
-    assert (arr[~g.has_data] == -1).all()
+    # the grid as served: outside-brain values are kept
+    assert np.array_equal(arr[g.has_data_anywhere], g.energy[g.has_data_anywhere])
+    assert (arr[~g.has_data_anywhere] == -1).all() and g.outside_brain.any()
     side = json.loads((tmp_path / name).with_suffix(".json").read_text())
     assert side["no_data_value"] == -1 and side["experiments"][0]["gene"] == "Pdyn"
 

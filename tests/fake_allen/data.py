@@ -7,7 +7,7 @@ Real (from ``resources/``, see ``resources/NOTICE``):
 * the structure graph (``structure_graph_1.json``; its ``universe`` wrapper is removed, so
   ``msg`` is ``[root 997]`` as the real service sends it);
 * the grid zips of experiments 71717084 (Pdyn) and 74272479 (Nrp1), energy only, and their
-  ``data_set.xml`` records;
+  ``data_set.xml`` records (served as they are when a request has no ``include=``);
 * ``annotation_25.nrrd`` and ``P56_Mouse_gridAnnotation.zip``.
 
 SYNTHESIZED (deterministic, for tests only, never shown as Allen data):
@@ -15,9 +15,14 @@ SYNTHESIZED (deterministic, for tests only, never shown as Allen data):
 * SectionDataSet fields other than id / gene / plane (specimen ids, dates, storage
   directories, ...) except for the two experiments above, whose fields come from their
   ``data_set.xml``; Allen gene ids (``FAKE_GENE_ID_BASE`` + rank);
+* GENERATED intensity and density for the two real grids (their energy is real; density a
+  smooth field of 0.05-1, intensity = energy / density, so energy = intensity x density);
 * GENERATED grids for every other experiment: energy, intensity and density made of a few
-  smooth blobs seeded by the experiment id, -1 outside the brain mask of the grid
-  annotation, and for sagittal experiments -1 on the right half too (ML index >= 29);
+  smooth blobs seeded by the experiment id, with data exactly where the real Pdyn grid
+  71717084 has data (so, as in the real files, about 39% of the voxels with data lie
+  outside the brain), and for sagittal experiments -1 on the right half too (ML index >= 29);
+* one GENERATED experiment, :data:`OLD_STYLE_ID`, whose intensity has values (> 0, no -1)
+  where its energy and density are -1, as a grid file of an older Allen release does;
 * StructureUnionize rows computed from the 200 µm grids and the grid annotation (pixel
   sums, which need the section images, are null);
 * a GENERATED stand-in for ``ara_nissl_25.nrrd``: uint8, 528 x 320 x 456 (AP, DV, ML),
@@ -60,6 +65,11 @@ MOUSE_PRODUCT = {
 }
 PLANE_IDS = {"coronal": 1, "sagittal": 2}
 REFERENCE_SPACE_IDS = {"coronal": 9, "sagittal": 10}
+OLD_STYLE_ID = 69782969
+"""Pdyn sagittal: its GENERATED intensity has values where energy and density are -1 (an older
+Allen file does this); "has data" must come from energy or density, never from intensity."""
+COVERAGE_TEMPLATE_ID = 71717084
+"""Generated grids have data where this real grid has (outside-brain voxels included)."""
 SAGITTAL_FIRST_EMPTY_ML = 29
 """Sagittal experiments cover the left hemisphere: ML indices >= 29 are -1 (no data)."""
 DOWNLOAD_PREFIX = "/informatics-archive/current-release/"
@@ -257,23 +267,49 @@ class FakeAllenData:
         return path if experiment_id in REAL_GRID_IDS and path.is_file() else None
 
     def volumes(self, experiment_id: int) -> dict[str, np.ndarray]:
-        """(AP, DV, ML) float32 volumes: real energy for the embedded two, else GENERATED."""
+        """(AP, DV, ML) float32 volumes: real energy (with GENERATED intensity and density) for
+        the embedded two, else all GENERATED."""
         with self._lock:
             if experiment_id not in self._volumes:
                 real = self.real_grid_path(experiment_id)
                 if real is not None:
-                    self._volumes[experiment_id] = dict(read_grid_zip(real).volumes)
+                    self._volumes[experiment_id] = self._with_generated_channels(
+                        experiment_id, read_grid_zip(real).volumes["energy"])
                 else:
                     self._volumes[experiment_id] = self.generated_volumes(experiment_id)
             return self._volumes[experiment_id]
+
+    def _with_generated_channels(self, experiment_id: int, energy: np.ndarray) -> dict[str, np.ndarray]:
+        """Real ``energy`` plus GENERATED density (a smooth 0.05-1 field seeded by the id) and
+        intensity = energy / density; both -1 exactly where the energy is."""
+        rng = np.random.default_rng(experiment_id + 1)
+        grid = np.indices(GRID_SHAPE, dtype=np.float32)
+        phase = rng.uniform(0, 2 * np.pi, 3)
+        field = sum(np.sin(grid[a] / (4.0 + a) + phase[a]) for a in range(3)) / 3.0  # -1..1
+        density = (0.525 + 0.475 * field).astype(np.float32)
+        no_data = energy < 0
+        intensity = (energy / density).astype(np.float32)
+        density[no_data] = -1.0
+        intensity[no_data] = -1.0
+        return {"energy": np.array(energy, np.float32), "intensity": intensity, "density": density}
+
+    def coverage_template(self) -> np.ndarray:
+        """bool (AP, DV, ML): where the real grid :data:`COVERAGE_TEMPLATE_ID` has data."""
+        with self._lock:
+            if not hasattr(self, "_coverage"):
+                path = self.resources / "grids" / f"{COVERAGE_TEMPLATE_ID}.zip"
+                self._coverage = read_grid_zip(path).volumes["energy"] != -1
+            return self._coverage
 
     def generated_volumes(self, experiment_id: int) -> dict[str, np.ndarray]:
         """GENERATED (not Allen) energy/intensity/density grids, deterministic from the id.
 
         Density (0-1) is a sum of 2-5 Gaussian blobs centred on random brain voxels;
         intensity (grey levels, 30-255) rises with density; energy = intensity * density.
-        All three are -1 outside the grid annotation's brain mask and, for sagittal
-        experiments, on the right half (ML index >= 29).
+        All three have data where the real Pdyn grid has (:meth:`coverage_template`:
+        inside the brain and, as real files do, outside it), -1 elsewhere and, for sagittal
+        experiments, on the right half (ML index >= 29).  For :data:`OLD_STYLE_ID` the
+        intensity has its values everywhere, also where energy and density are -1.
         """
         rng = np.random.default_rng(experiment_id)
         brain = self.grid_annotation > 0
@@ -289,14 +325,15 @@ class FakeAllenData:
         density = np.clip(density, 0.0, 1.0).astype(np.float32)
         intensity = (30.0 + 225.0 * np.sqrt(density)).astype(np.float32)
         energy = (intensity * density).astype(np.float32)
-        no_data = ~brain
+        no_data = ~self.coverage_template()
         if self.experiments.get(experiment_id) and self.experiments[experiment_id].plane == "sagittal":
             no_data = no_data.copy()
             no_data[:, :, SAGITTAL_FIRST_EMPTY_ML:] = True
         out = {}
         for name, vol in (("energy", energy), ("intensity", intensity), ("density", density)):
             vol = vol.copy()
-            vol[no_data] = -1.0
+            if not (name == "intensity" and experiment_id == OLD_STYLE_ID):
+                vol[no_data] = -1.0
             out[name] = vol
         return out
 
@@ -327,8 +364,8 @@ class FakeAllenData:
         """The zip ``/grid_data/download/<id>`` returns.
 
         Without ``include``: ``data_set.xml``, ``energy.raw``, ``energy.mhd`` (the real
-        zip as it is, for the embedded two).  With ``include``: the named volumes that
-        exist (the embedded two have only energy), no XML.  The keyword arguments build
+        zip as it is, for the embedded two).  With ``include``: the named volumes (for the
+        embedded two, real energy and GENERATED intensity/density), no XML.  The keyword arguments build
         damaged zips for fault injection: ``raw_bytes_delta`` cuts (negative) or pads
         every ``.raw``; ``extra_members`` adds members; ``data_set_xml`` replaces the XML.
         """

@@ -35,18 +35,49 @@ def test_locate(store):
     assert store.locate(PDYN_SAGITTAL) == "cached"
 
 
-def test_embedded_grids_need_no_network(store, fake_allen):
+def test_embedded_grids_need_no_network(store, fake_allen, monkeypatch):
+    monkeypatch.setenv("ALLEN_VIEWER_OFFLINE", "1")
     path = store.zip_path(PDYN_CORONAL)
     assert path == config.resources_dir() / "grids" / f"{PDYN_CORONAL}.zip"
     assert fake_allen.requests == []
     assert store.cache.grids() == []
+    assert store.locate(PDYN_CORONAL) == "embedded"
+
+
+def test_an_energy_only_embedded_grid_is_upgraded_once_online(store, fake_allen):
+    """The embedded Pdyn holds energy only: online, all three channels land in the cache,
+    and that richer cached copy wins over the embedded one from then on."""
+    path = store.zip_path(PDYN_CORONAL)
+    assert path == store.cache.grid_path(PDYN_CORONAL)
+    assert sorted(read_grid_zip(path).volumes) == ["density", "energy", "intensity"]
+    assert [r.raw_query for r in fake_allen.requests_to(GRID)] == ["include=energy,intensity,density"]
+    assert store.locate(PDYN_CORONAL) == "cached"
+    assert GridStore(store.cache, store.client).zip_path(PDYN_CORONAL) == path  # a new process too
+    assert len(fake_allen.requests_to(GRID)) == 1
+
+
+def test_a_failed_upgrade_keeps_the_energy_only_grid(store, fake_allen):
+    fake_allen.inject(GRID, "status", times=3, code=503)
+    path = store.zip_path(PDYN_CORONAL)
+    assert path == config.resources_dir() / "grids" / f"{PDYN_CORONAL}.zip"
+    assert store.zip_path(PDYN_CORONAL) == path  # tried once per process, not on every load
+    # one try, no retries: a grid the user already has never waits on a failing service
+    assert len(fake_allen.requests_to(GRID)) == 1 and store.cache.grids() == []
+
+
+def test_an_energy_only_cached_grid_is_upgraded(store, fake_allen):
+    dest = store.cache.grid_path(PDYN_SAGITTAL)
+    store.client.download_grid(PDYN_SAGITTAL, dest)  # an older version's energy-only download
+    assert sorted(read_grid_zip(dest).volumes) == ["energy"]
+    assert sorted(read_grid_zip(store.zip_path(PDYN_SAGITTAL)).volumes) == ["density", "energy", "intensity"]
 
 
 def test_a_remote_grid_is_downloaded_once_into_the_cache(store, fake_allen):
     seen = []
     path = store.zip_path(PDYN_SAGITTAL, progress=lambda done, total: seen.append((done, total)))
     assert path == store.cache.grid_path(PDYN_SAGITTAL)
-    assert read_grid_zip(path).data_set["id"] == str(PDYN_SAGITTAL)
+    assert sorted(read_grid_zip(path).volumes) == ["density", "energy", "intensity"]
+    assert fake_allen.requests_to(GRID)[0].raw_query == "include=energy,intensity,density"
     assert seen and seen[-1][0] == path.stat().st_size
     assert store.zip_path(PDYN_SAGITTAL) == path
     assert len(fake_allen.requests_to(GRID)) == 1
