@@ -230,8 +230,9 @@ def test_other_client_errors_are_not_retried(allen_client, fake_allen):
 
 
 def test_a_timeout_then_success(allen_env, fake_allen):
-    client = AllenClient(timeout=(2.0, 0.3), backoff=0.01)
-    fake_allen.inject(QUERY, "delay", seconds=1.0)
+    # a read timeout with room for a loaded machine to answer the second try in time
+    client = AllenClient(timeout=(2.0, 1.5), backoff=0.01)
+    fake_allen.inject(QUERY, "delay", seconds=4.0)
     assert len(client.experiments_of_gene("Pdyn")) == 2
     assert [r.fault for r in fake_allen.requests_to(QUERY)] == ["delay", None]
 
