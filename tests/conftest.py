@@ -7,6 +7,11 @@ at it.  The ontology and the reference space are loaded once per session (about 
 """
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from allen_viewer import config
@@ -15,6 +20,34 @@ from allen_viewer.atlas.reference_space import ReferenceSpace
 from allen_viewer.store.gene_index import GeneIndex
 
 CLOSED_PORT_URL = "http://127.0.0.1:9"  # the discard port: nothing listens, connections are refused
+
+# Where the whole run's "home" lives: set before any fixture (module- and session-scoped ones
+# included) and before Qt, Mesa or matplotlib start, so nothing a test does - nor Qt's own caches,
+# Mesa's shader cache or the mesh cache of a module-scoped window - lands in the real home folder.
+_ISOLATED_ROOT: Path | None = None
+_ISOLATED_VARIABLES = ("HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME",
+                       "MPLCONFIGDIR", "MESA_SHADER_CACHE_DIR", "ALLEN_VIEWER_CACHE", "ALLEN_VIEWER_SETTINGS")
+
+
+def pytest_configure(config):
+    global _ISOLATED_ROOT
+    _ISOLATED_ROOT = Path(tempfile.mkdtemp(prefix="allen_viewer_tests_"))
+    os.environ["ALLEN_VIEWER_TEST_ROOT"] = str(_ISOLATED_ROOT)
+    os.environ["ALLEN_VIEWER_TEST_REAL_HOME"] = str(Path.home())
+    for name in _ISOLATED_VARIABLES:
+        if name == "ALLEN_VIEWER_SETTINGS":
+            os.environ[name] = str(_ISOLATED_ROOT / "settings" / "allen_viewer.ini")
+            continue
+        folder = _ISOLATED_ROOT / name.lower()
+        folder.mkdir()
+        os.environ[name] = str(folder)
+    os.environ["ALLEN_API_URL"] = CLOSED_PORT_URL
+    os.environ["ALLEN_DOWNLOAD_URL"] = CLOSED_PORT_URL + "/informatics-archive/current-release"
+
+
+def pytest_unconfigure(config):
+    if _ISOLATED_ROOT is not None:
+        shutil.rmtree(_ISOLATED_ROOT, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,6 @@
 """Slice panes: orientation, atlas colours, the heat map (no data transparent), highlight,
-crosshair and cursor sharing, clicks, and the time a slice step costs."""
+crosshair and cursor sharing, clicks, slice steps (their time: benchmarks/slices.py)."""
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pytest
@@ -296,20 +294,17 @@ def test_panes_render_only_when_something_changed(qtbot, panes, pdyn):
     assert pane.render_count == n + 3
 
 
-def test_a_slice_step_costs_under_20_ms(qtbot, panes, pdyn):
-    """Moving a 25 µm slice (render the section with heat map and highlight, and paint it)."""
+def test_slice_steps_render_a_new_section_each_time(qtbot, panes, pdyn):
+    """Stepping a slider re-renders that pane's section (its time: benchmarks/slices.py)."""
     panes.set_grid(pdyn)
     panes.set_highlight(CP)
     for name, pane in panes.panes.items():
         start = pane.slice_index
         pane.slider.setValue(start + 1)
-        pane.canvas.repaint()  # warm up
-        times = []
-        for step in range(2, 22):
-            t0 = time.perf_counter()
+        pane.canvas.repaint()
+        before = pane.render_count
+        for step in range(2, 6):
             pane.slider.setValue(start + step)
-            pane.canvas.repaint()  # synchronous paint: render + blit
-            times.append(time.perf_counter() - t0)
-        assert pane.slice_index == start + 21
-        median = float(np.median(times))
-        assert median < 0.020, f"{name}: a slice step takes {median * 1000:.1f} ms"
+            pane.canvas.repaint()
+        assert pane.slice_index == start + 5, name
+        assert pane.render_count == before + 4, name
