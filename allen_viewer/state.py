@@ -40,10 +40,9 @@ SESSION_VERSION = 1
 SESSION_KEY = "session"
 """The key under which an export's provenance sidecar embeds the session that drew it."""
 
-CHANNELS = ("energy", "intensity", "density")
-THRESHOLD_RULES = ("energy", "percentile")
-"""``energy``: the threshold is an absolute expression energy; ``percentile``: it is the
-given percentile of the gene's own in-brain energies (recomputed for each gene)."""
+COLOR_BY = ("auto", "energy", "intensity", "density")
+"""What the spheres' colours show: ``auto`` is intensity when the experiment has it, else
+energy (the sphere sizes always follow energy)."""
 CMAPS = ("viridis", "magma", "inferno", "plasma", "hot", "gray")
 """The colour maps the 3-D view offers (the render layer's list; a test keeps them equal)."""
 CAMERA_PRESETS = ("dorsal", "lateral", "anterior", "oblique")
@@ -85,18 +84,16 @@ class ExperimentRef:
 class DisplayState:
     """How the expression spheres are drawn.
 
-    ``channel``: the volume the spheres show (energy, intensity or density);
-    ``threshold_rule``: ``energy`` (``threshold`` is the rule) or ``percentile``
-    (``threshold_percentile`` of the gene's in-brain energies gives ``threshold``);
-    ``threshold``: the energy threshold in effect (voxels below it are not drawn);
-    ``threshold_pinned``: keep ``threshold`` when another gene is opened instead of applying
-    the rule to it; ``size_scale``: multiplies every sphere radius; ``opacity``: of the
+    ``threshold``: the energy threshold in effect (voxels with a lower expression energy are
+    not drawn); ``threshold_pinned``: the threshold rule -- True keeps that energy for
+    every gene opened, False gives each gene opened the ``threshold_percentile`` (0-100) of
+    its own in-brain energies (see :attr:`threshold_rule`); ``color_by``: one of
+    :data:`COLOR_BY`; ``size_scale``: multiplies every sphere radius; ``opacity``: of the
     spheres, (0, 1]; ``cmap``: one of :data:`CMAPS`; ``show_outside_brain``: also draw the
-    voxels outside the brain (200 µm grid annotation == 0).
+    voxels with data outside the brain (200 µm grid annotation == 0).
     """
 
-    channel: str = "energy"
-    threshold_rule: str = "energy"
+    color_by: str = "auto"
     threshold: float = DEFAULT_THRESHOLD
     threshold_percentile: float = DEFAULT_PERCENTILE
     threshold_pinned: bool = False
@@ -104,6 +101,12 @@ class DisplayState:
     opacity: float = DEFAULT_OPACITY
     cmap: str = DEFAULT_CMAP
     show_outside_brain: bool = False
+
+    @property
+    def threshold_rule(self) -> str:
+        """``energy`` (pinned: an absolute energy for every gene) or ``percentile`` (each gene
+        gets its own :attr:`threshold_percentile`)."""
+        return "energy" if self.threshold_pinned else "percentile"
 
     def render_values(self) -> dict:
         """``{threshold, size_scale, cmap, opacity}``: the keyword arguments of the render
@@ -203,8 +206,7 @@ class ViewerState:
             compare_with=d.experiment(top["compare_with"], "compare_with"),
             comparing=d.boolean(top["comparing"], "comparing"),
             display=DisplayState(
-                channel=d.choice(display["channel"], "display.channel", CHANNELS),
-                threshold_rule=d.choice(display["threshold_rule"], "display.threshold_rule", THRESHOLD_RULES),
+                color_by=d.choice(display["color_by"], "display.color_by", COLOR_BY),
                 threshold=d.number(display["threshold"], "display.threshold", 0.0),
                 threshold_percentile=d.number(display["threshold_percentile"], "display.threshold_percentile",
                                               0.0, 100.0),

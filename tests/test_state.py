@@ -24,11 +24,10 @@ def _example() -> ViewerState:
     state.experiment = ExperimentRef(71717084, "Pdyn", "coronal")
     state.compare_with = ExperimentRef(79556662, "Penk", "coronal")
     state.comparing = True
-    state.display.threshold_rule = "percentile"
     state.display.threshold_percentile = 85.0
     state.display.threshold = 5.25
     state.display.threshold_pinned = True
-    state.display.channel = "intensity"
+    state.display.color_by = "intensity"
     state.display.size_scale = 1.5
     state.display.opacity = 0.6
     state.display.cmap = "magma"
@@ -98,6 +97,13 @@ def test_update_from_fires_events_only_for_changes():
     assert state.to_dict() == _example().to_dict()
 
 
+def test_threshold_rule_follows_the_pin():
+    state = ViewerState()
+    assert state.display.threshold_rule == "percentile"
+    state.display.threshold_pinned = True
+    assert state.display.threshold_rule == "energy"
+
+
 def test_copy_is_independent():
     state = _example()
     twin = state.copy()
@@ -135,7 +141,7 @@ def _broken(mutate) -> dict:
     (lambda d: d["display"].update(opacity=0), r"display.opacity: 0 is out of range \(must be > 0\)"),
     (lambda d: d["display"].update(threshold_percentile=101), "display.threshold_percentile: 101 is out"),
     (lambda d: d["display"].update(cmap="jet"), "display.cmap: 'jet' is not one of viridis"),
-    (lambda d: d["display"].update(channel=3), "display.channel: 3 is not one of energy"),
+    (lambda d: d["display"].update(color_by=3), "display.color_by: 3 is not one of auto"),
     (lambda d: d["display"].update(threshold_pinned="yes"), "display.threshold_pinned: expected true or false"),
     (lambda d: d.update(cursor_um=[1, 2]), "cursor_um: expected an array of 3 numbers"),
     (lambda d: d.update(cursor_um=[1, 2, None]), r"cursor_um\[2\]: expected a number, not null"),

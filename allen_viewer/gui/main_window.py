@@ -73,8 +73,10 @@ from allen_viewer.gui.library_search import LibrarySearchPanel
 from allen_viewer.gui.scene3d import ExpressionControls, ExpressionScene
 from allen_viewer.gui.settings import DEFAULT_GENE, ViewerSettings
 from allen_viewer.gui.slice_view import SlicePanes, nissl_to_gray
+from allen_viewer.gui.state_binding import StateBinding, open_session_file, save_session_file
 from allen_viewer.gui.structure_tree import StructureTreePanel
 from allen_viewer.gui.workers import RequestChannel, error_message, shared_pool
+from allen_viewer.state import ViewerState
 from allen_viewer.store.gene_index import Experiment, GeneIndex
 
 log = logging.getLogger(__name__)
@@ -228,6 +230,8 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._status_text = ""
         self._grid_where = ""
+        self.state = ViewerState()
+        """What the window shows (:mod:`allen_viewer.state`), kept by :attr:`session_binding`."""
         self.setObjectName("allenViewerMainWindow")
         self.setWindowTitle(self._title())
 
@@ -238,6 +242,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._connect()
         self._restore(restore_layout)
+        self.session_binding = StateBinding(self)
         self._start()
 
     # ------------------------------------------------------------------ construction
@@ -355,6 +360,18 @@ class MainWindow(QMainWindow):
         file_menu.addAction(shot)
         self.exports = ExportActions(self)
         file_menu.addMenu(self.exports.menu)
+        file_menu.addSeparator()
+        self.open_session_action = QAction("&Open session…", self)
+        self.open_session_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.open_session_action.setToolTip("Open a saved session, or the .json sidecar of an exported image")
+        self.open_session_action.triggered.connect(self._open_session_dialog)
+        file_menu.addAction(self.open_session_action)
+        self.save_session_action = QAction("Save sess&ion…", self)
+        self.save_session_action.setShortcut(QKeySequence.StandardKey.Save)
+        self.save_session_action.setToolTip("Save what is shown (genes, display, camera, cursor, structures) "
+                                            "to a file that reopens it")
+        self.save_session_action.triggered.connect(self._save_session_dialog)
+        file_menu.addAction(self.save_session_action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -861,6 +878,7 @@ class MainWindow(QMainWindow):
             self.compare_view.camera_preset(name)
         else:
             self.scene.camera_preset(name)
+        self.session_binding.camera_preset_applied(name)
 
     def reset_camera(self) -> None:
         self.camera_preset("oblique")
@@ -1214,6 +1232,17 @@ class MainWindow(QMainWindow):
                 self.show_status(f"Screenshot saved to {path}.")
             else:
                 self.show_error(f"Could not save the screenshot to {path}.")
+
+    def _open_session_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", "", "Sessions and image sidecars (*.json)")
+        if path:
+            open_session_file(self, path)
+
+    def _save_session_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save session", "allen-viewer-session.json",
+                                              "Sessions (*.json)")
+        if path:
+            save_session_file(self, path if path.lower().endswith(".json") else path + ".json")
 
     def _about(self) -> None:
         self.about_box = show_about(self)
