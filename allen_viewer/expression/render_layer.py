@@ -165,14 +165,24 @@ def sphere_radius_um(energy: np.ndarray, energy_ref: float) -> np.ndarray:
     return (MAX_RADIUS_UM * (MIN_RADIUS_FRACTION + (1.0 - MIN_RADIUS_FRACTION) * np.sqrt(s))).astype(np.float32)
 
 
+COLOR_BY = ("auto", "energy", "intensity", "density")
+"""What the spheres' colours may show: ``auto`` is intensity when the experiment has it,
+else energy; a channel the download lacks falls back to energy (the colour bar says so)."""
+OUTSIDE_COLOR = (1.0, 0.35, 0.85)
+"""The fixed colour (magenta, in no colour map offered) of voxels drawn outside the brain."""
+
+
+def color_channel(grid: ExpressionGrid, color_by: str = "auto") -> str:
+    """The channel the colours actually show (``energy``, ``intensity`` or ``density``)."""
+    if color_by not in COLOR_BY:
+        raise ValueError(f"color_by must be one of {', '.join(COLOR_BY)}, not {color_by!r}")
+    wanted = "intensity" if color_by == "auto" else color_by
+    return wanted if grid.volume(wanted) is not None else "energy"
+
+
 def color_source(grid: ExpressionGrid, color_by: str = "auto") -> np.ndarray:
-    """The (AP, DV, ML) volume the spheres' colours show: intensity, else energy
-    (``color_by="auto"``), or always energy (``color_by="energy"``)."""
-    if color_by not in ("auto", "energy"):
-        raise ValueError(f"color_by must be 'auto' or 'energy', not {color_by!r}")
-    if color_by == "auto" and grid.intensity is not None:
-        return grid.intensity
-    return grid.energy
+    """The (AP, DV, ML) volume the spheres' colours show (see :func:`color_channel`)."""
+    return grid.volume(color_channel(grid, color_by))
 
 
 def _points_poly(flat: np.ndarray, color_value: np.ndarray, energy: np.ndarray, radius: np.ndarray) -> pv.PolyData:
@@ -188,34 +198,43 @@ def _points_poly(flat: np.ndarray, color_value: np.ndarray, energy: np.ndarray, 
 
 
 def build_expression_points(grid: ExpressionGrid, threshold: float, energy_ref: float | None = None,
-                            color_by: str = "auto") -> pv.PolyData:
+                            color_by: str = "auto", outside: bool = False) -> pv.PolyData:
     """Point cloud of the voxels with data and ``energy >= threshold``, in CCF µm.
 
     Point (i, j, k) of the (AP, DV, ML) grid lies at 200 * (i, j, k) µm.  Point arrays:
     ``grid_index`` (int64, flat C-order index into the (67, 41, 58) grid), ``energy``,
     ``color_value`` (see :func:`color_source`; the active scalars) and ``radius`` (µm at size
     scale 1, :func:`sphere_radius_um` relative to ``energy_ref``, by default the 99th
-    percentile of the grid's energies; the mapper's scale array).
+    percentile of the grid's in-brain energies; the mapper's scale array).
+
+    Only in-brain voxels (``grid.has_data``) unless ``outside``: then the voxels with data
+    outside the brain are drawn too, marked by a ``color_value`` of NaN (the layer draws
+    NaN in :data:`OUTSIDE_COLOR`).
     """
     has = np.asarray(grid.has_data, dtype=bool)
+    drawn = np.asarray(grid.has_data_anywhere, dtype=bool) if outside else has
     energy = grid.energy
     with np.errstate(invalid="ignore"):
-        keep = has & (energy >= threshold)
+        keep = drawn & (energy >= threshold)
     flat = np.flatnonzero(keep)
     e = energy.ravel()[flat].astype(np.float32)
     ref = robust_max(energy[has]) if energy_ref is None else float(energy_ref)
-    return _points_poly(flat, color_source(grid, color_by).ravel()[flat], e, sphere_radius_um(e, ref))
+    colors = color_source(grid, color_by).ravel()[flat].astype(np.float32)
+    if outside:
+        colors[~has.ravel()[flat]] = np.nan
+    return _points_poly(flat, colors, e, sphere_radius_um(e, ref))
 
 
 def color_title(grid: ExpressionGrid | None, color_by: str = "auto") -> str:
     """The colour bar title: what the colours show."""
     if grid is None:
         return ""
-    if color_by == "energy":
-        return "energy"
-    if grid.intensity is not None:
-        return "intensity"
-    return "energy (no intensity in this experiment)"
+    shown = color_channel(grid, color_by)
+    wanted = "intensity" if color_by == "auto" else color_by
+    if shown == wanted:
+        return shown
+    return f"energy ({wanted} not in this download: energy only)" if grid.energy_only else \
+        f"energy (no {wanted} in this experiment)"
 
 
 @dataclass
@@ -345,6 +364,7 @@ class PointLayer:
             render=False, lighting=False,
         )
         mapper = self.actor.mapper
+        mapper.GetLookupTable().SetNanColor(*OUTSIDE_COLOR, 1.0)  # voxels outside the brain
         mapper.SetSplatShaderCode(SPHERE_SPLAT_SHADER)
         mapper.SetScaleArray("radius")
         mapper.SetScaleFactor(d.size_scale)
@@ -467,7 +487,20 @@ class ExpressionLayer(PointLayer):
         self._color_max: float | None = None
         self._energy_ref: float | None = None
         self.scale_note = ""
+        self.show_outside = False
         super().__init__(plotter, text_scale, text_color)
+
+    def set_color_by(self, color_by: str) -> None:
+        """Colour by ``auto``, ``energy``, ``intensity`` or ``density`` (:data:`COLOR_BY`)."""
+        if color_by not in COLOR_BY:
+            raise ValueError(f"color_by must be one of {', '.join(COLOR_BY)}, not {color_by!r}")
+        self.color_by = color_by
+        self._rebuild()
+
+    def set_show_outside(self, show: bool) -> None:
+        """Also draw the voxels with data outside the brain, in :data:`OUTSIDE_COLOR`."""
+        self.show_outside = bool(show)
+        self._rebuild()
 
     def set_grid(self, grid: ExpressionGrid | None) -> None:
         """Show ``grid`` (None: clear the layer) with the current display settings."""
@@ -485,7 +518,8 @@ class ExpressionLayer(PointLayer):
     def _build(self) -> pv.PolyData | None:
         if self.grid is None:
             return None
-        return build_expression_points(self.grid, self.display.threshold, self._energy_ref, self.color_by)
+        return build_expression_points(self.grid, self.display.threshold, self._energy_ref, self.color_by,
+                                       self.show_outside)
 
     def _color_range(self) -> tuple[float, float]:
         if self._color_max is not None:
@@ -495,6 +529,11 @@ class ExpressionLayer(PointLayer):
 
     def _title(self) -> str:
         title = color_title(self.grid, self.color_by)
+        if title:
+            # the threshold in force and where the colours saturate (the bar's top)
+            title += f"  (energy >= {self.display.threshold:.3g} drawn; top {self._clim[1]:.3g})"
+            if self.show_outside:
+                title += "\nmagenta: outside the brain"
         return f"{title} ({self.scale_note})" if self.scale_note and title else title
 
 

@@ -386,6 +386,11 @@ class MainWindow(QMainWindow):
         reset = QAction("Reset camera", self)
         reset.triggered.connect(self.reset_camera)
         view.addAction(reset)
+        self.outside_action = QAction("Show voxels &outside the brain", self, checkable=True)
+        self.outside_action.setToolTip("Also draw the voxels with data that the 200 µm annotation does not label "
+                                       "as brain, in magenta; they are never counted")
+        self.outside_action.toggled.connect(lambda on: self.scene.set_show_outside(on))
+        view.addAction(self.outside_action)
         view.addSeparator()
         self.compare_with_action = QAction("&Compare with another gene…", self)
         self.compare_with_action.setShortcut(QKeySequence("Ctrl+K"))
@@ -493,6 +498,7 @@ class MainWindow(QMainWindow):
         self.slices.cursorMoved.connect(self._on_cursor_moved)
         self.scene.pointPicked.connect(self._on_scene_picked)
         self.controls.changed.connect(self._on_display_changed)
+        self.controls.colorByChanged.connect(lambda key: self.scene.set_color_by(key))
         for name, button in self.camera_buttons.items():
             if name == "reset":
                 button.clicked.connect(self.reset_camera)
@@ -509,6 +515,7 @@ class MainWindow(QMainWindow):
             self.controls.set_values(**display)
         values = self.controls.values()
         self.scene.set_display(**values)
+        self.scene.set_color_by(self.controls.current_color_by())
         self.slices.set_cmap(values["cmap"])
         self.slices.set_background(self.settings.background)
         self.resize(*DEFAULT_SIZE)
@@ -707,8 +714,10 @@ class MainWindow(QMainWindow):
         self.grid = grid
         self.banner.hide()
         if grid.has_data.any():
-            top = float(np.nanmax(grid.energy))
+            top = float(grid.energy[grid.has_data].max())
             self.controls.set_energy_range(max(top, self.controls.values()["threshold"]))
+        self.controls.apply_gene(grid)  # the gene's own percentile threshold, unless pinned
+        self.scene.set_display(**self.controls.values())
         self.scene.set_grid(grid)
         self.slices.set_grid(grid)
         self._update_summary()
@@ -722,8 +731,10 @@ class MainWindow(QMainWindow):
         cov = grid.coverage()
         source = {"embedded": "embedded data", "cached": "the cache", "remote": "the Allen API (now cached)"}.get(
             self._grid_where, "file")
-        self.show_status(f"{exp.label}: {cov['voxels_with_data']:,} voxels with data "
-                         f"({cov['hemispheres']} hemispheres), from {source}.")
+        self.show_status(f"{exp.label}: {cov['voxels_with_data']:,} voxels with data in the brain "
+                         f"({cov['hemispheres']} hemispheres; {cov['voxels_with_data_outside_brain']:,} outside it, "
+                         f"not counted), {'energy only' if grid.energy_only else ', '.join(grid.available)}, "
+                         f"from {source}.")
         self.open_page_action.setEnabled(True)
         self.open_page_action.setText(f"Open the Allen &experiment page of {exp.symbol} ({exp.id})")
         if self._grid_where == "remote" and self.network == "offline":
@@ -869,7 +880,7 @@ class MainWindow(QMainWindow):
         self.slices.set_cmap(values["cmap"])
         if self.compare_view is not None:
             self.compare_view.set_display(**values)
-        self.settings.save_display(values)
+        self.settings.save_display(self.controls.saved_values())
 
     def camera_preset(self, name: str) -> None:
         """A camera preset (``dorsal``, ``lateral``, ``anterior``, ``oblique``) in the 3-D view
@@ -1266,7 +1277,7 @@ class MainWindow(QMainWindow):
     def save_settings(self) -> None:
         self.settings.save_layout(self.saveGeometry(), self.saveState(),
                                   {n: s.saveState() for n, s in self._splitters().items()})
-        self.settings.save_display(self.controls.values())
+        self.settings.save_display(self.controls.saved_values())
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override

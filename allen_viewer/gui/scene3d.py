@@ -19,7 +19,15 @@ import logging
 import numpy as np
 import pyvista as pv
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QVBoxLayout,
+    QWidget,
+)
 from pyvistaqt import QtInteractor
 from superqt import QLabeledDoubleSlider
 from vtkmodules.vtkRenderingCore import vtkCellPicker
@@ -124,6 +132,21 @@ class ExpressionScene(QWidget):
         if self._closed:
             return
         self._layer.set_display(threshold, size_scale, cmap, opacity)
+        self.render()
+
+    def set_color_by(self, color_by: str) -> None:
+        """Colour the spheres by ``auto`` (intensity, else energy), ``energy``, ``intensity``
+        or ``density``."""
+        if self._closed or not hasattr(self._layer, "set_color_by"):
+            return
+        self._layer.set_color_by(color_by)
+        self.render()
+
+    def set_show_outside(self, show: bool) -> None:
+        """Also draw the voxels with data outside the brain (marked in magenta)."""
+        if self._closed or not hasattr(self._layer, "set_show_outside"):
+            return
+        self._layer.set_show_outside(show)
         self.render()
 
     @property
@@ -428,8 +451,12 @@ class ExpressionControls(QWidget):
     """
 
     changed = Signal()
+    colorByChanged = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
+        from allen_viewer.expression.brain import DEFAULT_THRESHOLD_PERCENTILE
+        from allen_viewer.gui.threshold_histogram import ThresholdHistogram
+
         super().__init__(parent)
         form = QFormLayout(self)
         form.setContentsMargins(4, 4, 4, 4)
@@ -438,6 +465,26 @@ class ExpressionControls(QWidget):
         self.threshold.setDecimals(2)
         self.threshold.setValue(DEFAULT_THRESHOLD)
         self.threshold.setToolTip("Voxels with expression energy below this are not drawn")
+        self.histogram = ThresholdHistogram(self)
+        self.percentile = QDoubleSpinBox()
+        self.percentile.setRange(0.0, 99.9)
+        self.percentile.setDecimals(1)
+        self.percentile.setValue(DEFAULT_THRESHOLD_PERCENTILE)
+        self.percentile.setSuffix(" th percentile")
+        self.percentile.setToolTip("Each gene opens with its threshold at this percentile of its own in-brain "
+                                   "energies (unless the energy is pinned)")
+        self.pinned = QCheckBox("Pin energy")
+        self.pinned.setToolTip("Keep this absolute energy threshold for every gene instead of the percentile")
+        rule = QHBoxLayout()
+        rule.setContentsMargins(0, 0, 0, 0)
+        rule.addWidget(self.percentile, 1)
+        rule.addWidget(self.pinned)
+        self.color_by = QComboBox()
+        for label, key in (("intensity (else energy)", "auto"), ("energy", "energy"), ("intensity", "intensity"),
+                           ("density", "density")):
+            self.color_by.addItem(label, key)
+        self.color_by.setToolTip("What the spheres' colours show; the colour bar's title says which channel")
+        self._grid_energies: np.ndarray | None = None
         self.size_scale = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
         self.size_scale.setRange(0.2, 3.0)
         self.size_scale.setDecimals(2)
@@ -451,12 +498,49 @@ class ExpressionControls(QWidget):
         self.opacity.setDecimals(2)
         self.opacity.setValue(DEFAULT_OPACITY)
         form.addRow("Energy threshold", self.threshold)
+        form.addRow("", self.histogram)
+        form.addRow("New gene at", rule)
+        form.addRow("Colour by", self.color_by)
         form.addRow("Sphere size", self.size_scale)
         form.addRow("Colour map", self.cmap)
         form.addRow("Opacity", self.opacity)
         for slider in (self.threshold, self.size_scale, self.opacity):
             slider.valueChanged.connect(self._emit)
+        self.threshold.valueChanged.connect(self.histogram.set_threshold)
         self.cmap.currentTextChanged.connect(self._emit)
+        self.percentile.valueChanged.connect(self._on_percentile)
+        self.pinned.toggled.connect(self._emit)
+        self.color_by.currentIndexChanged.connect(lambda _i: self.colorByChanged.emit(self.current_color_by()))
+        self.color_by.currentIndexChanged.connect(self._emit)
+
+    def current_color_by(self) -> str:
+        return str(self.color_by.currentData())
+
+    def rule(self) -> dict:
+        """The threshold rule and colour choice, for the settings: ``threshold_percentile``,
+        ``threshold_pinned`` and ``color_by``."""
+        return {"threshold_percentile": float(self.percentile.value()), "threshold_pinned": self.pinned.isChecked(),
+                "color_by": self.current_color_by()}
+
+    def saved_values(self) -> dict:
+        """:meth:`values` and :meth:`rule` together (what the settings keep)."""
+        return {**self.values(), **self.rule()}
+
+    def apply_gene(self, grid) -> None:
+        """A new gene is shown: histogram its in-brain energies and, unless the energy is
+        pinned, set the threshold to the chosen percentile of them (without emitting)."""
+        from allen_viewer.expression.brain import percentile_threshold
+
+        self._grid_energies = None if grid is None else grid.energy[grid.has_data]
+        self.histogram.set_values(self._grid_energies)
+        if grid is not None and not self.pinned.isChecked():
+            self.set_values(threshold=percentile_threshold(grid, self.percentile.value()))
+        self.histogram.set_threshold(self.threshold.value())
+
+    def _on_percentile(self, value: float) -> None:
+        if self._grid_energies is not None and self._grid_energies.size and not self.pinned.isChecked():
+            self.threshold.setValue(float(np.percentile(self._grid_energies.astype(np.float64), value)))
+        self._emit()
 
     def _emit(self, *_args) -> None:
         self.changed.emit()
@@ -472,10 +556,22 @@ class ExpressionControls(QWidget):
         self.threshold.setRange(0.0, maximum)
 
     def set_values(self, threshold: float | None = None, size_scale: float | None = None,
-                   cmap: str | None = None, opacity: float | None = None) -> None:
-        """Set the controls without emitting ``changed``."""
+                   cmap: str | None = None, opacity: float | None = None,
+                   threshold_percentile: float | None = None, threshold_pinned: bool | None = None,
+                   color_by: str | None = None) -> None:
+        """Set the controls without emitting ``changed`` (nor ``colorByChanged``)."""
         self.blockSignals(True)
         try:
+            for widget, value, setter in ((self.percentile, threshold_percentile, "setValue"),
+                                          (self.pinned, threshold_pinned, "setChecked")):
+                if value is not None:
+                    widget.blockSignals(True)
+                    getattr(widget, setter)(value)
+                    widget.blockSignals(False)
+            if color_by is not None and self.color_by.findData(color_by) >= 0:
+                self.color_by.blockSignals(True)
+                self.color_by.setCurrentIndex(self.color_by.findData(color_by))
+                self.color_by.blockSignals(False)
             for widget, value in ((self.threshold, threshold), (self.size_scale, size_scale),
                                   (self.opacity, opacity)):
                 if value is not None:

@@ -107,7 +107,8 @@ class ViewerSettings:
     def display(self) -> dict:
         """Saved expression display settings (only the keys that were saved)."""
         out: dict = {}
-        for key, kind in (("threshold", float), ("size_scale", float), ("opacity", float), ("cmap", str)):
+        for key, kind in (("threshold", float), ("size_scale", float), ("opacity", float), ("cmap", str),
+                          ("threshold_percentile", float), ("threshold_pinned", _as_bool), ("color_by", str)):
             value = self.qsettings.value(f"display/{key}")
             if value in (None, ""):
                 continue
@@ -118,7 +119,10 @@ class ViewerSettings:
         return out
 
     def save_display(self, values: dict) -> None:
-        for key in ("threshold", "size_scale", "opacity", "cmap"):
+        # threshold_percentile / threshold_pinned: the per-gene threshold rule (a percentile
+        # of each gene's in-brain energies, unless an absolute energy is pinned)
+        for key in ("threshold", "size_scale", "opacity", "cmap", "threshold_percentile", "threshold_pinned",
+                    "color_by"):
             if key in values and values[key] is not None:
                 self._set(f"display/{key}", values[key])
 
@@ -143,3 +147,14 @@ class ViewerSettings:
     @nissl_offer_declined.setter
     def nissl_offer_declined(self, value: bool) -> None:
         self._set("first_run/nissl_offer_declined", bool(value))
+
+
+def _as_bool(value) -> bool:
+    """QSettings gives booleans back as ``"true"``/``"false"`` strings from INI files."""
+    if isinstance(value, str):
+        if value.lower() in ("true", "1"):
+            return True
+        if value.lower() in ("false", "0"):
+            return False
+        raise ValueError(value)
+    return bool(value)

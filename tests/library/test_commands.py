@@ -135,3 +135,22 @@ def test_the_main_cli_runs_the_same_commands(allen_env, capsys):
     assert "not created yet" in capsys.readouterr().out
     assert cli.main(["search-correlated", "Pdyn"]) == 1
     assert capsys.readouterr().err.startswith("allen-viewer: error:")
+
+
+def test_search_correlated_r_equals_compare_in_brain_r(synced, capsys, tmp_path):
+    """One pair, one answer: search-correlated's r for Pdyn vs Nrp1 is compare's whole-brain
+    r and its root row (in-brain voxels, 0.0102), up to the library's float16 precision."""
+    from allen_viewer import cli
+
+    out_csv = tmp_path / "c.csv"
+    code, out, err = run(capsys, "search-correlated", "Pdyn", "--out", str(out_csv))
+    assert code == 0, err
+    with open(out_csv, newline="") as fh:
+        r_search = {r["experiment_id"]: float(r["r"]) for r in csv.DictReader(fh)}["74272479"]
+    assert cli.main(["compare", "Pdyn", "Nrp1", "--out", str(tmp_path / "cmp.csv")]) == 0
+    side = json.loads((tmp_path / "cmp.json").read_text())
+    with open(tmp_path / "cmp.csv", newline="") as fh:
+        root = next(r for r in csv.DictReader(fh) if r["acronym"] == "root")
+    assert side["whole_brain_r"] == pytest.approx(float(root["r"]), abs=1e-9)
+    assert side["whole_brain_r"] == pytest.approx(0.0102, abs=5e-5)
+    assert r_search == pytest.approx(side["whole_brain_r"], abs=5e-4)
