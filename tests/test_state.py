@@ -194,6 +194,7 @@ def test_write_session_never_replaces_a_folder(tmp_path):
 
 def test_state_colour_maps_match_the_render_layer():
     from allen_viewer.expression import render_layer
-    from allen_viewer.state import CMAPS
+    from allen_viewer.state import CMAPS, COLOR_BY
 
     assert tuple(render_layer.CMAPS) == CMAPS
+    assert tuple(render_layer.COLOR_BY) == COLOR_BY

@@ -25,7 +25,6 @@ angle) is what a session reopens.
 """
 from __future__ import annotations
 
-import inspect
 import logging
 
 import numpy as np
@@ -63,6 +62,7 @@ class StateBinding(QObject):
         w.atlasReady.connect(self._on_atlas)
         w.loadFailed.connect(self._on_failed)
         w.controls.changed.connect(self._on_controls)
+        w.outside_action.toggled.connect(lambda on: setattr(self.state.display, "show_outside_brain", bool(on)))
         w.tree_panel.structureSelected.connect(lambda sid: setattr(self.state, "selected_structure", sid))
         w.tree_panel.visibilityChanged.connect(self._on_visibility)
         self.state.network = w.network
@@ -70,25 +70,16 @@ class StateBinding(QObject):
 
     # ---- window -> state ----------------------------------------------------------------
 
-    def _control_values(self) -> dict:
-        """The display controls' values with the threshold rule (``threshold_pinned``,
-        ``threshold_percentile``) and ``color_by`` where the controls have them."""
-        c = self.window.controls
-        if hasattr(c, "saved_values"):
-            return c.saved_values()
-        return {**c.values(), "threshold_pinned": True}  # controls without a rule keep one energy
-
     def _read_controls(self) -> None:
-        values = self._control_values()
+        """The display controls' values (with the threshold rule and colour choice) into the state."""
+        values = self.window.controls.saved_values()
         d = self.state.display
         for key in ("threshold", "size_scale", "opacity", "threshold_percentile"):
-            if key in values:
-                setattr(d, key, float(values[key]))
-        for key in ("cmap", "color_by"):
-            if key in values:
-                setattr(d, key, str(values[key]))
-        if "threshold_pinned" in values:
-            d.threshold_pinned = bool(values["threshold_pinned"])
+            setattr(d, key, float(values[key]))
+        d.cmap = str(values["cmap"])
+        d.color_by = str(values["color_by"])
+        d.threshold_pinned = bool(values["threshold_pinned"])
+        d.show_outside_brain = bool(self.window.outside_action.isChecked())
 
     def _on_controls(self) -> None:
         if not self._applying:
@@ -99,13 +90,10 @@ class StateBinding(QObject):
         if self._todo.get("grid") == grid.id:
             self._todo.pop("grid")
         exact = self._todo.pop("threshold", None)
-        d = self.state.display
         if exact is not None and exact[0] == grid.id:
             self._set_threshold(exact[1])  # the session's own gene: its threshold as saved
-        elif not d.threshold_pinned:
-            from allen_viewer.expression.brain import percentile_threshold
-
-            self._set_threshold(percentile_threshold(grid, d.threshold_percentile))
+        else:
+            self._read_controls()  # the window applied the threshold rule to the new gene
 
     def _on_compare_ready(self, a, b) -> None:
         self.state.experiment = ExperimentRef.of(a.experiment)
@@ -185,10 +173,12 @@ class StateBinding(QObject):
             values = {"threshold": d.threshold, "size_scale": d.size_scale, "cmap": d.cmap, "opacity": d.opacity,
                       "threshold_percentile": d.threshold_percentile, "threshold_pinned": d.threshold_pinned,
                       "color_by": d.color_by}
-            accepted = inspect.signature(w.controls.set_values).parameters
             w.controls.set_energy_range(max(d.threshold, w.controls.threshold.maximum()))
-            w.controls.set_values(**{k: v for k, v in values.items() if k in accepted})
+            w.controls.set_values(**values)
+            w.controls.histogram.set_threshold(d.threshold)
             w._on_display_changed()
+            w.scene.set_color_by(d.color_by)
+            w.outside_action.setChecked(d.show_outside_brain)
         finally:
             self._applying = False
         self._todo["camera"] = session.camera
@@ -222,6 +212,7 @@ class StateBinding(QObject):
         try:
             w.controls.set_energy_range(max(value, w.controls.threshold.maximum()))
             w.controls.set_values(threshold=value)
+            w.controls.histogram.set_threshold(value)
             w._on_display_changed()
         finally:
             self._applying = False

@@ -67,6 +67,17 @@ def test_the_state_follows_the_window(window):
     assert w.state.display.cmap == "magma"
     w.controls.size_scale.setValue(1.7)
     assert w.state.display.size_scale == pytest.approx(1.7)
+    w.controls.pinned.setChecked(True)
+    assert w.state.display.threshold_pinned and w.state.display.threshold_rule == "energy"
+    w.controls.pinned.setChecked(False)
+    w.controls.percentile.setValue(75.0)
+    assert w.state.display.threshold_percentile == 75.0
+    assert w.state.display.threshold == pytest.approx(w.controls.values()["threshold"])
+    w.controls.color_by.setCurrentIndex(w.controls.color_by.findData("density"))
+    assert w.state.display.color_by == "density"
+    w.outside_action.setChecked(True)
+    assert w.state.display.show_outside_brain
+    w.outside_action.setChecked(False)
     w.select_structure(TH)
     assert w.state.selected_structure == TH
     w.tree_panel.set_visible(CP, True)
@@ -81,8 +92,10 @@ def test_session_round_trip_in_the_window(window, tmp_path):
     w.request_gene("Pdyn")
     assert _wait(lambda: w.grid is not None and w.grid.id == PDYN)
     _settle(w)
-    w.controls.set_values(threshold=4.25, size_scale=1.4, cmap="inferno", opacity=0.7)
+    w.controls.set_values(threshold=4.25, size_scale=1.4, cmap="inferno", opacity=0.7, threshold_percentile=85.0,
+                          threshold_pinned=False, color_by="energy")
     w.controls.changed.emit()
+    w.outside_action.setChecked(True)
     w.tree_panel.set_visible(CP, True)
     w.go_to_structure("TH")
     w.camera_preset("lateral")
@@ -97,8 +110,10 @@ def test_session_round_trip_in_the_window(window, tmp_path):
     # change everything, then open the session: the same state again
     w.request_gene(NRP1)
     assert _wait(lambda: w.grid is not None and w.grid.id == NRP1)
-    w.controls.set_values(threshold=9.0, size_scale=0.6, cmap="gray", opacity=0.3)
+    w.controls.set_values(threshold=9.0, size_scale=0.6, cmap="gray", opacity=0.3, threshold_percentile=60.0,
+                          threshold_pinned=True, color_by="auto")
     w.controls.changed.emit()
+    w.outside_action.setChecked(False)
     w.camera_preset("dorsal")
     w.select_structure(CP)
     w.tree_panel.set_visible(CP, False)
@@ -112,8 +127,11 @@ def test_session_round_trip_in_the_window(window, tmp_path):
     for key in ("position_um", "focal_point_um", "view_up"):
         assert np.allclose(a["camera"].pop(key), b["camera"].pop(key), atol=1e-3)
     assert a == b
-    assert w.controls.values() == {"threshold": pytest.approx(4.25), "size_scale": pytest.approx(1.4),
-                                   "cmap": "inferno", "opacity": pytest.approx(0.7)}
+    assert w.controls.saved_values() == {
+        "threshold": pytest.approx(4.25), "size_scale": pytest.approx(1.4), "cmap": "inferno",
+        "opacity": pytest.approx(0.7), "threshold_percentile": 85.0, "threshold_pinned": False, "color_by": "energy"}
+    assert w.outside_action.isChecked() and w.scene.layer.color_by == "energy"
+    w.outside_action.setChecked(False)
     assert w.tree_panel.selected_id() == TH and CP in w.scene.structure_ids
     assert np.allclose(w.slices.cursor_um(), saved.cursor_um)
 
