@@ -52,7 +52,7 @@ CLI_SHOTS = {
     "structure": (IMAGES / "structure.png", ["--offline", "--gene", "Pdyn", "--structure", "CP", "--screenshot"]),
 }
 EXPORT_SHOT = ("export-lateral", IMAGES / "export-lateral.png",
-               ["export", "image", "Pdyn", "--view", "lateral", "--size", "1200x800"])
+               ["--offline", "export", "image", "Pdyn", "--view", "lateral", "--size", "1200x800"])
 WINDOW_SHOTS = {"first-run": IMAGES / "first-run.png", "offline": IMAGES / "offline.png"}
 
 

@@ -233,8 +233,7 @@ def color_title(grid: ExpressionGrid | None, color_by: str = "auto") -> str:
     wanted = "intensity" if color_by == "auto" else color_by
     if shown == wanted:
         return shown
-    return f"energy ({wanted} not in this download: energy only)" if grid.energy_only else \
-        f"energy (no {wanted} in this experiment)"
+    return "energy (energy only in this download)" if grid.energy_only else f"energy (no {wanted} in this experiment)"
 
 
 @dataclass
@@ -531,9 +530,9 @@ class ExpressionLayer(PointLayer):
         title = color_title(self.grid, self.color_by)
         if title:
             # the threshold in force and where the colours saturate (the bar's top)
-            title += f"  (energy >= {self.display.threshold:.3g} drawn; top {self._clim[1]:.3g})"
+            title += f"\ndrawn: energy >= {self.display.threshold:.3g}; colours top out at {self._clim[1]:.3g}"
             if self.show_outside:
-                title += "\nmagenta: outside the brain"
+                title += "; magenta: outside the brain"
         return f"{title} ({self.scale_note})" if self.scale_note and title else title
 
 

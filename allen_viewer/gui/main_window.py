@@ -391,6 +391,10 @@ class MainWindow(QMainWindow):
                                        "as brain, in magenta; they are never counted")
         self.outside_action.toggled.connect(lambda on: self.scene.set_show_outside(on))
         view.addAction(self.outside_action)
+        self.slices_follow_action = QAction("Slices follow the 3-D &threshold", self, checkable=True)
+        self.slices_follow_action.setToolTip("Colour the slices only where energy reaches the 3-D view's threshold")
+        self.slices_follow_action.toggled.connect(lambda _on: self._sync_slice_threshold())
+        view.addAction(self.slices_follow_action)
         view.addSeparator()
         self.compare_with_action = QAction("&Compare with another gene…", self)
         self.compare_with_action.setShortcut(QKeySequence("Ctrl+K"))
@@ -718,6 +722,7 @@ class MainWindow(QMainWindow):
             self.controls.set_energy_range(max(top, self.controls.values()["threshold"]))
         self.controls.apply_gene(grid)  # the gene's own percentile threshold, unless pinned
         self.scene.set_display(**self.controls.values())
+        self._sync_slice_threshold()
         self.scene.set_grid(grid)
         self.slices.set_grid(grid)
         self._update_summary()
@@ -881,6 +886,11 @@ class MainWindow(QMainWindow):
         if self.compare_view is not None:
             self.compare_view.set_display(**values)
         self.settings.save_display(self.controls.saved_values())
+        self._sync_slice_threshold()
+
+    def _sync_slice_threshold(self) -> None:
+        follow = self.slices_follow_action.isChecked()
+        self.slices.set_min_energy(self.controls.values()["threshold"] if follow else None)
 
     def camera_preset(self, name: str) -> None:
         """A camera preset (``dorsal``, ``lateral``, ``anterior``, ``oblique``) in the 3-D view

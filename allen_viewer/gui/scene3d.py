@@ -470,20 +470,20 @@ class ExpressionControls(QWidget):
         self.percentile.setRange(0.0, 99.9)
         self.percentile.setDecimals(1)
         self.percentile.setValue(DEFAULT_THRESHOLD_PERCENTILE)
-        self.percentile.setSuffix(" th percentile")
+        self.percentile.setSuffix(" pct")
         self.percentile.setToolTip("Each gene opens with its threshold at this percentile of its own in-brain "
                                    "energies (unless the energy is pinned)")
-        self.pinned = QCheckBox("Pin energy")
+        self.pinned = QCheckBox("Pin")
         self.pinned.setToolTip("Keep this absolute energy threshold for every gene instead of the percentile")
         rule = QHBoxLayout()
         rule.setContentsMargins(0, 0, 0, 0)
         rule.addWidget(self.percentile, 1)
         rule.addWidget(self.pinned)
         self.color_by = QComboBox()
-        for label, key in (("intensity (else energy)", "auto"), ("energy", "energy"), ("intensity", "intensity"),
-                           ("density", "density")):
+        for label, key in (("auto", "auto"), ("energy", "energy"), ("intensity", "intensity"), ("density", "density")):
             self.color_by.addItem(label, key)
-        self.color_by.setToolTip("What the spheres' colours show; the colour bar's title says which channel")
+        self.color_by.setToolTip("What the spheres' colours show (auto: intensity when the experiment has it, "
+                                 "else energy); the colour bar's title says which channel")
         self._grid_energies: np.ndarray | None = None
         self.size_scale = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
         self.size_scale.setRange(0.2, 3.0)

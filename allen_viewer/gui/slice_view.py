@@ -59,7 +59,9 @@ ENERGY_MAX_PERCENTILE = 99.0
 HIGHLIGHT_RGB = np.array([255, 255, 255], dtype=np.float32)
 """The selected structure is tinted towards this colour by HIGHLIGHT_TINT and outlined in OUTLINE_RGB."""
 HIGHLIGHT_TINT = 0.35
-OUTLINE_RGB = np.array([255, 230, 0], dtype=np.uint8)
+OUTLINE_RGB = np.array([0, 255, 255], dtype=np.uint8)
+"""Cyan: in none of the colour maps offered (viridis, magma, inferno, plasma, hot, gray), so
+the outline stays visible over the hottest expression."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,7 @@ class SliceLayers:
         self.cmap_name = "viridis"
         self.cmap = colormap_lut(self.cmap_name)
         self.vmax = 1.0
+        self.min_energy: float | None = None  # the 3-D threshold when the slices follow it
         self.highlight_id: int | None = None
         self.highlight_table: np.ndarray | None = None
         self._palette_key = None
@@ -243,7 +246,12 @@ class SliceLayers:
         200 µm blocks from spilling past the brain's outline."""
         g_index = GRID_MAPS[plane.axis][index]
         energy = plane.take(self.grid.energy, g_index)  # (grid rows, grid cols), NaN = no data
-        has = plane.take(self.grid.has_data, g_index)
+        # zero energy is left transparent (the atlas shows through), so it never looks like
+        # weak expression; with min_energy set (the 3-D threshold), so is everything below it
+        with np.errstate(invalid="ignore"):
+            has = plane.take(self.grid.has_data, g_index) & (energy > 0)
+            if self.min_energy is not None:
+                has &= energy >= self.min_energy
         if not has.any():
             return rgb
         level = np.zeros(energy.shape, dtype=np.intp)
@@ -397,8 +405,10 @@ class ColorLegend(QWidget):
         if self.layers.grid is None:
             return "Slices: no gene loaded", ""
         g = self.layers.grid
+        cut = self.layers.min_energy
         return (f"Slices: {g.gene} expression energy  0", f"{self.layers.vmax:.3g}+   "
-                "(no data: transparent)")
+                + ("(no data and energy 0: transparent; in-brain voxels only)" if cut is None else
+                   f"(energy < {cut:.3g}, as in 3-D, and no data: transparent)"))
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
@@ -607,6 +617,15 @@ class SlicePanes(QWidget):
     def set_grid(self, grid: ExpressionGrid | None) -> None:
         self.layers.set_grid(grid)
         self._invalidate()
+
+    def set_min_energy(self, value: float | None) -> None:
+        """Heat map only where energy >= ``value`` (e.g. the 3-D threshold); None: every
+        voxel with energy > 0."""
+        value = None if value is None else float(value)
+        if self.layers.min_energy != value:
+            self.layers.min_energy = value
+            if self.layers.grid is not None:
+                self._invalidate()
 
     def set_cmap(self, name: str) -> None:
         if name != self.layers.cmap_name:

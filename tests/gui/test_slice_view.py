@@ -308,3 +308,32 @@ def test_slice_steps_render_a_new_section_each_time(qtbot, panes, pdyn):
             pane.canvas.repaint()
         assert pane.slice_index == start + 5, name
         assert pane.render_count == before + 4, name
+
+
+def test_zero_energy_is_transparent_and_the_heat_map_can_follow_the_threshold(layers, gene_index):
+    """Energy 0 looks like no data (the atlas shows), never like weak expression; with
+    ``min_energy`` (the 3-D threshold) only voxels at or above it are coloured."""
+    plane = PLANES["coronal"]
+    exp = gene_index.by_id(PDYN)
+    ijk = (25, 18, 20)
+    index = ijk[0] * 8
+    empty = ExpressionGrid(exp, np.full(GRID_SHAPE, np.nan, np.float32), np.zeros(GRID_SHAPE, bool))
+    layers.set_grid(empty)
+    no_data = layers.render(plane, index)
+    layers.set_grid(_grid_with_one_voxel(exp, ijk, value=0.0))
+    assert np.array_equal(layers.render(plane, index), no_data)
+    layers.set_grid(_grid_with_one_voxel(exp, ijk, value=0.2))
+    assert not np.array_equal(layers.render(plane, index), no_data)  # low but not zero: coloured
+    layers.min_energy = 1.0
+    assert np.array_equal(layers.render(plane, index), no_data)
+    layers.min_energy = 0.1
+    assert not np.array_equal(layers.render(plane, index), no_data)
+
+
+def test_outline_colour_is_in_no_colour_map():
+    from allen_viewer.expression.render_layer import CMAPS
+    from allen_viewer.gui.slice_view import OUTLINE_RGB, colormap_lut
+
+    for name in CMAPS:
+        lut = colormap_lut(name).astype(int)
+        assert np.abs(lut - OUTLINE_RGB.astype(int)).sum(axis=1).min() > 150, name
