@@ -212,7 +212,7 @@ def cmd_export_volume(args) -> int:
 
 
 def cmd_export_image(args) -> int:
-    from allen_viewer.atlas.surfaces import brain_outline
+    from allen_viewer.render.meshes import brain_outline
     from allen_viewer.export.image import export_image, parse_size
 
     size = parse_size(args.size)

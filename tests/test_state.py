@@ -193,7 +193,7 @@ def test_write_session_never_replaces_a_folder(tmp_path):
 
 
 def test_state_colour_maps_match_the_render_layer():
-    from allen_viewer.expression import render_layer
+    from allen_viewer.render import layers as render_layer
     from allen_viewer.state import CMAPS, COLOR_BY
 
     assert tuple(render_layer.CMAPS) == CMAPS

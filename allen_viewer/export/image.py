@@ -1,12 +1,12 @@
 """Images: the 3-D expression scene rendered off screen at any size, and PNG files with provenance.
 
 :func:`render_scene` draws what the viewer's 3-D view draws -- the expression spheres
-(:class:`~allen_viewer.expression.render_layer.ExpressionLayer`, same display settings), the
+(:class:`~allen_viewer.render.layers.ExpressionLayer`, same display settings), the
 translucent brain outline, the orientation words and marker, the colour bar -- into a
 ``pyvista.Plotter(off_screen=True)`` of the requested size (larger than the screen too;
 anti-aliasing off), plus a caption naming the experiment and a data credit.  The camera is
 one of the viewer's presets (``oblique``, ``dorsal``, ``lateral``, ``anterior``; see
-:mod:`allen_viewer.expression.render_layer`) or a :class:`CameraPose` copied from the
+:mod:`allen_viewer.render.layers`) or a :class:`CameraPose` copied from the
 viewer.  Text sizes grow with the image so a 3000 px figure stays legible.
 
 Scene coordinates are CCF µm with x = AP, y = DV, z = ML (grid voxel (i, j, k) at
@@ -42,7 +42,7 @@ import numpy as np
 from allen_viewer import __version__
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.expression.grid import ExpressionGrid
-from allen_viewer.expression.render_layer import (
+from allen_viewer.render.layers import (
     BACKGROUND,
     DARK_TEXT_COLOR,
     DARK_WORD_COLOR,
@@ -131,7 +131,7 @@ def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_S
     (height, width, 4) straight (not premultiplied) RGBA with ``transparent``.
 
     ``grid``: the experiment whose spheres are drawn (None: outline only); ``outline``: the
-    brain outline mesh in CCF µm (:func:`allen_viewer.atlas.surfaces.brain_outline`; None:
+    brain outline mesh in CCF µm (:func:`allen_viewer.render.meshes.brain_outline`; None:
     none, the camera then fits the grid's box); ``size``: (width, height) pixels;
     ``view``: a preset name (:data:`VIEWS`), used when ``pose`` is None; ``display``:
     threshold, size scale, colour map, opacity (default: the viewer's defaults);

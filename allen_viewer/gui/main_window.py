@@ -59,7 +59,7 @@ from PySide6.QtWidgets import (
 from allen_viewer import config
 from allen_viewer.atlas.ontology import Ontology
 from allen_viewer.atlas.reference_space import ReferenceSpace, ccf25_to_um, um_to_grid
-from allen_viewer.atlas.surfaces import brain_outline, mesh_cache_path, structure_surface
+from allen_viewer.render.meshes import brain_outline, mesh_cache_path, structure_surface
 from allen_viewer.data import AtlasData
 from allen_viewer.errors import AllenViewerError, Offline
 from allen_viewer.expression.grid import ExpressionGrid

@@ -31,7 +31,7 @@ import numpy as np
 from PySide6.QtCore import QObject
 
 from allen_viewer.errors import AllenViewerError
-from allen_viewer.expression.render_layer import CameraPose
+from allen_viewer.render.layers import CameraPose
 from allen_viewer.state import ExperimentRef, ViewerState
 
 log = logging.getLogger(__name__)

@@ -55,7 +55,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from allen_viewer.errors import AllenViewerError, CorruptData
-from allen_viewer.expression.grid_file import GRID_SHAPE
+from allen_viewer.formats.grid_file import GRID_SHAPE
 from allen_viewer.store.atomic import atomic_write
 
 FORMAT = 1

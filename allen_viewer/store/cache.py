@@ -21,7 +21,7 @@ from pathlib import Path, PurePath
 
 from allen_viewer import config
 from allen_viewer.errors import AllenViewerError, CorruptData
-from allen_viewer.expression.grid_file import read_grid_zip
+from allen_viewer.formats.grid_file import read_grid_zip
 
 _validated: set[tuple[str, int, int]] = set()
 _validated_lock = threading.Lock()
