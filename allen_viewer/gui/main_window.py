@@ -819,16 +819,12 @@ class MainWindow(QMainWindow):
             view = CompareView(self)
             self.stack.addWidget(view)
             self.compare_view = view
-            view.set_display(**self.controls.values())
             if self.space is not None:
                 view.set_reference_space(self.space)
             if self.outline_mesh is not None:
                 view.set_outline(self.outline_mesh)
             view.slices.set_nissl(self.slices.layers.nissl)
-            view.slices.set_background(self.settings.background)
-            view.set_cursor_um(self.slices.cursor_um())
-            if self._selected is not None and self.ontology is not None:
-                view.set_structure(self.ontology.by_id(self._selected))
+            self.session_binding.attach_compare_view(view)  # display, background, cursor, structure
             view.pointClicked.connect(self._on_point_clicked)
             view.pointHovered.connect(self._on_point_hovered)
             view.cursorMoved.connect(self._on_compare_cursor_moved)
@@ -883,8 +879,6 @@ class MainWindow(QMainWindow):
         values = self.controls.values()
         self.scene.set_display(**values)
         self.slices.set_cmap(values["cmap"])
-        if self.compare_view is not None:
-            self.compare_view.set_display(**values)
         self.settings.save_display(self.controls.saved_values())
         self._sync_slice_threshold()
 
@@ -906,8 +900,7 @@ class MainWindow(QMainWindow):
 
     def set_slice_background(self, which: str) -> None:
         self.slices.set_background(which)
-        if self.compare_view is not None:
-            self.compare_view.slices.set_background(which)
+        self.state.slice_background = which  # the compare view follows the state
         self.settings.background = which
         (self.nissl_action if which == "nissl" else self.annotation_action).setChecked(True)
 
@@ -1078,9 +1071,7 @@ class MainWindow(QMainWindow):
             self.scene.remove_structure_surface(previous)
         self.slices.set_highlight(structure_id)
         self.scene.highlight_structure(structure_id)
-        if self.compare_view is not None:
-            self.compare_view.set_structure(
-                self.ontology.by_id(structure_id) if (structure_id is not None and self.ontology) else None)
+        self.state.selected_structure = structure_id  # the compare view follows the state
         if structure_id is not None and self.space is not None:
             if structure_id not in self.scene.structure_ids:
                 self._request_surface(structure_id)
@@ -1176,8 +1167,7 @@ class MainWindow(QMainWindow):
         """Move every pane and the 3-D cursor to a CCF point (µm, (AP, DV, ML)); with
         ``select``, select the structure there in the tree (outside the brain: none)."""
         self.slices.set_cursor_um(um)
-        if self.compare_view is not None:
-            self.compare_view.set_cursor_um(self.slices.cursor_um())
+        self._store_cursor()  # the compare view follows the state
         self._cursor_timer.stop()
         self._update_3d_cursor()
         if select and self.space is not None:
@@ -1190,7 +1180,11 @@ class MainWindow(QMainWindow):
     def _on_scene_picked(self, um) -> None:
         self.set_cursor_um(um)
 
+    def _store_cursor(self) -> None:
+        self.state.cursor_um = tuple(float(v) for v in self.slices.cursor_um())
+
     def _on_cursor_moved(self, um) -> None:
+        self._store_cursor()
         if not self._cursor_timer.isActive():
             self._cursor_timer.start()
 

@@ -32,7 +32,7 @@ from PySide6.QtCore import QObject
 
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.render.layers import CameraPose
-from allen_viewer.state import ExperimentRef, ViewerState
+from allen_viewer.state import SLICE_BACKGROUNDS, ExperimentRef, ViewerState
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,48 @@ class StateBinding(QObject):
         w.loadFailed.connect(self._on_failed)
         w.controls.changed.connect(self._on_controls)
         w.outside_action.toggled.connect(lambda on: setattr(self.state.display, "show_outside_brain", bool(on)))
-        w.tree_panel.structureSelected.connect(lambda sid: setattr(self.state, "selected_structure", sid))
         w.tree_panel.visibilityChanged.connect(self._on_visibility)
         self.state.network = w.network
+        self.state.slice_background = w.settings.background if w.settings.background in SLICE_BACKGROUNDS \
+            else "annotation"
+        self.state.cursor_um = tuple(float(v) for v in w.slices.cursor_um())
         self._read_controls()
+
+    # ---- views that follow the state ------------------------------------------------------
+
+    def attach_compare_view(self, view) -> None:
+        """Make ``view`` (a :class:`~allen_viewer.gui.compare_view.CompareView`) show the
+        state's display settings, slice background, cursor and selected structure, now and
+        whenever they change."""
+        st = self.state
+
+        def display(*_args) -> None:
+            view.set_display(**st.display.render_values())
+
+        def background(which, *_args) -> None:
+            view.slices.set_background(which)
+
+        def cursor(um, *_args) -> None:
+            if not np.allclose(view.slices.cursor_um(), um):
+                view.set_cursor_um(np.asarray(um, dtype=float))
+
+        def structure(sid, *_args) -> None:
+            onto = self.window.ontology
+            view.set_structure(onto.by_id(sid) if (sid is not None and onto is not None and sid in onto) else None)
+
+        for name in ("threshold", "size_scale", "cmap", "opacity"):
+            getattr(st.display.events, name).connect(display)
+        st.events.slice_background.connect(background)
+        st.events.cursor_um.connect(cursor)
+        st.events.selected_structure.connect(structure)
+        view.destroyed.connect(lambda *_: [sig.disconnect(fn, missing_ok=True) for sig, fn in (
+            *[(getattr(st.display.events, n), display) for n in ("threshold", "size_scale", "cmap", "opacity")],
+            (st.events.slice_background, background), (st.events.cursor_um, cursor),
+            (st.events.selected_structure, structure))])
+        display()
+        background(st.slice_background)
+        view.set_cursor_um(np.asarray(st.cursor_um, dtype=float))
+        structure(st.selected_structure)
 
     # ---- window -> state ----------------------------------------------------------------
 
@@ -121,8 +159,6 @@ class StateBinding(QObject):
         """The state now, cursor and camera read from the views: an independent copy to save."""
         w = self.window
         self.state.cursor_um = tuple(float(v) for v in w.slices.cursor_um())
-        self.state.slice_background = w.settings.background if w.settings.background in ("annotation", "nissl") \
-            else "annotation"
         if "camera" not in self._todo:
             pose = self._scene().camera_pose()
             cam = self.state.camera
@@ -168,7 +204,10 @@ class StateBinding(QObject):
         self._todo = {}
         self._applying = True
         try:
+            shown = (self.state.experiment, self.state.compare_with, self.state.comparing)
             self.state.update_from(session)
+            # the genes and compare mode stay what is on show until they are loaded and shown
+            self.state.experiment, self.state.compare_with, self.state.comparing = shown
             d = session.display
             values = {"threshold": d.threshold, "size_scale": d.size_scale, "cmap": d.cmap, "opacity": d.opacity,
                       "threshold_percentile": d.threshold_percentile, "threshold_pinned": d.threshold_pinned,

@@ -174,6 +174,46 @@ def test_compare_mode_is_saved_and_reopened(window, tmp_path):
     w.set_compare_mode(False)
 
 
+def test_the_compare_view_follows_the_state(window):
+    w = window
+    w.request_gene("Pdyn")
+    assert _wait(lambda: w.grid is not None and w.grid.id == PDYN)
+    w.compare_with(NRP1)
+    assert _wait(lambda: w.is_comparing)
+    _settle(w)
+    view = w.compare_view
+    w.set_compare_mode(False)  # hidden, it still follows
+    w.controls.cmap.setCurrentText("plasma")
+    assert all(scene.display_settings.cmap == "plasma" for scene in view.scenes[:2])
+    w.select_structure(CP)
+    assert view.structure is not None and view.structure.id == CP
+    w.set_cursor_um(np.array([6000.0, 3000.0, 4000.0]), select=False)
+    assert np.allclose(view.slices.cursor_um(), w.slices.cursor_um())
+    assert w.state.cursor_um == tuple(w.slices.cursor_um())
+    w.set_slice_background("annotation")
+    assert w.state.slice_background == "annotation"
+
+
+def test_image_exports_from_the_window_embed_their_session(qtbot, window, tmp_path):
+    w = window
+    w.request_gene("Pdyn")
+    assert _wait(lambda: w.grid is not None and w.grid.id == PDYN)
+    _settle(w)
+    exports = w.exports
+    exports.ask_save_path = lambda caption, suggested, file_filter: tmp_path / "shot.png"
+    exports.confirm_overwrite = lambda existing: True
+    exports.ask_image_options = lambda: {"size": (320, 240), "view": "lateral", "transparent": False}
+    with qtbot.waitSignal(exports.exportFinished, timeout=60_000):
+        exports.actions["image_3d"].trigger()
+    session = read_session(tmp_path / "shot.json")
+    assert session.experiment.id == PDYN and session.camera.preset == "lateral"
+    assert session.display.threshold == pytest.approx(w.controls.values()["threshold"])
+    exports.ask_save_path = lambda caption, suggested, file_filter: tmp_path / "pane.png"
+    with qtbot.waitSignal(exports.exportFinished, timeout=60_000):
+        exports.actions["image_coronal"].trigger()
+    assert read_session(tmp_path / "pane.json").cursor_um == w.state.cursor_um
+
+
 def test_a_bad_session_file_goes_to_the_banner(window, tmp_path):
     w = window
     path = tmp_path / "bad.json"
