@@ -154,13 +154,17 @@ def test_a_turned_camera_is_saved_as_a_pose(window, tmp_path):
     assert np.allclose(w.scene.camera_pose().position, pose, atol=1e-3)
 
 
-def test_compare_mode_is_saved_and_reopened(window, tmp_path):
-    w = window
+def _compare_pdyn_with_nrp1(w) -> None:
     w.request_gene("Pdyn")
     assert _wait(lambda: w.grid is not None and w.grid.id == PDYN)
     w.compare_with(NRP1)
     assert _wait(lambda: w.is_comparing)
     _settle(w)
+
+
+def test_compare_mode_is_saved_and_reopened(window, tmp_path):
+    w = window
+    _compare_pdyn_with_nrp1(w)
     path = tmp_path / "cmp.json"
     assert save_session_file(w, path)
     saved = read_session(path)
@@ -176,11 +180,7 @@ def test_compare_mode_is_saved_and_reopened(window, tmp_path):
 
 def test_the_compare_view_follows_the_state(window):
     w = window
-    w.request_gene("Pdyn")
-    assert _wait(lambda: w.grid is not None and w.grid.id == PDYN)
-    w.compare_with(NRP1)
-    assert _wait(lambda: w.is_comparing)
-    _settle(w)
+    _compare_pdyn_with_nrp1(w)
     view = w.compare_view
     w.set_compare_mode(False)  # hidden, it still follows
     w.controls.cmap.setCurrentText("plasma")
