@@ -108,6 +108,13 @@ class DisplayState:
         gets its own :attr:`threshold_percentile`)."""
         return "energy" if self.threshold_pinned else "percentile"
 
+    def saved_values(self) -> dict:
+        """:meth:`render_values` with the threshold rule and the colour choice
+        (``threshold_percentile``, ``threshold_pinned``, ``color_by``): the keys of the
+        viewer's ``ExpressionControls.saved_values()`` and of its settings."""
+        return {**self.render_values(), "threshold_percentile": self.threshold_percentile,
+                "threshold_pinned": self.threshold_pinned, "color_by": self.color_by}
+
     def render_values(self) -> dict:
         """``{threshold, size_scale, cmap, opacity}``: the keyword arguments of the render
         layer's ``set_display`` (and of the viewer's ``ExpressionControls.values()``)."""

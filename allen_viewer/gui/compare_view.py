@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSizePolicy,
+    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -54,7 +55,13 @@ from allen_viewer.atlas.ontology import Structure
 from allen_viewer.atlas.reference_space import ReferenceSpace, um_to_grid
 from allen_viewer.expression.compare import both_have_data, correlation
 from allen_viewer.expression.grid import ExpressionGrid
-from allen_viewer.render.layers import DifferenceLayer, ExpressionLayer, difference_values, robust_max
+from allen_viewer.render.layers import (
+    DEFAULT_MIN_ABS_FRACTION,
+    DifferenceLayer,
+    ExpressionLayer,
+    difference_values,
+    robust_max,
+)
 from allen_viewer.gui.gene_search import GeneSearchPanel
 from allen_viewer.gui.scene3d import ExpressionScene
 from allen_viewer.gui.slice_view import (
@@ -80,7 +87,7 @@ SLICE_SHARE = 0.42
 
 
 def _fmt_r(r: float) -> str:
-    return "n/a" if r is None or math.isnan(r) else f"{r:.3f}"
+    return "n/a" if r is None or math.isnan(r) else f"{r:.4f}"
 
 
 def energy_vmax(grid: ExpressionGrid) -> float:
@@ -360,6 +367,8 @@ class CompareView(QWidget):
         self.link = CameraLink([self.scene_a, self.scene_b, self.scene_diff], self)
         self.scale_box.currentIndexChanged.connect(lambda _i: self._apply_grids())
         self.kind_box.currentIndexChanged.connect(lambda _i: self._apply_grids())
+        self.norm_box.currentIndexChanged.connect(lambda _i: self._apply_grids())
+        self.min_abs_box.valueChanged.connect(lambda _v: self._apply_grids())
         self.swap_button.clicked.connect(self.swapRequested)
         self.close_button.clicked.connect(self.closeRequested)
         self.slices.pointClicked.connect(self.pointClicked)
@@ -382,6 +391,20 @@ class CompareView(QWidget):
         self.kind_box.addItem("Difference A \u2212 B", "difference")
         self.kind_box.addItem("Ratio log2(A / B)", "ratio")
         self.kind_box.setToolTip("What the third view shows, only where both experiments have data")
+        self.norm_box = QComboBox()
+        self.norm_box.setObjectName("compareNormalise")
+        for label, key in (("raw", "raw"), ("ranks", "percentile"), ("z-scores", "zscore")):
+            self.norm_box.addItem(label, key)
+        self.norm_box.setToolTip("Raw energy, or each gene normalised to its own in-brain energies (percentile "
+                                 "ranks 0-1, or z-scores) so that the gene with the larger range does not dominate")
+        self.min_abs_box = QSpinBox()
+        self.min_abs_box.setObjectName("compareMinAbs")
+        self.min_abs_box.setRange(0, 90)
+        self.min_abs_box.setValue(int(round(100 * DEFAULT_MIN_ABS_FRACTION)))
+        self.min_abs_box.setPrefix("hide |v| < ")
+        self.min_abs_box.setSuffix("%")
+        self.min_abs_box.setToolTip("Hide the near-zero bulk of the difference view, where the genes agree: "
+                                    "|value| below this % of the colour range's end")
         self.swap_button = QPushButton("Swap A/B")
         self.close_button = QPushButton("Close comparison")
         self.close_button.setObjectName("closeCompare")
@@ -390,6 +413,8 @@ class CompareView(QWidget):
         bar.addWidget(self.title_label, 1)
         bar.addWidget(self.scale_box)
         bar.addWidget(self.kind_box)
+        bar.addWidget(self.norm_box)
+        bar.addWidget(self.min_abs_box)
         bar.addWidget(self.swap_button)
         bar.addWidget(self.close_button)
 
@@ -519,9 +544,22 @@ class CompareView(QWidget):
     def set_display(self, threshold: float | None = None, size_scale: float | None = None,
                     cmap: str | None = None, opacity: float | None = None) -> None:
         """The main window's display controls, applied to all three views (the difference
-        view keeps its diverging colour map)."""
+        view keeps its diverging colour map).  The threshold is taken as a percentile of
+        gene A's in-brain energies and B's view uses the same percentile of B's own, so a
+        gene with a smaller range is not hidden by A's energy cut."""
         for scene in self.scenes:
-            scene.set_display(threshold, size_scale, cmap, opacity)
+            t = threshold
+            if scene is self.scene_b and threshold is not None:
+                t = self._same_percentile_in_b(threshold)
+            scene.set_display(t, size_scale, cmap, opacity)
+
+    def _same_percentile_in_b(self, threshold: float) -> float:
+        from allen_viewer.expression.brain import percentile_threshold
+
+        if self.a is None or self.b is None or not self.a.has_data.any():
+            return threshold
+        pct = 100.0 * float((self.a.energy[self.a.has_data] < threshold).mean())
+        return percentile_threshold(self.b, pct)
 
     def _apply_grids(self) -> None:
         if self._closed or self.a is None or self.b is None:
@@ -534,10 +572,13 @@ class CompareView(QWidget):
         if shared:
             color_max = max(energy_vmax(a), energy_vmax(b))
             energy_ref = max(robust_max(a.energy[a.has_data]), robust_max(b.energy[b.has_data]))
+        # B's view: the same percentile of B's own energies as A's threshold is of A's
+        self.scene_b.layer.set_display(threshold=self._same_percentile_in_b(self.scene_a.display_settings.threshold))
         for scene, grid in ((self.scene_a, a), (self.scene_b, b)):
             scene.layer.set_grid(grid)
             scene.layer.set_scale(color_max, energy_ref, "shared scale" if shared else "")
             scene.render()
+        self.scene_diff.layer.set_scale(self.norm_box.currentData(), self.min_abs_box.value() / 100.0)
         self.scene_diff.layer.set_grids(a, b, self.kind)
         self.scene_diff.render()
         self.captions[0].setText(f"A: {a.gene} ({a.plane}, {a.id})")
@@ -555,7 +596,7 @@ class CompareView(QWidget):
         both = both_have_data(self.a, self.b)
         self.whole_brain_r = correlation(self.a, self.b)
         self.whole_brain_n = int(both.sum())
-        text = (f"Pearson r of energy over voxels where both have data: whole brain "
+        text = (f"Pearson r of energy over in-brain voxels where both have data: whole brain "
                 f"<b>r = {_fmt_r(self.whole_brain_r)}</b> (n = {self.whole_brain_n:,})")
         self.structure_r, self.structure_n = float("nan"), 0
         if self.structure is not None and self.space is not None:
@@ -592,7 +633,7 @@ class CompareView(QWidget):
         parts = []
         for g in (self.a, self.b):
             parts.append(f"{g.gene} {g.energy[i, j, k]:.3g}" if g.has_data[i, j, k] else f"{g.gene} no data")
-        v = difference_values(self.a, self.b, self.kind)[i, j, k]
+        v = difference_values(self.a, self.b, self.kind, self.norm_box.currentData())[i, j, k]
         if not math.isnan(v):
             parts.append(("difference " if self.kind == "difference" else "log2 ratio ") + f"{v:.3g}")
         return "energy " + ", ".join(parts)

@@ -385,7 +385,7 @@ class ExportActions(QObject):
                 session.camera.preset, session.camera.position_um = options["view"], None
                 session.camera.focal_point_um = session.camera.view_up = None
             record = image_record(grid, "3-D scene (expression spheres, brain outline)", pixels, camera=camera,
-                                  display=self.state.display.render_values(),
+                                  display=self.state.display.saved_values(),  # threshold and its rule
                                   coordinates="CCFv3 micrometres, x = AP (posterior), y = DV (ventral), z = ML (right)",
                                   session=session.to_dict())
             self._run(f"{grid.gene} 3-D image", lambda: write_png(path, pixels, record))

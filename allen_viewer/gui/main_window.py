@@ -840,7 +840,7 @@ class MainWindow(QMainWindow):
         a, b = self.grid, self.compare_grid
         r = view.whole_brain_r
         self.show_status(f"Comparing {a.gene} ({a.id}) with {b.gene} ({b.id}): whole-brain r = "
-                         f"{'n/a' if math.isnan(r) else f'{r:.3f}'} over {view.whole_brain_n:,} voxels "
+                         f"{'n/a' if math.isnan(r) else f'{r:.4f}'} over {view.whole_brain_n:,} in-brain voxels "
                          f"with data in both.")
         self.compareReady.emit(a, b)
 

@@ -40,8 +40,11 @@ energy when the experiment has no intensity volume (the colour bar title says so
 the layer is told to colour by energy (compare mode).
 
 :class:`DifferenceLayer`: two experiments compared voxel by voxel, drawn only where
-**both** have data (:func:`allen_viewer.expression.compare.difference`) and at least one of
-them reaches the threshold; colour = energy difference a - b, or log2 of the ratio a / b,
+**both** have in-brain data (:func:`allen_viewer.expression.compare.compare_values`), at
+least one of them reaches the threshold (raw energy only) and |value| reaches
+:data:`DEFAULT_MIN_ABS_FRACTION` of the colour range; colour = difference a - b, or
+log2((a + c) / (b + c)) with a stated pseudocount, of raw energy or of each gene normalised
+to its own in-brain percentile ranks or z-scores,
 on a diverging colour map centred on 0; the radius follows the size of the difference
 (|value|, as :func:`sphere_radius_um` with the colour range's end as reference), so where
 the genes agree the spheres shrink to small dots and large differences stand out.
@@ -62,7 +65,7 @@ from vtkmodules.vtkRenderingCore import (
     vtkTextActor,
 )
 
-from allen_viewer.expression.compare import both_have_data, difference
+from allen_viewer.expression.compare import both_have_data, compare_values
 from allen_viewer.expression.grid import ExpressionGrid
 from allen_viewer.formats.grid_file import GRID_SHAPE, GRID_SPACING_UM
 
@@ -530,22 +533,29 @@ class ExpressionLayer(PointLayer):
         title = color_title(self.grid, self.color_by)
         if title:
             # the threshold in force and where the colours saturate (the bar's top)
-            title += f"\ndrawn: energy >= {self.display.threshold:.3g}; colours top out at {self._clim[1]:.3g}"
+            title += f"\nenergy >= {self.display.threshold:.3g} drawn; top {self._clim[1]:.3g}"
             if self.show_outside:
                 title += "; magenta: outside the brain"
         return f"{title} ({self.scale_note})" if self.scale_note and title else title
 
 
-def difference_values(a: ExpressionGrid, b: ExpressionGrid, kind: str = "difference") -> np.ndarray:
-    """float32 (AP, DV, ML) values the difference layer colours by: energy ``a - b``
-    (``kind="difference"``) or ``log2(a / b)`` (``"ratio"``, -inf where ``a`` is 0); NaN where
-    either has no data (and for the ratio where ``b`` is 0), as
-    :func:`allen_viewer.expression.compare.difference`."""
-    values = difference(a, b, kind)
-    if kind == "ratio":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            values = np.log2(values).astype(np.float32)
-    return values
+DIFF_SCALES = ("raw", "percentile", "zscore")
+DEFAULT_MIN_ABS_FRACTION = 0.1
+"""The difference view hides voxels whose |value| is below this fraction of its colour
+range's end (the near-zero bulk where the genes agree)."""
+
+
+def difference_values(a: ExpressionGrid, b: ExpressionGrid, kind: str = "difference",
+                      scale: str = "raw") -> np.ndarray:
+    """float32 (AP, DV, ML) values the difference layer colours by: ``A - B``
+    (``kind="difference"``) or ``log2((A + c) / (B + c))`` (``"ratio"``, ``c`` the stated
+    pseudocount of :data:`allen_viewer.expression.compare.LOG2_PSEUDOCOUNT`), of raw energy,
+    of each gene's in-brain percentile rank (``scale="percentile"``) or of z-scores
+    (``"zscore"``; a z-score ratio is taken as a percentile ratio); NaN where either lacks
+    in-brain data (:func:`allen_viewer.expression.compare.compare_values`)."""
+    if kind == "ratio" and scale == "zscore":
+        scale = "percentile"
+    return compare_values(a, b, kind, scale)
 
 
 class DifferenceLayer(PointLayer):
@@ -565,6 +575,8 @@ class DifferenceLayer(PointLayer):
         self.a: ExpressionGrid | None = None
         self.b: ExpressionGrid | None = None
         self.kind = "difference"
+        self.scale = "raw"
+        self.min_abs_fraction = DEFAULT_MIN_ABS_FRACTION
         self._m = 1.0
         super().__init__(plotter, text_scale, text_color)
 
@@ -580,21 +592,38 @@ class DifferenceLayer(PointLayer):
     def set_kind(self, kind: str) -> None:
         self.set_grids(self.a, self.b, kind)
 
+    def set_scale(self, scale: str | None = None, min_abs_fraction: float | None = None) -> None:
+        """``scale``: ``raw`` energy, ``percentile`` ranks or ``zscore`` (:data:`DIFF_SCALES`);
+        ``min_abs_fraction``: hide |value| below this fraction of the colour range (0-1)."""
+        if scale is not None:
+            if scale not in DIFF_SCALES:
+                raise ValueError(f"scale must be one of {', '.join(DIFF_SCALES)}, not {scale!r}")
+            self.scale = scale
+        if min_abs_fraction is not None:
+            if not 0.0 <= min_abs_fraction < 1.0:
+                raise ValueError(f"min_abs_fraction must be in [0, 1), not {min_abs_fraction}")
+            self.min_abs_fraction = float(min_abs_fraction)
+        self._rebuild()
+
     def _build(self) -> pv.PolyData | None:
         if self.a is None or self.b is None:
             return None
-        values = difference_values(self.a, self.b, self.kind)
+        values = difference_values(self.a, self.b, self.kind, self.scale)
         both = both_have_data(self.a, self.b)
         top = np.fmax(self.a.energy, self.b.energy)
         with np.errstate(invalid="ignore"):
-            keep = both & ~np.isnan(values) & (top >= self.display.threshold)
-        flat = np.flatnonzero(keep)
-        v = values.ravel()[flat]
-        finite = v[np.isfinite(v)]
-        m = robust_max(np.abs(finite)) if finite.size else 1.0
+            keep = both & np.isfinite(values)
+            if self.scale == "raw":  # normalised forms are not cut by one gene's energy threshold
+                keep &= top >= self.display.threshold
+        v = values.ravel()[np.flatnonzero(keep)]
+        m = robust_max(np.abs(v)) if v.size else 1.0
         if self.kind == "ratio":
             m = min(m, MAX_LOG2_RATIO)
         self._m = m
+        with np.errstate(invalid="ignore"):
+            keep &= np.abs(values) >= self.min_abs_fraction * m  # hide the near-zero bulk
+        flat = np.flatnonzero(keep)
+        v = values.ravel()[flat]
         shown = np.clip(v, -m, m)
         return _points_poly(flat, shown, top.ravel()[flat], sphere_radius_um(np.abs(shown), m))
 
@@ -604,9 +633,15 @@ class DifferenceLayer(PointLayer):
     def _title(self) -> str:
         if self.a is None or self.b is None:
             return ""
+        from allen_viewer.expression.compare import LOG2_PSEUDOCOUNT
+
+        scale = "percentile" if (self.kind == "ratio" and self.scale == "zscore") else self.scale
+        of = {"raw": "energy", "percentile": "percentile rank", "zscore": "z-score"}[scale]
+        hide = f"\nnear 0 hidden (within {self.min_abs_fraction * self._m:.2g})" if self.min_abs_fraction else ""
         if self.kind == "ratio":
-            return f"log2 energy ratio {self.a.gene} / {self.b.gene}"
-        return f"energy difference {self.a.gene} \u2212 {self.b.gene}"
+            return (f"log2 {of} ratio ({self.a.gene} + c) / ({self.b.gene} + c), "
+                    f"c = {LOG2_PSEUDOCOUNT[scale]:g}{hide}")
+        return f"{of} difference {self.a.gene} - {self.b.gene}{hide}"
 
 
 # ---- outline, text and orientation overlays ----------------------------------------------

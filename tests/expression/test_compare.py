@@ -32,3 +32,32 @@ def test_coronal_vs_generated_sagittal_uses_only_the_shared_hemisphere(tmp_path)
     assert np.allclose(ratio[both], 1.0) and np.isnan(ratio[~both]).all()
     with pytest.raises(ValueError):
         compare.difference(pdyn, sag, "log")
+
+
+def test_normalised_comparison_and_pseudocount():
+    """compare_values on the real Pdyn and Nrp1 grids: percentile ranks lie in 0-1 over the
+    in-brain voxels, z-scores have mean 0 and sd 1, and the log2 ratio uses the stated
+    pseudocount (no infinities where a gene is 0)."""
+    from allen_viewer import config
+    from allen_viewer.expression.compare import LOG2_PSEUDOCOUNT, compare_values, scaled_energy
+    from allen_viewer.expression.grid import load_grid
+    from allen_viewer.store.gene_index import Experiment
+
+    res = config.resources_dir() / "grids"
+    a = load_grid(res / "71717084.zip", Experiment(71717084, "Pdyn", "", None, "coronal"))
+    b = load_grid(res / "74272479.zip", Experiment(74272479, "Nrp1", "", None, "coronal"))
+    p = scaled_energy(a, "percentile")[a.has_data]
+    assert p.min() >= 0 and p.max() == pytest.approx(1.0) and abs(np.median(p) - 0.5) < 0.01
+    z = scaled_energy(a, "zscore")[a.has_data].astype(np.float64)
+    assert z.mean() == pytest.approx(0, abs=1e-6) and z.std() == pytest.approx(1, abs=1e-6)
+    assert np.isnan(scaled_energy(a, "raw")[a.outside_brain]).all()  # never outside the brain
+    both = a.has_data & b.has_data
+    ratio = compare_values(a, b, "ratio", "raw")
+    c = LOG2_PSEUDOCOUNT["raw"]
+    expected = np.log2((a.energy[both].astype(np.float64) + c) / (b.energy[both] + c))
+    np.testing.assert_allclose(ratio[both], expected, rtol=1e-5, atol=1e-5)
+    assert np.isfinite(ratio[both]).all() and np.isnan(ratio[~both]).all()
+    diff = compare_values(a, b, "difference", "percentile")[both]
+    assert -1 <= diff.min() and diff.max() <= 1
+    with pytest.raises(ValueError):
+        compare_values(a, b, "ratio", "zscore")

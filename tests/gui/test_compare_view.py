@@ -81,19 +81,24 @@ def test_open_compare_mode_with_pdyn_and_nrp1(qtbot, window):
     assert "Pdyn" in window.windowTitle() and "vs Nrp1" in window.windowTitle()
     assert [c.text().split(" (")[0] for c in view.captions[:2]] == ["A: Pdyn", "B: Nrp1"]
     assert "only where both have data" in view.captions[2].text()
-    # each gene's view draws that gene's voxels with data at the threshold
+    # each gene's view draws that gene's voxels with data at its threshold: A's from the
+    # controls, B's the same percentile of B's own in-brain energies
+    from allen_viewer.expression.brain import percentile_threshold
+
     threshold = window.controls.values()["threshold"]
-    for scene, grid in ((view.scene_a, a), (view.scene_b, b)):
+    pct = 100.0 * float((a.energy[a.has_data] < threshold).mean())
+    for scene, grid, cut in ((view.scene_a, a, threshold), (view.scene_b, b, percentile_threshold(b, pct))):
         idx = np.asarray(scene.expression_points["grid_index"])
+        assert scene.display_settings.threshold == pytest.approx(cut)
         with np.errstate(invalid="ignore"):
-            assert len(idx) == int((grid.has_data & (grid.energy >= threshold)).sum()) > 1000
+            assert len(idx) == int((grid.has_data & (grid.energy >= cut)).sum()) > 1000
         np.testing.assert_array_equal(np.asarray(scene.expression_points["color_value"]), grid.energy.ravel()[idx])
     # shared scale by default: one colour range for both; separate: each its own
     assert view.scale == "shared" and "shared scale" in view.scene_a.color_bar_title
     assert view.scene_a.color_range == view.scene_b.color_range
     view.set_scale("separate")
     assert view.scene_a.color_range != view.scene_b.color_range
-    assert view.scene_a.color_bar_title == "energy"
+    assert view.scene_a.color_bar_title.startswith("energy\n")
     assert view.slices.layers.vmax != view.slices.layers.vmax_b
     view.set_scale("shared")
     assert view.slices.layers.vmax == view.slices.layers.vmax_b == view.scene_a.color_range[1]
@@ -142,14 +147,14 @@ def test_the_correlation_shown_is_the_cores(qtbot, window, reference_space):
     assert view.whole_brain_r == r
     assert view.whole_brain_n == int(both_have_data(a, b).sum())
     text = view.correlation_text
-    assert f"whole brain r = {r:.3f}" in text and f"n = {view.whole_brain_n:,}" in text
+    assert f"whole brain r = {r:.4f}" in text and "r = 0.0102" in text and f"n = {view.whole_brain_n:,}" in text
     window.select_structure(CP)
     qtbot.waitUntil(lambda: view.structure is not None and view.structure.id == CP, timeout=3000)
     mask = reference_space.grid_mask(CP)
     r_cp = correlation(a, b, mask)
     assert view.structure_r == r_cp and not math.isnan(r_cp) and r_cp != r
     assert view.structure_n == int((both_have_data(a, b) & mask).sum()) > 10
-    assert f"CP (Caudoputamen): r = {r_cp:.3f}" in view.correlation_text
+    assert f"CP (Caudoputamen): r = {r_cp:.4f}" in view.correlation_text
     # the selected structure is highlighted in the compare slices too
     assert view.slices.layers.highlight_id == CP
 
@@ -162,31 +167,49 @@ def test_the_difference_view_shows_only_voxels_where_both_have_data(window):
     with np.errstate(invalid="ignore"):
         expressed = np.fmax(a.energy, b.energy) >= threshold
     # non-vacuous: some expressed voxels have data in only one of the two experiments
-    assert (expressed & (a.has_data ^ b.has_data)).sum() > 100
+    assert (a.has_data ^ b.has_data).sum() > 100 and (expressed & (a.has_data ^ b.has_data)).any()
+
+    from allen_viewer.expression.compare import LOG2_PSEUDOCOUNT
+    from allen_viewer.render.layers import DEFAULT_MIN_ABS_FRACTION
+
+    def drawn_as_expected(values, cut_by_energy=True):
+        pts = view.difference_points()
+        idx = np.asarray(pts["grid_index"])
+        assert both.ravel()[idx].all()
+        lo, hi = view.scene_diff.color_range
+        assert lo == -hi and hi > 0
+        keep = both & np.isfinite(values) & (expressed if cut_by_energy else True)
+        with np.errstate(invalid="ignore"):
+            keep &= np.abs(values) >= DEFAULT_MIN_ABS_FRACTION * hi  # the near-zero bulk is hidden
+        assert len(idx) == int(keep.sum()) > 100
+        np.testing.assert_allclose(np.asarray(pts["color_value"]), np.clip(values.ravel()[idx], lo, hi),
+                                   rtol=1e-5, atol=1e-6)
 
     view.set_kind("difference")
-    pts = view.difference_points()
-    idx = np.asarray(pts["grid_index"])
-    assert both.ravel()[idx].all()
-    assert len(idx) == int((both & expressed).sum())
-    diff = difference(a, b, "difference").ravel()[idx]
-    lo, hi = view.scene_diff.color_range
-    assert lo == -hi and hi > 0
-    np.testing.assert_allclose(np.asarray(pts["color_value"]), np.clip(diff, lo, hi), rtol=1e-6)
-    assert "difference Pdyn" in view.scene_diff.color_bar_title
+    drawn_as_expected(difference(a, b, "difference"))
+    assert "energy difference Pdyn" in view.scene_diff.color_bar_title
 
-    view.set_kind("ratio")
-    pts = view.difference_points()
-    idx = np.asarray(pts["grid_index"])
-    ratio = difference(a, b, "ratio")
-    assert both.ravel()[idx].all() and np.isfinite(ratio.ravel()[idx]).all()
-    assert len(idx) == int((both & expressed & np.isfinite(ratio)).sum())
-    lo, hi = view.scene_diff.color_range
-    with np.errstate(divide="ignore"):
-        expected = np.clip(np.log2(ratio.ravel()[idx]), lo, hi)
-    np.testing.assert_allclose(np.asarray(pts["color_value"]), expected, rtol=1e-5)
-    assert "log2" in view.scene_diff.color_bar_title and "log2" in view.captions[2].text()
+    view.set_kind("ratio")  # log2 with the stated pseudocount: defined wherever both have data
+    c = LOG2_PSEUDOCOUNT["raw"]
+    with np.errstate(invalid="ignore"):
+        drawn_as_expected(np.log2((a.energy + c) / (b.energy + c)).astype(np.float32) + np.where(both, 0, np.nan))
+    assert "log2" in view.scene_diff.color_bar_title and "c = 0.1" in view.scene_diff.color_bar_title
+    assert "log2" in view.captions[2].text()
+
+    # normalised: each gene's percentile rank among its own in-brain energies, no energy cut
+    view.norm_box.setCurrentIndex(view.norm_box.findData("percentile"))
     view.set_kind("difference")
+    ranks = []
+    for g in (a, b):
+        r = np.full(g.energy.shape, np.nan)
+        e = g.energy[g.has_data].astype(np.float64)
+        order = np.sort(e)
+        r[g.has_data] = ((np.searchsorted(order, e, "left") + np.searchsorted(order, e, "right") - 1) / 2
+                         / (e.size - 1))
+        ranks.append(r)
+    drawn_as_expected((ranks[0] - ranks[1]).astype(np.float32), cut_by_energy=False)
+    assert "percentile rank difference" in view.scene_diff.color_bar_title
+    view.norm_box.setCurrentIndex(view.norm_box.findData("raw"))
 
 
 def test_slices_overlay_both_genes_in_two_colours(qtbot, window, reference_space):

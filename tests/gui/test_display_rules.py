@@ -5,22 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from allen_viewer import config
 from allen_viewer.expression.brain import DEFAULT_THRESHOLD_PERCENTILE, percentile_threshold
 from allen_viewer.expression.grid import load_grid
 from allen_viewer.render.layers import OUTSIDE_COLOR, build_expression_points
 from allen_viewer.gui.scene3d import ExpressionControls, ExpressionScene
 from allen_viewer.gui.settings import ViewerSettings
+from tests.gui.test_scene3d import grids  # noqa: F401 - the real Pdyn and Nrp1 grids, once per module
 
 pytestmark = pytest.mark.gui
 
 PDYN, NRP1 = 71717084, 74272479
-
-
-@pytest.fixture(scope="module")
-def grids(gene_index):
-    res = config.resources_dir() / "grids"
-    return {eid: load_grid(res / f"{eid}.zip", gene_index.by_id(eid)) for eid in (PDYN, NRP1)}
 
 
 def test_default_threshold_rule_is_the_genes_90th_percentile(grids, reference_space):

@@ -129,7 +129,7 @@ def test_colour_follows_intensity_or_falls_back_to_energy(scene, grids, gene_ind
 
     with_intensity = _synthetic_grid(gene_index, with_intensity=True)
     scene.set_grid(with_intensity)
-    assert scene.color_bar_title.startswith("intensity\ndrawn: energy >= 1; colours top out at ")
+    assert scene.color_bar_title.startswith("intensity\nenergy >= 1 drawn; top ")
     pts = scene.expression_points
     np.testing.assert_array_equal(np.asarray(pts["color_value"]),
                                   with_intensity.intensity.ravel()[np.asarray(pts["grid_index"])])
