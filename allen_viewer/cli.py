@@ -212,8 +212,8 @@ def cmd_export_volume(args) -> int:
 
 
 def cmd_export_image(args) -> int:
-    from allen_viewer.render.meshes import brain_outline
     from allen_viewer.export.image import export_image, parse_size
+    from allen_viewer.render.meshes import brain_outline
 
     size = parse_size(args.size)
     data = _data()

@@ -137,9 +137,9 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
         window.show()
         if state is not None:
             window.session_binding.apply(state)
-            return app.exec()
-        window.request_gene(experiment if experiment is not None else default_query(settings))
-        if other is not None:
+        else:
+            window.request_gene(experiment if experiment is not None else default_query(settings))
+        if other is not None and state is None:
             window.compare_with(other)
         if structure_id is not None:
             _go_to_structure_when_ready(window, structure_id)

@@ -22,6 +22,11 @@ tree, the display controls' values and the camera buttons then act on the compar
 
 Exports (``File > Export``) are :class:`~allen_viewer.gui.export_actions.ExportActions`.
 
+What the window shows is also kept in :attr:`MainWindow.state`, a Qt-free
+:class:`~allen_viewer.state.ViewerState` (:mod:`allen_viewer.gui.state_binding` keeps it
+current): the compare view and the exports follow it, and ``File > Save session…`` /
+``Open session…`` save and reopen it.
+
 First run (:mod:`allen_viewer.gui.first_run`): unless offline mode was asked for
 (``ALLEN_VIEWER_OFFLINE`` / ``--offline``), a cheap probe of the API host runs in the
 background at start-up.  Offline (asked for or found): the status bar says so, and a found
