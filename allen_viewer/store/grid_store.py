@@ -27,6 +27,9 @@ from allen_viewer.store.cache import Cache, remember_valid, validate_grid_file
 EMBEDDED, CACHED, REMOTE = "embedded", "cached", "remote"
 ALL_CHANNELS = ("energy", "intensity", "density")
 """What every grid the viewer and the exports download asks for (``include=``)."""
+UPGRADE_TIMEOUT = (3.05, 5.0)
+"""(connect, read) seconds of the one try that upgrades an energy-only grid: a grid the
+user already has must not wait long on a network that hangs."""
 
 
 def channels_in(path: Path) -> set[str]:
@@ -116,16 +119,20 @@ class GridStore:
 
     def _upgraded(self, experiment_id: int, path: Path, progress: Progress | None, cancel: Cancel | None) -> Path:
         """``path``, or a copy with all three channels downloaded into the cache when ``path``
-        holds energy only and the network may be used.  Tried once per process per
-        experiment; any failure but a cancel keeps ``path`` (used as is, energy only)."""
+        holds energy only and the network may be used.  One try (no retries) with short
+        timeouts (:data:`UPGRADE_TIMEOUT`), once per process per experiment; any failure but a
+        cancel keeps ``path`` (used as is, energy only)."""
         if (config.offline() or experiment_id in self._upgrade_tried
                 or len(channels_in(path)) == len(ALL_CHANNELS)):
             return path
         self._upgrade_tried.add(experiment_id)
         dest = self.cache.grid_path(experiment_id)
+        client = self.client
+        quick = AllenClient(client.api_url, client.download_url, timeout=UPGRADE_TIMEOUT, retries=1,
+                            session=client.session)
         try:
             self.cache.ensure_writable(dest.parent)
-            self.client.download_grid(experiment_id, dest, include=ALL_CHANNELS, progress=progress, cancel=cancel)
+            quick.download_grid(experiment_id, dest, include=ALL_CHANNELS, progress=progress, cancel=cancel)
         except Cancelled:
             raise
         except AllenViewerError:

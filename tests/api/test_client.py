@@ -523,8 +523,8 @@ def test_fake_fails_like_the_service_on_nonsense(fake_allen):
 
 def test_fake_generated_grids_are_deterministic_and_masked(fake_allen, fake_allen_data):
     url = f"{fake_allen.api_url}{GRID}79913171"  # Nrp1 sagittal: not embedded, so generated
-    first = requests.get(url, timeout=10).content
-    assert first == requests.get(url, timeout=10).content
+    first = requests.get(url, timeout=60).content
+    assert first == requests.get(url, timeout=60).content
     grid = read_grid_zip(first)
     assert "GENERATED" in zipfile.ZipFile(io.BytesIO(first)).read("data_set.xml").decode()
     # data where the real Pdyn grid has data (outside the brain too), left half only (sagittal)
@@ -533,7 +533,7 @@ def test_fake_generated_grids_are_deterministic_and_masked(fake_allen, fake_alle
     assert np.array_equal(grid.volumes["energy"] != -1, real)
     assert (real & (fake_allen_data.grid_annotation == 0)).any()
     assert grid.data_set["id"] == "79913171" and list(grid.volumes) == ["energy"]
-    full = read_grid_zip(requests.get(url + "?include=energy,intensity,density", timeout=10).content)
+    full = read_grid_zip(requests.get(url + "?include=energy,intensity,density", timeout=60).content)
     assert sorted(full.volumes) == ["density", "energy", "intensity"] and full.data_set == {}
     assert np.array_equal(full.volumes["energy"], grid.volumes["energy"])
     assert requests.get(f"{fake_allen.api_url}{GRID}1", timeout=10).status_code == 404
