@@ -226,8 +226,8 @@ def cmd_export_volume(args) -> int:
 
 
 def cmd_export_image(args) -> int:
-    from allen_viewer.atlas.surfaces import brain_outline
     from allen_viewer.export.image import export_image, parse_size
+    from allen_viewer.render.meshes import brain_outline
 
     size = parse_size(args.size)
     check_output_path(args.out, args.force)  # before the work, not after it
@@ -236,15 +236,19 @@ def cmd_export_image(args) -> int:
     out = check_output_path(args.out, args.force)
     from allen_viewer.expression.brain import DEFAULT_THRESHOLD_PERCENTILE, percentile_threshold
 
+    pct = None
     if args.threshold is not None:
         threshold, rule = args.threshold, f"energy {args.threshold:g} (--threshold)"
     else:
         pct = DEFAULT_THRESHOLD_PERCENTILE if args.threshold_percentile is None else args.threshold_percentile
         threshold = percentile_threshold(grid, pct)
         rule = f"{pct:g}th percentile of the gene's in-brain energies"
+    from allen_viewer.export.image import image_session
+
+    session = image_session(grid, {"threshold": threshold}, view=args.view, percentile=pct)
     result = export_image(grid, out, outline=brain_outline(data.reference_space), size=size, view=args.view,
                           transparent=args.transparent, display={"threshold": threshold},
-                          threshold_rule=rule)
+                          threshold_rule=rule, session=session)
     png, side = result["files"]
     print(f"Wrote a {result['width']}x{result['height']} {args.view} image of {grid.experiment.label} to {png} "
           f"(provenance in {side})")
@@ -270,7 +274,7 @@ def cmd_gui(args) -> int:
     from allen_viewer.gui.app import run_gui
 
     return run_gui(gene=args.gene, screenshot=args.screenshot, offline=args.offline, compare=args.compare,
-                   structure=args.structure)
+                   structure=args.structure, session=args.session)
 
 
 # ---- parser ---------------------------------------------------------------------------------
@@ -295,7 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--structure", metavar="ACRONYM|ID",
                         help="select this structure (e.g. CP) and move the slices into it")
     parser.add_argument("--screenshot", metavar="FILE.png", type=Path,
-                        help="with --gene: render the window, save it to FILE.png and exit")
+                        help="with --gene or --session: render the window, save it to FILE.png (and the "
+                             "session it shows to FILE.json) and exit")
+    parser.add_argument("--session", metavar="FILE.json", type=Path,
+                        help="open a saved session (File > Save session), or the FILE.json sidecar of an "
+                             "exported image or screenshot, as it was saved")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("search", help="find experiments by symbol, name words, Entrez id or experiment id")
@@ -391,8 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.screenshot and not args.gene:
-        parser.error("--screenshot needs --gene")
+    if args.screenshot and not args.gene and not args.session:
+        parser.error("--screenshot needs --gene or --session")
     if args.compare and not args.gene:
         parser.error("--compare needs --gene")
     func = getattr(args, "func", cmd_gui)

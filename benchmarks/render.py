@@ -3,7 +3,7 @@
 Compares, in the same run and the same off-screen render setup (1024 x 768, no
 anti-aliasing, the same colour map and radii):
 
-* ``gaussian``: the app's own code, :class:`allen_viewer.expression.render_layer.ExpressionLayer` -- one
+* ``gaussian``: the app's own code, :class:`allen_viewer.render.layers.ExpressionLayer` -- one
   point per voxel drawn by VTK's point-gaussian mapper with the app's sphere shader;
 * ``glyph``: a plain ``pyvista.PolyData.glyph()`` of sphere meshes (10 x 10 resolution,
   180 triangles a sphere) at the same points, scaled by the same radius array.
@@ -71,7 +71,7 @@ def _generated_full_grid():
     import numpy as np
 
     from allen_viewer.expression.grid import ExpressionGrid
-    from allen_viewer.expression.grid_file import GRID_SHAPE
+    from allen_viewer.formats.grid_file import GRID_SHAPE
     from allen_viewer.store.gene_index import Experiment
 
     rng = np.random.default_rng(20240601)
@@ -83,7 +83,7 @@ def _generated_full_grid():
 def _plotter():
     import pyvista as pv
 
-    from allen_viewer.expression.render_layer import BACKGROUND, GRID_BOUNDS_UM
+    from allen_viewer.render.layers import BACKGROUND, GRID_BOUNDS_UM
 
     plotter = pv.Plotter(off_screen=True, window_size=WINDOW)
     plotter.render_window.SetMultiSamples(0)
@@ -113,7 +113,7 @@ def run_case(approach: str, dataset: str, steps: int, queue) -> None:
     import numpy as np
     import pyvista as pv
 
-    from allen_viewer.expression.render_layer import DEFAULT_THRESHOLD, ExpressionLayer, build_expression_points
+    from allen_viewer.render.layers import DEFAULT_THRESHOLD, ExpressionLayer, build_expression_points
 
     grid = _load(PDYN) if dataset == "pdyn" else _generated_full_grid()
     threshold = DEFAULT_THRESHOLD if dataset == "pdyn" else 0.0
@@ -155,8 +155,8 @@ def run_switch(repeats: int, queue) -> None:
     from allen_viewer import config
     from allen_viewer.atlas.ontology import Ontology
     from allen_viewer.atlas.reference_space import ReferenceSpace
-    from allen_viewer.atlas.surfaces import brain_outline
-    from allen_viewer.expression.render_layer import OUTLINE_COLOR, OUTLINE_OPACITY, ExpressionLayer
+    from allen_viewer.render.meshes import brain_outline
+    from allen_viewer.render.layers import OUTLINE_COLOR, OUTLINE_OPACITY, ExpressionLayer
 
     res = config.resources_dir()
     space = ReferenceSpace.load(Ontology.load(res / "structure_graph_1.json"), res / "annotation_25.nrrd",

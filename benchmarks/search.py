@@ -51,7 +51,7 @@ class Generator:
     """GENERATED expression: deterministic chunks of (rows, V) float32 column values, NaN = no data."""
 
     def __init__(self, layout, ontology, n: int, basis: int = 96, seed: int = SEED):
-        from allen_viewer.expression.grid_file import GRID_SHAPE
+        from allen_viewer.formats.grid_file import GRID_SHAPE
 
         self.layout, self.n, self.seed = layout, n, seed
         rng = np.random.default_rng(seed)
@@ -134,7 +134,7 @@ def reference(gen: Generator, seed_row: int, target_cols: np.ndarray,
 
     Returns (float32 results, float16-rounded results, seconds of correlation arithmetic,
     seconds of differential arithmetic); only the float32 pass is timed."""
-    from allen_viewer.expression.grid_file import GRID_VALUES
+    from allen_viewer.formats.grid_file import GRID_VALUES
 
     lay = gen.layout
     brain = np.zeros(GRID_VALUES, bool)

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from allen_viewer import cli
-from allen_viewer.expression.grid_file import read_grid_zip
+from allen_viewer.formats.grid_file import read_grid_zip
 from tests.fake_allen.data import OLD_STYLE_ID
 from tests.fake_allen.fixtures import allen_env, fake_allen, fake_allen_data  # noqa: F401
 

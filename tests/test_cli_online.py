@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from allen_viewer import cli
-from allen_viewer.expression.grid_file import read_grid_zip
+from allen_viewer.formats.grid_file import read_grid_zip
 from tests.fake_allen.fixtures import allen_env, fake_allen, fake_allen_data  # noqa: F401
 
 

@@ -57,7 +57,7 @@ from allen_viewer.errors import (
     UnknownExperiment,
     UnknownGene,
 )
-from allen_viewer.expression.grid_file import MAX_MEMBER_BYTES, VOLUME_NAMES, read_grid_zip
+from allen_viewer.formats.grid_file import MAX_MEMBER_BYTES, VOLUME_NAMES, read_grid_zip
 from allen_viewer.sanitize import clean_text
 
 Progress = Callable[[int, "int | None"], None]

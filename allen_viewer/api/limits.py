@@ -19,7 +19,7 @@ and call :func:`check_free_space` before writing a large file.  The figures
   a longer wait is not slept: the client gives up at once and says the service is
   rate-limiting;
 * a grid zip holds at most ``MAX_ZIP_MEMBERS`` members and ``MAX_ZIP_TOTAL_BYTES``
-  uncompressed bytes (:mod:`allen_viewer.expression.grid_file`, checked from the zip's
+  uncompressed bytes (:mod:`allen_viewer.formats.grid_file`, checked from the zip's
   directory before a byte is inflated);
 * a reference file is refused when it is larger than the caller's ``max_bytes`` (or
   :data:`MAX_REFERENCE_BYTES`), and its body is cut off there;

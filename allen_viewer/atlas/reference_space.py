@@ -39,7 +39,7 @@ import numpy as np
 
 from allen_viewer.atlas.ontology import Ontology, Structure
 from allen_viewer.errors import CorruptData
-from allen_viewer.expression.grid_file import GRID_SHAPE, GRID_SPACING_UM, parse_mhd
+from allen_viewer.formats.grid_file import GRID_SHAPE, GRID_SPACING_UM, parse_mhd
 
 ANNOTATION_SHAPE = (528, 320, 456)
 """(AP, DV, ML) voxels of the 25 µm CCFv3 volumes."""

@@ -1,12 +1,12 @@
 """Images: the 3-D expression scene rendered off screen at any size, and PNG files with provenance.
 
 :func:`render_scene` draws what the viewer's 3-D view draws -- the expression spheres
-(:class:`~allen_viewer.expression.render_layer.ExpressionLayer`, same display settings), the
+(:class:`~allen_viewer.render.layers.ExpressionLayer`, same display settings), the
 translucent brain outline, the orientation words and marker, the colour bar -- into a
 ``pyvista.Plotter(off_screen=True)`` of the requested size (larger than the screen too;
 anti-aliasing off), plus a caption naming the experiment and a data credit.  The camera is
 one of the viewer's presets (``oblique``, ``dorsal``, ``lateral``, ``anterior``; see
-:mod:`allen_viewer.expression.render_layer`) or a :class:`CameraPose` copied from the
+:mod:`allen_viewer.render.layers`) or a :class:`CameraPose` copied from the
 viewer.  Text sizes grow with the image so a 3000 px figure stays legible.
 
 Scene coordinates are CCF µm with x = AP, y = DV, z = ML (grid voxel (i, j, k) at
@@ -42,7 +42,7 @@ import numpy as np
 from allen_viewer import __version__
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.expression.grid import ExpressionGrid
-from allen_viewer.expression.render_layer import (
+from allen_viewer.render.layers import (
     BACKGROUND,
     DARK_TEXT_COLOR,
     DARK_WORD_COLOR,
@@ -155,7 +155,7 @@ def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_S
     (height, width, 4) straight (not premultiplied) RGBA with ``transparent``.
 
     ``grid``: the experiment whose spheres are drawn (None: outline only); ``outline``: the
-    brain outline mesh in CCF µm (:func:`allen_viewer.atlas.surfaces.brain_outline`; None:
+    brain outline mesh in CCF µm (:func:`allen_viewer.render.meshes.brain_outline`; None:
     none, the camera then fits the grid's box); ``size``: (width, height) pixels;
     ``view``: a preset name (:data:`VIEWS`), used when ``pose`` is None; ``display``:
     threshold, size scale, colour map, opacity (default: the viewer's defaults);
@@ -314,14 +314,47 @@ def read_png_provenance(path: Path | str) -> dict | None:
     return json.loads(text) if text else None
 
 
+def image_session(grid: ExpressionGrid, display: DisplaySettings | dict | None = None, view: str = DEFAULT_VIEW,
+                  pose: CameraPose | None = None, percentile: float | None = None):
+    """The :class:`~allen_viewer.state.ViewerState` of an off-screen image: ``grid`` on show
+    with ``display`` (threshold, size scale, colour map, opacity), the camera at preset
+    ``view`` (or at ``pose``), and the threshold rule ``percentile`` (the threshold is that
+    percentile of the gene's in-brain energies) or, when None, the absolute energy
+    threshold.  Embedded in the image's sidecar, so ``allen-viewer --session FILE.json``
+    reopens the figure in the viewer."""
+    from allen_viewer.state import ExperimentRef, ViewerState
+
+    settings = DisplaySettings(**(asdict(display) if isinstance(display, DisplaySettings) else (display or {})))
+    state = ViewerState(experiment=ExperimentRef.of(grid.experiment))
+    d = state.display
+    d.threshold, d.size_scale, d.cmap, d.opacity = (float(settings.threshold), float(settings.size_scale),
+                                                    settings.cmap, float(settings.opacity))
+    d.threshold_pinned = percentile is None
+    if percentile is not None:
+        d.threshold_percentile = float(percentile)
+    if pose is None:
+        state.camera.preset = view
+    else:
+        state.camera.preset = None
+        state.camera.position_um = tuple(float(v) for v in pose.position)
+        state.camera.focal_point_um = tuple(float(v) for v in pose.focal_point)
+        state.camera.view_up = tuple(float(v) for v in pose.view_up)
+        state.camera.view_angle_deg = float(pose.view_angle)
+    return state
+
+
 def export_image(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFAULT_IMAGE_SIZE,
                  view: str = DEFAULT_VIEW, pose: CameraPose | None = None, transparent: bool = False,
-                 display: DisplaySettings | dict | None = None, threshold_rule: str = "") -> dict:
+                 display: DisplaySettings | dict | None = None, threshold_rule: str = "", session=None) -> dict:
     """Render the 3-D scene of ``grid`` (:func:`render_scene`) and write it to ``path``
     (:func:`write_png`, with provenance).  Returns ``{"files": [png, sidecar], "width": w,
     "height": h}``.  The sidecar's ``display.energy_threshold`` is the energy threshold used
-    (a number) and ``display.threshold_rule`` says where it came from (``threshold_rule``)."""
+    (a number) and ``display.threshold_rule`` says where it came from (``threshold_rule``).
+    The sidecar's ``session`` is ``session`` (a :class:`~allen_viewer.state.ViewerState`),
+    by default :func:`image_session` of these arguments: what reopens the image in the viewer."""
     settings = DisplaySettings(**(asdict(display) if isinstance(display, DisplaySettings) else (display or {})))
+    if session is None:
+        session = image_session(grid, settings, view, pose)
     pixels = render_scene(grid, outline, size, view, pose, transparent, settings)
     camera = ({"preset": view} if pose is None else
               {"position_um": list(pose.position), "focal_point_um": list(pose.focal_point),
@@ -336,6 +369,7 @@ def export_image(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFA
                  "cmap": settings.cmap, "opacity": settings.opacity,
                  "colour": "intensity" if grid.intensity is not None else "energy",
                  "sphere_radius": "100 um x size scale at the 99th percentile of energy, area linear in energy"},
-        coordinates="CCFv3 micrometres, x = AP (posterior), y = DV (ventral), z = ML (right)")
+        coordinates="CCFv3 micrometres, x = AP (posterior), y = DV (ventral), z = ML (right)",
+        session=session.to_dict())
     files = write_png(path, pixels, record)
     return {"files": files, "width": int(pixels.shape[1]), "height": int(pixels.shape[0])}

@@ -17,7 +17,7 @@ import functools
 
 import numpy as np
 
-from allen_viewer.expression.grid_file import GRID_SHAPE
+from allen_viewer.formats.grid_file import GRID_SHAPE
 
 LEFT_ML_END = 29
 """ML indices ``< LEFT_ML_END`` are the left hemisphere, the others (29-57) the right."""

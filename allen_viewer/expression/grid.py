@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from allen_viewer.errors import CorruptData
-from allen_viewer.expression.grid_file import GRID_SHAPE, GRID_SPACING_UM, read_grid_zip
+from allen_viewer.formats.grid_file import GRID_SHAPE, GRID_SPACING_UM, read_grid_zip
 from allen_viewer.store.gene_index import Experiment
 from allen_viewer.sanitize import is_id
 

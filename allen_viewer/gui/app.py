@@ -16,6 +16,13 @@
 * ``--structure ACRONYM|ID`` selects that structure once the atlas is in and moves the
   cursor into it (the slice panes cut through it, its surface is shown in 3-D); with
   ``--screenshot`` the picture waits for the surface.
+* ``--session FILE.json`` opens a saved session (*File > Save session…*) or the sidecar of
+  an exported image or screenshot that embeds one (:mod:`allen_viewer.state`): its gene(s),
+  display, threshold rule, camera, cursor and structures; ``--gene`` is then not needed
+  (given, it replaces the session's gene).  With ``--screenshot FILE.png`` the picture
+  waits until all of the session is applied.
+* Every ``--screenshot FILE.png`` also writes ``FILE.json``: the image's provenance with the
+  session it shows, so ``--session FILE.json`` reopens it.
 * ``--offline`` (or ``ALLEN_VIEWER_OFFLINE=1``) keeps everything on the embedded data and
   the cache.  Otherwise the window probes the network in the background at start-up (see
   :mod:`allen_viewer.gui.first_run`); screenshot runs show no first-run bars.
@@ -98,11 +105,12 @@ def wait_until(app, predicate, timeout_s: float) -> bool:
 
 
 def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bool = False,
-            compare: str | None = None, structure: str | None = None) -> int:
+            compare: str | None = None, structure: str | None = None, session: Path | None = None) -> int:
     """Open the viewer (see the module docstring); returns the process exit status.
 
     ``compare``: a second gene (symbol or id) to compare with ``gene`` in compare mode.
     ``structure``: a structure (acronym or Allen id) to select and move the cursor into.
+    ``session``: a session file (or an export sidecar embedding one) to open.
     """
     if offline:
         os.environ["ALLEN_VIEWER_OFFLINE"] = "1"
@@ -111,6 +119,24 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
     from allen_viewer.errors import AllenViewerError
 
     data = AtlasData()
+    state = None
+    if session is not None:
+        from allen_viewer.state import read_session
+
+        try:
+            state = read_session(session)
+            if gene is not None:
+                from allen_viewer.state import ExperimentRef
+
+                state.experiment = ExperimentRef.of(data.experiment(gene))
+            if state.experiment is None:
+                return _error(f"the session {session} shows no gene; pass --gene too")
+            data.experiment(state.experiment.id)
+            if state.comparing:
+                data.experiment(state.compare_with.id)
+        except AllenViewerError as exc:
+            return _error(str(exc))
+        gene = str(state.experiment.id)
     experiment = None
     if gene is not None:
         try:
@@ -142,15 +168,18 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
         settings = ViewerSettings()
         window = MainWindow(data, settings)
         window.show()
-        window.request_gene(experiment if experiment is not None else default_query(settings))
-        if other is not None:
+        if state is not None:
+            window.session_binding.apply(state)
+        else:
+            window.request_gene(experiment if experiment is not None else default_query(settings))
+        if other is not None and state is None:
             window.compare_with(other)
         if structure_id is not None:
             _go_to_structure_when_ready(window, structure_id)
         return app.exec()
 
     return _screenshot(app, data, experiment, Path(screenshot), DEFAULT_SIZE, MainWindow, ViewerSettings, other,
-                       structure_id)
+                       structure_id, state)
 
 
 def _go_to_structure_when_ready(window, structure_id: int) -> None:
@@ -162,14 +191,21 @@ def _go_to_structure_when_ready(window, structure_id: int) -> None:
 
 
 def _screenshot(app, data, experiment, path: Path, size, window_class, settings_class, other=None,
-                structure_id: int | None = None) -> int:
+                structure_id: int | None = None, state=None) -> int:
+    from allen_viewer.errors import AllenViewerError
+
     window = window_class(data, settings_class(read_only=True), restore_layout=False, notices=False)
     failures: list[str] = []
     window.loadFailed.connect(failures.append)
     window.resize(*size)
     window.show()
-    window.load_experiment(experiment)
-    if other is not None:
+    if state is not None:
+        window.session_binding.apply(state)
+        if state.comparing:
+            other = data.experiment(state.compare_with.id)
+    else:
+        window.load_experiment(experiment)
+    if other is not None and state is None:
         window.compare_with(other)
     if structure_id is not None:
         _go_to_structure_when_ready(window, structure_id)
@@ -178,6 +214,8 @@ def _screenshot(app, data, experiment, path: Path, size, window_class, settings_
         if failures:
             return True
         if window.is_busy():  # the outline mesh is requested once the atlas is in
+            return False
+        if window.session_binding.pending:  # parts of the session wait for the atlas, gene or outline
             return False
         if structure_id is not None and window.tree_panel.selected_id() != structure_id:
             return False  # selected once the atlas is in; its surface request then keeps it busy
@@ -198,11 +236,38 @@ def _screenshot(app, data, experiment, path: Path, size, window_class, settings_
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             return _error(f"cannot create the folder {path.parent} ({exc.strerror or exc})")
-        if not window.save_screenshot(path):
-            return _error(f"could not write the screenshot {path}")
-        print(f"Screenshot of {what}{' (compare mode)' if other is not None else ''} saved to {path}")
+        try:
+            _write_screenshot(window, path)
+        except AllenViewerError as exc:
+            return _error(str(exc))
+        print(f"Screenshot of {what}{' (compare mode)' if other is not None else ''} saved to {path} "
+              f"(its session in {path.with_suffix('.json')})")
         return 0
     finally:
         window.close()
         window.deleteLater()
         app.processEvents()
+
+
+def _write_screenshot(window, path: Path) -> None:
+    """The window as ``path`` (PNG) and ``path``.json: the image's provenance with the session
+    it shows (both atomic; AllenViewerError when either cannot be written)."""
+    from allen_viewer.export.image import image_record, write_png
+    from allen_viewer.gui.export_actions import qimage_to_array
+
+    pixels = qimage_to_array(window.grab_window().toImage())
+    grids = [g for g in (window.grid, window.compare_grid if window.is_comparing else None) if g is not None]
+    record = image_record(grids, "whole window" + (" (compare mode)" if window.is_comparing else ""), pixels,
+                          session=window.session_binding.snapshot().to_dict())
+    if path.suffix.lower() == ".png":
+        write_png(path, pixels, record)
+        return
+    from allen_viewer.errors import AllenViewerError
+    from allen_viewer.export.provenance import write_sidecar
+
+    if not window.save_screenshot(path):  # another format Qt writes (JPEG, BMP, ...)
+        raise AllenViewerError(f"could not write the screenshot {path}")
+    try:
+        write_sidecar(path, record)
+    except OSError as exc:
+        raise AllenViewerError(f"could not write {path.with_suffix('.json')} ({exc.strerror or exc})") from None

@@ -12,7 +12,7 @@ with another gene…``, or ``allen-viewer --gene A --compare B``).  Top to botto
   :func:`allen_viewer.expression.compare.correlation` (with ``space.grid_mask(structure)``
   as the mask for the structure), with the number of voxels it used;
 * three 3-D views in a row, each with its caption: gene A, gene B and the difference or
-  ratio (:class:`~allen_viewer.expression.render_layer.DifferenceLayer`: drawn only where
+  ratio (:class:`~allen_viewer.render.layers.DifferenceLayer`: drawn only where
   **both** have data, on a diverging red-blue colour map centred on 0).  Their cameras are
   linked (:class:`CameraLink`): turning, zooming or a preset in one moves the others;
 * one row of slice panes (coronal, sagittal, horizontal) with **both genes overlaid in two
@@ -55,7 +55,7 @@ from allen_viewer.atlas.ontology import Structure
 from allen_viewer.atlas.reference_space import ReferenceSpace, um_to_grid
 from allen_viewer.expression.compare import both_have_data, correlation
 from allen_viewer.expression.grid import ExpressionGrid
-from allen_viewer.expression.render_layer import (
+from allen_viewer.render.layers import (
     DEFAULT_MIN_ABS_FRACTION,
     DifferenceLayer,
     ExpressionLayer,

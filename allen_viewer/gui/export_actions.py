@@ -23,7 +23,11 @@ Copy 3-D view / window             to the clipboard (no file)
 
 Everything exports the gene on show (gene A in compare mode; window and slice images of
 the comparison record both experiments).  Every file gets its ``FILE.json`` provenance
-sidecar and is written atomically, so a failed export leaves no half-written file.
+sidecar and is written atomically, so a failed export leaves no half-written file.  Image
+sidecars embed the session that drew them (``"session"``, :mod:`allen_viewer.state`), so
+*File > Open session…* or ``allen-viewer --session FILE.json`` reopens the figure.  The
+display settings and compare mode are read from the window's state
+(:attr:`ExportActions.state`), not from its widgets.
 
 Overwriting is never silent: the save dialog's own confirmation is turned off and
 :meth:`ExportActions.confirm_overwrite` asks instead, naming the sidecar too (the same
@@ -128,6 +132,9 @@ class ExportActions(QObject):
     def __init__(self, window):
         super().__init__(window)
         self.window = window
+        self.state = window.state
+        """What is on show (:class:`~allen_viewer.state.ViewerState`): display settings and
+        compare mode come from here; the grids, the atlas and the views from the window."""
         self.last_dir = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
                              or Path.home())
         self.image_size = DEFAULT_IMAGE_SIZE
@@ -174,7 +181,7 @@ class ExportActions(QObject):
         has_grid = self.window.grid is not None
         for key, act in self.actions.items():
             act.setEnabled(has_grid if key not in ("copy_window", "image_window") else True)
-        self.actions["comparison"].setEnabled(self.window.is_comparing and self.window.space is not None)
+        self.actions["comparison"].setEnabled(self.state.comparing and self.window.space is not None)
         for key in ("voxels", "structures"):
             self.actions[key].setEnabled(has_grid and self.window.space is not None)
 
@@ -192,7 +199,7 @@ class ExportActions(QObject):
     def _grids_on_show(self) -> list:
         w = self.window
         grids = [g for g in (w.grid,) if g is not None]
-        if w.is_comparing and w.compare_grid is not None:
+        if self.state.comparing and w.compare_grid is not None:
             grids.append(w.compare_grid)
         return grids
 
@@ -328,7 +335,7 @@ class ExportActions(QObject):
             from allen_viewer.export.tables import export_comparison
 
             w = self.window
-            if not w.is_comparing or w.compare_grid is None:
+            if not self.state.comparing or w.compare_grid is None:
                 raise AllenViewerError("The comparison table needs compare mode (View > Compare with another gene).")
             a, b, space = self._grid(), w.compare_grid, self._space()
             path = self._target("Export the comparison", f"{a.gene}_vs_{b.gene}.csv", "CSV files (*.csv)", (".csv",))
@@ -341,7 +348,7 @@ class ExportActions(QObject):
 
     def _scene_for_pose(self):
         w = self.window
-        return w.compare_view.scene_a if w.is_comparing else w.scene
+        return w.compare_view.scene_a if self.state.comparing else w.scene
 
     def render_scene_pixels(self, size, view: str | None, transparent: bool) -> np.ndarray:
         """The gene on show rendered off screen as the 3-D view shows it (display settings,
@@ -352,7 +359,7 @@ class ExportActions(QObject):
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             return render_scene(grid, w.outline_mesh, size, view or "oblique", pose, transparent,
-                                w.controls.values())
+                                self.state.display.render_values())
         finally:
             QApplication.restoreOverrideCursor()
 
@@ -373,9 +380,14 @@ class ExportActions(QObject):
             camera = ({"preset": options["view"]} if options["view"] else
                       {"as_on_screen": True, "position_um": list(pose.position),
                        "focal_point_um": list(pose.focal_point), "view_up": list(pose.view_up)})
+            session = self.window.session_binding.snapshot()
+            if options["view"]:
+                session.camera.preset, session.camera.position_um = options["view"], None
+                session.camera.focal_point_um = session.camera.view_up = None
             record = image_record(grid, "3-D scene (expression spheres, brain outline)", pixels, camera=camera,
-                                  display=self.window.controls.saved_values(),  # threshold and its rule
-                                  coordinates="CCFv3 micrometres, x = AP (posterior), y = DV (ventral), z = ML (right)")
+                                  display=self.state.display.saved_values(),  # threshold and its rule
+                                  coordinates="CCFv3 micrometres, x = AP (posterior), y = DV (ventral), z = ML (right)",
+                                  session=session.to_dict())
             self._run(f"{grid.gene} 3-D image", lambda: write_png(path, pixels, record))
         self._guarded(go)
 
@@ -387,15 +399,15 @@ class ExportActions(QObject):
             if path is None:
                 return
             pixels = qimage_to_array(self.window.grab_window().toImage())
-            record = image_record(grids, "whole window" + (" (compare mode)" if self.window.is_comparing else ""),
-                                  pixels)
+            record = image_record(grids, "whole window" + (" (compare mode)" if self.state.comparing else ""),
+                                  pixels, session=self.window.session_binding.snapshot().to_dict())
             self._run("window image", lambda: write_png(path, pixels, record))
         self._guarded(go)
 
     def pane_image(self, plane: str) -> QImage:
         """One slice pane's image area as on screen (compare mode: the two-gene panes)."""
         w = self.window
-        slices = w.compare_view.slices if w.is_comparing else w.slices
+        slices = w.compare_view.slices if self.state.comparing else w.slices
         return slices.panes[plane].canvas.grab().toImage()
 
     def export_pane_image(self, plane: str) -> None:
@@ -409,17 +421,18 @@ class ExportActions(QObject):
                 return
             pixels = qimage_to_array(self.pane_image(plane))
             w = self.window
-            pane = (w.compare_view.slices if w.is_comparing else w.slices).panes[plane]
+            pane = (w.compare_view.slices if self.state.comparing else w.slices).panes[plane]
             record = image_record(grids, f"{plane} slice pane", pixels,
                                   slice={"plane": plane, "index_25um": pane.slice_index,
-                                         "position_um": float(pane.slice_index * 25.0)})
+                                         "position_um": float(pane.slice_index * 25.0)},
+                                  session=self.window.session_binding.snapshot().to_dict())
             self._run(f"{plane} pane image", lambda: write_png(path, pixels, record))
         self._guarded(go)
 
     def copy_scene(self) -> None:
         """The 3-D view(s) as on screen, to the clipboard."""
         w = self.window
-        if w.is_comparing:
+        if self.state.comparing:
             w.compare_view.render()
             image = w.compare_view.views.grab().toImage()
         else:

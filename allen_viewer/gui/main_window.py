@@ -22,6 +22,11 @@ tree, the display controls' values and the camera buttons then act on the compar
 
 Exports (``File > Export``) are :class:`~allen_viewer.gui.export_actions.ExportActions`.
 
+What the window shows is also kept in :attr:`MainWindow.state`, a Qt-free
+:class:`~allen_viewer.state.ViewerState` (:mod:`allen_viewer.gui.state_binding` keeps it
+current): the compare view and the exports follow it, and ``File > Save session…`` /
+``Open session…`` save and reopen it.
+
 First run (:mod:`allen_viewer.gui.first_run`): unless offline mode was asked for
 (``ALLEN_VIEWER_OFFLINE`` / ``--offline``), a cheap probe of the API host runs in the
 background at start-up.  Offline (asked for or found): the status bar says so, and a found
@@ -60,7 +65,7 @@ from PySide6.QtWidgets import (
 from allen_viewer import config
 from allen_viewer.atlas.ontology import ROOT_ID, Ontology
 from allen_viewer.atlas.reference_space import ReferenceSpace, ccf25_to_um, um_to_grid
-from allen_viewer.atlas.surfaces import brain_outline, mesh_cache_path, structure_surface
+from allen_viewer.render.meshes import brain_outline, mesh_cache_path, structure_surface
 from allen_viewer.data import AtlasData
 from allen_viewer.errors import AllenViewerError, Offline
 from allen_viewer.expression.grid import ExpressionGrid
@@ -74,8 +79,10 @@ from allen_viewer.gui.library_search import LibrarySearchPanel
 from allen_viewer.gui.scene3d import ExpressionControls, ExpressionScene
 from allen_viewer.gui.settings import DEFAULT_GENE, ViewerSettings
 from allen_viewer.gui.slice_view import SlicePanes, nissl_to_gray
+from allen_viewer.gui.state_binding import StateBinding, open_session_file, save_session_file
 from allen_viewer.gui.structure_tree import StructureTreePanel
 from allen_viewer.gui.workers import RequestChannel, error_message, shared_pool
+from allen_viewer.state import ViewerState
 from allen_viewer.store.gene_index import Experiment, GeneIndex
 
 log = logging.getLogger(__name__)
@@ -230,6 +237,8 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._status_text = ""
         self._grid_where = ""
+        self.state = ViewerState()
+        """What the window shows (:mod:`allen_viewer.state`), kept by :attr:`session_binding`."""
         self.setObjectName("allenViewerMainWindow")
         self.setWindowTitle(self._title())
 
@@ -240,6 +249,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._connect()
         self._restore(restore_layout)
+        self.session_binding = StateBinding(self)
         self._start()
 
     # ------------------------------------------------------------------ construction
@@ -360,6 +370,18 @@ class MainWindow(QMainWindow):
         file_menu.addAction(shot)
         self.exports = ExportActions(self)
         file_menu.addMenu(self.exports.menu)
+        file_menu.addSeparator()
+        self.open_session_action = QAction("&Open session…", self)
+        self.open_session_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.open_session_action.setToolTip("Open a saved session, or the .json sidecar of an exported image")
+        self.open_session_action.triggered.connect(self._open_session_dialog)
+        file_menu.addAction(self.open_session_action)
+        self.save_session_action = QAction("Save sess&ion…", self)
+        self.save_session_action.setShortcut(QKeySequence.StandardKey.Save)
+        self.save_session_action.setToolTip("Save what is shown (genes, display, camera, cursor, structures) "
+                                            "to a file that reopens it")
+        self.save_session_action.triggered.connect(self._save_session_dialog)
+        file_menu.addAction(self.save_session_action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -836,16 +858,12 @@ class MainWindow(QMainWindow):
             view = CompareView(self)
             self.stack.addWidget(view)
             self.compare_view = view
-            view.set_display(**self.controls.values())
             if self.space is not None:
                 view.set_reference_space(self.space)
             if self.outline_mesh is not None:
                 view.set_outline(self.outline_mesh)
             view.slices.set_nissl(self.slices.layers.nissl)
-            view.slices.set_background(self.settings.background)
-            view.set_cursor_um(self.slices.cursor_um())
-            if self._selected is not None and self.ontology is not None:
-                view.set_structure(self.ontology.by_id(self._selected))
+            self.session_binding.attach_compare_view(view)  # display, background, cursor, structure
             view.pointClicked.connect(self._on_point_clicked)
             view.pointHovered.connect(self._on_point_hovered)
             view.cursorMoved.connect(self._on_compare_cursor_moved)
@@ -900,8 +918,6 @@ class MainWindow(QMainWindow):
         values = self.controls.values()
         self.scene.set_display(**values)
         self.slices.set_cmap(values["cmap"])
-        if self.compare_view is not None:
-            self.compare_view.set_display(**values)
         self.settings.save_display(self.controls.saved_values())
         self._sync_slice_threshold()
 
@@ -916,14 +932,14 @@ class MainWindow(QMainWindow):
             self.compare_view.camera_preset(name)
         else:
             self.scene.camera_preset(name)
+        self.session_binding.camera_preset_applied(name)
 
     def reset_camera(self) -> None:
         self.camera_preset("oblique")
 
     def set_slice_background(self, which: str) -> None:
         self.slices.set_background(which)
-        if self.compare_view is not None:
-            self.compare_view.slices.set_background(which)
+        self.state.slice_background = which  # the compare view follows the state
         self.settings.background = which
         (self.nissl_action if which == "nissl" else self.annotation_action).setChecked(True)
 
@@ -1094,9 +1110,7 @@ class MainWindow(QMainWindow):
             self.scene.remove_structure_surface(previous)
         self.slices.set_highlight(structure_id)
         self.scene.highlight_structure(structure_id)
-        if self.compare_view is not None:
-            self.compare_view.set_structure(
-                self.ontology.by_id(structure_id) if (structure_id is not None and self.ontology) else None)
+        self.state.selected_structure = structure_id  # the compare view follows the state
         if structure_id is not None and self.space is not None:
             if structure_id not in self.scene.structure_ids:
                 self._request_surface(structure_id)
@@ -1192,8 +1206,7 @@ class MainWindow(QMainWindow):
         """Move every pane and the 3-D cursor to a CCF point (µm, (AP, DV, ML)); with
         ``select``, select the structure there in the tree (outside the brain: none)."""
         self.slices.set_cursor_um(um)
-        if self.compare_view is not None:
-            self.compare_view.set_cursor_um(self.slices.cursor_um())
+        self._store_cursor()  # the compare view follows the state
         self._cursor_timer.stop()
         self._update_3d_cursor()
         if select and self.space is not None:
@@ -1206,7 +1219,11 @@ class MainWindow(QMainWindow):
     def _on_scene_picked(self, um) -> None:
         self.set_cursor_um(um)
 
+    def _store_cursor(self) -> None:
+        self.state.cursor_um = tuple(float(v) for v in self.slices.cursor_um())
+
     def _on_cursor_moved(self, um) -> None:
+        self._store_cursor()
         if not self._cursor_timer.isActive():
             self._cursor_timer.start()
 
@@ -1269,6 +1286,17 @@ class MainWindow(QMainWindow):
                 self.show_status(f"Screenshot saved to {path}.")
             else:
                 self.show_error(f"Could not save the screenshot to {path}.")
+
+    def _open_session_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", "", "Sessions and image sidecars (*.json)")
+        if path:
+            open_session_file(self, path)
+
+    def _save_session_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save session", "allen-viewer-session.json",
+                                              "Sessions (*.json)")
+        if path:
+            save_session_file(self, path if path.lower().endswith(".json") else path + ".json")
 
     def _about(self) -> None:
         self.about_box = show_about(self)

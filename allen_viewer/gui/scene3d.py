@@ -2,7 +2,7 @@
 
 The Qt-free parts -- the sphere layers, the outline's look, the orientation words and
 marker, the camera presets and their geometry -- live in
-:mod:`allen_viewer.expression.render_layer` (shared with the off-screen image export and
+:mod:`allen_viewer.render.layers` (shared with the off-screen image export and
 ``benchmarks/render.py``; its docstring documents coordinates, presets and what the spheres
 show).  This module adds the Qt widget :class:`ExpressionScene` (a pyvistaqt
 ``QtInteractor``), picking, structure surfaces, the 3-D cursor and
@@ -33,7 +33,7 @@ from superqt import QLabeledDoubleSlider
 from vtkmodules.vtkRenderingCore import vtkCellPicker
 
 from allen_viewer.expression.grid import ExpressionGrid
-from allen_viewer.expression.render_layer import (
+from allen_viewer.render.layers import (
     BACKGROUND,
     CMAPS,
     DEFAULT_CMAP,
@@ -299,7 +299,7 @@ class ExpressionScene(QWidget):
         return pts[:: max(1, len(pts) // 4000)]
 
     def camera_preset(self, name: str) -> None:
-        """Point the camera as documented in :mod:`~allen_viewer.expression.render_layer`
+        """Point the camera as documented in :mod:`~allen_viewer.render.layers`
         (``dorsal``, ``lateral``, ``anterior``, ``oblique``) and fit the brain."""
         if self._closed:
             return

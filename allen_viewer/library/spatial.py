@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from allen_viewer.errors import AllenViewerError
-from allen_viewer.expression.grid_file import GRID_SHAPE
+from allen_viewer.formats.grid_file import GRID_SHAPE
 from allen_viewer.library.store import PLANES, Library, LibraryError
 
 MIN_OVERLAP = 20

@@ -55,7 +55,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from allen_viewer.errors import AllenViewerError, CorruptData
-from allen_viewer.expression.grid_file import GRID_SHAPE
+from allen_viewer.formats.grid_file import GRID_SHAPE
 from allen_viewer.library.integrity import damage_message, manifest_problems, quick_problems
 from allen_viewer.sanitize import clean_text
 from allen_viewer.store.atomic import atomic_write

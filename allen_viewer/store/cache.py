@@ -10,7 +10,7 @@ and, written by other modules (the whole layout is in docs/user-guide.md, "The c
 
     gene_index.tsv.gz              the refreshed experiment list (AtlasData.refresh_gene_index)
     library/                       the whole-genome library (allen_viewer.library.store)
-    meshes/                        surface meshes (allen_viewer.atlas.surfaces)
+    meshes/                        surface meshes (allen_viewer.render.meshes)
     atlas/labels25-<key>.npy       the uncompressed 25 µm labels (allen_viewer.atlas.reference_space)
     guide/                         the user guide rendered to HTML (allen_viewer.guide)
 
@@ -29,7 +29,7 @@ from pathlib import Path, PurePath
 
 from allen_viewer import config
 from allen_viewer.errors import AllenViewerError, CorruptData
-from allen_viewer.expression.grid_file import read_grid_zip
+from allen_viewer.formats.grid_file import read_grid_zip
 from allen_viewer.sanitize import is_id
 
 _validated: set[tuple[str, int, int]] = set()

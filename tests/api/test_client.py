@@ -28,7 +28,7 @@ from allen_viewer.errors import (
     UnknownExperiment,
     UnknownGene,
 )
-from allen_viewer.expression.grid_file import GRID_SHAPE, read_grid_zip
+from allen_viewer.formats.grid_file import GRID_SHAPE, read_grid_zip
 from allen_viewer.store.gene_index import experiments_from_rma_rows, read_gene_index
 from tests.fake_allen.data import NISSL_RELPATH, SAGITTAL_FIRST_EMPTY_ML, gunzip_nrrd_body, read_nrrd_header
 from tests.fake_allen.fixtures import allen_client, allen_env, fake_allen, fake_allen_data  # noqa: F401

@@ -13,10 +13,10 @@ import pyvista as pv
 from PIL import Image
 
 from allen_viewer import ALLEN_CITATION, __version__, cli, config
-from allen_viewer.atlas.surfaces import brain_outline
+from allen_viewer.render.meshes import brain_outline
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.expression.grid import load_grid
-from allen_viewer.expression.render_layer import BACKGROUND, PRESETS, apply_camera_preset
+from allen_viewer.render.layers import BACKGROUND, PRESETS, apply_camera_preset
 from allen_viewer.export.image import (
     PROVENANCE_KEY,
     export_image,

@@ -165,7 +165,7 @@ def test_structure_csv_per_hemisphere_columns(tmp_path, reference_space, ontolog
 
 def test_sagittal_structure_csv_has_empty_right_cells(tmp_path, reference_space):
     """A GENERATED sagittal grid (data on ML 0-28 only, as a sagittal experiment has)."""
-    from allen_viewer.expression import grid_file as gf
+    from allen_viewer.formats import grid_file as gf
 
     brain = raw_brain()
     rng = np.random.default_rng(5)

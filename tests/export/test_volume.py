@@ -7,7 +7,7 @@ import SimpleITK as sitk
 
 from allen_viewer import config
 from allen_viewer.errors import AllenViewerError
-from allen_viewer.expression import grid_file as gf
+from allen_viewer.formats import grid_file as gf
 from allen_viewer.expression.grid import load_grid
 from allen_viewer.export.volume import export_volume
 from allen_viewer.store.gene_index import Experiment

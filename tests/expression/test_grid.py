@@ -4,7 +4,7 @@ import pytest
 
 from allen_viewer import config
 from allen_viewer.errors import CorruptData
-from allen_viewer.expression import grid_file as gf
+from allen_viewer.formats import grid_file as gf
 from allen_viewer.expression.grid import load_grid
 from allen_viewer.store.gene_index import Experiment
 

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from allen_viewer import config
-from allen_viewer.expression.grid_file import (
+from allen_viewer.formats.grid_file import (
     GRID_SHAPE,
     VOLUME_NAMES,
     mhd_header,

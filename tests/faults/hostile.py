@@ -21,7 +21,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from allen_viewer import config
-from allen_viewer.expression.grid_file import mhd_header, read_grid_zip
+from allen_viewer.formats.grid_file import mhd_header, read_grid_zip
 from tests.faults.scenarios import CliResult, cli_run, message_problems  # noqa: F401 (re-exported)
 
 EMBEDDED = 71717084  # Pdyn coronal, real Allen data shipped with the package

@@ -68,7 +68,7 @@ from allen_viewer.errors import (
     ServiceUnavailable,
 )
 from allen_viewer.expression.grid import ExpressionGrid, load_grid
-from allen_viewer.expression.grid_file import GRID_SHAPE, mhd_header
+from allen_viewer.formats.grid_file import GRID_SHAPE, mhd_header
 from allen_viewer.store.cache import Cache
 from allen_viewer.store.gene_index import GeneIndex, read_gene_index
 from tests.fake_allen.data import DOWNLOAD_PREFIX, NISSL_RELPATH, FakeAllenData

@@ -23,7 +23,7 @@ from allen_viewer.api.client import AllenClient
 from allen_viewer.api.limits import DownloadLimits, RateGuard, TooSlow, retry_after_seconds
 from allen_viewer.data import GENE_INDEX_FILE, AtlasData
 from allen_viewer.errors import AllenViewerError, CorruptData, CorruptDownload, ServiceUnavailable
-from allen_viewer.expression.grid_file import GRID_SHAPE, mhd_header, read_grid_zip
+from allen_viewer.formats.grid_file import GRID_SHAPE, mhd_header, read_grid_zip
 from allen_viewer.library.remote import normalise_differential
 from allen_viewer.sanitize import clean_text
 from allen_viewer.store.cache import Cache

@@ -170,7 +170,7 @@ def test_the_difference_view_shows_only_voxels_where_both_have_data(window):
     assert (a.has_data ^ b.has_data).sum() > 100 and (expressed & (a.has_data ^ b.has_data)).any()
 
     from allen_viewer.expression.compare import LOG2_PSEUDOCOUNT
-    from allen_viewer.expression.render_layer import DEFAULT_MIN_ABS_FRACTION
+    from allen_viewer.render.layers import DEFAULT_MIN_ABS_FRACTION
 
     def drawn_as_expected(values, cut_by_energy=True):
         pts = view.difference_points()

@@ -7,7 +7,7 @@ import pytest
 
 from allen_viewer.expression.brain import DEFAULT_THRESHOLD_PERCENTILE, percentile_threshold
 from allen_viewer.expression.grid import load_grid
-from allen_viewer.expression.render_layer import OUTSIDE_COLOR, build_expression_points
+from allen_viewer.render.layers import OUTSIDE_COLOR, build_expression_points
 from allen_viewer.gui.scene3d import ExpressionControls, ExpressionScene
 from allen_viewer.gui.settings import ViewerSettings
 from tests.gui.test_scene3d import grids  # noqa: F401 - the real Pdyn and Nrp1 grids, once per module
@@ -72,7 +72,7 @@ def test_settings_keep_the_rule_and_the_pin(qtbot, tmp_path):
 
 def test_colour_by_channel_and_outside_voxels_marked(qtbot, gene_index, tmp_path):
     """A GENERATED grid with all three channels and data outside the brain."""
-    from allen_viewer.expression import grid_file as gf
+    from allen_viewer.formats import grid_file as gf
     from allen_viewer.expression.brain import brain_mask
 
     rng = np.random.default_rng(1)

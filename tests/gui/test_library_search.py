@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from allen_viewer.data import AtlasData
-from allen_viewer.expression.grid_file import GRID_SHAPE
+from allen_viewer.formats.grid_file import GRID_SHAPE
 from allen_viewer.gui.library_search import (
     LibrarySearchPanel,
     SearchResultModel,

@@ -167,7 +167,7 @@ def test_meshes_are_made_in_the_ui_thread(qtbot, window, monkeypatch):
     """
     import threading
 
-    from allen_viewer.atlas import surfaces
+    from allen_viewer.render import meshes as surfaces
 
     calls = []
     real = surfaces.mask_surface

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import pyvista as pv
 
-from allen_viewer.atlas.surfaces import brain_outline, mesh_cache_path
+from allen_viewer.render.meshes import brain_outline, mesh_cache_path
 from allen_viewer.data import AtlasData
 from allen_viewer.gui.main_window import MainWindow
 from allen_viewer.gui.settings import ViewerSettings

@@ -17,7 +17,7 @@ from PySide6.QtTest import QTest
 from allen_viewer.api.client import AllenClient
 from allen_viewer.atlas.reference_space import ccf25_to_um, um_to_ccf25, um_to_grid
 from allen_viewer.data import AtlasData
-from allen_viewer.expression.grid_file import GRID_SHAPE
+from allen_viewer.formats.grid_file import GRID_SHAPE
 from allen_viewer.expression.summary import summarize
 from allen_viewer.gui.main_window import MainWindow
 from allen_viewer.gui.scene3d import STRUCTURE_HIGHLIGHT_OPACITY

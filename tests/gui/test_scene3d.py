@@ -11,10 +11,10 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from allen_viewer import config
-from allen_viewer.atlas.surfaces import brain_outline, structure_surface
+from allen_viewer.render.meshes import brain_outline, structure_surface
 from allen_viewer.expression.grid import ExpressionGrid, load_grid
-from allen_viewer.expression.grid_file import GRID_SHAPE
-from allen_viewer.expression.render_layer import DEFAULT_THRESHOLD, build_expression_points
+from allen_viewer.formats.grid_file import GRID_SHAPE
+from allen_viewer.render.layers import DEFAULT_THRESHOLD, build_expression_points
 from allen_viewer.gui.scene3d import ExpressionControls, ExpressionScene
 
 pytestmark = pytest.mark.gui

@@ -9,7 +9,7 @@ from PySide6.QtCore import QPoint, Qt
 from allen_viewer import config
 from allen_viewer.atlas.reference_space import ANNOTATION_SHAPE, ccf25_to_grid, ccf25_to_um
 from allen_viewer.expression.grid import ExpressionGrid, load_grid
-from allen_viewer.expression.grid_file import GRID_SHAPE
+from allen_viewer.formats.grid_file import GRID_SHAPE
 from allen_viewer.gui.slice_view import (
     GRID_MAPS,
     OUTLINE_RGB,
@@ -331,7 +331,7 @@ def test_zero_energy_is_transparent_and_the_heat_map_can_follow_the_threshold(la
 
 
 def test_outline_colour_is_in_no_colour_map():
-    from allen_viewer.expression.render_layer import CMAPS
+    from allen_viewer.render.layers import CMAPS
     from allen_viewer.gui.slice_view import OUTLINE_RGB, colormap_lut
 
     for name in CMAPS:

@@ -5,7 +5,7 @@ import pytest
 
 from allen_viewer.errors import AllenViewerError, ServiceUnavailable, UnknownStructure
 from allen_viewer.expression.grid import ExpressionGrid
-from allen_viewer.expression.grid_file import GRID_SHAPE
+from allen_viewer.formats.grid_file import GRID_SHAPE
 from allen_viewer.library import remote
 from allen_viewer.library.search import (
     correlation_search,

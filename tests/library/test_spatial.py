@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from allen_viewer.errors import AllenViewerError
-from allen_viewer.expression.grid_file import GRID_SHAPE
+from allen_viewer.formats.grid_file import GRID_SHAPE
 from allen_viewer.library.spatial import enriched_at_seed, seed_voxel, spatial_correlation
 from tests.library import build_library, f16, make_layout
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from allen_viewer.errors import CorruptData
-from allen_viewer.expression.grid_file import GRID_SHAPE
+from allen_viewer.formats.grid_file import GRID_SHAPE
 from allen_viewer.library import store
 from allen_viewer.library.store import F16_MAX, Layout, Library, LibraryError, pack_rows
 from tests.library import NRP1, PDYN, build_library, f16, grid_annotation, make_layout, real_grid

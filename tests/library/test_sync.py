@@ -14,7 +14,7 @@ import pytest
 from allen_viewer import cli
 from allen_viewer.errors import Cancelled, Offline
 from allen_viewer.expression.grid import load_grid
-from allen_viewer.expression.grid_file import read_grid_zip
+from allen_viewer.formats.grid_file import read_grid_zip
 from allen_viewer.library.store import Library
 from allen_viewer.library.sync import (
     clean_stale_parts,

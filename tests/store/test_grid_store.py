@@ -14,7 +14,7 @@ from allen_viewer.errors import (
     Offline,
     UnknownExperiment,
 )
-from allen_viewer.expression.grid_file import read_grid_zip
+from allen_viewer.formats.grid_file import read_grid_zip
 from allen_viewer.store.cache import Cache
 from allen_viewer.store.grid_store import GridStore
 from tests.fake_allen.fixtures import allen_client, allen_env, fake_allen, fake_allen_data  # noqa: F401

@@ -6,9 +6,9 @@ import time
 import numpy as np
 import pytest
 
-from allen_viewer.atlas import surfaces
+from allen_viewer.render import meshes as surfaces
 from allen_viewer.atlas.reference_space import ANNOTATION_SPACING_UM
-from allen_viewer.atlas.surfaces import (
+from allen_viewer.render.meshes import (
     brain_outline,
     mask_surface,
     mesh_cache_path,

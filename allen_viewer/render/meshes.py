@@ -27,7 +27,7 @@ cannot parse, that has another key or no triangles is regenerated and rewritten.
 annotation: the annotation is the embedded CCFv3 2017 file, so bump :data:`SURFACE_VERSION`
 when it or the meshing parameters change.
 
-``python -m allen_viewer.atlas.surfaces`` prints how long extraction takes.
+``python -m allen_viewer.render.meshes`` prints how long extraction takes.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import pytest
 
 from allen_viewer import config
 from allen_viewer.errors import CorruptData
-from allen_viewer.expression import grid_file as gf
+from allen_viewer.formats import grid_file as gf
 
 PDYN_ZIP = config.resources_dir() / "grids" / "71717084.zip"
 

@@ -67,7 +67,7 @@ from vtkmodules.vtkRenderingCore import (
 
 from allen_viewer.expression.compare import both_have_data, compare_values
 from allen_viewer.expression.grid import ExpressionGrid
-from allen_viewer.expression.grid_file import GRID_SHAPE, GRID_SPACING_UM
+from allen_viewer.formats.grid_file import GRID_SHAPE, GRID_SPACING_UM
 
 DEFAULT_THRESHOLD = 1.0
 """Default energy threshold: voxels with energy below it are not drawn.  Energy is Allen's

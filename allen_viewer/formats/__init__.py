@@ -1,0 +1,9 @@
+"""File formats at the bottom of the core: what ``api/``, ``store/``, ``atlas/`` and
+``expression/`` all read, so that none of them imports another for a format.
+
+* :mod:`allen_viewer.formats.grid_file`: Allen's expression grid zips (``.mhd`` + ``.raw``
+  volumes, (AP, DV, ML) 67 x 41 x 58 at 200 µm, -1 = no data).
+
+numpy and defusedxml only; of allen_viewer it imports only :mod:`allen_viewer.errors` and the
+atomic writer :mod:`allen_viewer.store.atomic`.
+"""

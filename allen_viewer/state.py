@@ -1,0 +1,423 @@
+"""What the user sees, as one Qt-free evented model: :class:`ViewerState`, and sessions.
+
+The viewer window, its panes and the exports read this model and subscribe to its events;
+the loaders write into it.  It holds no arrays and no Qt or VTK objects, only the small
+values that say what is on show, so the CLI can write one (``export image``) and the GUI can
+reopen it (``allen-viewer --session FILE``, *File > Open session…*).
+
+Events come from `psygnal <https://psygnal.readthedocs.io>`_ (what napari's evented models
+use): every field of an ``@evented`` dataclass has a signal ``state.events.<field>`` that
+fires ``(new, old)`` when the value changes (not when it is set to an equal value), and
+``state.events.all`` relays every change of the model and of its parts
+(``state.display``, ``state.camera``) with the path of the field that changed.
+
+Units and axes: positions are CCF micrometres in (AP, DV, ML) order (x = AP + posterior,
+y = DV + ventral, z = ML + right); energies are Allen's expression energy.
+
+Sessions
+--------
+:meth:`ViewerState.to_dict` gives a JSON-ready dict with ``"format": "allen_viewer.session"``
+and ``"version": 1``; :meth:`ViewerState.from_dict` checks it strictly: an unknown or a
+missing key, a wrong type or a value out of range raises one
+:class:`~allen_viewer.errors.AllenViewerError` naming the key (``display.threshold: ...``),
+never a traceback.  Not saved: the network state (found again at start-up).
+:func:`read_session` reads a session file or any export sidecar that embeds one under
+``"session"``; :func:`write_session` writes one atomically.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from psygnal import evented
+
+from allen_viewer.errors import AllenViewerError
+
+SESSION_FORMAT = "allen_viewer.session"
+SESSION_VERSION = 1
+SESSION_KEY = "session"
+"""The key under which an export's provenance sidecar embeds the session that drew it."""
+
+COLOR_BY = ("auto", "energy", "intensity", "density")
+"""What the spheres' colours show: ``auto`` is intensity when the experiment has it, else
+energy (the sphere sizes always follow energy)."""
+CMAPS = ("viridis", "magma", "inferno", "plasma", "hot", "gray")
+"""The colour maps the 3-D view offers (the render layer's list; a test keeps them equal)."""
+CAMERA_PRESETS = ("dorsal", "lateral", "anterior", "oblique")
+SLICE_BACKGROUNDS = ("annotation", "nissl")
+NETWORK_STATES = ("unknown", "online", "offline", "offline-mode")
+PLANES = ("coronal", "sagittal")
+
+DEFAULT_THRESHOLD = 1.0
+DEFAULT_PERCENTILE = 90.0
+DEFAULT_SIZE_SCALE = 1.0
+DEFAULT_CMAP = "viridis"
+DEFAULT_OPACITY = 1.0
+DEFAULT_CURSOR_UM = (5200.0, 4200.0, 3800.0)
+"""Where the cursor starts (CCF µm, (AP, DV, ML)): the left caudoputamen."""
+
+
+@dataclass(frozen=True)
+class ExperimentRef:
+    """Which experiment is shown: Allen experiment id, gene symbol and section plane.
+
+    The id is what a session reopens; the symbol and plane are there for people reading it."""
+
+    id: int
+    gene: str
+    plane: str
+
+    @classmethod
+    def of(cls, experiment) -> "ExperimentRef":
+        """From a :class:`~allen_viewer.store.gene_index.Experiment` (or anything with
+        ``id``, ``symbol`` and ``plane``)."""
+        return cls(int(experiment.id), str(experiment.symbol), str(experiment.plane))
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "gene": self.gene, "plane": self.plane}
+
+
+@evented
+@dataclass
+class DisplayState:
+    """How the expression spheres are drawn.
+
+    ``threshold``: the energy threshold in effect (voxels with a lower expression energy are
+    not drawn); ``threshold_pinned``: the threshold rule -- True keeps that energy for
+    every gene opened, False gives each gene opened the ``threshold_percentile`` (0-100) of
+    its own in-brain energies (see :attr:`threshold_rule`); ``color_by``: one of
+    :data:`COLOR_BY`; ``size_scale``: multiplies every sphere radius; ``opacity``: of the
+    spheres, (0, 1]; ``cmap``: one of :data:`CMAPS`; ``show_outside_brain``: also draw the
+    voxels with data outside the brain (200 µm grid annotation == 0).
+    """
+
+    color_by: str = "auto"
+    threshold: float = DEFAULT_THRESHOLD
+    threshold_percentile: float = DEFAULT_PERCENTILE
+    threshold_pinned: bool = False
+    size_scale: float = DEFAULT_SIZE_SCALE
+    opacity: float = DEFAULT_OPACITY
+    cmap: str = DEFAULT_CMAP
+    show_outside_brain: bool = False
+
+    @property
+    def threshold_rule(self) -> str:
+        """``energy`` (pinned: an absolute energy for every gene) or ``percentile`` (each gene
+        gets its own :attr:`threshold_percentile`)."""
+        return "energy" if self.threshold_pinned else "percentile"
+
+    def saved_values(self) -> dict:
+        """:meth:`render_values` with the threshold rule and the colour choice
+        (``threshold_percentile``, ``threshold_pinned``, ``color_by``): the keys of the
+        viewer's ``ExpressionControls.saved_values()`` and of its settings."""
+        return {**self.render_values(), "threshold_percentile": self.threshold_percentile,
+                "threshold_pinned": self.threshold_pinned, "color_by": self.color_by}
+
+    def render_values(self) -> dict:
+        """``{threshold, size_scale, cmap, opacity}``: the keyword arguments of the render
+        layer's ``set_display`` (and of the viewer's ``ExpressionControls.values()``)."""
+        return {"threshold": self.threshold, "size_scale": self.size_scale, "cmap": self.cmap,
+                "opacity": self.opacity}
+
+
+@evented
+@dataclass
+class CameraState:
+    """The 3-D camera: a preset name (``preset``; None once the user moved the camera
+    away from it) and the pose (CCF µm position and focal point, view-up vector, vertical
+    view angle in degrees; None until a view reported one).  Reopening applies the preset
+    when there is one (fitted to the window it opens in), else the pose."""
+
+    preset: str | None = "oblique"
+    position_um: tuple[float, float, float] | None = None
+    focal_point_um: tuple[float, float, float] | None = None
+    view_up: tuple[float, float, float] | None = None
+    view_angle_deg: float = 30.0
+
+
+@evented
+@dataclass
+class ViewerState:
+    """Everything the user sees (see the module docstring).
+
+    ``experiment``: gene A, the gene on show (None before one is loaded); ``compare_with``:
+    gene B (None until one is loaded); ``comparing``: the comparison is on show;
+    ``selected_structure``: Allen structure id or None; ``visible_structures``: ids of the
+    structures whose surfaces are shown (besides the selected one); ``cursor_um``: the
+    cursor (all slice panes cut through it), CCF µm (AP, DV, ML); ``slice_background``:
+    ``annotation`` or ``nissl``; ``network``: ``unknown``, ``online``, ``offline`` (found)
+    or ``offline-mode`` (asked for) -- not saved in sessions.
+    """
+
+    experiment: ExperimentRef | None = None
+    compare_with: ExperimentRef | None = None
+    comparing: bool = False
+    display: DisplayState = field(default_factory=DisplayState)
+    camera: CameraState = field(default_factory=CameraState)
+    cursor_um: tuple[float, float, float] = DEFAULT_CURSOR_UM
+    selected_structure: int | None = None
+    visible_structures: tuple[int, ...] = ()
+    slice_background: str = "annotation"
+    network: str = "unknown"
+
+    # ---- sessions -----------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        """The session as a JSON-ready dict (see the module docstring)."""
+        return {
+            "format": SESSION_FORMAT,
+            "version": SESSION_VERSION,
+            "experiment": None if self.experiment is None else self.experiment.to_dict(),
+            "compare_with": None if self.compare_with is None else self.compare_with.to_dict(),
+            "comparing": self.comparing,
+            "display": {f.name: getattr(self.display, f.name) for f in fields(DisplayState)},
+            "camera": {f.name: (list(v) if isinstance(v, tuple) else v)
+                       for f in fields(CameraState) for v in (getattr(self.camera, f.name),)},
+            "cursor_um": list(self.cursor_um),
+            "selected_structure": self.selected_structure,
+            "visible_structures": list(self.visible_structures),
+            "slice_background": self.slice_background,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data, where: str = "session") -> "ViewerState":
+        """A new state from :meth:`to_dict`'s output; AllenViewerError naming the first key
+        that is unknown, missing, of the wrong type or out of range."""
+        d = _Checker(where)
+        top = d.mapping(data, "")
+        fmt = top.get("format")
+        if fmt != SESSION_FORMAT:
+            raise AllenViewerError(f"{where}: not an allen_viewer session (its \"format\" is {fmt!r}, "
+                                   f"expected {SESSION_FORMAT!r}).")
+        version = top.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise AllenViewerError(f"{where}: \"version\" must be a whole number, not {version!r}.")
+        if version > SESSION_VERSION:
+            raise AllenViewerError(f"{where}: session version {version} was written by a newer allen_viewer; "
+                                   f"this one reads version {SESSION_VERSION}.")
+        if version < 1:
+            raise AllenViewerError(f"{where}: session version {version} is not a version allen_viewer wrote.")
+        d.keys(top, "", ("format", "version", "experiment", "compare_with", "comparing", "display", "camera",
+                         "cursor_um", "selected_structure", "visible_structures", "slice_background"))
+        display = d.mapping(top["display"], "display")
+        d.keys(display, "display", [f.name for f in fields(DisplayState)])
+        camera = d.mapping(top["camera"], "camera")
+        d.keys(camera, "camera", [f.name for f in fields(CameraState)])
+        state = cls(
+            experiment=d.experiment(top["experiment"], "experiment"),
+            compare_with=d.experiment(top["compare_with"], "compare_with"),
+            comparing=d.boolean(top["comparing"], "comparing"),
+            display=DisplayState(
+                color_by=d.choice(display["color_by"], "display.color_by", COLOR_BY),
+                threshold=d.number(display["threshold"], "display.threshold", 0.0),
+                threshold_percentile=d.number(display["threshold_percentile"], "display.threshold_percentile",
+                                              0.0, 100.0),
+                threshold_pinned=d.boolean(display["threshold_pinned"], "display.threshold_pinned"),
+                size_scale=d.number(display["size_scale"], "display.size_scale", 0.01, 100.0),
+                opacity=d.number(display["opacity"], "display.opacity", 0.0, 1.0, low_open=True),
+                cmap=d.choice(display["cmap"], "display.cmap", CMAPS),
+                show_outside_brain=d.boolean(display["show_outside_brain"], "display.show_outside_brain"),
+            ),
+            camera=CameraState(
+                preset=d.choice(camera["preset"], "camera.preset", CAMERA_PRESETS, optional=True),
+                position_um=d.vector(camera["position_um"], "camera.position_um", optional=True),
+                focal_point_um=d.vector(camera["focal_point_um"], "camera.focal_point_um", optional=True),
+                view_up=d.vector(camera["view_up"], "camera.view_up", optional=True),
+                view_angle_deg=d.number(camera["view_angle_deg"], "camera.view_angle_deg", 0.0, 180.0,
+                                        low_open=True),
+            ),
+            cursor_um=d.vector(top["cursor_um"], "cursor_um"),
+            selected_structure=d.integer(top["selected_structure"], "selected_structure", optional=True),
+            visible_structures=tuple(d.integer(v, f"visible_structures[{i}]")
+                                     for i, v in enumerate(d.sequence(top["visible_structures"],
+                                                                      "visible_structures"))),
+            slice_background=d.choice(top["slice_background"], "slice_background", SLICE_BACKGROUNDS),
+        )
+        if state.camera.preset is None and state.camera.position_um is None:
+            raise AllenViewerError(f"{where}: camera has neither a preset nor a position_um.")
+        if state.comparing and (state.experiment is None or state.compare_with is None):
+            raise AllenViewerError(f"{where}: \"comparing\" is true but experiment and compare_with are not both set.")
+        return state
+
+    @classmethod
+    def from_json(cls, text: str, where: str = "session") -> "ViewerState":
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise AllenViewerError(f"{where} is not valid JSON ({exc}).") from None
+        return cls.from_dict(data, where)
+
+    def update_from(self, other: "ViewerState", network: bool = False) -> None:
+        """Copy every saved field of ``other`` into this state, so that subscribers see each
+        change as an event (``network`` too when asked)."""
+        for f in fields(DisplayState):
+            setattr(self.display, f.name, getattr(other.display, f.name))
+        for f in fields(CameraState):
+            setattr(self.camera, f.name, getattr(other.camera, f.name))
+        for name in ("experiment", "compare_with", "comparing", "cursor_um", "selected_structure",
+                     "visible_structures", "slice_background"):
+            setattr(self, name, getattr(other, name))
+        if network:
+            self.network = other.network
+
+    def copy(self) -> "ViewerState":
+        """An independent copy (no subscribers) of the saved fields and the network state."""
+        twin = ViewerState.from_dict(self.to_dict())
+        twin.network = self.network
+        return twin
+
+
+# ---- files ------------------------------------------------------------------------------
+
+def session_from_record(record, where: str) -> ViewerState:
+    """The session in ``record``: a session dict itself, or an export sidecar that embeds one
+    under :data:`SESSION_KEY`."""
+    if isinstance(record, dict) and record.get("format") != SESSION_FORMAT and SESSION_KEY in record:
+        return ViewerState.from_dict(record[SESSION_KEY], f"{where} (its embedded session)")
+    if isinstance(record, dict) and "format" not in record and "export" in record:
+        raise AllenViewerError(f"{where} is an export sidecar without a session (written by an older "
+                               "allen_viewer, or an export that does not record one).")
+    return ViewerState.from_dict(record, where)
+
+
+def read_session(path: Path | str) -> ViewerState:
+    """Read a session file, or an export's ``FILE.json`` sidecar that embeds one.
+
+    Raises AllenViewerError (one line) when the file is missing, unreadable, not JSON or
+    not a valid session."""
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise AllenViewerError(f"{path} is not a file." if path.exists() else f"{path} does not exist.")
+        if path.stat().st_size > 10_000_000:
+            raise AllenViewerError(f"{path} is too large to be a session file.")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise AllenViewerError(f"{path} is not a text file.") from None
+    except OSError as exc:
+        raise AllenViewerError(f"Could not read {path} ({exc.strerror or exc}).") from None
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        raise AllenViewerError(f"{path} is not valid JSON ({exc}).") from None
+    return session_from_record(record, str(path))
+
+
+def write_session(path: Path | str, state: ViewerState) -> Path:
+    """Write ``state`` as a session file, atomically; AllenViewerError when it cannot be
+    written (nothing is left half-written)."""
+    from allen_viewer.store.atomic import atomic_write
+
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise AllenViewerError(f"{path} exists and is not a regular file; not replaced.")
+    try:
+        with atomic_write(path, "w") as fh:
+            fh.write(state.to_json())
+    except OSError as exc:
+        raise AllenViewerError(f"Could not write {path} ({exc.strerror or exc}).") from None
+    return path
+
+
+# ---- checking ---------------------------------------------------------------------------
+
+class _Checker:
+    """Type and range checks that raise one AllenViewerError naming the key."""
+
+    def __init__(self, where: str):
+        self.where = where
+
+    def fail(self, key: str, message: str) -> None:
+        raise AllenViewerError(f"{self.where}: {key + ': ' if key else ''}{message}")
+
+    def mapping(self, value, key: str) -> dict:
+        if not isinstance(value, dict):
+            self.fail(key, f"expected a JSON object, not {_kind(value)}.")
+        return value
+
+    def keys(self, mapping: dict, key: str, expected) -> None:
+        prefix = f"{key}." if key else ""
+        unknown = [k for k in mapping if k not in expected]
+        if unknown:
+            self.fail("", f"unknown key{'s' if len(unknown) > 1 else ''} "
+                          f"{', '.join(repr(prefix + str(k)) for k in unknown)}.")
+        missing = [k for k in expected if k not in mapping]
+        if missing:
+            self.fail("", f"missing key{'s' if len(missing) > 1 else ''} "
+                          f"{', '.join(repr(prefix + k) for k in missing)}.")
+
+    def boolean(self, value, key: str) -> bool:
+        if not isinstance(value, bool):
+            self.fail(key, f"expected true or false, not {_kind(value)}.")
+        return value
+
+    def number(self, value, key: str, low: float | None = None, high: float | None = None,
+               low_open: bool = False) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            self.fail(key, f"expected a number, not {_kind(value)}.")
+        value = float(value)
+        if low is not None and (value < low or (low_open and value == low)):
+            self.fail(key, f"{value:g} is out of range (must be {'>' if low_open else '>='} {low:g}).")
+        if high is not None and value > high:
+            self.fail(key, f"{value:g} is out of range (must be <= {high:g}).")
+        return value
+
+    def integer(self, value, key: str, optional: bool = False) -> int | None:
+        if value is None and optional:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(key, f"expected a whole number{' or null' if optional else ''}, not {_kind(value)}.")
+        return value
+
+    def choice(self, value, key: str, choices, optional: bool = False) -> str | None:
+        if value is None and optional:
+            return None
+        if value not in choices:
+            self.fail(key, f"{_kind(value)} is not one of {', '.join(choices)}{' (or null)' if optional else ''}.")
+        return value
+
+    def sequence(self, value, key: str) -> list:
+        if not isinstance(value, list):
+            self.fail(key, f"expected a JSON array, not {_kind(value)}.")
+        return value
+
+    def vector(self, value, key: str, optional: bool = False) -> tuple[float, float, float] | None:
+        if value is None and optional:
+            return None
+        if not isinstance(value, list) or len(value) != 3:
+            self.fail(key, f"expected an array of 3 numbers{' or null' if optional else ''}, not {_kind(value)}.")
+        return tuple(self.number(v, f"{key}[{i}]") for i, v in enumerate(value))
+
+    def experiment(self, value, key: str) -> ExperimentRef | None:
+        if value is None:
+            return None
+        m = self.mapping(value, key)
+        self.keys(m, key, ("id", "gene", "plane"))
+        ident = self.integer(m["id"], f"{key}.id")
+        if ident <= 0:
+            self.fail(f"{key}.id", f"{ident} is not an experiment id.")
+        if not isinstance(m["gene"], str) or not m["gene"].strip():
+            self.fail(f"{key}.gene", f"expected a gene symbol, not {_kind(m['gene'])}.")
+        return ExperimentRef(ident, m["gene"], self.choice(m["plane"], f"{key}.plane", PLANES))
+
+
+def _kind(value) -> str:
+    """A short, safe description of a JSON value for messages (never the whole value)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:37] + "...")
+    if isinstance(value, list):
+        return f"an array of {len(value)}"
+    if isinstance(value, dict):
+        return "a JSON object"
+    return type(value).__name__

@@ -1,0 +1,293 @@
+"""Sessions: what the window shows saved to a file and opened again, in the window and from the CLI.
+
+Offline throughout: Pdyn (71717084) and Nrp1 (74272479) are embedded, so nothing needs a server.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import pyvista as pv
+from PySide6.QtTest import QTest
+
+from allen_viewer.data import AtlasData
+from allen_viewer.gui.main_window import MainWindow
+from allen_viewer.gui.settings import ViewerSettings
+from allen_viewer.gui.state_binding import open_session_file, save_session_file
+from allen_viewer.state import ExperimentRef, read_session
+from allen_viewer.store.cache import Cache
+
+pytestmark = pytest.mark.gui
+
+PDYN, NRP1 = 71717084, 74272479
+CP, TH = 672, 549
+
+
+def _wait(predicate, ms: int = 60_000) -> bool:
+    while ms > 0 and not predicate():
+        QTest.qWait(20)
+        ms -= 20
+    return predicate()
+
+
+@pytest.fixture(scope="module")
+def window(qapp, tmp_path_factory, ontology, reference_space, gene_index):
+    pv.global_theme.anti_aliasing = None
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ALLEN_VIEWER_OFFLINE", "1")
+        data = AtlasData(cache=Cache(tmp_path_factory.mktemp("session_cache")))
+        data.__dict__.update(ontology=ontology, reference_space=reference_space, gene_index=gene_index)
+        w = MainWindow(data, ViewerSettings(tmp_path_factory.mktemp("settings") / "s.ini"), notices=False)
+        w.resize(1600, 1000)
+        w.show()
+        QTest.qWaitForWindowExposed(w)
+        assert _wait(lambda: w.space is not None and w.index is not None and w.outline_mesh is not None
+                     and not w.is_busy())
+        yield w
+        w.close()
+        w.deleteLater()
+        QTest.qWait(50)
+
+
+def _settle(w) -> None:
+    assert _wait(lambda: not w.is_busy() and not w.session_binding.pending)
+
+
+def test_the_state_follows_the_window(window):
+    w = window
+    w.request_gene("Pdyn")
+    assert _wait(lambda: w.grid is not None and w.grid.id == PDYN)
+    _settle(w)
+    assert w.state.experiment == ExperimentRef(PDYN, "Pdyn", "coronal")
+    w.controls.cmap.setCurrentText("magma")
+    assert w.state.display.cmap == "magma"
+    w.controls.size_scale.setValue(1.7)
+    assert w.state.display.size_scale == pytest.approx(1.7)
+    w.controls.pinned.setChecked(True)
+    assert w.state.display.threshold_pinned and w.state.display.threshold_rule == "energy"
+    w.controls.pinned.setChecked(False)
+    w.controls.percentile.setValue(75.0)
+    assert w.state.display.threshold_percentile == 75.0
+    assert w.state.display.threshold == pytest.approx(w.controls.values()["threshold"])
+    w.controls.color_by.setCurrentIndex(w.controls.color_by.findData("density"))
+    assert w.state.display.color_by == "density"
+    w.outside_action.setChecked(True)
+    assert w.state.display.show_outside_brain
+    w.outside_action.setChecked(False)
+    w.select_structure(TH)
+    assert w.state.selected_structure == TH
+    w.tree_panel.set_visible(CP, True)
+    assert CP in w.state.visible_structures
+    w.tree_panel.set_visible(CP, False)
+    assert CP not in w.state.visible_structures
+    assert w.state.network == "offline-mode"
+
+
+def test_session_round_trip_in_the_window(window, tmp_path):
+    w = window
+    w.request_gene("Pdyn")
+    assert _wait(lambda: w.grid is not None and w.grid.id == PDYN)
+    _settle(w)
+    w.controls.set_values(threshold=4.25, size_scale=1.4, cmap="inferno", opacity=0.7, threshold_percentile=85.0,
+                          threshold_pinned=False, color_by="energy")
+    w.controls.changed.emit()
+    w.outside_action.setChecked(True)
+    w.tree_panel.set_visible(CP, True)
+    w.go_to_structure("TH")
+    w.camera_preset("lateral")
+    _settle(w)
+    path = tmp_path / "s.json"
+    assert save_session_file(w, path)
+    saved = read_session(path)
+    assert saved.experiment.id == PDYN and saved.camera.preset == "lateral"
+    assert saved.selected_structure == TH and saved.visible_structures == (CP,)
+    assert saved.display.threshold == pytest.approx(4.25) and saved.display.cmap == "inferno"
+
+    # change everything, then open the session: the same state again
+    w.request_gene(NRP1)
+    assert _wait(lambda: w.grid is not None and w.grid.id == NRP1)
+    w.controls.set_values(threshold=9.0, size_scale=0.6, cmap="gray", opacity=0.3, threshold_percentile=60.0,
+                          threshold_pinned=True, color_by="auto")
+    w.controls.changed.emit()
+    w.outside_action.setChecked(False)
+    w.camera_preset("dorsal")
+    w.select_structure(CP)
+    w.tree_panel.set_visible(CP, False)
+    w.set_cursor_um(np.array([7000.0, 3000.0, 6000.0]), select=False)
+    _settle(w)
+    assert open_session_file(w, path)
+    _settle(w)
+    assert w.grid.id == PDYN
+    again = w.session_binding.snapshot()
+    a, b = saved.to_dict(), again.to_dict()
+    for key in ("position_um", "focal_point_um", "view_up"):
+        assert np.allclose(a["camera"].pop(key), b["camera"].pop(key), atol=1e-3)
+    assert a == b
+    assert w.controls.saved_values() == {
+        "threshold": pytest.approx(4.25), "size_scale": pytest.approx(1.4), "cmap": "inferno",
+        "opacity": pytest.approx(0.7), "threshold_percentile": 85.0, "threshold_pinned": False, "color_by": "energy"}
+    assert w.outside_action.isChecked() and w.scene.layer.color_by == "energy"
+    w.outside_action.setChecked(False)
+    assert w.tree_panel.selected_id() == TH and CP in w.scene.structure_ids
+    assert np.allclose(w.slices.cursor_um(), saved.cursor_um)
+
+
+def test_a_turned_camera_is_saved_as_a_pose(window, tmp_path):
+    w = window
+    _settle(w)
+    w.camera_preset("anterior")
+    cam = w.scene.plotter.camera
+    cam.Azimuth(25.0)
+    w.scene.render()
+    snap = w.session_binding.snapshot()
+    assert snap.camera.preset is None
+    pose = np.array(snap.camera.position_um)
+    path = tmp_path / "turned.json"
+    assert save_session_file(w, path)
+    w.camera_preset("dorsal")
+    assert open_session_file(w, path)
+    _settle(w)
+    assert np.allclose(w.scene.camera_pose().position, pose, atol=1e-3)
+
+
+def _compare_pdyn_with_nrp1(w) -> None:
+    w.request_gene("Pdyn")
+    assert _wait(lambda: w.grid is not None and w.grid.id == PDYN)
+    w.compare_with(NRP1)
+    assert _wait(lambda: w.is_comparing)
+    _settle(w)
+
+
+def test_compare_mode_is_saved_and_reopened(window, tmp_path):
+    w = window
+    _compare_pdyn_with_nrp1(w)
+    path = tmp_path / "cmp.json"
+    assert save_session_file(w, path)
+    saved = read_session(path)
+    assert saved.comparing and saved.compare_with == ExperimentRef(NRP1, "Nrp1", "coronal")
+    w.set_compare_mode(False)
+    assert not w.state.comparing
+    assert open_session_file(w, path)
+    assert _wait(lambda: w.is_comparing)
+    _settle(w)
+    assert w.compare_grid.id == NRP1 and w.grid.id == PDYN
+    w.set_compare_mode(False)
+
+
+def test_the_compare_view_follows_the_state(window):
+    w = window
+    _compare_pdyn_with_nrp1(w)
+    view = w.compare_view
+    w.set_compare_mode(False)  # hidden, it still follows
+    w.controls.cmap.setCurrentText("plasma")
+    assert all(scene.display_settings.cmap == "plasma" for scene in view.scenes[:2])
+    w.select_structure(CP)
+    assert view.structure is not None and view.structure.id == CP
+    w.set_cursor_um(np.array([6000.0, 3000.0, 4000.0]), select=False)
+    assert np.allclose(view.slices.cursor_um(), w.slices.cursor_um())
+    assert w.state.cursor_um == tuple(w.slices.cursor_um())
+    w.set_slice_background("annotation")
+    assert w.state.slice_background == "annotation"
+
+
+def test_image_exports_from_the_window_embed_their_session(qtbot, window, tmp_path):
+    w = window
+    w.request_gene("Pdyn")
+    assert _wait(lambda: w.grid is not None and w.grid.id == PDYN)
+    _settle(w)
+    exports = w.exports
+    exports.ask_save_path = lambda caption, suggested, file_filter: tmp_path / "shot.png"
+    exports.confirm_overwrite = lambda existing: True
+    exports.ask_image_options = lambda: {"size": (320, 240), "view": "lateral", "transparent": False}
+    with qtbot.waitSignal(exports.exportFinished, timeout=60_000):
+        exports.actions["image_3d"].trigger()
+    session = read_session(tmp_path / "shot.json")
+    assert session.experiment.id == PDYN and session.camera.preset == "lateral"
+    assert session.display.threshold == pytest.approx(w.controls.values()["threshold"])
+    exports.ask_save_path = lambda caption, suggested, file_filter: tmp_path / "pane.png"
+    with qtbot.waitSignal(exports.exportFinished, timeout=60_000):
+        exports.actions["image_coronal"].trigger()
+    assert read_session(tmp_path / "pane.json").cursor_um == w.state.cursor_um
+
+
+def test_a_bad_session_file_goes_to_the_banner(window, tmp_path):
+    w = window
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"format": "allen_viewer.session", "version": 1, "colour": "red"}))
+    before = w.state.to_dict()
+    assert not open_session_file(w, path)
+    assert w.banner.isVisible() and "unknown key 'colour'" in w.banner.text
+    assert w.state.to_dict() == before
+    w.banner.hide()
+
+
+# ---- the command line ---------------------------------------------------------------------
+
+def _run(args, tmp_path):
+    env = dict(os.environ)
+    env.update({"ALLEN_VIEWER_SETTINGS": str(tmp_path / "settings.ini"), "ALLEN_VIEWER_CACHE": str(tmp_path / "cache"),
+                "ALLEN_API_URL": "http://127.0.0.1:9",
+                "ALLEN_DOWNLOAD_URL": "http://127.0.0.1:9/informatics-archive/current-release"})
+    return subprocess.run([sys.executable, "-m", "allen_viewer", "--offline", *args], capture_output=True, text=True,
+                          env=env, timeout=240)
+
+
+def test_an_exported_image_reopens_as_the_same_session(tmp_path, qapp):
+    """``export image Pdyn --threshold 7.5 --view dorsal --out a.png`` then
+    ``--session a.json --screenshot b.png``: the same gene, threshold, camera and display; b.json carries it."""
+    a_png, b_png = tmp_path / "a.png", tmp_path / "b.png"
+    result = _run(["export", "image", "Pdyn", "--threshold", "7.5", "--view", "dorsal", "--size", "400x300",
+                   "--out", str(a_png)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    a = json.loads((tmp_path / "a.json").read_text())["session"]
+    assert a["experiment"] == {"id": PDYN, "gene": "Pdyn", "plane": "coronal"}
+    assert a["display"]["threshold"] == 7.5 and a["display"]["threshold_pinned"] is True
+    assert a["camera"]["preset"] == "dorsal"
+
+    result = _run(["--session", str(tmp_path / "a.json"), "--screenshot", str(b_png)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert b_png.is_file()
+    b = json.loads((tmp_path / "b.json").read_text())
+    assert b["export"] == "image" and b["experiments"][0]["experiment_id"] == PDYN
+    b = b["session"]
+    assert b["experiment"] == a["experiment"]
+    assert b["display"] == a["display"]
+    assert b["camera"]["preset"] == "dorsal"
+    # the dorsal camera looks straight down (-y towards +y), anterior up
+    pos, focal = np.array(b["camera"]["position_um"]), np.array(b["camera"]["focal_point_um"])
+    direction = (focal - pos) / np.linalg.norm(focal - pos)
+    assert np.allclose(direction, [0, 1, 0], atol=1e-6) and np.allclose(b["camera"]["view_up"], [-1, 0, 0])
+    # and b.json reopens too
+    result = _run(["--session", str(tmp_path / "b.json"), "--screenshot", str(tmp_path / "c.png")], tmp_path)
+    assert result.returncode == 0, result.stderr
+    c = json.loads((tmp_path / "c.json").read_text())["session"]
+    assert c["display"] == b["display"] and c["experiment"] == b["experiment"]
+    assert np.allclose(c["camera"]["position_um"], b["camera"]["position_um"], atol=1e-3)
+
+
+def test_a_percentile_export_reopens_with_its_rule(tmp_path, qapp):
+    result = _run(["export", "image", "Pdyn", "--threshold-percentile", "80", "--size", "300x200",
+                   "--out", str(tmp_path / "p.png")], tmp_path)
+    assert result.returncode == 0, result.stderr
+    a = read_session(tmp_path / "p.json")
+    assert a.display.threshold_pinned is False and a.display.threshold_percentile == 80.0
+    assert a.display.threshold_rule == "percentile" and a.camera.preset == "oblique"
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{}", "not an allen_viewer session"),
+    ('{"export": "voxels", "experiments": []}', "export sidecar without a session"),
+    ("nope", "is not valid JSON"),
+])
+def test_bad_session_on_the_command_line_is_one_line(tmp_path, qapp, content, message):
+    path = tmp_path / "s.json"
+    path.write_text(content)
+    result = _run(["--session", str(path), "--screenshot", str(tmp_path / "x.png")], tmp_path)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("allen-viewer: error: ") and message in lines[0]
+    assert not (tmp_path / "x.png").exists()
