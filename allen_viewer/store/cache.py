@@ -9,6 +9,8 @@ Layout under the cache root (``ALLEN_VIEWER_CACHE``, else the platform's user ca
 and, written by other modules (the whole layout is in docs/user-guide.md, "The cache")::
 
     gene_index.tsv.gz              the refreshed experiment list (AtlasData.refresh_gene_index)
+    images/                        section images, section lists and point-to-pixel answers
+                                   (allen_viewer.store.section_store)
     library/                       the whole-genome library (allen_viewer.library.store)
     meshes/                        surface meshes (allen_viewer.render.meshes)
     atlas/labels25-<key>.npy       the uncompressed 25 µm labels (allen_viewer.atlas.reference_space)
