@@ -149,7 +149,7 @@ rc=$?
 set -e
 cat "$TMP/info.log" "$TMP/info.err"
 [ "$rc" -eq 0 ] || fail "'info Pdyn' exited with status $rc"
-for pattern in '^experiment id +71717084$' '^gene +Pdyn' '^plane +coronal$' '^data from +embedded$' '^voxels with data +[0-9]+ of [0-9]+$'; do
+for pattern in '^experiment id +71717084$' '^gene +Pdyn' '^plane +coronal$' '^data from +embedded$' '^voxels with data +[0-9]+ in the brain \(of its [0-9]+ voxels\); [0-9]+ outside it'; do
   grep -Eq "$pattern" "$TMP/info.log" || fail "'info Pdyn' output lacks /$pattern/"
 done
 
