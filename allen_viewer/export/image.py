@@ -57,6 +57,7 @@ from allen_viewer.render.layers import (
     add_outline,
     apply_camera_preset,
     caption_actor,
+    color_channel,
 )
 from allen_viewer.export.provenance import provenance, sidecar_path, write_sidecar
 from allen_viewer.store.atomic import atomic_write
@@ -150,7 +151,7 @@ def _quiet_without_display():
 def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_SIZE, view: str = DEFAULT_VIEW,
                  pose: CameraPose | None = None, transparent: bool = False,
                  display: DisplaySettings | dict | None = None, caption: str | None = None,
-                 orientation: bool = True) -> np.ndarray:
+                 orientation: bool = True, color_by: str = "auto", show_outside: bool = False) -> np.ndarray:
     """Render the 3-D scene off screen; returns uint8 pixels (height, width, 3), or
     (height, width, 4) straight (not premultiplied) RGBA with ``transparent``.
 
@@ -159,7 +160,11 @@ def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_S
     none, the camera then fits the grid's box); ``size``: (width, height) pixels;
     ``view``: a preset name (:data:`VIEWS`), used when ``pose`` is None; ``display``:
     threshold, size scale, colour map, opacity (default: the viewer's defaults);
-    ``caption``: text in the top left corner (None: :func:`default_caption`, "": none).
+    ``caption``: text in the top left corner (None: :func:`default_caption`, "": none);
+    ``color_by``: what the sphere colours show (:data:`~allen_viewer.render.layers.COLOR_BY`;
+    the channel drawn is :func:`~allen_viewer.render.layers.color_channel`);
+    ``show_outside``: also draw the voxels with data outside the brain (in magenta), as the
+    viewer's *Show voxels outside the brain* does.
     """
     import pyvista as pv
 
@@ -169,10 +174,12 @@ def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_S
     if isinstance(display, DisplaySettings):
         display = asdict(display)
     with _quiet_without_display():
-        return _render(pv, grid, outline, width, height, view, pose, transparent, display, caption, orientation)
+        return _render(pv, grid, outline, width, height, view, pose, transparent, display, caption, orientation,
+                       color_by, show_outside)
 
 
-def _render(pv, grid, outline, width, height, view, pose, transparent, display, caption, orientation) -> np.ndarray:
+def _render(pv, grid, outline, width, height, view, pose, transparent, display, caption, orientation,
+            color_by="auto", show_outside=False) -> np.ndarray:
     scale = text_scale_for((width, height))
     plotter = pv.Plotter(off_screen=True, window_size=(width, height))
     overlay = layer = None
@@ -186,6 +193,8 @@ def _render(pv, grid, outline, width, height, view, pose, transparent, display, 
         layer = ExpressionLayer(plotter, text_scale=scale, text_color=text_color)
         if display:
             layer.set_display(**display)
+        layer.set_color_by(color_by)  # before set_grid: no grid yet, so nothing is built twice
+        layer.set_show_outside(show_outside)
         layer.set_grid(grid)
         bounds = GRID_BOUNDS_UM
         if outline is not None and outline.n_points:
@@ -367,7 +376,7 @@ def export_image(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFA
                  "voxels": "in-brain voxels with data (200 um grid annotation > 0)",
                  "size_scale": settings.size_scale,
                  "cmap": settings.cmap, "opacity": settings.opacity,
-                 "colour": "intensity" if grid.intensity is not None else "energy",
+                 "colour": color_channel(grid, "auto"),  # what render_scene drew (its default colour choice)
                  "sphere_radius": "100 um x size scale at the 99th percentile of energy, area linear in energy"},
         coordinates="CCFv3 micrometres, x = AP (posterior), y = DV (ventral), z = ML (right)",
         session=session.to_dict())

@@ -19,7 +19,9 @@
 * ``--session FILE.json`` opens a saved session (*File > Save session…*) or the sidecar of
   an exported image or screenshot that embeds one (:mod:`allen_viewer.state`): its gene(s),
   display, threshold rule, camera, cursor and structures; ``--gene`` is then not needed
-  (given, it replaces the session's gene).  With ``--screenshot FILE.png`` the picture
+  (given, it replaces the session's gene, which then gets its threshold by the session's
+  rule: its own percentile, or the pinned energy; the exact saved energy only goes with
+  the saved experiment).  With ``--screenshot FILE.png`` the picture
   waits until all of the session is applied.
 * Every ``--screenshot FILE.png`` also writes ``FILE.json``: the image's provenance with the
   session it shows, so ``--session FILE.json`` reopens it.
@@ -119,12 +121,13 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
     from allen_viewer.errors import AllenViewerError
 
     data = AtlasData()
-    state = None
+    state = saved_id = None
     if session is not None:
         from allen_viewer.state import read_session
 
         try:
             state = read_session(session)
+            saved_id = None if state.experiment is None else state.experiment.id
             if gene is not None:
                 from allen_viewer.state import ExperimentRef
 
@@ -169,7 +172,7 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
         window = MainWindow(data, settings)
         window.show()
         if state is not None:
-            window.session_binding.apply(state)
+            window.session_binding.apply(state, saved_id)  # another --gene: its own threshold by the rule
         else:
             window.request_gene(experiment if experiment is not None else default_query(settings))
         if other is not None and state is None:
@@ -179,7 +182,7 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
         return app.exec()
 
     return _screenshot(app, data, experiment, Path(screenshot), DEFAULT_SIZE, MainWindow, ViewerSettings, other,
-                       structure_id, state)
+                       structure_id, state, saved_id)
 
 
 def _go_to_structure_when_ready(window, structure_id: int) -> None:
@@ -191,7 +194,7 @@ def _go_to_structure_when_ready(window, structure_id: int) -> None:
 
 
 def _screenshot(app, data, experiment, path: Path, size, window_class, settings_class, other=None,
-                structure_id: int | None = None, state=None) -> int:
+                structure_id: int | None = None, state=None, saved_id: int | None = None) -> int:
     from allen_viewer.errors import AllenViewerError
 
     window = window_class(data, settings_class(read_only=True), restore_layout=False, notices=False)
@@ -200,7 +203,7 @@ def _screenshot(app, data, experiment, path: Path, size, window_class, settings_
     window.resize(*size)
     window.show()
     if state is not None:
-        window.session_binding.apply(state)
+        window.session_binding.apply(state, saved_id)
         if state.comparing:
             other = data.experiment(state.compare_with.id)
     else:

@@ -68,6 +68,7 @@ from allen_viewer.errors import AllenViewerError
 from allen_viewer.export.image import DEFAULT_IMAGE_SIZE, MAX_SIDE, MIN_SIDE, image_record, render_scene, write_png
 from allen_viewer.export.provenance import sidecar_path
 from allen_viewer.gui.workers import RequestChannel, shared_pool
+from allen_viewer.render.layers import color_channel
 
 log = logging.getLogger(__name__)
 
@@ -352,14 +353,16 @@ class ExportActions(QObject):
 
     def render_scene_pixels(self, size, view: str | None, transparent: bool) -> np.ndarray:
         """The gene on show rendered off screen as the 3-D view shows it (display settings,
-        outline; ``view`` None: the camera on screen) at ``size`` (width, height) pixels."""
+        *Colour by*, *Show voxels outside the brain*, outline; ``view`` None: the camera on
+        screen) at ``size`` (width, height) pixels."""
         w = self.window
         grid = self._grid()
+        d = self.state.display
         pose = self._scene_for_pose().camera_pose() if view is None else None
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             return render_scene(grid, w.outline_mesh, size, view or "oblique", pose, transparent,
-                                self.state.display.render_values())
+                                d.render_values(), color_by=d.color_by, show_outside=d.show_outside_brain)
         finally:
             QApplication.restoreOverrideCursor()
 
@@ -384,8 +387,12 @@ class ExportActions(QObject):
             if options["view"]:
                 session.camera.preset, session.camera.position_um = options["view"], None
                 session.camera.focal_point_um = session.camera.view_up = None
+            d = self.state.display
+            display = {**d.saved_values(),  # threshold and its rule
+                       "colour": color_channel(grid, d.color_by),  # the channel drawn (auto: intensity, else energy)
+                       "show_outside_brain": d.show_outside_brain}
             record = image_record(grid, "3-D scene (expression spheres, brain outline)", pixels, camera=camera,
-                                  display=self.state.display.saved_values(),  # threshold and its rule
+                                  display=display,
                                   coordinates="CCFv3 micrometres, x = AP (posterior), y = DV (ventral), z = ML (right)",
                                   session=session.to_dict())
             self._run(f"{grid.gene} 3-D image", lambda: write_png(path, pixels, record))

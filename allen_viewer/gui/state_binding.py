@@ -191,9 +191,16 @@ class StateBinding(QObject):
         """True while parts of an opened session wait for what they need."""
         return bool(self._todo)
 
-    def apply(self, session: ViewerState) -> None:
+    def apply(self, session: ViewerState, saved_experiment_id: int | None = None) -> None:
         """Show ``session`` in the window (see the module docstring).  Raises
-        AllenViewerError before changing anything when its experiment is unknown."""
+        AllenViewerError before changing anything when its experiment is unknown.
+
+        ``saved_experiment_id``: the experiment the session was saved with, when the caller
+        put another gene in ``session.experiment`` (``--session FILE --gene X``; default: the
+        session's own).  The saved energy threshold is restored exactly only for that
+        experiment or when the threshold is pinned; another gene gets the threshold rule
+        (its own ``threshold_percentile`` of its in-brain energies), since one gene's
+        percentile energy is meaningless for another."""
         w = self.window
         data = w.data
         exp_a = exp_b = None
@@ -227,7 +234,9 @@ class StateBinding(QObject):
             w.set_slice_background(session.slice_background)
         if exp_a is not None:
             self._todo["grid"] = exp_a.id
-            self._todo["threshold"] = (exp_a.id, d.threshold)
+            saved_id = exp_a.id if saved_experiment_id is None else int(saved_experiment_id)
+            if d.threshold_pinned or saved_id == exp_a.id:
+                self._todo["threshold"] = (exp_a.id, d.threshold)
             if w.grid is not None and w.grid.id == exp_a.id and not w.grid_channel.busy:
                 self._on_grid(w.grid)  # already on show: its threshold rule applies now
             else:

@@ -199,3 +199,49 @@ def test_a_failed_export_shows_in_the_banner_and_leaves_no_file(qtbot, window, a
     assert "voxels" in window.banner.text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not_a_folder"]
     assert not window.exports.channels()
+
+
+def _magenta(px: np.ndarray) -> np.ndarray:
+    """Pixels of OUTSIDE_COLOR's hue (magenta, lit or shaded): in no colour map offered."""
+    r, g, b = (px[:, :, i].astype(int) for i in range(3))
+    return (r > 120) & (b > 90) & (g < 0.6 * np.minimum(r, b))
+
+
+def test_3d_image_draws_the_colour_by_choice_and_the_outside_voxels(qtbot, window, answers, tmp_path, monkeypatch):
+    from allen_viewer.expression.grid import ExpressionGrid
+    from allen_viewer.render.layers import color_channel
+
+    real = window.grid
+    assert real.outside_brain.any()  # Pdyn's real grid has voxels with data outside the brain
+    # GENERATED density (the embedded Pdyn is energy only): a left-to-right ramp, unlike energy
+    density = np.broadcast_to(np.linspace(0.0, 1.0, real.shape[2], dtype=np.float32), real.shape).copy()
+    density[~real.has_data_anywhere] = np.nan
+    grid = ExpressionGrid(real.experiment, energy=real.energy, has_data=real.has_data_anywhere,
+                          density=density, in_brain=real.in_brain)
+    monkeypatch.setattr(window, "grid", grid)
+    plain = window.exports.render_scene_pixels((480, 360), "dorsal", False)  # auto, inside only
+    assert _magenta(plain).sum() == 0
+    controls = window.controls
+    controls.color_by.setCurrentIndex(controls.color_by.findData("density"))
+    window.outside_action.setChecked(True)
+    try:
+        assert window.state.display.color_by == "density" and window.state.display.show_outside_brain
+        answers.path = tmp_path / "density.png"
+        answers.image = {"size": (480, 360), "view": "dorsal", "transparent": False}
+        files = _export(qtbot, window, "image_3d")
+        with Image.open(files[0]) as im:
+            px = np.asarray(im)[:, :, :3]
+        side = json.loads(files[1].read_text())
+    finally:
+        controls.color_by.setCurrentIndex(controls.color_by.findData("auto"))
+        window.outside_action.setChecked(False)
+    assert _magenta(px).sum() > 20  # the voxels outside the brain were drawn
+    # density colours differ from intensity colours (auto) on the same spheres
+    spheres = (np.ptp(plain.astype(int), axis=2) > 60) & ~_magenta(px)  # coloured pixels of the plain render
+    assert spheres.sum() > 500
+    changed = np.abs(px.astype(int) - plain.astype(int)).max(axis=2) > 40
+    assert changed[spheres].mean() > 0.15, changed[spheres].mean()  # 0.29 measured; 0 without the fix
+    assert side["display"]["color_by"] == "density"
+    assert side["display"]["colour"] == color_channel(grid, "density") == "density"
+    assert side["display"]["show_outside_brain"] is True
+    assert side["session"]["display"]["color_by"] == "density"

@@ -154,6 +154,39 @@ def test_a_turned_camera_is_saved_as_a_pose(window, tmp_path):
     assert np.allclose(w.scene.camera_pose().position, pose, atol=1e-3)
 
 
+@pytest.mark.parametrize("pinned", [False, True])
+def test_another_gene_with_a_session_gets_the_threshold_by_its_rule(window, pinned):
+    """``--session a.json --gene Nrp1`` (the gene swapped before ``apply``, the saved
+    experiment passed along): an unpinned rule gives Nrp1 its own percentile, not Pdyn's
+    saved energy; a pinned one keeps that energy."""
+    from allen_viewer.expression.brain import percentile_threshold
+
+    w = window
+    if w.is_comparing:
+        w.set_compare_mode(False)
+    w.request_gene("Pdyn")
+    assert _wait(lambda: w.grid is not None and w.grid.id == PDYN)
+    _settle(w)
+    session = w.session_binding.snapshot()
+    d = session.display
+    d.threshold, d.threshold_percentile, d.threshold_pinned = 7.1, 90.0, pinned
+    session.experiment = ExperimentRef.of(w.data.experiment(NRP1))  # what app.py does with --gene
+    w.session_binding.apply(session, PDYN)
+    assert _wait(lambda: w.grid is not None and w.grid.id == NRP1)
+    _settle(w)
+    expected = 7.1 if pinned else percentile_threshold(w.grid, 90.0)
+    assert abs(expected - 7.1) > 1.0 or pinned  # Nrp1's 90th percentile is far from Pdyn's 7.1
+    assert w.controls.values()["threshold"] == pytest.approx(expected, abs=0.01)
+    assert w.state.display.threshold == pytest.approx(expected, abs=0.01)
+    assert w.state.display.threshold_pinned is pinned
+    # the saved gene itself still gets its exact saved threshold, pinned or not
+    session.experiment = ExperimentRef.of(w.data.experiment(PDYN))
+    w.session_binding.apply(session, PDYN)
+    assert _wait(lambda: w.grid is not None and w.grid.id == PDYN)
+    _settle(w)
+    assert w.controls.values()["threshold"] == pytest.approx(7.1, abs=0.01)
+
+
 def _compare_pdyn_with_nrp1(w) -> None:
     w.request_gene("Pdyn")
     assert _wait(lambda: w.grid is not None and w.grid.id == PDYN)
@@ -276,6 +309,23 @@ def test_a_percentile_export_reopens_with_its_rule(tmp_path, qapp):
     a = read_session(tmp_path / "p.json")
     assert a.display.threshold_pinned is False and a.display.threshold_percentile == 80.0
     assert a.display.threshold_rule == "percentile" and a.camera.preset == "oblique"
+
+
+def test_session_with_another_gene_on_the_command_line_uses_the_rule(tmp_path, qapp):
+    """``--session p.json --gene Nrp1``: p.json saved Pdyn at its 90th percentile (unpinned),
+    so Nrp1 is drawn at its own 90th percentile, not at Pdyn's energy."""
+    result = _run(["export", "image", "Pdyn", "--threshold-percentile", "90", "--size", "300x200",
+                   "--out", str(tmp_path / "p.png")], tmp_path)
+    assert result.returncode == 0, result.stderr
+    a = read_session(tmp_path / "p.json")
+    assert a.display.threshold_pinned is False and a.display.threshold_percentile == 90.0
+    result = _run(["--session", str(tmp_path / "p.json"), "--gene", "Nrp1", "--screenshot", str(tmp_path / "n.png")],
+                  tmp_path)
+    assert result.returncode == 0, result.stderr
+    b = read_session(tmp_path / "n.json")
+    assert b.experiment.id == NRP1
+    assert b.display.threshold_pinned is False and b.display.threshold_percentile == 90.0
+    assert abs(b.display.threshold - a.display.threshold) > 1.0, (a.display.threshold, b.display.threshold)
 
 
 @pytest.mark.parametrize("content, message", [
