@@ -145,3 +145,37 @@ def test_damage_at_the_end_of_a_table_is_found_too(library):
     _scribble(path, offset=os.path.getsize(path) - 64, n=64)  # the last row only
     with pytest.raises(CorruptData, match="rows.bin"):
         Library(library.root).refresh()
+
+
+
+ENERGY_DAMAGE = {"energy-inf": np.inf, "energy-nan": np.nan, "energy-negative": -3.0}
+AT = (5400.0, 3000.0, 2000.0)
+
+
+@pytest.mark.parametrize("name", list(ENERGY_DAMAGE))
+def test_the_spatial_search_refuses_damaged_energy(library, name, tmp_path):
+    """search-spatial and the Spatial dock's two calls (spatial_correlation, enriched_at_seed)
+    read energy.f16 too: inf, NaN or a negative value there is refused with the search's one
+    line, never turned into an r or a ratio."""
+    from allen_viewer.library.spatial import enriched_at_seed, seed_column, seed_voxel, spatial_correlation
+
+    damage, file = DAMAGE[name]
+    column = seed_column(library, seed_voxel(AT))
+    assert np.isfinite(spatial_correlation(library, AT, plane="all", min_overlap=3).r).any()  # intact: works
+    assert enriched_at_seed(library, column, plane="all")
+    damage(library.root)
+    out = tmp_path / "r.csv"
+    before = snapshot(library.root)
+    r = cli_run("--offline", "search-spatial", "--at", "5400,3000,2000", "--plane", "all", "--min-overlap", "3",
+                "--out", out)
+    assert_one_line_error(r, "damaged", file, "Delete the folder")
+    assert not out.exists() and not out.with_suffix(".json").exists()
+    assert snapshot(library.root) == before
+    with pytest.raises(CorruptData, match=file):
+        spatial_correlation(Library(library.root).refresh(), AT, plane="all", min_overlap=3)
+    # the enrichment list reads the seed's column only: damage it there, in every row
+    energy = np.fromfile(library.root / "energy.f16", dtype="<f2")
+    energy.reshape(-1, library.layout.n_voxels)[:, column] = ENERGY_DAMAGE[name]
+    energy.tofile(library.root / "energy.f16")
+    with pytest.raises(CorruptData, match=file):
+        enriched_at_seed(Library(library.root).refresh(), column, plane="all")
