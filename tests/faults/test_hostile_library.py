@@ -179,3 +179,46 @@ def test_the_spatial_search_refuses_damaged_energy(library, name, tmp_path):
     energy.tofile(library.root / "energy.f16")
     with pytest.raises(CorruptData, match=file):
         enriched_at_seed(Library(library.root).refresh(), column, plane="all")
+
+
+SPATIAL = ("--offline", "search-spatial", "--at", "5400,3000,2000", "--plane", "all", "--min-overlap", "3")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".nrrd"])
+def test_a_spatial_map_whose_sidecar_fails_is_removed_too(library, tmp_path, suffix):
+    from unittest import mock
+
+    import allen_viewer.store.atomic as atomic_module
+
+    real = atomic_module.atomic_write
+
+    def failing(path, mode="wb"):
+        if str(path).endswith(".json"):
+            raise OSError(28, os.strerror(28))  # ENOSPC
+        return real(path, mode)
+
+    with mock.patch("allen_viewer.export.provenance.atomic_write", failing):
+        r = cli_run(*SPATIAL, "--out", tmp_path / f"r{suffix}")
+    assert_one_line_error(r, "No space left")
+    assert list(tmp_path.iterdir()) == []  # the map went with its sidecar
+
+
+def test_spatial_nrrd_write_errors_are_one_line(library, tmp_path):
+    from unittest import mock
+
+    import allen_viewer.export.spatial as spatial_export
+
+    with mock.patch.object(spatial_export.tempfile, "mkstemp", side_effect=OSError(28, os.strerror(28))):
+        r = cli_run(*SPATIAL, "--out", tmp_path / "r.nrrd")
+    assert_one_line_error(r, "Cannot write", "No space left", "Nothing was written")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_spatial_nrrd_with_a_250_byte_name_is_written(library, tmp_path):
+    """The temporary name is cut as export/volume.py cuts it; ".{250-byte stem}.XXXXXXXX.nrrd"
+    would pass the file system's 255-byte limit."""
+    out = tmp_path / ("x" * 245 + ".nrrd")
+    r = cli_run(*SPATIAL, "--out", out)
+    assert r.code == 0, r.err
+    assert out.is_file() and out.with_suffix(".json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, out.with_suffix(".json").name])
