@@ -298,6 +298,22 @@ def test_non_finite_thresholds_are_refused(tmp_path, value):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("option, value, words", [
+    ("--threshold", "-1", "at least 0"),
+    ("--threshold", "-0.001", "at least 0"),
+    ("--threshold-percentile", "-5", "between 0 and 100"),
+    ("--threshold-percentile", "101", "between 0 and 100"),
+    ("--threshold-percentile", "nan", "finite"),
+])
+def test_negative_thresholds_and_percentiles_outside_0_100_are_refused(tmp_path, option, value, words):
+    """A session holds threshold >= 0 and a percentile in 0-100 (ViewerState.from_dict), so an
+    image exported with anything else would have a sidecar that cannot be reopened."""
+    with mock.patch.object(AtlasData, "load_grid", side_effect=AssertionError("loaded a grid")):
+        r = cli_run("--offline", "export", "image", EMBEDDED, "--out", tmp_path / "i.png", f"{option}={value}")
+    assert_one_line_error(r, option, words)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("argv,flag", [
     (("search", "Pdyn", "--limit", "-5"), "--limit"),
     (("search", "Pdyn", "--limit", "0"), "--limit"),
