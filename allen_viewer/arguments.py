@@ -11,7 +11,8 @@ The rules (docs/reliability.md, "Arguments"):
   characters or longer than 200 characters is refused;
 * counts (``--limit``, ``--top``, ``--workers``, ``--min-voxels``) must be >= 1 and
   ``--depth``/``--list`` >= 0, and none above 10,000,000;
-* ``--threshold`` must be a finite number (not NaN or inf);
+* ``--threshold`` must be a finite number (not NaN or inf) and >= 0, ``--threshold-percentile``
+  finite and within 0-100 (what a session, and so an export's sidecar, can hold);
 * ``--genes``/``--structures`` files are checked where they are read (:func:`read_text_list`).
 """
 from __future__ import annotations
@@ -34,7 +35,10 @@ _QUERIES = {"experiment": "experiment", "a": "first gene", "b": "second gene", "
 _QUERY_LISTS = {"experiments": "experiment", "text": "search text"}
 _COUNTS = {"limit": ("--limit", 1), "top": ("--top", 1), "workers": ("--workers", 1),
            "min_voxels": ("--min-voxels", 1), "depth": ("--depth", 0), "list": ("--list", 0)}
-_FINITE = {"threshold": "--threshold"}
+_FINITE = {"threshold": "--threshold", "threshold_percentile": "--threshold-percentile"}
+# attribute -> (flag, least, most): a session keeps threshold >= 0 and a percentile in 0-100
+# (ViewerState.from_dict), so an export's sidecar could not be reopened with anything else
+_RANGES = {"threshold": ("--threshold", 0.0, None), "threshold_percentile": ("--threshold-percentile", 0.0, 100.0)}
 
 
 def check_query(text, what: str = "gene or experiment") -> str:
@@ -80,6 +84,11 @@ def check_arguments(args) -> None:
         value = getattr(args, name, None)
         if isinstance(value, float) and not math.isfinite(value):
             raise AllenViewerError(f"{flag} must be a finite number, not {value}.")
+    for name, (flag, least, most) in _RANGES.items():
+        value = getattr(args, name, None)
+        if isinstance(value, float) and (value < least or (most is not None and value > most)):
+            span = f"at least {least:g}" if most is None else f"between {least:g} and {most:g}"
+            raise AllenViewerError(f"{flag} must be {span}, not {value:g}.")
 
 
 def read_text_list(path: Path | str, what: str) -> str:

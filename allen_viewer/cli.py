@@ -193,9 +193,7 @@ def _percentile(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 100.0:
-        raise argparse.ArgumentTypeError(f"{text} is not a percentile between 0 and 100")
-    return value
+    return value  # the range (0-100) is checked by arguments.check_arguments: one line, not usage
 
 
 def _structure_list(text: str | None) -> list[str] | None:

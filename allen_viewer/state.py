@@ -250,6 +250,8 @@ class ViewerState:
             data = json.loads(text)
         except ValueError as exc:
             raise AllenViewerError(f"{where} is not valid JSON ({exc}).") from None
+        except RecursionError:  # e.g. "[" * 100000: the parser's recursion runs out
+            raise AllenViewerError(f"{where} is not a session: its JSON is nested too deeply.") from None
         return cls.from_dict(data, where)
 
     def update_from(self, other: "ViewerState", network: bool = False) -> None:
@@ -305,6 +307,8 @@ def read_session(path: Path | str) -> ViewerState:
         record = json.loads(text)
     except ValueError as exc:
         raise AllenViewerError(f"{path} is not valid JSON ({exc}).") from None
+    except RecursionError:  # e.g. "[" * 100000: the parser's recursion runs out
+        raise AllenViewerError(f"{path} is not a session file: its JSON is nested too deeply.") from None
     return session_from_record(record, str(path))
 
 
@@ -358,9 +362,15 @@ class _Checker:
 
     def number(self, value, key: str, low: float | None = None, high: float | None = None,
                low_open: bool = False) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(key, f"expected a number, not {_kind(value)}.")
-        value = float(value)
+        try:
+            number = float(value)  # an int past float's range (10**400) raises OverflowError
+        except OverflowError:
+            self.fail(key, f"{_kind(value)} is out of range.")
+        if not math.isfinite(number):
+            self.fail(key, f"expected a number, not {_kind(value)}.")
+        value = number
         if low is not None and (value < low or (low_open and value == low)):
             self.fail(key, f"{value:g} is out of range (must be {'>' if low_open else '>='} {low:g}).")
         if high is not None and value > high:
@@ -372,6 +382,8 @@ class _Checker:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(key, f"expected a whole number{' or null' if optional else ''}, not {_kind(value)}.")
+        if abs(value) >= 2 ** 63:  # no id or index is this large; later code assumes int64
+            self.fail(key, f"{_kind(value)} is out of range.")
         return value
 
     def choice(self, value, key: str, choices, optional: bool = False) -> str | None:
@@ -412,6 +424,11 @@ def _kind(value) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int) and abs(value) >= 10 ** 15:  # never print hundreds of digits
+        try:
+            return f"a whole number of {len(str(abs(value)))} digits"
+        except ValueError:  # past Python's int-to-text limit (4,300 digits)
+            return "a whole number of thousands of digits"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):

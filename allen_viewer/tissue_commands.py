@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from allen_viewer.errors import AllenViewerError
-from allen_viewer.export.paths import check_output_path
+from allen_viewer.export.paths import check_output_path, output_errors, undo_on_failure
 
 PROG = "allen-viewer"
 
@@ -45,11 +45,9 @@ def section_store(data):
 
 
 def cmd_section_image(args) -> int:
-    import json
     import shutil
 
     from allen_viewer.cli import _data, _pick
-    from allen_viewer.export.provenance import provenance, write_sidecar
     from allen_viewer.store.atomic import atomic_write
 
     from allen_viewer.api.section_images import check_image_options
@@ -63,8 +61,22 @@ def cmd_section_image(args) -> int:
     exp = _pick(data, args.experiment)
     view = "expression" if args.expression else "stained"
     sec = section_store(data).section_at(exp, ap, dv, ml, downsample=args.downsample, view=view)
-    with atomic_write(out) as fh, open(sec.path, "rb") as src:
+    with open(sec.path, "rb") as src, output_errors(out), atomic_write(out) as fh:  # ENOSPC, EIO: one line
         shutil.copyfileobj(src, fh)
+    with undo_on_failure(out):  # a sidecar that cannot be written takes the JPEG with it
+        side = _section_sidecar(data, exp, sec, out, ap, dv, ml, view)
+    (fx, fy), (dx, dy) = sec.pixel_full, sec.pixel
+    print(f"{exp.label}: section {sec.section_number} (image {sec.image_id}), point at pixel "
+          f"({dx:.1f}, {dy:.1f}) of the downsample-{sec.downsample} image ({fx:.1f}, {fy:.1f} at full "
+          f"resolution); wrote {out} and {side}")
+    return 0
+
+
+def _section_sidecar(data, exp, sec, out: Path, ap: float, dv: float, ml: float, view: str) -> Path:
+    import json
+
+    from allen_viewer.export.provenance import provenance, write_sidecar
+
     (fx, fy), (dx, dy) = sec.pixel_full, sec.pixel
     record = provenance([], "section-image", **{
         "experiment": {"experiment_id": exp.id, "gene": exp.symbol, "plane": exp.plane,
@@ -79,16 +91,11 @@ def cmd_section_image(args) -> int:
     })
     record.pop("experiments", None)
     record.pop("grid", None)
-    side = write_sidecar(out, json.loads(json.dumps(record, default=str)))
-    print(f"{exp.label}: section {sec.section_number} (image {sec.image_id}), point at pixel "
-          f"({dx:.1f}, {dy:.1f}) of the downsample-{sec.downsample} image ({fx:.1f}, {fy:.1f} at full "
-          f"resolution); wrote {out} and {side}")
-    return 0
+    return write_sidecar(out, json.loads(json.dumps(record, default=str)))
 
 
 def cmd_search_spatial(args) -> int:
     from allen_viewer.cli import _data
-    from allen_viewer.export.provenance import provenance, write_sidecar
     from allen_viewer.export.spatial import check_spatial_path, write_spatial_csv, write_spatial_nrrd
     from allen_viewer.library.spatial import spatial_correlation
     from allen_viewer.library.store import Library
@@ -103,6 +110,17 @@ def cmd_search_spatial(args) -> int:
                                f"`{PROG} library sync` first.")
     result = spatial_correlation(library, at, plane=args.plane, min_overlap=args.min_overlap)
     n = write_spatial_csv(result, out) if suffix == ".csv" else write_spatial_nrrd(result, out)
+    with undo_on_failure(out):  # a sidecar that cannot be written takes the CSV / NRRD with it
+        side = _spatial_sidecar(result, library, at, n, out)
+    print(f"Seed voxel (AP, DV, ML) = {', '.join(str(i) for i in result.seed_voxel)} at "
+          f"{', '.join(str(200 * i) for i in result.seed_voxel)} um; {result.experiments} {result.plane} "
+          f"experiments have data there; r for {n} in-brain voxels written to {out}")
+    return 0
+
+
+def _spatial_sidecar(result, library, at, n: int, out: Path) -> Path:
+    from allen_viewer.export.provenance import provenance, write_sidecar
+
     seed_um = [200 * i for i in result.seed_voxel]
     record = provenance([], "search-spatial", **{
         "point_um": list(at), "seed_voxel": list(result.seed_voxel), "seed_um": seed_um,
@@ -114,11 +132,7 @@ def cmd_search_spatial(args) -> int:
                   "float16-rounded energies; no result (empty / NaN) below that or where either side is constant",
     })
     record.pop("experiments", None)
-    write_sidecar(out, record)
-    print(f"Seed voxel (AP, DV, ML) = {', '.join(str(i) for i in result.seed_voxel)} at "
-          f"{', '.join(str(v) for v in seed_um)} um; {result.experiments} {result.plane} experiments have data "
-          f"there; r for {n} in-brain voxels written to {out}")
-    return 0
+    return write_sidecar(out, record)
 
 
 def add_tissue_commands(sub) -> None:

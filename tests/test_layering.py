@@ -105,3 +105,19 @@ def test_core_modules_do_not_import_qt():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_reference_space_of_plane_is_defined_once_at_the_bottom():
+    """api/ (section images) and expression/ (grids) both need it and api/ may not import
+    expression/: it lives in formats/ and everyone imports it from there."""
+    import re
+
+    defined = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+               if re.search(r"^REFERENCE_SPACE_OF_PLANE\s*[:=]", p.read_text(encoding="utf-8"), re.M)]
+    assert defined == ["formats/grid_file.py"]
+    from allen_viewer.expression import grid
+    from allen_viewer.formats import grid_file
+    from allen_viewer.store import section_store
+
+    assert grid.REFERENCE_SPACE_OF_PLANE is grid_file.REFERENCE_SPACE_OF_PLANE
+    assert section_store.REFERENCE_SPACE_OF_PLANE is grid_file.REFERENCE_SPACE_OF_PLANE

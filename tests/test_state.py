@@ -156,6 +156,10 @@ def _broken(mutate) -> dict:
     (lambda d: d.update(format="something.else"), "not an allen_viewer session"),
     (lambda d: d.update(compare_with=None), "\"comparing\" is true but"),
     (lambda d: d["camera"].update(preset=None, position_um=None), "neither a preset nor a position_um"),
+    (lambda d: d["display"].update(threshold=10 ** 400), "display.threshold: a whole number of 401 digits is out"),
+    (lambda d: d.update(cursor_um=[1, 10 ** 400, 2]), r"cursor_um\[1\]: a whole number of 401 digits is out"),
+    (lambda d: d.update(selected_structure=10 ** 400), "selected_structure: a whole number of 401 digits"),
+    (lambda d: d["experiment"].update(id=2 ** 63), "experiment.id: a whole number of 19 digits is out"),
 ])
 def test_bad_sessions_give_one_clear_message(mutate, message):
     with pytest.raises(AllenViewerError, match=message) as info:
@@ -169,6 +173,8 @@ def test_bad_sessions_give_one_clear_message(mutate, message):
     ("{not json", "is not valid JSON"),
     ("[1, 2]", "expected a JSON object, not an array of 2"),
     (b"\xff\xfe\x00", "is not a text file"),
+    pytest.param("[" * 100_000 + "]" * 100_000, "nested too deeply", id="nested-100000"),
+    pytest.param('{"version": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply", id="nested-inside"),
 ])
 def test_bad_session_files(tmp_path, content, message):
     path = tmp_path / "bad.json"
@@ -178,6 +184,23 @@ def test_bad_session_files(tmp_path, content, message):
         path.write_text(content)
     with pytest.raises(AllenViewerError, match=message):
         read_session(path)
+
+
+def test_a_session_file_with_a_400_digit_number_is_one_line(tmp_path):
+    path = tmp_path / "s.json"
+    data = _example().to_dict()
+    data["display"]["threshold"] = 10 ** 400
+    path.write_text(json.dumps(data))
+    with pytest.raises(AllenViewerError, match="display.threshold: a whole number of 401 digits is out of range"):
+        read_session(path)
+    data["display"]["threshold"] = 10 ** 5000  # Python's int-to-text limit: never printed
+    with pytest.raises(AllenViewerError, match="thousands of digits is out of range"):
+        ViewerState.from_dict(data, "s.json")
+
+
+def test_from_json_refuses_deeply_nested_json_in_one_line():
+    with pytest.raises(AllenViewerError, match="s.json is not a session: its JSON is nested too deeply"):
+        ViewerState.from_json("[" * 100_000 + "]" * 100_000, "s.json")
 
 
 def test_session_record_is_the_state_itself_or_embedded():

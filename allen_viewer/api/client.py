@@ -58,7 +58,7 @@ from allen_viewer.errors import (
     UnknownGene,
 )
 from allen_viewer.formats.grid_file import MAX_MEMBER_BYTES, VOLUME_NAMES, read_grid_zip
-from allen_viewer.sanitize import clean_text
+from allen_viewer.sanitize import clean_text, is_id
 
 Progress = Callable[[int, "int | None"], None]
 """``progress(done, total)``: bytes (downloads) or rows (RMA paging) so far, and the total
@@ -290,7 +290,7 @@ class AllenClient:
                     "nothing was saved. Try again later.") from None
             except OSError as exc:
                 raise _write_error(path, exc) from None
-            if held.isdigit() and int(held) != experiment_id:
+            if is_id(held) and int(held) != experiment_id:  # not str.isdigit: '²' or 5,000 digits break int()
                 raise CorruptDownload(
                     f"{self._who(url)} sent the grid of experiment {held} when asked for experiment "
                     f"{experiment_id}; nothing was saved. Try again later.")

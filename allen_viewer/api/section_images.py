@@ -15,8 +15,6 @@ from dataclasses import dataclass
 
 from allen_viewer.errors import AllenViewerError, CorruptDownload
 
-REFERENCE_SPACE_OF_PLANE = {"coronal": 9, "sagittal": 10}
-"""The P56 reference space of an experiment by plane (SectionDataSet ``reference_space_id``)."""
 VIEWS = ("stained", "expression")
 """``stained``: the ISH image as cut; ``expression``: the pipeline's expression mask (``view=expression``)."""
 MAX_DOWNSAMPLE = 8

@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from allen_viewer.errors import AllenViewerError
+from allen_viewer.export.paths import output_errors
 from allen_viewer.export.tables import write_csv
+from allen_viewer.sanitize import clean_text
 
 SPATIAL_COLUMNS = ["ap", "dv", "ml", "x_um", "y_um", "z_um", "r", "n"]
 SPATIAL_FORMATS = (".csv", ".nrrd")
@@ -48,14 +50,17 @@ def write_spatial_nrrd(result, path: Path) -> int:
     image.SetMetaData("allen_viewer_seed_voxel", " ".join(str(i) for i in result.seed_voxel))
     image.SetMetaData("allen_viewer_no_result", "nan")
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".nrrd", dir=path.parent)
-    os.close(fd)
-    try:
+    with output_errors(path):  # no space, read-only file system, a name too long: one line
+        # the stem cut as export/volume.py does: ".{stem}.XXXXXXXX.nrrd" must fit in 255 bytes
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:100]}.", suffix=".nrrd", dir=path.parent)
+        os.close(fd)
         try:
-            sitk.WriteImage(image, tmp, useCompression=True)
-        except RuntimeError as exc:
-            raise AllenViewerError(f"Cannot write {path} ({str(exc).strip().splitlines()[-1][:200]}).") from None
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+            try:
+                sitk.WriteImage(image, tmp, useCompression=True)
+            except RuntimeError as exc:
+                raise AllenViewerError(f"Cannot write {path} "
+                                       f"({clean_text(str(exc).strip().splitlines()[-1], 200)}).") from None
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
     return int((~np.isnan(result.r)).sum())

@@ -16,12 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from allen_viewer.errors import CorruptData
-from allen_viewer.formats.grid_file import GRID_SHAPE, GRID_SPACING_UM, read_grid_zip
+from allen_viewer.formats.grid_file import GRID_SHAPE, GRID_SPACING_UM, REFERENCE_SPACE_OF_PLANE, read_grid_zip
 from allen_viewer.store.gene_index import Experiment
 from allen_viewer.sanitize import is_id
 
-REFERENCE_SPACE_OF_PLANE = {"coronal": 9, "sagittal": 10}
-"""Allen's P56 reference spaces by plane of section (the SectionDataSet ``reference_space_id``)."""
 
 
 @dataclass

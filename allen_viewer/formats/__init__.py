@@ -4,6 +4,7 @@
 * :mod:`allen_viewer.formats.grid_file`: Allen's expression grid zips (``.mhd`` + ``.raw``
   volumes, (AP, DV, ML) 67 x 41 x 58 at 200 µm, -1 = no data).
 
-numpy and defusedxml only; of allen_viewer it imports only :mod:`allen_viewer.errors` and the
-atomic writer :mod:`allen_viewer.store.atomic`.
+numpy and defusedxml only; of allen_viewer it imports only :mod:`allen_viewer.errors`,
+:mod:`allen_viewer.sanitize` (to clean zip member names in messages) and the atomic writer
+:mod:`allen_viewer.store.atomic` (tests/test_layering.py::test_formats_is_the_bottom).
 """

@@ -23,6 +23,10 @@ from allen_viewer.sanitize import clean_text
 GRID_SHAPE = (67, 41, 58)
 """(AP, DV, ML) voxels of the 200 µm expression grid."""
 GRID_SPACING_UM = 200.0
+REFERENCE_SPACE_OF_PLANE = {"coronal": 9, "sagittal": 10}
+"""Allen's P56 reference spaces by plane of section (the SectionDataSet ``reference_space_id``,
+also in a grid zip's ``data_set.xml``); here, at the bottom, so that ``api/`` (section
+images) and ``expression/`` (grids) share one definition."""
 GRID_VALUES = GRID_SHAPE[0] * GRID_SHAPE[1] * GRID_SHAPE[2]  # 159,326
 VOLUME_NAMES = ("energy", "intensity", "density")
 MAX_MEMBER_BYTES = 64 * 1024 * 1024  # far above any real member; guards against zip bombs

@@ -33,6 +33,7 @@ import numpy as np
 
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.formats.grid_file import GRID_SHAPE
+from allen_viewer.library.search import _damaged_energy
 from allen_viewer.library.store import PLANES, Library, LibraryError
 
 MIN_OVERLAP = 20
@@ -211,6 +212,8 @@ def _tile_sums(library: Library, rows: np.ndarray, x: np.ndarray, width: int, sy
             b = min(v, a + _TILE_COLS)
             z = flat[:c * (b - a)].reshape(c, b - a)
             np.copyto(z, block[:, a:b], casting="unsafe")
+            if (z >= 0x7C00).any():  # float16 exponent all ones (inf, NaN) or the sign bit: damage
+                _damaged_energy(library)
             np.left_shift(z, 13, out=z)
             zf = z.view(np.float32)                   # value * 2**-112
             zf *= np.float32(_HALF)                   # value * 2**-56
@@ -220,6 +223,13 @@ def _tile_sums(library: Library, rows: np.ndarray, x: np.ndarray, width: int, sy
             sxy[a:b] += np.add.reduce(t, axis=0) * (_HALF * x_scale)
             np.square(zf, out=zf)                     # value**2 * 2**-112
             syy[a:b] += np.add.reduce(zf, axis=0) * _SHIFT_SCALE
+
+
+def _check_energy(library: Library, values: np.ndarray) -> None:
+    """Refuse energies read from ``energy.f16`` that are NaN, infinite or negative (a damaged
+    store: -1 "no data" is stored as a mask, never as a value), as the correlation search does."""
+    if not (np.isfinite(values).all() and (values >= 0).all()):
+        _damaged_energy(library)
 
 
 def spatial_correlation(library: Library, at_um=None, *, voxel: tuple[int, int, int] | None = None,
@@ -247,6 +257,7 @@ def spatial_correlation(library: Library, at_um=None, *, voxel: tuple[int, int, 
                                f"of the library have data at the seed voxel {voxel}; at least {min_overlap} are "
                                "needed (sync more experiments, pass --plane all, or lower --min-overlap).")
     seed = np.asarray(library.energy[chosen, column], dtype=np.float64)
+    _check_energy(library, seed)
     x = seed - seed.mean()
     n, sx, sxx = _mask_weighted_sums(library, chosen, np.stack([np.ones_like(x), x, x * x], axis=1)).T
     sy, syy, sxy = _energy_sums(library, chosen, x)
@@ -288,6 +299,7 @@ def enriched_at_seed(library: Library, column: int, plane: str | None = "coronal
     counts = np.asarray(library.seg("count")[rows], dtype=np.float64).sum(axis=1)
     sums = np.asarray(library.seg("energy")[rows], dtype=np.float64).sum(axis=1)
     seed = np.asarray(library.energy[rows, column], dtype=np.float64)
+    _check_energy(library, seed)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(counts > 0, sums / counts, np.nan)
         ratio = np.where(mean > 0, seed / mean, np.nan)

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from allen_viewer.api.section_images import (
-    REFERENCE_SPACE_OF_PLANE,
     ImageSync,
     NoSectionImage,
     SectionImage,
@@ -29,6 +28,7 @@ from allen_viewer.api.section_images import (
     check_jpeg,
 )
 from allen_viewer.errors import AllenViewerError, CorruptData
+from allen_viewer.formats.grid_file import REFERENCE_SPACE_OF_PLANE
 from allen_viewer.store.atomic import atomic_write
 
 DEFAULT_DOWNSAMPLE = 4

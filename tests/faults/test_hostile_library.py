@@ -145,3 +145,80 @@ def test_damage_at_the_end_of_a_table_is_found_too(library):
     _scribble(path, offset=os.path.getsize(path) - 64, n=64)  # the last row only
     with pytest.raises(CorruptData, match="rows.bin"):
         Library(library.root).refresh()
+
+
+
+ENERGY_DAMAGE = {"energy-inf": np.inf, "energy-nan": np.nan, "energy-negative": -3.0}
+AT = (5400.0, 3000.0, 2000.0)
+
+
+@pytest.mark.parametrize("name", list(ENERGY_DAMAGE))
+def test_the_spatial_search_refuses_damaged_energy(library, name, tmp_path):
+    """search-spatial and the Spatial dock's two calls (spatial_correlation, enriched_at_seed)
+    read energy.f16 too: inf, NaN or a negative value there is refused with the search's one
+    line, never turned into an r or a ratio."""
+    from allen_viewer.library.spatial import enriched_at_seed, seed_column, seed_voxel, spatial_correlation
+
+    damage, file = DAMAGE[name]
+    column = seed_column(library, seed_voxel(AT))
+    assert np.isfinite(spatial_correlation(library, AT, plane="all", min_overlap=3).r).any()  # intact: works
+    assert enriched_at_seed(library, column, plane="all")
+    damage(library.root)
+    out = tmp_path / "r.csv"
+    before = snapshot(library.root)
+    r = cli_run("--offline", "search-spatial", "--at", "5400,3000,2000", "--plane", "all", "--min-overlap", "3",
+                "--out", out)
+    assert_one_line_error(r, "damaged", file, "Delete the folder")
+    assert not out.exists() and not out.with_suffix(".json").exists()
+    assert snapshot(library.root) == before
+    with pytest.raises(CorruptData, match=file):
+        spatial_correlation(Library(library.root).refresh(), AT, plane="all", min_overlap=3)
+    # the enrichment list reads the seed's column only: damage it there, in every row
+    energy = np.fromfile(library.root / "energy.f16", dtype="<f2")
+    energy.reshape(-1, library.layout.n_voxels)[:, column] = ENERGY_DAMAGE[name]
+    energy.tofile(library.root / "energy.f16")
+    with pytest.raises(CorruptData, match=file):
+        enriched_at_seed(Library(library.root).refresh(), column, plane="all")
+
+
+SPATIAL = ("--offline", "search-spatial", "--at", "5400,3000,2000", "--plane", "all", "--min-overlap", "3")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".nrrd"])
+def test_a_spatial_map_whose_sidecar_fails_is_removed_too(library, tmp_path, suffix):
+    from unittest import mock
+
+    import allen_viewer.store.atomic as atomic_module
+
+    real = atomic_module.atomic_write
+
+    def failing(path, mode="wb"):
+        if str(path).endswith(".json"):
+            raise OSError(28, os.strerror(28))  # ENOSPC
+        return real(path, mode)
+
+    with mock.patch("allen_viewer.export.provenance.atomic_write", failing):
+        r = cli_run(*SPATIAL, "--out", tmp_path / f"r{suffix}")
+    assert_one_line_error(r, "No space left")
+    assert list(tmp_path.iterdir()) == []  # the map went with its sidecar
+
+
+def test_spatial_nrrd_write_errors_are_one_line(library, tmp_path):
+    from unittest import mock
+
+    import allen_viewer.export.spatial as spatial_export
+
+    with mock.patch.object(spatial_export.tempfile, "mkstemp", side_effect=OSError(28, os.strerror(28))):
+        r = cli_run(*SPATIAL, "--out", tmp_path / "r.nrrd")
+    assert_one_line_error(r, "Cannot write", "No space left", "Nothing was written")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_spatial_nrrd_with_a_250_byte_name_is_written(library, tmp_path):
+    """The temporary name is cut as export/volume.py cuts it; ".{250-byte stem}.XXXXXXXX.nrrd"
+    would pass the file system's 255-byte limit."""
+    out = tmp_path / ("x" * 245 + ".nrrd")
+    r = cli_run(*SPATIAL, "--out", out)
+    assert r.code == 0, r.err
+    assert out.is_file() and out.with_suffix(".json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, out.with_suffix(".json").name])

@@ -6,6 +6,7 @@ Every CLI case runs with ``--offline`` on the embedded experiment 71717084 (real
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -23,6 +24,7 @@ from allen_viewer.export.paths import check_output_path
 from allen_viewer.export.provenance import write_sidecar
 from allen_viewer.library.sync import read_gene_list, select_experiments
 from tests.faults.hostile import EMBEDDED, assert_one_line_error, cli_run, snapshot
+from tests.fake_allen.fixtures import allen_env, fake_allen, fake_allen_data  # noqa: F401
 
 EXPORTS = [
     ("export", "voxels", EMBEDDED, "--out"),
@@ -127,8 +129,9 @@ def test_a_read_only_file_system_is_refused_before_the_work(tmp_path):
     assert_one_line_error(r, "read-only")
 
 
-@pytest.mark.parametrize("code", [errno.EROFS, errno.ENOSPC, errno.ENAMETOOLONG, errno.EIO])
-def test_file_system_errors_while_writing_are_one_line_and_leave_nothing(tmp_path, code):
+def _writes_fail(code: int):
+    """atomic_write's file fails with ``code``: at create for EROFS, else at the buffered
+    flush on close (as on a full disk)."""
     real_mkstemp = atomic_module.tempfile.mkstemp
 
     def mkstemp(*args, **kwargs):
@@ -159,10 +162,16 @@ def test_file_system_errors_while_writing_are_one_line_and_leave_nothing(tmp_pat
             self.close()
 
     real_fdopen = os.fdopen
-    fake_os = mock.MagicMock(wraps=os)
-    fake_os.fdopen = lambda fd, mode="r", *a, **k: FailingFile(real_fdopen(fd, mode, *a, **k))
-    with mock.patch.object(atomic_module.tempfile, "mkstemp", mkstemp), \
-            mock.patch.object(atomic_module.os, "fdopen", fake_os.fdopen):
+    stack = contextlib.ExitStack()
+    stack.enter_context(mock.patch.object(atomic_module.tempfile, "mkstemp", mkstemp))
+    stack.enter_context(mock.patch.object(atomic_module.os, "fdopen",
+                                          lambda fd, mode="r", *a, **k: FailingFile(real_fdopen(fd, mode, *a, **k))))
+    return stack
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.ENOSPC, errno.ENAMETOOLONG, errno.EIO])
+def test_file_system_errors_while_writing_are_one_line_and_leave_nothing(tmp_path, code):
+    with _writes_fail(code):
         r = cli_run("--offline", "export", "structures", EMBEDDED, "--out", tmp_path / "s.csv")
     line = assert_one_line_error(r, "Cannot write", os.strerror(code))
     assert "Nothing was written" in line
@@ -181,6 +190,38 @@ def test_a_sidecar_that_cannot_be_written_takes_its_data_file_with_it(tmp_path):
         r = cli_run("--offline", "export", "voxels", EMBEDDED, "--out", tmp_path / "v.csv")
     assert_one_line_error(r, "No space left")
     assert list(tmp_path.iterdir()) == []
+
+
+def _sidecar_fails():
+    real = atomic_module.atomic_write
+
+    def failing(path, mode="wb"):
+        if str(path).endswith(".json"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(path, mode)
+
+    return mock.patch("allen_viewer.export.provenance.atomic_write", failing)
+
+
+SECTION = ("section-image", "71717084", "--at", "5230,4010,2000", "--downsample", "5")
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EIO])
+def test_section_image_write_errors_are_one_line_and_leave_nothing(allen_env, tmp_path, code):
+    out = tmp_path / "out"
+    out.mkdir()
+    assert cli_run(*SECTION, "--out", tmp_path / "first.jpg").code == 0  # the image is now cached
+    with _writes_fail(code):
+        r = cli_run("--offline", *SECTION, "--out", out / "s.jpg")
+    assert_one_line_error(r, "Cannot write", os.strerror(code), "Nothing was written")
+    assert list(out.iterdir()) == []  # no JPEG, no sidecar, no temporary file
+
+
+def test_a_section_image_whose_sidecar_fails_is_removed_too(allen_env, tmp_path):
+    with _sidecar_fails():
+        r = cli_run(*SECTION, "--out", tmp_path / "s.jpg")
+    assert_one_line_error(r, "No space left")
+    assert [p.name for p in tmp_path.iterdir() if p.name != "cache"] == []
 
 
 def test_check_output_path_allows_a_regular_file_with_force(tmp_path):
@@ -254,6 +295,22 @@ def test_control_characters_and_huge_queries_are_refused():
 def test_non_finite_thresholds_are_refused(tmp_path, value):
     r = cli_run("--offline", "export", "image", EMBEDDED, "--out", tmp_path / "i.png", f"--threshold={value}")
     assert_one_line_error(r, "--threshold", "finite")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("--threshold", "-1", "at least 0"),
+    ("--threshold", "-0.001", "at least 0"),
+    ("--threshold-percentile", "-5", "between 0 and 100"),
+    ("--threshold-percentile", "101", "between 0 and 100"),
+    ("--threshold-percentile", "nan", "finite"),
+])
+def test_negative_thresholds_and_percentiles_outside_0_100_are_refused(tmp_path, option, value, words):
+    """A session holds threshold >= 0 and a percentile in 0-100 (ViewerState.from_dict), so an
+    image exported with anything else would have a sidecar that cannot be reopened."""
+    with mock.patch.object(AtlasData, "load_grid", side_effect=AssertionError("loaded a grid")):
+        r = cli_run("--offline", "export", "image", EMBEDDED, "--out", tmp_path / "i.png", f"{option}={value}")
+    assert_one_line_error(r, option, words)
     assert list(tmp_path.iterdir()) == []
 
 

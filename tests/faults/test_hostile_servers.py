@@ -382,6 +382,20 @@ def test_absurd_or_non_finite_grid_values_are_refused_at_download(tmp_path, valu
     assert _no_temp(tmp_path) == []
 
 
+@pytest.mark.parametrize("held", ["\u00b2", "1\u00b23", "\u0661\u0662", "9" * 5000],
+                         ids=["superscript-2", "1-superscript-2-3", "arabic-indic", "5000-digits"])
+def test_a_data_set_id_that_is_not_an_id_does_not_crash_the_download(tmp_path, held):
+    """data_set.xml's <id> is the server's text: str.isdigit() accepts '\u00b2' and 5,000
+    digits, on which int() raises; only an id of 1-12 ASCII digits is compared (as
+    expression/grid.py does), anything else is no claim at all."""
+    body = grid_zip_bytes(experiment_id=held)
+    with HostileServer() as srv:
+        srv.routes[GRID] = lambda req: send(req, body, ctype="application/zip")
+        path = client(srv.url).download_grid(TARGET, tmp_path / f"{TARGET}.zip")
+    assert path.read_bytes() == body
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{TARGET}.zip"]  # no temporary file left
+
+
 def test_real_grids_pass_the_value_check():
     vol = real_volume()
     assert vol.shape == GRID_SHAPE and float(vol.max()) < 1e3
