@@ -246,13 +246,7 @@ class ViewerState:
 
     @classmethod
     def from_json(cls, text: str, where: str = "session") -> "ViewerState":
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise AllenViewerError(f"{where} is not valid JSON ({exc}).") from None
-        except RecursionError:  # e.g. "[" * 100000: the parser's recursion runs out
-            raise AllenViewerError(f"{where} is not a session: its JSON is nested too deeply.") from None
-        return cls.from_dict(data, where)
+        return cls.from_dict(_parse_json(text, where), where)
 
     def update_from(self, other: "ViewerState", network: bool = False) -> None:
         """Copy every saved field of ``other`` into this state, so that subscribers see each
@@ -275,6 +269,17 @@ class ViewerState:
 
 
 # ---- files ------------------------------------------------------------------------------
+
+def _parse_json(text: str, where: str):
+    """``json.loads(text)``, with a one-line :class:`AllenViewerError` naming ``where`` for
+    text that is not JSON or is nested too deeply for the parser."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise AllenViewerError(f"{where} is not valid JSON ({exc}).") from None
+    except RecursionError:  # e.g. "[" * 100000: the parser's recursion runs out
+        raise AllenViewerError(f"{where} is not a session: its JSON is nested too deeply.") from None
+
 
 def session_from_record(record, where: str) -> ViewerState:
     """The session in ``record``: a session dict itself, or an export sidecar that embeds one
@@ -303,13 +308,7 @@ def read_session(path: Path | str) -> ViewerState:
         raise AllenViewerError(f"{path} is not a text file.") from None
     except OSError as exc:
         raise AllenViewerError(f"Could not read {path} ({exc.strerror or exc}).") from None
-    try:
-        record = json.loads(text)
-    except ValueError as exc:
-        raise AllenViewerError(f"{path} is not valid JSON ({exc}).") from None
-    except RecursionError:  # e.g. "[" * 100000: the parser's recursion runs out
-        raise AllenViewerError(f"{path} is not a session file: its JSON is nested too deeply.") from None
-    return session_from_record(record, str(path))
+    return session_from_record(_parse_json(text, str(path)), str(path))
 
 
 def write_session(path: Path | str, state: ViewerState) -> Path:
