@@ -8,6 +8,9 @@ Each pane shows one plane of the CCFv3 25 µm volumes (indexed (AP, DV, ML), PIR
 * the loaded gene's expression energy as a heat map; grid voxels without data ("-1") are
   transparent.  The 200 µm grid is upsampled by index: 25 µm voxel ``a`` shows grid voxel
   ``ccf25_to_grid(a)`` (about ``8i-4 .. 8i+3`` for grid voxel ``i``);
+* or, instead of the heat map, a spatial-correlation r map (issue 12; :meth:`SlicePanes.set_rmap`):
+  the 200 µm r grid in a diverging colour map centred on 0 (blue -1, white 0, red +1),
+  transparent where there is no result;
 * the selected structure tinted, with its outline;
 * a crosshair at the shared cursor, and the anatomical directions in the corners.
 
@@ -44,7 +47,7 @@ from allen_viewer.atlas.reference_space import (
     ccf25_to_um,
     um_to_ccf25,
 )
-from allen_viewer.expression.grid import ExpressionGrid
+from allen_viewer.expression.grid import GRID_SHAPE, ExpressionGrid
 
 AXIS_NAMES = ("AP", "DV", "ML")
 BACKGROUND_RGB = (0, 0, 0)
@@ -59,6 +62,8 @@ ENERGY_MAX_PERCENTILE = 99.0
 HIGHLIGHT_RGB = np.array([255, 255, 255], dtype=np.float32)
 """The selected structure is tinted towards this colour by HIGHLIGHT_TINT and outlined in OUTLINE_RGB."""
 HIGHLIGHT_TINT = 0.35
+RMAP_ALPHA = 0.85
+"""Opacity of the r map over the atlas (voxels with an r; the rest is transparent)."""
 OUTLINE_RGB = np.array([0, 255, 255], dtype=np.uint8)
 """Cyan: in none of the colour maps offered (viridis, magma, inferno, plasma, hot, gray), so
 the outline stays visible over the hottest expression."""
@@ -180,6 +185,8 @@ class SliceLayers:
         self.cmap = colormap_lut(self.cmap_name)
         self.vmax = 1.0
         self.min_energy: float | None = None  # the 3-D threshold when the slices follow it
+        self.rmap: np.ndarray | None = None  # float (AP, DV, ML) 200 µm r grid, NaN = no result
+        self.rmap_seed: tuple[int, int, int] | None = None  # its seed's grid index (AP, DV, ML)
         self.highlight_id: int | None = None
         self.highlight_table: np.ndarray | None = None
         self._palette_key = None
@@ -201,10 +208,11 @@ class SliceLayers:
 
     def _palette(self) -> np.ndarray:
         """(4 n, 3) uint8 colours indexed by ``label + n * (boundary + 2 * highlighted)``."""
-        key = (id(self.label_rgb), self.showing_nissl, self.grid is not None)
+        dim = self.grid is not None or self.rmap is not None
+        key = (id(self.label_rgb), self.showing_nissl, dim)
         if self._palette_key != key:
             base = self.label_rgb.astype(np.float32)
-            if self.grid is not None:  # dim the atlas colours so the heat map stands out
+            if dim:  # dim the atlas colours so the heat map stands out
                 base[1:] = base[1:] * (1 - ATLAS_DIM_WITH_GRID) + 128.0 * ATLAS_DIM_WITH_GRID
             edge = base * BOUNDARY_DARKEN
             tint = HIGHLIGHT_RGB * HIGHLIGHT_TINT
@@ -234,7 +242,9 @@ class SliceLayers:
             if mask is not None:
                 code += (2 * n) * mask
             rgb = self._palette()[code]
-        if self.grid is not None:
+        if self.rmap is not None:  # the r map replaces the gene's heat map while shown
+            rgb = self._overlay_r(rgb, plane, index, labels > 0)
+        elif self.grid is not None:
             rgb = self._overlay(rgb, plane, index, labels > 0)
         if mask is not None:
             rgb[boundaries(mask) | boundaries(mask[::-1, ::-1])[::-1, ::-1]] = OUTLINE_RGB
@@ -262,6 +272,25 @@ class SliceLayers:
         rows, cols = GRID_MAPS[plane.rows], GRID_MAPS[plane.cols]
         color = color.take(rows, axis=0).take(cols, axis=1).astype(np.uint16)
         alpha = (alpha.take(rows, axis=0).take(cols, axis=1) * brain)[:, :, None]
+        out = rgb.astype(np.uint16) * (256 - alpha)
+        out += color * alpha
+        out >>= 8
+        return out.astype(np.uint8)
+
+
+    def _overlay_r(self, rgb: np.ndarray, plane: Plane, index: int, brain: np.ndarray) -> np.ndarray:
+        """``rgb`` with the r map blended in (opacity :data:`RMAP_ALPHA`) where there is an r
+        and ``brain`` is True; NaN (no result) leaves the atlas untouched."""
+        from allen_viewer.gui.spatial_dock import diverging_rgb
+
+        r = plane.take(self.rmap, GRID_MAPS[plane.axis][index])  # (grid rows, grid cols)
+        has = ~np.isnan(r)
+        if not has.any():
+            return rgb
+        rows, cols = GRID_MAPS[plane.rows], GRID_MAPS[plane.cols]
+        color = diverging_rgb(r).take(rows, axis=0).take(cols, axis=1).astype(np.uint16)
+        alpha = (has.take(rows, axis=0).take(cols, axis=1) & brain).astype(np.uint16)[:, :, None]
+        alpha *= int(round(256 * RMAP_ALPHA))
         out = rgb.astype(np.uint16) * (256 - alpha)
         out += color * alpha
         out >>= 8
@@ -402,6 +431,10 @@ class ColorLegend(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def text(self) -> tuple[str, str]:
+        if self.layers.rmap is not None:
+            seed = self.layers.rmap_seed
+            at = "" if seed is None else " at AP {:.1f}, DV {:.1f}, ML {:.1f} mm".format(*(0.2 * v for v in seed))
+            return f"Slices: r with seed{at}  −1", "0   +1   (no result: transparent; spatial correlation)"
         if self.layers.grid is None:
             return "Slices: no gene loaded", ""
         g = self.layers.grid
@@ -417,10 +450,14 @@ class ColorLegend(QWidget):
         y = (self.height() + fm.ascent() - fm.descent()) / 2
         x = 4
         p.drawText(QPointF(x, y), left)
-        if self.layers.grid is not None:
+        if self.layers.grid is not None or self.layers.rmap is not None:
             x += fm.horizontalAdvance(left) + 6
             width = 160
             lut = self.layers.cmap
+            if self.layers.rmap is not None:
+                from allen_viewer.gui.spatial_dock import diverging_rgb
+
+                lut = diverging_rgb(np.linspace(-1.0, 1.0, 256))
             img = QImage(np.ascontiguousarray(np.repeat(lut[None, :, :], 2, axis=0)).data, len(lut), 2,
                          3 * len(lut), QImage.Format.Format_RGB888).copy()
             p.drawImage(QRectF(x, 5, width, self.height() - 10), img)
@@ -616,6 +653,18 @@ class SlicePanes(QWidget):
 
     def set_grid(self, grid: ExpressionGrid | None) -> None:
         self.layers.set_grid(grid)
+        self._invalidate()
+
+    def set_rmap(self, rmap: np.ndarray | None, seed: tuple[int, int, int] | None = None) -> None:
+        """Draw a spatial-correlation r map (float (AP, DV, ML) on the 200 µm grid, NaN = no
+        result; ``seed`` its seed's grid index) instead of the gene's heat map; None brings the
+        heat map back."""
+        if rmap is not None and tuple(rmap.shape) != tuple(GRID_SHAPE):
+            raise ValueError(f"r map has shape {rmap.shape}, expected {tuple(GRID_SHAPE)}")
+        if rmap is None and self.layers.rmap is None:
+            return
+        self.layers.rmap = rmap
+        self.layers.rmap_seed = None if rmap is None else seed
         self._invalidate()
 
     def set_min_energy(self, value: float | None) -> None:

@@ -9,8 +9,10 @@ point and shows:
   map centred on 0 (blue -1, white 0, red +1), grey where there is no result, a cross at
   the seed;
 * with a 3-D scene attached (the window's), the map as a layer of the 3-D view in place of
-  the gene's spheres (voxels with |r| >= 0.5; *In the 3-D view* turns it off; a newly
-  loaded gene clears it);
+  the gene's spheres (voxels with |r| >= 0.5; the 3-D colour bar then shows r, -1..+1) and
+  in the window's slice panes in place of the gene's heat map (every voxel with an r), the
+  slice legend naming the seed; *In the 3-D view and slices* turns both off, and a newly
+  loaded gene clears them;
 * the experiments most enriched at the seed (energy there over the experiment's in-brain
   mean); click one to load it in the viewer (as in the Library search panel).
 
@@ -43,6 +45,8 @@ LAYER_MIN_ABS_R = 0.5
 LAYER_NAME = "spatial_correlation_r"
 SCALE = 4
 """Screen pixels per 200 µm voxel in the r-map sections."""
+BAR_TITLE = "r (spatial correlation)"
+"""The 3-D colour bar's title while the r map is shown there."""
 
 
 def diverging_rgb(r: np.ndarray) -> np.ndarray:
@@ -104,7 +108,25 @@ class SpatialLayer3D:
             gene = self.scene.expression_actor
             if gene is not None:
                 gene.SetVisibility(False)
+            self._bar(self.actor.mapper.GetLookupTable(), BAR_TITLE)
         self.scene.render()
+
+    def _bar(self, lut, title: str | None) -> None:
+        """Point the scene's colour bar at ``lut`` titled ``title``; (None, None): give it back
+        to the gene's layer as that layer last set it."""
+        layer = self.scene.layer
+        if layer is None:
+            return
+        if lut is None:
+            gene = self.scene.expression_actor
+            if gene is not None:
+                layer.scalar_bar.SetLookupTable(gene.mapper.GetLookupTable())
+            layer.set_display()  # re-applies the gene's title and bar visibility
+            return
+        layer.scalar_bar.SetLookupTable(lut)
+        layer.scalar_bar.SetVisibility(True)
+        layer.title_actor.SetInput(title)
+        layer.title_actor.SetVisibility(True)
 
     def clear(self, render: bool = True) -> None:
         if self.actor is not None:
@@ -114,6 +136,7 @@ class SpatialLayer3D:
             gene = self.scene.expression_actor
             if gene is not None:
                 gene.SetVisibility(True)
+            self._bar(None, None)
         if render:
             self.scene.render()
 
@@ -148,8 +171,9 @@ class SpatialPanel(QWidget):
         controls.addWidget(self.plane_box)
         controls.addWidget(QLabel("min. overlap:"))
         controls.addWidget(self.overlap_box)
-        self.layer_box = QCheckBox(f"In the 3-D view (|r| ≥ {LAYER_MIN_ABS_R:g})")
-        self.layer_box.setToolTip("Draw the r map in the 3-D view instead of the gene's spheres")
+        self.layer_box = QCheckBox(f"In the 3-D view (|r| ≥ {LAYER_MIN_ABS_R:g}) and slices")
+        self.layer_box.setToolTip("Draw the r map in the 3-D view instead of the gene's spheres, and in the "
+                                  "slice panes instead of the gene's heat map")
         self.layer_box.setChecked(True)
         self.layer_box.setVisible(False)  # shown when a 3-D scene is attached
         controls.addWidget(self.layer_box)
@@ -271,8 +295,17 @@ def add_spatial_dock(window) -> SpatialDock:
     dock.layer3d = layer
     panel = dock.panel
     panel.layer_box.setVisible(True)
-    panel.computed.connect(lambda result: layer.show(result) if panel.layer_box.isChecked() else None)
+
+    def show(result) -> None:  # 3-D layer and slice panes together
+        layer.show(result)
+        window.slices.set_rmap(result.grid(), result.seed_voxel)
+
+    def hide(render: bool = True) -> None:
+        layer.clear(render=render)
+        window.slices.set_rmap(None)
+
+    panel.computed.connect(lambda result: show(result) if panel.layer_box.isChecked() else None)
     panel.layer_box.toggled.connect(
-        lambda on: layer.show(panel.result) if on and panel.result is not None else layer.clear())
-    window.grid_channel.resultReady.connect(lambda *_: layer.clear(render=False))  # a new gene shows
+        lambda on: show(panel.result) if on and panel.result is not None else hide())
+    window.grid_channel.resultReady.connect(lambda *_: hide(render=False))  # a new gene shows
     return dock

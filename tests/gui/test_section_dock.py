@@ -212,6 +212,7 @@ def test_window_click_shows_the_section_and_menu_offers_both(qtbot, allen_env, t
         small_library(tmp_path / "wc" / "library", ontology)
         panel = w.spatial_dock.panel
         panel.overlap_box.setValue(10)
+        gene_title = w.scene.color_bar_title
         with qtbot.waitSignal(panel.computed, timeout=30_000) as blocker:
             w.spatial_dock.run_from((5400.0, 3000.0, 2000.0))
         r = blocker.args[0].r
@@ -219,8 +220,19 @@ def test_window_click_shows_the_section_and_menu_offers_both(qtbot, allen_env, t
         assert layer.actor is not None and layer.points == int((np.abs(np.nan_to_num(r)) >= 0.5).sum()) > 0
         assert not w.scene.expression_actor.GetVisibility()
         assert tuple(layer.actor.mapper.scalar_range) == (-1.0, 1.0)
+        assert "r (spatial correlation)" == w.scene.color_bar_title != gene_title
+        # ... and in the slice panes, in place of the gene's heat map
+        assert w.slices.layers.rmap is not None and w.slices.layers.rmap_seed == (27, 15, 10)
+        assert "r with seed at AP 5.4, DV 3.0, ML 2.0 mm" in w.slices.legend.text()[0]
         panel.layer_box.setChecked(False)
         assert layer.actor is None and w.scene.expression_actor.GetVisibility()
+        assert w.slices.layers.rmap is None and "Pdyn" in w.slices.legend.text()[0]
+        assert w.scene.color_bar_title == gene_title
+        panel.layer_box.setChecked(True)
+        assert w.slices.layers.rmap is not None
+        w.request_gene("Nrp1")  # loading another gene brings its heat map back
+        qtbot.waitUntil(lambda: w.grid is not None and w.grid.id == 74272479, timeout=60_000)
+        assert w.slices.layers.rmap is None and layer.actor is None and "Nrp1" in w.slices.legend.text()[0]
     finally:
         w.close()
         w.deleteLater()

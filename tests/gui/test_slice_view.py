@@ -337,3 +337,57 @@ def test_outline_colour_is_in_no_colour_map():
     for name in CMAPS:
         lut = colormap_lut(name).astype(int)
         assert np.abs(lut - OUTLINE_RGB.astype(int)).sum(axis=1).min() > 150, name
+
+
+# ---- spatial-correlation r map (issue 12) ---------------------------------------------------
+
+def _pane_pixels(pane) -> np.ndarray:
+    """The pane's QImage (as painted) as an (H, W, 3) uint8 array."""
+    img = pane.image()
+    h, w = img.height(), img.width()
+    raw = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * h)
+    return raw.reshape(h, img.bytesPerLine())[:, : 3 * w].reshape(h, w, 3).copy()
+
+
+def test_r_map_replaces_the_heat_map_in_the_panes_and_goes_away_again(qtbot, panes, pdyn):
+    from allen_viewer.gui.slice_view import RMAP_ALPHA
+    from allen_viewer.gui.spatial_dock import diverging_rgb
+
+    panes.set_grid(pdyn)
+    pane = panes.panes["coronal"]
+    pos, neg = (25, 18, 20), (25, 18, 40)  # two in-brain grid voxels of one coronal plane
+    panes.set_cursor_um(ccf25_to_um(np.array([8 * pos[0], 8 * pos[1], 8 * pos[2]])))
+    gene = _pane_pixels(pane)
+    rmap = np.full(GRID_SHAPE, np.nan, np.float32)
+    rmap[pos], rmap[neg] = 1.0, -1.0
+    panes.set_rmap(rmap, pos)
+    shown = _pane_pixels(pane)
+    assert "r with seed at AP 5.0, DV 3.6, ML 4.0 mm" in panes.legend.text()[0]
+    # the same section without any heat map: the atlas as it is dimmed under a gene
+    empty = ExpressionGrid(pdyn.experiment, np.full(GRID_SHAPE, np.nan, np.float32), np.zeros(GRID_SHAPE, bool))
+    layers = panes.layers
+    keep = layers.rmap
+    layers.rmap = None
+    atlas = _render_empty(layers, empty, pane.plane, pane.slice_index)
+    layers.rmap = keep
+    labels = pane.plane.take(layers.space.labels25, pane.slice_index)
+    a = int(round(256 * RMAP_ALPHA))
+    for ijk, r in ((pos, 1.0), (neg, -1.0)):
+        row, col = 8 * ijk[1], 8 * ijk[2]
+        assert labels[row, col] > 0
+        want = (atlas[row, col].astype(int) * (256 - a) + diverging_rgb(np.array(r)).astype(int) * a) >> 8
+        assert shown[row, col].tolist() == want.tolist()
+    assert shown[8 * pos[1], 8 * pos[2], 0] > shown[8 * pos[1], 8 * pos[2], 2]  # +1 red
+    assert shown[8 * neg[1], 8 * neg[2], 2] > shown[8 * neg[1], 8 * neg[2], 0]  # -1 blue
+    # no result: transparent, and the gene's heat map is gone (it differed from the atlas)
+    block = np.zeros(labels.shape, bool)
+    for ijk in (pos, neg):
+        block |= (GRID_MAPS[1] == ijk[1])[:, None] & (GRID_MAPS[2] == ijk[2])[None, :]
+    assert np.array_equal(shown[~block], atlas[~block])
+    assert np.any(gene[~block] != atlas[~block])
+    # hiding it brings the gene's heat map back, pixel for pixel
+    panes.set_rmap(None)
+    assert np.array_equal(_pane_pixels(pane), gene)
+    assert "Pdyn" in panes.legend.text()[0] or "expression energy" in panes.legend.text()[0]
+    with pytest.raises(ValueError):
+        panes.set_rmap(np.zeros((3, 3, 3), np.float32))
