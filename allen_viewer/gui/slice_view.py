@@ -434,7 +434,7 @@ class ColorLegend(QWidget):
         if self.layers.rmap is not None:
             seed = self.layers.rmap_seed
             at = "" if seed is None else " at AP {:.1f}, DV {:.1f}, ML {:.1f} mm".format(*(0.2 * v for v in seed))
-            return f"Slices: r with seed{at}  −1", "0   +1   (no result: transparent; spatial correlation)"
+            return f"Slices: r with seed{at}  −1", "+1   (no result: transparent)"
         if self.layers.grid is None:
             return "Slices: no gene loaded", ""
         g = self.layers.grid

@@ -45,7 +45,7 @@ LAYER_MIN_ABS_R = 0.5
 LAYER_NAME = "spatial_correlation_r"
 SCALE = 4
 """Screen pixels per 200 µm voxel in the r-map sections."""
-BAR_TITLE = "r (spatial correlation)"
+BAR_TITLE = "r (spatial corr.)"
 """The 3-D colour bar's title while the r map is shown there."""
 
 

@@ -220,7 +220,7 @@ def test_window_click_shows_the_section_and_menu_offers_both(qtbot, allen_env, t
         assert layer.actor is not None and layer.points == int((np.abs(np.nan_to_num(r)) >= 0.5).sum()) > 0
         assert not w.scene.expression_actor.GetVisibility()
         assert tuple(layer.actor.mapper.scalar_range) == (-1.0, 1.0)
-        assert "r (spatial correlation)" == w.scene.color_bar_title != gene_title
+        assert "r (spatial corr.)" == w.scene.color_bar_title != gene_title
         # ... and in the slice panes, in place of the gene's heat map
         assert w.slices.layers.rmap is not None and w.slices.layers.rmap_seed == (27, 15, 10)
         assert "r with seed at AP 5.4, DV 3.0, ML 2.0 mm" in w.slices.legend.text()[0]
