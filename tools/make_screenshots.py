@@ -20,7 +20,8 @@ data -- the real Allen grids of Pdyn and Nrp1, the CCFv3 annotation and ontology
 ``docs/images/section-dock.png`` the Section dock after a click in the caudoputamen, against
                             the loopback fake Allen server: the section image in it is a
                             GENERATED test image (``tests/fake_allen/sections.py``), not Allen
-                            data, and says so in its corner
+                            data, and says so in its corner; the spheres are coloured by the fake
+                            server's GENERATED intensity (the guide's caption says so)
 ``docs/images/offline.png`` the window at start-up with no network (every connection refused,
                             through a proxy address nothing listens on): the offline note, and
                             the gene search listing the experiments of "Calb" with where each
