@@ -249,6 +249,29 @@ def compare(name: str, ours: list, ref: np.ndarray, n: int, top: int = 50) -> st
             f"(max relative {rel.max():.2e}); top-{top} order identical: {top_same}; Spearman {rho:.8f}")
 
 
+def generated_library_plan(requested: int):
+    """The ontology, the library layout of the in-brain voxels, how many experiments to
+    generate (``requested``, fewer when the temporary folder has too little room, rounded
+    to :data:`CHUNK`) and the folder to build in; prints a note when it had to build fewer.
+    Shared by this benchmark and ``benchmarks/spatial.py``."""
+    from allen_viewer import config
+    from allen_viewer.atlas.ontology import Ontology
+    from allen_viewer.atlas.reference_space import read_grid_annotation
+    from allen_viewer.library.store import Layout
+
+    ontology = Ontology.load(config.resources_dir() / "structure_graph_1.json")
+    layout = Layout.build(read_grid_annotation(config.resources_dir() / "P56_Mouse_gridAnnotation.zip"), ontology)
+    per_row = layout.n_voxels * 2 + layout.n_segments * 18 + 64 + 1000
+    tmp_parent = Path(tempfile.gettempdir())
+    free = shutil.disk_usage(tmp_parent).free
+    n = requested
+    if n * per_row * 1.2 > free:
+        n = int(free / 1.2 / per_row) // CHUNK * CHUNK
+        print(f"NOTE: only {free / 1e9:.1f} GB free in {tmp_parent}; building {n:,} experiments instead of "
+              f"{requested:,}.")
+    return ontology, layout, n, per_row, tmp_parent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--experiments", type=int, default=GENOME)
@@ -258,22 +281,9 @@ def main() -> None:
         print(json.dumps(measure(args.measure[0], int(args.measure[1]), int(args.measure[2]))))
         return
 
-    from allen_viewer import config
-    from allen_viewer.atlas.ontology import Ontology
-    from allen_viewer.atlas.reference_space import read_grid_annotation
     from allen_viewer.library.search import structure_label_ids
-    from allen_viewer.library.store import Layout
 
-    ontology = Ontology.load(config.resources_dir() / "structure_graph_1.json")
-    layout = Layout.build(read_grid_annotation(config.resources_dir() / "P56_Mouse_gridAnnotation.zip"), ontology)
-    per_row = layout.n_voxels * 2 + layout.n_segments * 18 + 64 + 1000
-    tmp_parent = Path(tempfile.gettempdir())
-    free = shutil.disk_usage(tmp_parent).free
-    n = args.experiments
-    if n * per_row * 1.2 > free:
-        n = int(free / 1.2 / per_row) // CHUNK * CHUNK
-        print(f"NOTE: only {free / 1e9:.1f} GB free in {tmp_parent}; building {n:,} experiments instead of "
-              f"{args.experiments:,}.")
+    ontology, layout, n, per_row, tmp_parent = generated_library_plan(args.experiments)
     print(f"GENERATED library (not Allen data): {n:,} experiments x {layout.n_voxels:,} in-brain voxels "
           f"(200 um, both hemispheres), {layout.n_segments} segments; ~{n * per_row / 1e9:.2f} GB")
     root = Path(tempfile.mkdtemp(prefix="allen_viewer_bench_library_", dir=tmp_parent))

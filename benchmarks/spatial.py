@@ -34,7 +34,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(Path(__file__).resolve().parent)]  # this checkout's allen_viewer, then search.py
-from search import CHUNK, GENOME, Generator, build  # noqa: E402  (the same generated library)
+from search import CHUNK, GENOME, Generator, build, generated_library_plan  # noqa: E402  (the same generated library)
 
 SEED_UM = (5400.0, 3000.0, 2000.0)
 CHECK_VOXELS = 400
@@ -102,20 +102,7 @@ def main() -> None:
         print(json.dumps(measure(args.measure)))
         return
 
-    from allen_viewer import config
-    from allen_viewer.atlas.ontology import Ontology
-    from allen_viewer.atlas.reference_space import read_grid_annotation
-    from allen_viewer.library.store import Layout
-
-    ontology = Ontology.load(config.resources_dir() / "structure_graph_1.json")
-    layout = Layout.build(read_grid_annotation(config.resources_dir() / "P56_Mouse_gridAnnotation.zip"), ontology)
-    per_row = layout.n_voxels * 2 + layout.n_segments * 18 + 64 + 1000
-    tmp_parent = Path(tempfile.gettempdir())
-    free = shutil.disk_usage(tmp_parent).free
-    n = args.experiments
-    if n * per_row * 1.2 > free:
-        n = int(free / 1.2 / per_row) // CHUNK * CHUNK
-        print(f"NOTE: only {free / 1e9:.1f} GB free in {tmp_parent}; building {n:,} experiments instead.")
+    ontology, layout, n, per_row, tmp_parent = generated_library_plan(args.experiments)
     print(f"GENERATED library (not Allen data): {n:,} experiments x {layout.n_voxels:,} in-brain voxels; "
           f"~{n * per_row / 1e9:.2f} GB")
     root = Path(tempfile.mkdtemp(prefix="allen_viewer_bench_spatial_", dir=tmp_parent))

@@ -467,7 +467,7 @@ class ExpressionControls(QWidget):
         self.threshold.setToolTip("Voxels with expression energy below this are not drawn")
         self.histogram = ThresholdHistogram(self)
         self.percentile = QDoubleSpinBox()
-        self.percentile.setRange(0.0, 99.9)
+        self.percentile.setRange(0.0, 100.0)
         self.percentile.setDecimals(1)
         self.percentile.setValue(DEFAULT_THRESHOLD_PERCENTILE)
         self.percentile.setSuffix(" pct")
