@@ -27,7 +27,11 @@ sidecar and is written atomically, so a failed export leaves no half-written fil
 sidecars embed the session that drew them (``"session"``, :mod:`allen_viewer.state`), so
 *File > Open session…* or ``allen-viewer --session FILE.json`` reopens the figure.  The
 display settings and compare mode are read from the window's state
-(:attr:`ExportActions.state`), not from its widgets.
+(:attr:`ExportActions.state`), not from its widgets; the grids, the atlas and the outline
+from :attr:`ExportActions.loaded` (:class:`~allen_viewer.loaded_data.LoadedData`); the
+views on show, the session snapshot and the status messages through
+:class:`ExportViews`, a handful of callables the window gives -- the exports never
+reach into the window.
 
 Overwriting is never silent: the save dialog's own confirmation is turned off and
 :meth:`ExportActions.confirm_overwrite` asks instead, naming the sidecar too (the same
@@ -42,7 +46,9 @@ shown in the banner).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, QStandardPaths, Qt, Signal
@@ -123,19 +129,47 @@ class ImageExportDialog(QDialog):
                 "transparent": self.transparent_box.isChecked()}
 
 
+@dataclass
+class ExportViews:
+    """What the exports need of the views on show, as callables (the window makes one).
+
+    ``scene()``: the 3-D :class:`~allen_viewer.gui.scene3d.ExpressionScene` whose camera an
+    image takes (compare mode: gene A's); ``slices()``: the slice panes on show
+    (:class:`~allen_viewer.gui.slice_view.SlicePanes`, or the compare view's);
+    ``grab_3d()``: the 3-D view(s) as on screen, rendered first (a ``QImage``);
+    ``grab_window()``: the whole window (a ``QPixmap``); ``snapshot()``: the session now
+    (:class:`~allen_viewer.state.ViewerState`, cursor and camera read from the views);
+    ``show_status(text)``, ``show_error(text)``: the window's messages."""
+
+    scene: Callable[[], object]
+    slices: Callable[[], object]
+    grab_3d: Callable[[], QImage]
+    grab_window: Callable[[], object]
+    snapshot: Callable[[], object]
+    show_status: Callable[[str], None]
+    show_error: Callable[[str], None]
+
+
 class ExportActions(QObject):
-    """The File > Export menu of a :class:`~allen_viewer.gui.main_window.MainWindow`
-    (see the module docstring)."""
+    """The File > Export menu (see the module docstring).
+
+    ``state``: what is on show (:class:`~allen_viewer.state.ViewerState`: display settings,
+    compare mode); ``loaded``: the loaded grids, atlas and outline
+    (:class:`~allen_viewer.loaded_data.LoadedData`); ``views``: :class:`ExportViews`;
+    ``parent``: the widget the dialogs and the menu belong to (:attr:`window`; nothing is
+    read from it)."""
 
     exportFinished = Signal(object)
     exportFailed = Signal(str)
 
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
-        self.state = window.state
-        """What is on show (:class:`~allen_viewer.state.ViewerState`): display settings and
-        compare mode come from here; the grids, the atlas and the views from the window."""
+    def __init__(self, state, loaded, views: ExportViews, parent: QWidget | None = None):
+        super().__init__(parent)
+        window = parent
+        self.window = parent
+        """The dialogs' parent widget only."""
+        self.state = state
+        self.loaded = loaded
+        self.views = views
         self.last_dir = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
                              or Path.home())
         self.image_size = DEFAULT_IMAGE_SIZE
@@ -179,30 +213,26 @@ class ExportActions(QObject):
         return list(self._jobs)
 
     def update_enabled(self) -> None:
-        has_grid = self.window.grid is not None
+        has_grid = self.loaded.grid is not None
         for key, act in self.actions.items():
             act.setEnabled(has_grid if key not in ("copy_window", "image_window") else True)
-        self.actions["comparison"].setEnabled(self.state.comparing and self.window.space is not None)
+        self.actions["comparison"].setEnabled(self.state.comparing and self.loaded.space is not None)
         for key in ("voxels", "structures"):
-            self.actions[key].setEnabled(has_grid and self.window.space is not None)
+            self.actions[key].setEnabled(has_grid and self.loaded.space is not None)
 
     def _grid(self):
-        grid = self.window.grid
+        grid = self.loaded.grid
         if grid is None:
             raise AllenViewerError("No gene is shown; open one first.")
         return grid
 
     def _space(self):
-        if self.window.space is None:
+        if self.loaded.space is None:
             raise AllenViewerError("The atlas is still loading; try again in a moment.")
-        return self.window.space
+        return self.loaded.space
 
     def _grids_on_show(self) -> list:
-        w = self.window
-        grids = [g for g in (w.grid,) if g is not None]
-        if self.state.comparing and w.compare_grid is not None:
-            grids.append(w.compare_grid)
-        return grids
+        return self.loaded.grids_on_show(self.state.comparing)
 
     # ---- asking (tests replace these) -------------------------------------------------------
 
@@ -242,7 +272,7 @@ class ExportActions(QObject):
             path = path.with_name(path.name + suffixes[0])
         existing = [p for p in (path, sidecar_path(path)) if p.exists()]
         if existing and not self.confirm_overwrite(existing):
-            self.window.show_status("Export cancelled; nothing was replaced.")
+            self.views.show_status("Export cancelled; nothing was replaced.")
             return None
         self.last_dir = path.parent
         return path
@@ -257,7 +287,7 @@ class ExportActions(QObject):
         def done(result, _tag) -> None:
             self._forget(channel)
             files = [Path(p) for p in result]
-            self.window.show_status(f"Exported {label}: " + ", ".join(str(p) for p in files))
+            self.views.show_status(f"Exported {label}: " + ", ".join(str(p) for p in files))
             self.exportFinished.emit(files)
 
         def failed(message, _exc, _tag) -> None:
@@ -273,7 +303,7 @@ class ExportActions(QObject):
 
         channel.resultReady.connect(done)
         channel.failed.connect(failed)
-        self.window.show_status(f"Exporting {label}…")
+        self.views.show_status(f"Exporting {label}…")
         channel.submit(run, tag=label)
         return channel
 
@@ -283,7 +313,7 @@ class ExportActions(QObject):
         channel.deleteLater()
 
     def _fail(self, message: str) -> None:
-        self.window.show_error(message)
+        self.views.show_error(message)
         self.exportFailed.emit(message)
 
     def _guarded(self, fn) -> None:
@@ -335,10 +365,10 @@ class ExportActions(QObject):
         def go():
             from allen_viewer.export.tables import export_comparison
 
-            w = self.window
-            if not self.state.comparing or w.compare_grid is None:
+            b = self.loaded.compare_grid
+            if not self.state.comparing or b is None:
                 raise AllenViewerError("The comparison table needs compare mode (View > Compare with another gene).")
-            a, b, space = self._grid(), w.compare_grid, self._space()
+            a, space = self._grid(), self._space()
             path = self._target("Export the comparison", f"{a.gene}_vs_{b.gene}.csv", "CSV files (*.csv)", (".csv",))
             if path is not None:
                 self._run(f"{a.gene} vs {b.gene}",
@@ -348,20 +378,18 @@ class ExportActions(QObject):
     # ---- images ---------------------------------------------------------------------------
 
     def _scene_for_pose(self):
-        w = self.window
-        return w.compare_view.scene_a if self.state.comparing else w.scene
+        return self.views.scene()
 
     def render_scene_pixels(self, size, view: str | None, transparent: bool) -> np.ndarray:
         """The gene on show rendered off screen as the 3-D view shows it (display settings,
         *Colour by*, *Show voxels outside the brain*, outline; ``view`` None: the camera on
         screen) at ``size`` (width, height) pixels."""
-        w = self.window
         grid = self._grid()
         d = self.state.display
         pose = self._scene_for_pose().camera_pose() if view is None else None
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            return render_scene(grid, w.outline_mesh, size, view or "oblique", pose, transparent,
+            return render_scene(grid, self.loaded.outline_mesh, size, view or "oblique", pose, transparent,
                                 d.render_values(), color_by=d.color_by, show_outside=d.show_outside_brain)
         finally:
             QApplication.restoreOverrideCursor()
@@ -377,13 +405,13 @@ class ExportActions(QObject):
                                 "PNG images (*.png)", (".png",))
             if path is None:
                 return
-            self.window.show_status(f"Rendering {options['size'][0]} x {options['size'][1]} px…")
+            self.views.show_status(f"Rendering {options['size'][0]} x {options['size'][1]} px…")
             pixels = self.render_scene_pixels(options["size"], options["view"], options["transparent"])
             pose = self._scene_for_pose().camera_pose()
             camera = ({"preset": options["view"]} if options["view"] else
                       {"as_on_screen": True, "position_um": list(pose.position),
                        "focal_point_um": list(pose.focal_point), "view_up": list(pose.view_up)})
-            session = self.window.session_binding.snapshot()
+            session = self.views.snapshot()
             if options["view"]:
                 session.camera.preset, session.camera.position_um = options["view"], None
                 session.camera.focal_point_um = session.camera.view_up = None
@@ -405,17 +433,15 @@ class ExportActions(QObject):
             path = self._target("Save an image of the window", f"{name}_window.png", "PNG images (*.png)", (".png",))
             if path is None:
                 return
-            pixels = qimage_to_array(self.window.grab_window().toImage())
+            pixels = qimage_to_array(self.views.grab_window().toImage())
             record = image_record(grids, "whole window" + (" (compare mode)" if self.state.comparing else ""),
-                                  pixels, session=self.window.session_binding.snapshot().to_dict())
+                                  pixels, session=self.views.snapshot().to_dict())
             self._run("window image", lambda: write_png(path, pixels, record))
         self._guarded(go)
 
     def pane_image(self, plane: str) -> QImage:
         """One slice pane's image area as on screen (compare mode: the two-gene panes)."""
-        w = self.window
-        slices = w.compare_view.slices if self.state.comparing else w.slices
-        return slices.panes[plane].canvas.grab().toImage()
+        return self.views.slices().panes[plane].canvas.grab().toImage()
 
     def export_pane_image(self, plane: str) -> None:
         def go():
@@ -427,28 +453,21 @@ class ExportActions(QObject):
             if path is None:
                 return
             pixels = qimage_to_array(self.pane_image(plane))
-            w = self.window
-            pane = (w.compare_view.slices if self.state.comparing else w.slices).panes[plane]
+            pane = self.views.slices().panes[plane]
             record = image_record(grids, f"{plane} slice pane", pixels,
                                   slice={"plane": plane, "index_25um": pane.slice_index,
                                          "position_um": float(pane.slice_index * 25.0)},
-                                  session=self.window.session_binding.snapshot().to_dict())
+                                  session=self.views.snapshot().to_dict())
             self._run(f"{plane} pane image", lambda: write_png(path, pixels, record))
         self._guarded(go)
 
     def copy_scene(self) -> None:
         """The 3-D view(s) as on screen, to the clipboard."""
-        w = self.window
-        if self.state.comparing:
-            w.compare_view.render()
-            image = w.compare_view.views.grab().toImage()
-        else:
-            w.scene.render()
-            image = w.scene.grab().toImage()
+        image = self.views.grab_3d()
         QGuiApplication.clipboard().setImage(image)
-        w.show_status(f"The 3-D view ({image.width()} x {image.height()} px) is on the clipboard.")
+        self.views.show_status(f"The 3-D view ({image.width()} x {image.height()} px) is on the clipboard.")
 
     def copy_window(self) -> None:
-        image = self.window.grab_window().toImage()
+        image = self.views.grab_window().toImage()
         QGuiApplication.clipboard().setImage(image)
-        self.window.show_status(f"The window ({image.width()} x {image.height()} px) is on the clipboard.")
+        self.views.show_status(f"The window ({image.width()} x {image.height()} px) is on the clipboard.")
