@@ -657,8 +657,11 @@ class MainWindow(QMainWindow):
         self.controls.apply_gene(grid)  # the gene's own percentile threshold, unless pinned
         # the new display and the new spheres share one frame, drawn at the next paint
         # (scene.set_display and scene.set_grid would each render, and the paint again)
+        # and one rebuild of the points: the old grid is dropped first (cheap), so the new
+        # threshold does not rebuild the old gene's points just before the new gene's
         layer = self.scene.layer  # None once the scene is closed
         if layer is not None:
+            layer.set_grid(None)
             layer.set_display(**self.controls.values())
         self._sync_slice_threshold()
         if layer is not None:
