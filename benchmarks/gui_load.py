@@ -242,6 +242,8 @@ def measure_click_to_frame(app, window, count: int) -> dict:
 
     index = window.index
     pair = [index.by_id(PDYN), index.by_id(NRP1)]
+    if window.grid is not None and window.grid.id == PDYN:
+        pair.reverse()  # every click asks for the gene not on show
     rw = window.scene.plotter.render_window
     target = {}
 
