@@ -83,13 +83,18 @@ class Column:
 
 @dataclass(frozen=True)
 class SearchRequest:
-    """One search: its kind, its parameters (by form field name, plus any extra such as
-    ``min_overlap``), the plane (None: any) and the rows wanted from each source."""
+    """One search: its spec (:meth:`SearchSpec.request` makes requests), its parameters (by
+    form field name, plus any extra such as ``min_overlap``), the plane (None: any) and the
+    rows wanted from each source."""
 
-    kind: str
+    spec: "SearchSpec"
     params: tuple[tuple[str, Any], ...] = ()
     plane: str | None = None
     top: int = DEFAULT_TOP
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
 
     def __getitem__(self, name: str):
         return self.get(name)
@@ -99,10 +104,6 @@ class SearchRequest:
             if key == name:
                 return value
         return default
-
-    @property
-    def spec(self) -> "SearchSpec":
-        return spec_of(self.kind)
 
     def describe(self, seed=None) -> str:
         """One line: what was searched (``seed``: the experiment the seed resolved to)."""
@@ -351,7 +352,7 @@ class SearchSpec:
                 raise AllenViewerError(f.missing)
             params.append((f.name, value))
         params += sorted(values.items())
-        return SearchRequest(self.kind, tuple(params), plane, int(top))
+        return SearchRequest(self, tuple(params), plane, int(top))
 
     def check(self, ontology, request: SearchRequest) -> None:
         """Refuse unknown structures (with suggestions) before any work."""
