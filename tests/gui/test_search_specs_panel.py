@@ -13,8 +13,8 @@ from allen_viewer.gui.library_search import LibrarySearchPanel
 from allen_viewer.library.search import differential_search
 from allen_viewer.library.searches import SPECS
 from allen_viewer.library.store import Library
-from tests.library import PDYN
-from tests.library.test_searches import MeanInSpec, library_root, make_data  # noqa: F401
+from tests.library import PDYN, atlas_data
+from tests.library.test_searches import MeanInSpec, library_root  # noqa: F401
 
 pytestmark = pytest.mark.gui
 
@@ -28,7 +28,7 @@ class RecordedMeanIn(MeanInSpec):
 
 def test_a_new_spec_is_a_new_form_and_table(qtbot, ontology, gene_index, library_root, tmp_path):  # noqa: F811
     spec = RecordedMeanIn()
-    panel = LibrarySearchPanel(make_data(ontology, gene_index, tmp_path / "cache"), library=Library(library_root),
+    panel = LibrarySearchPanel(atlas_data(ontology, gene_index, tmp_path / "cache"), library=Library(library_root),
                                specs=(*SPECS, spec))
     qtbot.addWidget(panel)
     panel.set_ontology(ontology)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from allen_viewer.data import AtlasData
 from allen_viewer.errors import AllenViewerError, Cancelled, UnknownGene, UnknownStructure
 from allen_viewer.library import searches
 from allen_viewer.library.remote import remote_correlation, remote_differential
@@ -33,9 +32,8 @@ from allen_viewer.library.searches import (
     spec_of,
 )
 from allen_viewer.library.store import Library, LibraryError
-from allen_viewer.store.cache import Cache
 from tests.fake_allen.fixtures import allen_client, allen_env, fake_allen, fake_allen_data  # noqa: F401
-from tests.library import NRP1, PDYN, build_library, make_layout, real_grid
+from tests.library import NRP1, PDYN, atlas_data, build_library, make_layout, real_grid
 
 # GENERATED experiments (ids the gene index does not know)
 TWICE, MIRROR, CP_HIGH = 900_000_001, 900_000_002, 900_000_003
@@ -61,16 +59,9 @@ def library(library_root):
     return Library(library_root)
 
 
-def make_data(ontology, gene_index, cache, client=None) -> AtlasData:
-    data = AtlasData(cache=Cache(cache), client=client)
-    data.__dict__["ontology"] = ontology  # the session's, so no test loads them again
-    data.__dict__["gene_index"] = gene_index
-    return data
-
-
 @pytest.fixture
 def data(ontology, gene_index, tmp_path):
-    return make_data(ontology, gene_index, tmp_path / "cache")
+    return atlas_data(ontology, gene_index, tmp_path / "cache")
 
 
 # ---------------------------------------------------------------------------- the specs
@@ -200,7 +191,7 @@ def test_one_rule_chooses_the_seed(data, library, gene_index):
 
 
 def test_a_seed_outside_the_library_is_loaded(allen_client, ontology, gene_index, library, tmp_path):
-    data = make_data(ontology, gene_index, tmp_path / "cache", allen_client)
+    data = atlas_data(ontology, gene_index, tmp_path / "cache", allen_client)
     sagittal = next(e for e in gene_index.exact_symbol("Pdyn") if e.id != PDYN)
     seed = resolve_seed(data, library, str(sagittal.id))
     assert seed.experiment == sagittal and not seed.in_library
@@ -219,7 +210,7 @@ def test_a_seed_outside_the_library_is_loaded(allen_client, ontology, gene_index
 
 def test_run_remote_sends_the_same_search(allen_env, allen_client, ontology, gene_index, library, tmp_path):
     allen_env.search_ids = [PDYN, NRP1]
-    data = make_data(ontology, gene_index, tmp_path / "cache", allen_client)
+    data = atlas_data(ontology, gene_index, tmp_path / "cache", allen_client)
     out = run_remote(data, lambda: library, DIFFERENTIAL.request(target="CP", contrast="Isocortex", top=5))
     assert out.source == "allen" and out.hits == remote_differential(allen_client, [672], [315], top=5)
     assert [h.experiment_id for h in out.hits] == [PDYN, NRP1]
