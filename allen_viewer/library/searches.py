@@ -311,11 +311,12 @@ ID = Column("Id", lambda h: (str(h.experiment_id), h.experiment_id))
 class SearchSpec:
     """A search kind: its form, its table, its rows and how it runs.
 
-    Subclasses set the class attributes and implement :meth:`search_local`,
-    :meth:`search_remote`, :meth:`summary`, :meth:`heading`, :meth:`csv_rows` and
-    :meth:`record`; the rest has defaults.  Table columns come first the rank and the
-    source (ranks count per source), the scores before plane and id, so they stay in sight
-    in a narrow dock.
+    Subclasses set the class attributes and implement :meth:`summary`, :meth:`csv_rows`
+    and :meth:`search_local`; :meth:`search_remote` when Allen's service offers the search
+    (the default says it does not), and :meth:`heading`, :meth:`record`, :meth:`print_row`,
+    :meth:`hit_note` and :meth:`file_stem` where their defaults do not fit.  Table columns
+    come first the rank and the source (ranks count per source), the scores before plane
+    and id, so they stay in sight in a narrow dock.
     """
 
     kind: str = ""
@@ -376,22 +377,31 @@ class SearchSpec:
         return ""
 
     def summary(self, request: SearchRequest, seed=None) -> str:
-        raise NotImplementedError
+        """What was searched, in one line (the panel's summary; ``seed``: its Experiment)."""
+        raise NotImplementedError(f"{type(self).__name__} must say what it searched (summary)")
 
     def heading(self, request: SearchRequest, seed=None) -> str:
-        raise NotImplementedError
+        """The line the CLI prints over its table."""
+        return self.summary(request, seed) + ":"
 
     def csv_rows(self, hits: Sequence) -> list[list]:
-        raise NotImplementedError
+        """Rows of :attr:`csv_columns` for hits (local and Allen's)."""
+        raise NotImplementedError(f"{type(self).__name__} must turn hits into rows (csv_rows)")
 
     def record(self, request: SearchRequest, seed, remote: bool, library: dict) -> dict:
-        raise NotImplementedError
+        """What the CSV's sidecar says about the search: by default its parameters (structure
+        lists as lists), plane, top, whether Allen's service was asked, and the library."""
+        out = {name: list(value) if isinstance(value, tuple) else value for name, value in request.params}
+        out.update(plane=request.plane, top=request.top, remote=remote, library=library)
+        return out
 
     def search_local(self, data, library, request, progress, cancel, on_seed) -> tuple[list, Seed | None]:
-        raise NotImplementedError
+        """(hits, the Seed or None) over an open, non-empty library (``data``: an AtlasData)."""
+        raise NotImplementedError(f"{type(self).__name__} must search the library (search_local)")
 
     def search_remote(self, data, open_library, request, cancel, seed) -> tuple[list, Any]:
-        raise NotImplementedError
+        """(hits, the seed's Experiment or None) from Allen's service."""
+        raise AllenViewerError(f"Allen's service offers no {self.title.lower() or self.kind} search.")
 
     def __repr__(self) -> str:
         return f"<search spec {self.kind}>"

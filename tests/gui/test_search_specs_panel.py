@@ -19,15 +19,8 @@ from tests.library.test_searches import MeanInSpec, library_root  # noqa: F401
 pytestmark = pytest.mark.gui
 
 
-class RecordedMeanIn(MeanInSpec):
-    export = "search-mean-in"
-
-    def record(self, request, seed, remote, library):
-        return {"region": list(request["region"]), "top": request.top, "library": library}
-
-
 def test_a_new_spec_is_a_new_form_and_table(qtbot, ontology, gene_index, library_root, tmp_path):  # noqa: F811
-    spec = RecordedMeanIn()
+    spec = MeanInSpec()
     panel = LibrarySearchPanel(atlas_data(ontology, gene_index, tmp_path / "cache"), library=Library(library_root),
                                specs=(*SPECS, spec))
     qtbot.addWidget(panel)
@@ -56,6 +49,11 @@ def test_a_new_spec_is_a_new_form_and_table(qtbot, ontology, gene_index, library
     assert rows[0] == spec.csv_columns and rows[1][:2] == ["1", str(PDYN)]
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["export"] == "search-mean-in" and side["region"] == ["CP"] and side["library"]["experiments"] == 5
+    # Allen's service has no such search: the panel says so and keeps the local rows
+    panel.search(remote=True)
+    qtbot.waitUntil(lambda: not panel.busy, timeout=15000)
+    assert "Allen's service offers no region search." in panel.remote_label.text()
+    assert len(panel.model.hits("local")) == 3
     # the other forms are still there, unchanged
     panel.set_mode("correlation")
     assert panel.seed_edit.isVisible() and not panel.region_edit.isVisible()

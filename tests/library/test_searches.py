@@ -237,6 +237,7 @@ class MeanInSpec(SearchSpec):
 
     kind = "mean-in"
     title = "Region"
+    export = "search-mean-in"
     fields = (FormField("region", "Region", STRUCTURES, missing="Give a region."),)
     columns = (RANK, SOURCE, GENE, Column("Fold", lambda h: (f"{h.fold_change:.3g}", h.fold_change)), PLANE, ID)
     csv_columns = ["rank", "experiment_id", "fold_change"]
@@ -261,6 +262,11 @@ def test_a_new_search_is_one_spec(data, library, ontology):
     assert spec.csv_rows(out.hits)[0] == [1, PDYN, out.hits[0].fold_change]  # Pdyn is striatal
     assert [c.cell(out.hits[0])[0] for c in spec.columns][:3] == ["1", "local", "Pdyn"]
     assert req.describe() == "Experiments by CP over the brain"
+    assert spec.heading(req) == "Experiments by CP over the brain:"
+    assert spec.record(req, None, False, {"experiments": 5}) == {
+        "region": ["CP"], "plane": None, "top": 2, "remote": False, "library": {"experiments": 5}}
+    with pytest.raises(AllenViewerError, match="^Allen's service offers no region search.$"):
+        run_remote(data, lambda: library, req)
     with pytest.raises(UnknownStructure):
         run_local(data, library, spec.request(region="CPX"))
     with pytest.raises(AllenViewerError, match="Give a region"):
