@@ -364,6 +364,7 @@ class SlicePanes(QWidget):
     pointClicked = Signal(object)
     pointHovered = Signal(object)
     cursorMoved = Signal(object)
+    layersChanged = Signal()  # what the slices show changed (not where): the 3-D slice planes redraw
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -483,6 +484,7 @@ class SlicePanes(QWidget):
         for pane in self.panes.values():
             pane.invalidate()
         self.legend.update()
+        self.layersChanged.emit()
 
     # ---- cursor ---------------------------------------------------------------------------
 

@@ -34,6 +34,9 @@ GRID_CENTRE_UM = (6600.0, 4000.0, 5700.0)
 """(AP, DV, ML) µm of the 200 µm grid's centre ((67-1)/2, (41-1)/2, (58-1)/2 voxels x
 200 µm): where ``export image --planes`` puts the slice planes unless told otherwise."""
 
+SLICE_BOX_UM = (13175.0, 7975.0, 11375.0)
+"""Largest (AP, DV, ML) µm of a 25 µm slice: (528, 320, 456) voxels, (n - 1) x 25 µm."""
+
 CUT_AWAYS: dict[str, str] = {
     "none": "nothing",
     "left": "the left hemisphere",
@@ -113,7 +116,7 @@ class FigureOptions:
     as the slice panes draw them; ``slices_um``: (AP, DV, ML) µm of the slices (the planes'
     positions and the slice-relative cuts' planes; None: :data:`GRID_CENTRE_UM`);
     ``space``: the :class:`~allen_viewer.atlas.reference_space.ReferenceSpace` the planes
-    are drawn from (needed with ``planes``); ``background``: ``"annotation"`` or ``"nissl"``
+    are drawn from (needed with ``planes`` unless ``source`` is given); ``background``: ``"annotation"`` or ``"nissl"``
     with ``nissl`` the uint8 (AP, DV, ML) grey volume (as the slice panes).
     """
 
@@ -124,6 +127,9 @@ class FigureOptions:
     nissl: object = field(default=None, repr=False, compare=False)
     min_energy: float | None = None
     """Slice heat map only where energy >= this (the panes' *Slices follow the 3-D threshold*)."""
+    source: object = field(default=None, repr=False, compare=False)
+    """A :class:`~allen_viewer.render.slice_images.SliceLayers` to draw the planes from as it
+    is (the viewer passes its slice panes' own); None: one made from ``space``."""
 
     def __post_init__(self) -> None:
         if self.clip not in CUT_AWAYS:

@@ -63,8 +63,8 @@ def clip_surface(mesh: pv.PolyData, cut: CutAway | None) -> tuple[pv.PolyData, p
     if not out.n_cells:
         return pv.PolyData(), None
     labels = np.asarray(out.cell_data["Labels"])
-    body = out.extract_cells(np.flatnonzero(labels == 0)).extract_surface()
-    face = out.extract_cells(np.flatnonzero(labels == 1)).extract_surface() if (labels == 1).any() else None
+    body = out.extract_cells(np.flatnonzero(labels == 0)).extract_surface(algorithm="dataset_surface")
+    face = out.extract_cells(np.flatnonzero(labels == 1)).extract_surface(algorithm="dataset_surface") if (labels == 1).any() else None
     for part in (body, face):
         if part is not None:
             for name in list(part.point_data.keys()) + list(part.cell_data.keys()):
@@ -316,6 +316,8 @@ class SlicePlanesLayer(SceneLayer):
         self.source: SliceLayers | None = None
         self.indices: dict[str, int] = {}
         self.actors_by_plane: dict[str, pv.Actor] = {}
+        self.meshes_by_plane: dict[str, pv.UnstructuredGrid] = {}
+        """The drawn planes' meshes (cell data ``rgb``: each 25 µm pixel's colour)."""
         self._drawn: dict[str, tuple] = {}
 
     def set_data(self, source: SliceLayers | None, positions_um=None) -> None:
@@ -352,12 +354,14 @@ class SlicePlanesLayer(SceneLayer):
             if self._drawn.get(name) == key and name in self.actors_by_plane:
                 continue
             self._remove([self.actors_by_plane.pop(name, None)])
+            self.meshes_by_plane.pop(name, None)
             image = src.render(plane, index)
             brain = plane.take(src.space.labels25, index) > 0
             mesh = slice_plane_mesh(image, name, index, brain, self.cut)
             self._drawn[name] = key
             if mesh is None or not mesh.n_cells:
                 continue
+            self.meshes_by_plane[name] = mesh
             self.actors_by_plane[name] = self.plotter.add_mesh(
                 mesh, scalars="rgb", rgb=True, lighting=False, name=f"slice_plane_{name}",
                 reset_camera=False, pickable=False, render=False, show_scalar_bar=False)
@@ -365,6 +369,7 @@ class SlicePlanesLayer(SceneLayer):
     def detach(self) -> None:
         self._remove(list(self.actors_by_plane.values()))
         self.actors_by_plane = {}
+        self.meshes_by_plane = {}
         self._drawn = {}
 
     @property

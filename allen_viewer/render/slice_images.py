@@ -276,3 +276,22 @@ class SliceLayers:
         out += color * alpha
         out >>= 8
         return out.astype(np.uint8)
+
+
+def slice_layers_for(space: ReferenceSpace, grid: ExpressionGrid | None = None, cmap: str = "viridis",
+                     min_energy: float | None = None, nissl: np.ndarray | None = None) -> SliceLayers:
+    """A :class:`SliceLayers` set up as the slice panes are for ``grid`` on ``space`` (atlas
+    colours, the heat map in colour map ``cmap``, only where energy >= ``min_energy`` when
+    given; the Nissl background when ``nissl`` (uint8 (AP, DV, ML)) is given): what the
+    off-screen export draws its slice planes from."""
+    layers = SliceLayers()
+    layers.space = space
+    layers.label_rgb = label_colors(space)
+    if nissl is not None:
+        layers.nissl = nissl
+        layers.background = "nissl"
+    layers.set_grid(grid)
+    layers.cmap_name = cmap
+    layers.cmap = colormap_lut(cmap)
+    layers.min_energy = None if min_energy is None else float(min_energy)
+    return layers
