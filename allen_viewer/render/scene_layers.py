@@ -173,7 +173,8 @@ class StructuresLayer(SceneLayer):
 
     @property
     def ids(self) -> list[int]:
-        return list(self.actors_by_id)
+        """The structures shown (also one that a cut hides entirely)."""
+        return list(self.meshes)
 
     def _draw_one(self, sid: int) -> None:
         mesh, rgb = self.meshes[sid]

@@ -115,7 +115,7 @@ def test_outline_structures_and_cursor_layers_set_data_cut_and_detach(plotter):
     assert outline.actor.GetMapper().GetInput().GetBounds()[4] >= MIDLINE_UM - 1e-3
     assert len(structures.actors) == 2 and cursor.position is not None and len(cursor._actors) == 2
     structures.set_cut(cut_away("sagittal-right", (0, 0, 5100.0)))  # the structure lies wholly right: gone
-    assert structures.ids == []
+    assert structures.actors == [] and structures.ids == [672]  # still asked for, drawn again uncut
     structures.set_cut(None)
     structures.set_highlight(672)
     assert structures.opacity(672) == pytest.approx(0.75)
