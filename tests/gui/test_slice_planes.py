@@ -139,3 +139,23 @@ def test_the_export_dialog_offers_cut_and_planes(qtbot):
     dialog.planes_box.setChecked(False)
     assert dialog.values()["clip"] == "dorsal" and dialog.values()["planes"] is False
     assert ImageExportDialog(None).values()["clip"] == "none"
+
+
+def test_the_gui_export_draws_the_panes_slices_and_the_cut(rig, outline):
+    """ExportActions.figure_options: the slices at the panes' cursor, drawn from the panes'
+    own SliceLayers; the off-screen render then has the cut and the planes."""
+    from types import SimpleNamespace
+
+    from allen_viewer.export.image import render_scene
+    from allen_viewer.gui.export_actions import ExportActions
+
+    _scene, slices, _actions = rig
+    slices.set_cursor_um((5000.0, 4000.0, 6500.0))
+    exports = SimpleNamespace(window=SimpleNamespace(slices=slices))
+    figure = ExportActions.figure_options(exports, "left", True)
+    assert figure.clip == "left" and figure.planes and figure.source is slices.layers
+    assert figure.positions_um == (5000.0, 4000.0, 6500.0)
+    plain = render_scene(None, outline, (320, 240), "dorsal", caption="", orientation=False)
+    drawn = render_scene(None, outline, (320, 240), "dorsal", caption="", orientation=False, figure=figure)
+    assert (np.abs(drawn.astype(int) - plain.astype(int)).sum(axis=2) > 30).mean() > 0.05
+    assert ExportActions.figure_options(exports).planes is False
