@@ -266,7 +266,7 @@ class CursorLayer(SceneLayer):
 
 
 def slice_plane_mesh(image: np.ndarray, plane_name: str, index: int, brain: np.ndarray | None = None,
-                     cut: CutAway | None = None) -> pv.UnstructuredGrid | None:
+                     cut: CutAway | None = None) -> pv.PolyData | None:
     """The slice image ``image`` ((rows, cols, 3) uint8, as :meth:`SliceLayers.render`
     gives for plane ``plane_name`` at 25 µm ``index``) as a flat mesh in CCF µm: one square
     25 µm cell per pixel, centred on the voxel centres, with the pixel colours as cell data
@@ -288,17 +288,19 @@ def slice_plane_mesh(image: np.ndarray, plane_name: str, index: int, brain: np.n
             return None
     if not keep.any():
         return None
-    dims = [0, 0, 0]
-    dims[plane.axis], dims[plane.rows], dims[plane.cols] = 1, rows + 1, cols + 1
-    origin = [-half, -half, -half]
-    origin[plane.axis] = index * ANNOTATION_SPACING_UM
-    grid = pv.ImageData(dimensions=dims, origin=origin, spacing=(ANNOTATION_SPACING_UM,) * 3)
-    # VTK orders the cells with the lower-numbered axis fastest
-    order = (1, 0) if plane.rows < plane.cols else (0, 1)
-    grid.cell_data["rgb"] = np.ascontiguousarray(image.transpose(*order, 2)).reshape(-1, 3)
-    grid.cell_data["keep"] = keep.transpose(*order).reshape(-1).astype(np.uint8)
-    cells = np.flatnonzero(grid.cell_data["keep"])
-    return grid.extract_cells(cells)
+    # a (rows + 1) x (cols + 1) lattice of pixel corners, one quad per kept pixel
+    corner_r = (np.arange(rows + 1) - 0.5) * ANNOTATION_SPACING_UM
+    corner_c = (np.arange(cols + 1) - 0.5) * ANNOTATION_SPACING_UM
+    points = np.empty(((rows + 1) * (cols + 1), 3), dtype=np.float32)
+    points[:, plane.axis] = index * ANNOTATION_SPACING_UM
+    points[:, plane.rows] = np.repeat(corner_r, cols + 1)
+    points[:, plane.cols] = np.tile(corner_c, rows + 1)
+    r, c = np.nonzero(keep)
+    first = r * (cols + 1) + c
+    faces = np.column_stack([np.full(first.size, 4), first, first + 1, first + cols + 2, first + cols + 1])
+    mesh = pv.PolyData(points, faces=faces.ravel())
+    mesh.cell_data["rgb"] = np.ascontiguousarray(image[r, c, :3])
+    return mesh
 
 
 class SlicePlanesLayer(SceneLayer):
@@ -317,7 +319,7 @@ class SlicePlanesLayer(SceneLayer):
         self.source: SliceLayers | None = None
         self.indices: dict[str, int] = {}
         self.actors_by_plane: dict[str, pv.Actor] = {}
-        self.meshes_by_plane: dict[str, pv.UnstructuredGrid] = {}
+        self.meshes_by_plane: dict[str, pv.PolyData] = {}
         """The drawn planes' meshes (cell data ``rgb``: each 25 µm pixel's colour)."""
         self._drawn: dict[str, tuple] = {}
 
