@@ -246,7 +246,7 @@ def cmd_export_image(args) -> int:
     session = image_session(grid, {"threshold": threshold}, view=args.view, percentile=pct)
     result = export_image(grid, out, outline=brain_outline(data.reference_space), size=size, view=args.view,
                           transparent=args.transparent, display={"threshold": threshold},
-                          threshold_rule=rule, session=session)
+                          threshold_rule=rule, session=session, figure=figure_options(args, data.reference_space))
     png, side = result["files"]
     print(f"Wrote a {result['width']}x{result['height']} {args.view} image of {grid.experiment.label} to {png} "
           f"(provenance in {side})")
@@ -276,6 +276,53 @@ def cmd_gui(args) -> int:
 
 
 # ---- parser ---------------------------------------------------------------------------------
+
+def _slices_um(text: str) -> tuple[float, float, float]:
+    """``--slices AP,DV,ML`` in micrometres -> a 3-tuple inside the 25 µm annotation's box."""
+    import math
+
+    from allen_viewer.render.cuts import SLICE_BOX_UM
+
+    parts = str(text).replace(" ", "").split(",")
+    try:
+        values = tuple(float(v) for v in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 3 or not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r} is not three numbers AP,DV,ML in micrometres, e.g. 6600,4000,5700")
+    for name, v, top in zip(("AP", "DV", "ML"), values, SLICE_BOX_UM):
+        if not 0.0 <= v <= top:
+            raise argparse.ArgumentTypeError(f"{name} {v:g} um is outside the atlas (0 to {top:g} um)")
+    return values
+
+
+def add_figure_options(parser: argparse.ArgumentParser) -> None:
+    """``--clip``, ``--planes`` and ``--slices``: a cut-away and the slice planes in an
+    off-screen 3-D figure (``export image``; ``export movie`` takes the same).  Read them back
+    with :func:`figure_options`."""
+    from allen_viewer.render.cuts import CUT_AWAYS, GRID_CENTRE_UM
+
+    parser.add_argument("--clip", default="none", choices=tuple(CUT_AWAYS), metavar="WHAT",
+                        help="cut away part of the brain, showing the cut face: left or right (that hemisphere; "
+                             "left = grid ML index 0-28), anterior/posterior (of the coronal slice), "
+                             "dorsal/ventral (of the horizontal slice), sagittal-left/sagittal-right (of the "
+                             "sagittal slice), or none (default)")
+    parser.add_argument("--planes", action="store_true",
+                        help="draw the three slice planes (coronal, sagittal, horizontal), textured as the "
+                             "viewer's slice panes draw them")
+    parser.add_argument("--slices", type=_slices_um, default=None, metavar="AP,DV,ML",
+                        help="where the slices are, in micrometres (for --planes and the slice-relative --clip; "
+                             "default the grid's centre, {:g},{:g},{:g})".format(*GRID_CENTRE_UM))
+
+
+def figure_options(args, space):
+    """The :class:`~allen_viewer.render.cuts.FigureOptions` of :func:`add_figure_options`'s
+    arguments; ``space`` is the reference space the planes are drawn from."""
+    from allen_viewer.render.cuts import FigureOptions
+
+    return FigureOptions(clip=args.clip, planes=bool(args.planes), slices_um=args.slices,
+                         space=space if args.planes else None)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -363,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     limit.add_argument("--threshold-percentile", type=_percentile, default=None, metavar="P",
                        help="draw the voxels at or above the P-th percentile of the gene's own in-brain "
                             "energies (default 90)")
+    add_figure_options(e)
     e.set_defaults(func=cmd_export_image)
 
     p = sub.add_parser("compare", help="per-structure table comparing two genes, with correlations")

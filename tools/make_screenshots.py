@@ -13,6 +13,9 @@ data -- the real Allen grids of Pdyn and Nrp1, the CCFv3 annotation and ontology
 ``docs/compare.png``        ``... --gene Pdyn --compare Nrp1 --screenshot ...`` (README)
 ``docs/images/structure.png`` ``... --gene Pdyn --structure CP --screenshot ...``
 ``docs/images/export-lateral.png`` ``allen-viewer export image Pdyn --view lateral --size 1200x800``
+``docs/images/export-clip.png`` ``allen-viewer export image Pdyn --clip left --size 1200x800``
+``docs/images/export-planes.png`` ``allen-viewer export image Pdyn --planes --slices 5000,4000,5700
+                            --threshold 12 --size 1200x800``
 ``docs/images/first-run.png`` the window at first start with the network up: the offer of the
                             Nissl download (the "network" is the loopback fake Allen server of
                             ``tests/fake_allen``; nothing is downloaded and nothing of the fake
@@ -56,8 +59,15 @@ CLI_SHOTS = {
     "compare": (DOCS / "compare.png", ["--offline", "--gene", "Pdyn", "--compare", "Nrp1", "--screenshot"]),
     "structure": (IMAGES / "structure.png", ["--offline", "--gene", "Pdyn", "--structure", "CP", "--screenshot"]),
 }
-EXPORT_SHOT = ("export-lateral", IMAGES / "export-lateral.png",
-               ["--offline", "export", "image", "Pdyn", "--view", "lateral", "--size", "1200x800"])
+EXPORT_SHOTS = {
+    "export-lateral": (IMAGES / "export-lateral.png",
+                       ["--offline", "export", "image", "Pdyn", "--view", "lateral", "--size", "1200x800"]),
+    "export-clip": (IMAGES / "export-clip.png",
+                    ["--offline", "export", "image", "Pdyn", "--clip", "left", "--size", "1200x800"]),
+    "export-planes": (IMAGES / "export-planes.png",
+                      ["--offline", "export", "image", "Pdyn", "--planes", "--slices", "5000,4000,5700",
+                       "--threshold", "12", "--size", "1200x800"]),
+}
 WINDOW_SHOTS = {"first-run": IMAGES / "first-run.png", "offline": IMAGES / "offline.png",
                 "section": IMAGES / "section-dock.png"}
 SECTION_POINT_UM = (5000.0, 4000.0, 3750.0)
@@ -160,7 +170,7 @@ def window_shot(name: str, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    names = [*CLI_SHOTS, EXPORT_SHOT[0], *WINDOW_SHOTS]
+    names = [*CLI_SHOTS, *EXPORT_SHOTS, *WINDOW_SHOTS]
     parser.add_argument("--only", nargs="+", choices=names, help="make only these pictures")
     parser.add_argument("--window-shot", nargs=2, metavar=("NAME", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -176,8 +186,8 @@ def main() -> None:
             if name in CLI_SHOTS:
                 out, cli = CLI_SHOTS[name]
                 _run(["-m", "allen_viewer", *cli, str(out)], _env(tmp))
-            elif name == EXPORT_SHOT[0]:
-                _, out, cli = EXPORT_SHOT
+            elif name in EXPORT_SHOTS:
+                out, cli = EXPORT_SHOTS[name]
                 _run(["-m", "allen_viewer", *cli, "--out", str(tmp / out.name)], _env(tmp, ALLEN_VIEWER_OFFLINE="1"))
                 shutil.copyfile(tmp / out.name, out)  # not the provenance sidecar (it is in the PNG's text too)
             else:

@@ -60,6 +60,7 @@ from allen_viewer.render.layers import (
     color_channel,
 )
 from allen_viewer.export.provenance import provenance, sidecar_path, write_sidecar
+from allen_viewer.render.cuts import FigureOptions
 from allen_viewer.store.atomic import atomic_write
 
 DEFAULT_IMAGE_SIZE = (1600, 1200)
@@ -151,7 +152,8 @@ def _quiet_without_display():
 def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_SIZE, view: str = DEFAULT_VIEW,
                  pose: CameraPose | None = None, transparent: bool = False,
                  display: DisplaySettings | dict | None = None, caption: str | None = None,
-                 orientation: bool = True, color_by: str = "auto", show_outside: bool = False) -> np.ndarray:
+                 orientation: bool = True, color_by: str = "auto", show_outside: bool = False,
+                 figure: FigureOptions | None = None) -> np.ndarray:
     """Render the 3-D scene off screen; returns uint8 pixels (height, width, 3), or
     (height, width, 4) straight (not premultiplied) RGBA with ``transparent``.
 
@@ -164,7 +166,9 @@ def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_S
     ``color_by``: what the sphere colours show (:data:`~allen_viewer.render.layers.COLOR_BY`;
     the channel drawn is :func:`~allen_viewer.render.layers.color_channel`);
     ``show_outside``: also draw the voxels with data outside the brain (in magenta), as the
-    viewer's *Show voxels outside the brain* does.
+    viewer's *Show voxels outside the brain* does; ``figure``: a cut-away and the slice
+    planes (:class:`~allen_viewer.render.cuts.FigureOptions`; None: neither), drawn by
+    :func:`add_figure_layers`.
     """
     import pyvista as pv
 
@@ -175,14 +179,51 @@ def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_S
         display = asdict(display)
     with _quiet_without_display():
         return _render(pv, grid, outline, width, height, view, pose, transparent, display, caption, orientation,
-                       color_by, show_outside)
+                       color_by, show_outside, figure)
+
+
+def add_figure_layers(plotter, figure: FigureOptions | None, layer, outline, grid: ExpressionGrid | None,
+                      cmap: str = "viridis") -> list:
+    """Put ``figure``'s cut-away and slice planes into an off-screen ``plotter`` that has
+    the sphere layer ``layer``: the cut goes to ``layer`` (call this before its grid is set,
+    so the spheres are built once), the brain ``outline`` is drawn clipped with its cut face
+    (an :class:`~allen_viewer.render.scene_layers.OutlineLayer`; without a cut the plain
+    outline is left to the caller), and the planes are drawn from ``figure.space`` with
+    ``grid``'s heat map in ``cmap``.  Returns the layers added (to detach).  The image and
+    movie exports share this."""
+    from allen_viewer.render.scene_layers import OutlineLayer, SlicePlanesLayer
+    from allen_viewer.render.slice_images import slice_layers_for
+
+    if figure is None or figure.is_plain:
+        return []
+    added = []
+    cut = figure.cut()
+    if cut is not None:
+        layer.set_cut(cut)
+        if outline is not None and outline.n_points:
+            outline_layer = OutlineLayer(plotter)
+            outline_layer.set_cut(cut)
+            outline_layer.set_data(outline)
+            added.append(outline_layer)
+    if figure.planes:
+        source = figure.source
+        if source is None:
+            if figure.space is None:
+                raise AllenViewerError("Slice planes need the reference space (the annotation) to draw from.")
+            source = slice_layers_for(figure.space, grid, cmap, figure.min_energy, figure.nissl)
+        planes = SlicePlanesLayer(plotter)
+        planes.set_cut(cut)
+        planes.set_data(source, figure.positions_um)
+        added.append(planes)
+    return added
 
 
 def _render(pv, grid, outline, width, height, view, pose, transparent, display, caption, orientation,
-            color_by="auto", show_outside=False) -> np.ndarray:
+            color_by="auto", show_outside=False, figure=None) -> np.ndarray:
     scale = text_scale_for((width, height))
     plotter = pv.Plotter(off_screen=True, window_size=(width, height))
     overlay = layer = None
+    extras = []
     try:
         ren_win = plotter.render_window
         ren_win.SetMultiSamples(0)
@@ -195,10 +236,12 @@ def _render(pv, grid, outline, width, height, view, pose, transparent, display, 
             layer.set_display(**display)
         layer.set_color_by(color_by)  # before set_grid: no grid yet, so nothing is built twice
         layer.set_show_outside(show_outside)
+        extras = add_figure_layers(plotter, figure, layer, outline, grid, layer.cmap)
         layer.set_grid(grid)
         bounds = GRID_BOUNDS_UM
         if outline is not None and outline.n_points:
-            add_outline(plotter, outline)
+            if figure is None or figure.cut() is None:
+                add_outline(plotter, outline)
             bounds = tuple(float(b) for b in outline.bounds)
         if orientation:
             overlay = OrientationOverlay(plotter, text_scale=scale,
@@ -233,7 +276,7 @@ def _render(pv, grid, outline, width, height, view, pose, transparent, display, 
             if part is not None:
                 part.detach()
         plotter.close()
-        del plotter, overlay, layer
+        del plotter, overlay, layer, extras
         gc.collect()
     if pixels.shape[:2] != (height, width):
         raise AllenViewerError(f"The renderer returned a {pixels.shape[1]}x{pixels.shape[0]} image instead of "
@@ -354,17 +397,20 @@ def image_session(grid: ExpressionGrid, display: DisplaySettings | dict | None =
 
 def export_image(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFAULT_IMAGE_SIZE,
                  view: str = DEFAULT_VIEW, pose: CameraPose | None = None, transparent: bool = False,
-                 display: DisplaySettings | dict | None = None, threshold_rule: str = "", session=None) -> dict:
+                 display: DisplaySettings | dict | None = None, threshold_rule: str = "", session=None,
+                 figure: FigureOptions | None = None) -> dict:
     """Render the 3-D scene of ``grid`` (:func:`render_scene`) and write it to ``path``
     (:func:`write_png`, with provenance).  Returns ``{"files": [png, sidecar], "width": w,
     "height": h}``.  The sidecar's ``display.energy_threshold`` is the energy threshold used
     (a number) and ``display.threshold_rule`` says where it came from (``threshold_rule``).
     The sidecar's ``session`` is ``session`` (a :class:`~allen_viewer.state.ViewerState`),
-    by default :func:`image_session` of these arguments: what reopens the image in the viewer."""
+    by default :func:`image_session` of these arguments: what reopens the image in the viewer.
+    ``figure``: cut-away and slice planes (:func:`render_scene`); the sidecar's ``figure``
+    says which."""
     settings = DisplaySettings(**(asdict(display) if isinstance(display, DisplaySettings) else (display or {})))
     if session is None:
         session = image_session(grid, settings, view, pose)
-    pixels = render_scene(grid, outline, size, view, pose, transparent, settings)
+    pixels = render_scene(grid, outline, size, view, pose, transparent, settings, figure=figure)
     camera = ({"preset": view} if pose is None else
               {"position_um": list(pose.position), "focal_point_um": list(pose.focal_point),
                "view_up": list(pose.view_up), "view_angle_deg": pose.view_angle})
@@ -379,6 +425,6 @@ def export_image(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFA
                  "colour": color_channel(grid, "auto"),  # what render_scene drew (its default colour choice)
                  "sphere_radius": "100 um x size scale at the 99th percentile of energy, area linear in energy"},
         coordinates="CCFv3 micrometres, x = AP (posterior), y = DV (ventral), z = ML (right)",
-        session=session.to_dict())
+        session=session.to_dict(), **({} if figure is None else {"figure": figure.describe()}))
     files = write_png(path, pixels, record)
     return {"files": files, "width": int(pixels.shape[1]), "height": int(pixels.shape[0])}

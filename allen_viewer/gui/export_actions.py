@@ -68,6 +68,8 @@ from allen_viewer.errors import AllenViewerError
 from allen_viewer.export.image import DEFAULT_IMAGE_SIZE, MAX_SIDE, MIN_SIDE, image_record, render_scene, write_png
 from allen_viewer.export.provenance import sidecar_path
 from allen_viewer.gui.workers import RequestChannel, shared_pool
+from allen_viewer.gui.scene_figure import figure_option_widgets
+from allen_viewer.render.cuts import FigureOptions
 from allen_viewer.render.layers import color_channel
 
 log = logging.getLogger(__name__)
@@ -89,7 +91,8 @@ def qimage_to_array(image: QImage, alpha: bool = False) -> np.ndarray:
 class ImageExportDialog(QDialog):
     """Size (pixels), camera and background of an off-screen image of the 3-D view."""
 
-    def __init__(self, parent: QWidget | None = None, size=DEFAULT_IMAGE_SIZE):
+    def __init__(self, parent: QWidget | None = None, size=DEFAULT_IMAGE_SIZE, clip: str = "none",
+                 planes: bool = False):
         super().__init__(parent)
         self.setWindowTitle("Image of the 3-D view")
         self.setObjectName("imageExportDialog")
@@ -111,6 +114,9 @@ class ImageExportDialog(QDialog):
         form.addRow("Size", size_row)
         form.addRow("Camera", self.view_box)
         form.addRow("", self.transparent_box)
+        self.clip_box, self.planes_box = figure_option_widgets(clip, planes)
+        form.addRow("Cut away", self.clip_box)
+        form.addRow("", self.planes_box)
         form.addRow(QLabel("Rendered off screen: any size works, larger than the screen too."))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -118,9 +124,11 @@ class ImageExportDialog(QDialog):
         form.addRow(buttons)
 
     def values(self) -> dict:
-        """``{"size": (w, h), "view": preset name or None (current camera), "transparent": bool}``."""
+        """``{"size": (w, h), "view": preset name or None (current camera), "transparent": bool,
+        "clip": a cut-away name, "planes": bool}``."""
         return {"size": (self.width_box.value(), self.height_box.value()), "view": self.view_box.currentData(),
-                "transparent": self.transparent_box.isChecked()}
+                "transparent": self.transparent_box.isChecked(), "clip": self.clip_box.currentData(),
+                "planes": self.planes_box.isChecked()}
 
 
 class ExportActions(QObject):
@@ -223,7 +231,9 @@ class ExportActions(QObject):
 
     def ask_image_options(self) -> dict | None:
         """:class:`ImageExportDialog` values, or None when cancelled."""
-        dialog = ImageExportDialog(self.window, self.image_size)
+        figure = getattr(self.window, "scene_figure", None)  # the 3-D view's cut-away and planes
+        dialog = ImageExportDialog(self.window, self.image_size, *(() if figure is None else
+                                                                   (figure.cut, figure.planes_shown)))
         if not dialog.exec():
             return None
         return dialog.values()
@@ -351,10 +361,18 @@ class ExportActions(QObject):
         w = self.window
         return w.compare_view.scene_a if self.state.comparing else w.scene
 
-    def render_scene_pixels(self, size, view: str | None, transparent: bool) -> np.ndarray:
+    def figure_options(self, clip: str = "none", planes: bool = False) -> FigureOptions:
+        """A cut-away and the slice planes for an off-screen image, at the slice panes'
+        current slices and drawn from the panes' own slice layers (so they look as shown)."""
+        slices = self.window.slices
+        return FigureOptions(clip=clip, planes=planes, slices_um=tuple(float(v) for v in slices.cursor_um()),
+                             source=slices.layers if planes else None)
+
+    def render_scene_pixels(self, size, view: str | None, transparent: bool, clip: str = "none",
+                            planes: bool = False) -> np.ndarray:
         """The gene on show rendered off screen as the 3-D view shows it (display settings,
         *Colour by*, *Show voxels outside the brain*, outline; ``view`` None: the camera on
-        screen) at ``size`` (width, height) pixels."""
+        screen) at ``size`` (width, height) pixels; ``clip``/``planes``: :meth:`figure_options`."""
         w = self.window
         grid = self._grid()
         d = self.state.display
@@ -362,7 +380,8 @@ class ExportActions(QObject):
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             return render_scene(grid, w.outline_mesh, size, view or "oblique", pose, transparent,
-                                d.render_values(), color_by=d.color_by, show_outside=d.show_outside_brain)
+                                d.render_values(), color_by=d.color_by, show_outside=d.show_outside_brain,
+                                figure=self.figure_options(clip, planes))
         finally:
             QApplication.restoreOverrideCursor()
 
@@ -378,7 +397,8 @@ class ExportActions(QObject):
             if path is None:
                 return
             self.window.show_status(f"Rendering {options['size'][0]} x {options['size'][1]} px…")
-            pixels = self.render_scene_pixels(options["size"], options["view"], options["transparent"])
+            pixels = self.render_scene_pixels(options["size"], options["view"], options["transparent"],
+                                              options.get("clip", "none"), options.get("planes", False))
             pose = self._scene_for_pose().camera_pose()
             camera = ({"preset": options["view"]} if options["view"] else
                       {"as_on_screen": True, "position_um": list(pose.position),
@@ -394,7 +414,9 @@ class ExportActions(QObject):
             record = image_record(grid, "3-D scene (expression spheres, brain outline)", pixels, camera=camera,
                                   display=display,
                                   coordinates="CCFv3 micrometres, x = AP (posterior), y = DV (ventral), z = ML (right)",
-                                  session=session.to_dict())
+                                  session=session.to_dict(),
+                                  figure=self.figure_options(options.get("clip", "none"),
+                                                             options.get("planes", False)).describe())
             self._run(f"{grid.gene} 3-D image", lambda: write_png(path, pixels, record))
         self._guarded(go)
 

@@ -77,6 +77,7 @@ from allen_viewer.gui.first_run import ProbeResult, nissl_offer_bar, offline_not
 from allen_viewer.gui.gene_search import GeneSearchPanel
 from allen_viewer.gui.library_search import LibrarySearchPanel
 from allen_viewer.gui.scene3d import ExpressionControls, ExpressionScene
+from allen_viewer.gui.scene_figure import SceneFigureActions
 from allen_viewer.gui.settings import DEFAULT_GENE, ViewerSettings
 from allen_viewer.gui.slice_view import SlicePanes, nissl_to_gray
 from allen_viewer.gui.state_binding import StateBinding, open_session_file, save_session_file
@@ -405,6 +406,8 @@ class MainWindow(QMainWindow):
         self.slices_follow_action.setToolTip("Colour the slices only where energy reaches the 3-D view's threshold")
         self.slices_follow_action.toggled.connect(lambda _on: self._sync_slice_threshold())
         view.addAction(self.slices_follow_action)
+        self.scene_figure = SceneFigureActions(self, self.scene, self.slices)  # slice planes, cut-aways
+        self.scene_figure.add_to(view)
         view.addSeparator()
         self.compare_with_action = QAction("&Compare with another gene…", self)
         self.compare_with_action.setShortcut(QKeySequence("Ctrl+K"))
