@@ -33,6 +33,7 @@ from superqt import QLabeledDoubleSlider
 from vtkmodules.vtkRenderingCore import vtkCellPicker
 
 from allen_viewer.expression.grid import ExpressionGrid
+from allen_viewer.render.picking import pick_layer
 from allen_viewer.render.layers import (
     BACKGROUND,
     CMAPS,
@@ -77,9 +78,11 @@ class ExpressionScene(QWidget):
     -------
     pointPicked(np.ndarray)
         A plain left click (press and release within :data:`CLICK_TOLERANCE_PX`) on an
-        expression sphere or a surface: 3 floats, CCF µm (AP, DV, ML).  A sphere gives its
-        voxel centre; a surface gives the point :data:`SURFACE_PICK_DEPTH_UM` beyond the
-        surface along the line of sight.  Spheres win over the (translucent) surfaces.
+        expression sphere or a surface: 3 floats, CCF µm (AP, DV, ML).  Of the drawn spheres
+        the click's ray passes through, the highest-energy one gives its voxel centre (ties:
+        the nearest; :mod:`allen_viewer.render.picking`); a surface gives the point
+        :data:`SURFACE_PICK_DEPTH_UM` beyond the surface along the line of sight.  Spheres win
+        over the (translucent) surfaces.
     """
 
     pointPicked = Signal(object)
@@ -370,7 +373,7 @@ class ExpressionScene(QWidget):
         direction = far - near
         direction /= np.linalg.norm(direction)
 
-        hit = self._layer.pick_ray(near, direction)
+        hit = pick_layer(self._layer, near, direction)  # the strongest drawn sphere on the ray
         if hit is not None:
             return np.asarray(self._layer.poly.points[hit[0]], dtype=float)
 
