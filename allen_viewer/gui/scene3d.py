@@ -34,6 +34,7 @@ from vtkmodules.vtkRenderingCore import vtkCellPicker
 
 from allen_viewer.expression.grid import ExpressionGrid
 from allen_viewer.render.picking import pick_layer
+from allen_viewer.render.structure_style import shown_opacity
 from allen_viewer.render.layers import (
     BACKGROUND,
     CMAPS,
@@ -53,7 +54,7 @@ from allen_viewer.render.layers import (
 
 log = logging.getLogger(__name__)
 
-STRUCTURE_OPACITY = 0.30
+STRUCTURE_OPACITY = 0.30  # the defaults of render/structure_style.py (per-structure opacities there)
 STRUCTURE_HIGHLIGHT_OPACITY = 0.75
 STRUCTURE_DIMMED_OPACITY = 0.12
 CURSOR_COLOR = (1.0, 0.25, 0.25)
@@ -102,6 +103,7 @@ class ExpressionScene(QWidget):
         self._outline_actor = None
         self._outline_mesh: pv.PolyData | None = None
         self._structures: dict[int, pv.Actor] = {}
+        self._structure_base: dict[int, float] = {}  # each surface's opacity when nothing is highlighted
         self._highlight: int | None = None
         self._cursor_actors: list = []
         self._press_pos = None  # QPointF of the last left press on the render widget
@@ -199,19 +201,42 @@ class ExpressionScene(QWidget):
         self.render()
 
     def set_structure_surface(self, structure_id: int, mesh: pv.PolyData | None,
-                              color: tuple[int, int, int]) -> None:
-        """Show a structure's surface (CCF µm) in ``color`` (r, g, b 0-255); None removes it."""
+                              color: tuple[int, int, int], opacity: float | None = None) -> None:
+        """Show a structure's surface (CCF µm) in ``color`` (r, g, b 0-255) at ``opacity``
+        ((0, 1]; None: :data:`STRUCTURE_OPACITY`); None removes it."""
         if self._closed:
             return
         self._remove_structure(structure_id)
         if mesh is not None and mesh.n_points:
             rgb = tuple(max(0, min(255, int(c))) / 255.0 for c in color)
+            self._structure_base[int(structure_id)] = STRUCTURE_OPACITY if opacity is None else float(opacity)
             self._structures[int(structure_id)] = self.plotter.add_mesh(
                 mesh, color=rgb, opacity=STRUCTURE_OPACITY, smooth_shading=True,
                 name=f"structure_{int(structure_id)}", reset_camera=False, pickable=True, render=False,
                 specular=0.2, specular_power=20.0)
         self._apply_highlight()
         self.render()
+
+    def set_structure_style(self, structure_id: int, color: tuple[int, int, int] | None = None,
+                            opacity: float | None = None) -> None:
+        """Recolour (r, g, b 0-255) and/or change the opacity ((0, 1]) of a shown surface;
+        None keeps that; a structure not shown is left alone."""
+        actor = self._structures.get(int(structure_id))
+        if self._closed or actor is None:
+            return
+        if color is not None:
+            actor.GetProperty().SetColor(*(max(0, min(255, int(c))) / 255.0 for c in color))
+        if opacity is not None:
+            self._structure_base[int(structure_id)] = float(opacity)
+        self._apply_highlight()
+        self.render()
+
+    def structure_color(self, structure_id: int) -> tuple[int, int, int] | None:
+        """The (r, g, b) 0-255 colour a shown surface is drawn in (None: not shown)."""
+        actor = self._structures.get(int(structure_id))
+        if actor is None:
+            return None
+        return tuple(int(round(c * 255)) for c in actor.GetProperty().GetColor())
 
     def remove_structure_surface(self, structure_id: int) -> None:
         if self._closed:
@@ -222,6 +247,7 @@ class ExpressionScene(QWidget):
 
     def _remove_structure(self, structure_id: int) -> None:
         actor = self._structures.pop(int(structure_id), None)
+        self._structure_base.pop(int(structure_id), None)
         if actor is not None:
             self.plotter.remove_actor(actor, render=False)
 
@@ -246,15 +272,9 @@ class ExpressionScene(QWidget):
         active = self._highlight is not None and self._highlight in self._structures
         for sid, actor in self._structures.items():
             prop = actor.GetProperty()
-            if not active:
-                prop.SetOpacity(STRUCTURE_OPACITY)
-                prop.SetAmbient(0.0)
-            elif sid == self._highlight:
-                prop.SetOpacity(STRUCTURE_HIGHLIGHT_OPACITY)
-                prop.SetAmbient(0.25)
-            else:
-                prop.SetOpacity(STRUCTURE_DIMMED_OPACITY)
-                prop.SetAmbient(0.0)
+            base = self._structure_base.get(sid, STRUCTURE_OPACITY)  # the user's opacity, else 0.30
+            prop.SetOpacity(shown_opacity(base, active and sid == self._highlight, active and sid != self._highlight))
+            prop.SetAmbient(0.25 if active and sid == self._highlight else 0.0)
 
     # ---- cursor -----------------------------------------------------------------------------
 
