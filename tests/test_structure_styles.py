@@ -176,3 +176,7 @@ def test_a_real_coronal_slice_labels_the_caudoputamen_inside_it(reference_space,
     at = int(reference_space.label_ids[labels2d[cp.row, cp.col]])
     assert at == CP
     assert not any(ontology.by_id(lab.structure_id).name.lower().count("layer") for lab in labels)
+    assert "root" not in by
+    horizontal = PLANES["horizontal"].take(reference_space.labels25, 104)  # has voxels labelled only "root"
+    assert (reference_space.label_ids[horizontal] == ontology.root.id).sum() >= MIN_LABEL_PIXELS
+    assert "root" not in {lab.acronym for lab in slice_labels(horizontal, group, ids, ontology)}

@@ -9,7 +9,8 @@ Rules
   ``sublayer`` or ``stratum`` (cortical layers ``SSp-ul4``, cerebellar ``PFLpu``,
   hippocampal strata ``CA1sp``) is labelled as its parent (``SSp-ul``, ``PFL``, ``CA1``),
   repeatedly.  (513 of the 1,327 structures are such layers; labelling each one would bury
-  the slice in text.)
+  the slice in text.)  Voxels annotated only as ``root`` (brain, no finer region) are not
+  labelled.
 * **Where**: at the structure's most interior pixel in that slice -- the one farthest (in
   4-connected steps, up to :data:`MAX_DEPTH`, 300 µm) from the structure's edge, ties to the one
   nearest its centroid -- so a curved structure's label sits inside it, not in the middle
@@ -65,7 +66,10 @@ def label_groups(ontology, label_ids: np.ndarray) -> tuple[np.ndarray, np.ndarra
     for i, sid in enumerate(np.asarray(label_ids).tolist()):
         if not sid or sid not in ontology:
             continue
-        target = label_structure(ontology.by_id(sid)).id
+        s = label_structure(ontology.by_id(sid))
+        if s.parent is None:  # voxels annotated only as "root" (brain, no finer region): unlabelled
+            continue
+        target = s.id
         if target not in index:
             index[target] = len(group_ids)
             group_ids.append(target)

@@ -253,6 +253,9 @@ class MainWindow(QMainWindow):
         from allen_viewer.gui.structure_menu import install_structure_styles
 
         self.structure_styles = install_structure_styles(self)  # tree menu, surface colours, slice labels
+        from allen_viewer.gui.shortcuts import install_shortcuts
+
+        self.shortcuts = install_shortcuts(self)  # camera, threshold and slice keys; Help > Keyboard shortcuts
         self._start()
 
     # ------------------------------------------------------------------ construction
