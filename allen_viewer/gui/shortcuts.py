@@ -37,6 +37,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from allen_viewer.gui.structure_menu import menu_named as _menu
+
 THRESHOLD_STEP = 0.5
 """Energy units per press of ] or [ (the slider's range is the shown grid's energies, about
 0-40; the default rule's thresholds are a few units)."""
@@ -179,13 +181,6 @@ class Shortcuts:
         self.dialog.show()
         self.dialog.raise_()
         return self.dialog
-
-
-def _menu(window, title: str):
-    for action in window.menuBar().actions():
-        if action.menu() is not None and action.text() == title:
-            return action.menu()
-    return None
 
 
 def _find(menu, text: str) -> QAction | None:

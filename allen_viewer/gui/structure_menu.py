@@ -62,7 +62,7 @@ class StructureStyles:
                                       "(the larger ones; layers are named by their area)")
         self.labels_action.toggled.connect(lambda on: setattr(self.state, "structure_labels", bool(on)))
         self.state.events.structure_labels.connect(self._on_labels)
-        view = _menu(window, "&View")
+        view = menu_named(window, "&View")
         if view is not None:
             view.addAction(self.labels_action)
 
@@ -178,7 +178,7 @@ class StructureStyles:
         self.labels.set_enabled(bool(on))
 
 
-def _menu(window, title: str) -> QMenu | None:
+def menu_named(window, title: str) -> QMenu | None:
     """The window's menu-bar menu called ``title`` (e.g. ``&View``), or None."""
     for action in window.menuBar().actions():
         if action.menu() is not None and action.text() == title:

@@ -7,47 +7,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import pyvista as pv
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtTest import QTest
 
 from allen_viewer.atlas.reference_space import um_to_ccf25, um_to_grid
-from allen_viewer.data import AtlasData
-from allen_viewer.gui.main_window import MainWindow
-from allen_viewer.gui.settings import ViewerSettings
-from allen_viewer.store.cache import Cache
+from tests.gui.offline_window import offline_window
 
 pytestmark = pytest.mark.gui
 
 PDYN = 71717084
 
 
-def _wait(predicate, ms: int = 60_000) -> bool:
-    while ms > 0 and not predicate():
-        QTest.qWait(20)
-        ms -= 20
-    return predicate()
-
-
 @pytest.fixture(scope="module")
 def window(qapp, tmp_path_factory, ontology, reference_space, gene_index):
-    pv.global_theme.anti_aliasing = None
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ALLEN_VIEWER_OFFLINE", "1")
-        data = AtlasData(cache=Cache(tmp_path_factory.mktemp("picking_cache")))
-        data.__dict__.update(ontology=ontology, reference_space=reference_space, gene_index=gene_index)
-        w = MainWindow(data, ViewerSettings(tmp_path_factory.mktemp("settings") / "s.ini"), notices=False)
-        w.resize(1600, 1000)
-        w.show()
-        QTest.qWaitForWindowExposed(w)
-        assert _wait(lambda: w.space is not None and w.index is not None and w.outline_mesh is not None
-                     and not w.is_busy())
-        w.request_gene("Pdyn")
-        assert _wait(lambda: w.grid is not None and w.grid.id == PDYN and not w.is_busy())
+    with offline_window(tmp_path_factory, ontology, reference_space, gene_index, gene="Pdyn") as w:
+        assert w.grid.id == PDYN
         yield w
-        w.close()
-        w.deleteLater()
-        QTest.qWait(50)
 
 
 def test_click_at_the_centre_of_pdyns_oblique_view_selects_striatum(qtbot, window, ontology, reference_space):

@@ -6,15 +6,11 @@ Offline: Pdyn (71717084) is embedded, so nothing needs a server.
 from __future__ import annotations
 
 import pytest
-import pyvista as pv
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QTableWidget
 
-from allen_viewer.data import AtlasData
-from allen_viewer.gui.main_window import MainWindow
-from allen_viewer.gui.settings import ViewerSettings
 from allen_viewer.gui.shortcuts import (
     CAMERA_KEYS,
     LABELS_KEY,
@@ -24,41 +20,20 @@ from allen_viewer.gui.shortcuts import (
     THRESHOLD_STEP,
 )
 from allen_viewer.guide import guide_path
-from allen_viewer.store.cache import Cache
+from tests.gui.offline_window import offline_window, wait
 
 pytestmark = pytest.mark.gui
 
 PDYN = 71717084
 
 
-def _wait(predicate, ms: int = 60_000) -> bool:
-    while ms > 0 and not predicate():
-        QTest.qWait(20)
-        ms -= 20
-    return predicate()
-
-
 @pytest.fixture(scope="module")
 def window(qapp, tmp_path_factory, ontology, reference_space, gene_index):
-    pv.global_theme.anti_aliasing = None
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ALLEN_VIEWER_OFFLINE", "1")
-        data = AtlasData(cache=Cache(tmp_path_factory.mktemp("keys_cache")))
-        data.__dict__.update(ontology=ontology, reference_space=reference_space, gene_index=gene_index)
-        w = MainWindow(data, ViewerSettings(tmp_path_factory.mktemp("settings") / "s.ini"), notices=False)
-        w.resize(1600, 1000)
-        w.show()
-        QTest.qWaitForWindowExposed(w)
-        assert _wait(lambda: w.space is not None and w.index is not None and w.outline_mesh is not None
-                     and not w.is_busy())
-        w.request_gene("Pdyn")
-        assert _wait(lambda: w.grid is not None and w.grid.id == PDYN and not w.is_busy())
+    with offline_window(tmp_path_factory, ontology, reference_space, gene_index, gene="Pdyn") as w:
+        assert w.grid.id == PDYN
         w.activateWindow()
-        assert _wait(lambda: w.isActiveWindow(), 5000)
+        assert wait(lambda: w.isActiveWindow(), 5000)
         yield w
-        w.close()
-        w.deleteLater()
-        QTest.qWait(50)
 
 
 def _press(widget, keys: str) -> None:

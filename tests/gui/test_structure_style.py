@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import pyvista as pv
-from PySide6.QtTest import QTest
 
-from allen_viewer.data import AtlasData
-from allen_viewer.gui.main_window import MainWindow
-from allen_viewer.gui.settings import ViewerSettings
 from allen_viewer.gui.state_binding import open_session_file, save_session_file
 from allen_viewer.render.structure_style import NEUTRAL_SURFACE_RGB
-from allen_viewer.store.cache import Cache
+from tests.gui.offline_window import offline_window
+from tests.gui.offline_window import wait as _wait
 
 pytestmark = pytest.mark.gui
 
@@ -23,30 +19,10 @@ PDYN = 71717084
 CP, TH = 672, 549
 
 
-def _wait(predicate, ms: int = 60_000) -> bool:
-    while ms > 0 and not predicate():
-        QTest.qWait(20)
-        ms -= 20
-    return predicate()
-
-
 @pytest.fixture(scope="module")
 def window(qapp, tmp_path_factory, ontology, reference_space, gene_index):
-    pv.global_theme.anti_aliasing = None
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ALLEN_VIEWER_OFFLINE", "1")
-        data = AtlasData(cache=Cache(tmp_path_factory.mktemp("style_cache")))
-        data.__dict__.update(ontology=ontology, reference_space=reference_space, gene_index=gene_index)
-        w = MainWindow(data, ViewerSettings(tmp_path_factory.mktemp("settings") / "s.ini"), notices=False)
-        w.resize(1600, 1000)
-        w.show()
-        QTest.qWaitForWindowExposed(w)
-        assert _wait(lambda: w.space is not None and w.index is not None and w.outline_mesh is not None
-                     and not w.is_busy())
+    with offline_window(tmp_path_factory, ontology, reference_space, gene_index) as w:
         yield w
-        w.close()
-        w.deleteLater()
-        QTest.qWait(50)
 
 
 def _action(menu, name):
