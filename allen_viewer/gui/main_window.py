@@ -251,6 +251,12 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore(restore_layout)
         self.session_binding = StateBinding(self)
+        from allen_viewer.gui.structure_menu import install_structure_styles
+
+        self.structure_styles = install_structure_styles(self)  # tree menu, surface colours, slice labels
+        from allen_viewer.gui.shortcuts import install_shortcuts
+
+        self.shortcuts = install_shortcuts(self)  # camera, threshold and slice keys; Help > Keyboard shortcuts
         self._start()
 
     # ------------------------------------------------------------------ construction
@@ -1175,7 +1181,8 @@ class MainWindow(QMainWindow):
         if mesh is None:
             self.show_status(f"{s.acronym} has no voxels in the 25 µm annotation; no surface to show.")
             return
-        self.scene.set_structure_surface(structure_id, mesh, s.color)
+        self.scene.set_structure_surface(structure_id, mesh, self.structure_styles.color(structure_id),
+                                         self.structure_styles.opacity(structure_id))
         if structure_id == self._selected:
             self.scene.highlight_structure(structure_id)
         self.surfaceReady.emit(structure_id)

@@ -33,6 +33,7 @@ from superqt import QLabeledDoubleSlider
 from vtkmodules.vtkRenderingCore import vtkCellPicker
 
 from allen_viewer.expression.grid import ExpressionGrid
+from allen_viewer.render.picking import pick_layer
 from allen_viewer.render.layers import (
     BACKGROUND,
     CMAPS,
@@ -83,9 +84,11 @@ class ExpressionScene(QWidget):
     -------
     pointPicked(np.ndarray)
         A plain left click (press and release within :data:`CLICK_TOLERANCE_PX`) on an
-        expression sphere or a surface: 3 floats, CCF µm (AP, DV, ML).  A sphere gives its
-        voxel centre; a surface gives the point :data:`SURFACE_PICK_DEPTH_UM` beyond the
-        surface along the line of sight.  Spheres win over the (translucent) surfaces.
+        expression sphere or a surface: 3 floats, CCF µm (AP, DV, ML).  Of the drawn spheres
+        the click's ray passes through, the highest-energy one gives its voxel centre (ties:
+        the nearest; :mod:`allen_viewer.render.picking`); a surface gives the point
+        :data:`SURFACE_PICK_DEPTH_UM` beyond the surface along the line of sight.  Spheres win
+        over the (translucent) surfaces.
     """
 
     pointPicked = Signal(object)
@@ -211,12 +214,26 @@ class ExpressionScene(QWidget):
         return self.layers["structures"].actors_by_id if not self._closed else {}
 
     def set_structure_surface(self, structure_id: int, mesh: pv.PolyData | None,
-                              color: tuple[int, int, int]) -> None:
-        """Show a structure's surface (CCF µm) in ``color`` (r, g, b 0-255); None removes it."""
+                              color: tuple[int, int, int], opacity: float | None = None) -> None:
+        """Show a structure's surface (CCF µm) in ``color`` (r, g, b 0-255) at ``opacity``
+        ((0, 1]; None: :data:`STRUCTURE_OPACITY`); None removes it."""
         if self._closed:
             return
-        self.layers["structures"].set_data(structure_id, mesh, color)
+        self.layers["structures"].set_data(structure_id, mesh, color, opacity)
         self.render()
+
+    def set_structure_style(self, structure_id: int, color: tuple[int, int, int] | None = None,
+                            opacity: float | None = None) -> None:
+        """Recolour (r, g, b 0-255) and/or change the opacity ((0, 1]) of a shown surface;
+        None keeps that; a structure not shown is left alone."""
+        if self._closed:
+            return
+        self.layers["structures"].set_style(structure_id, color, opacity)
+        self.render()
+
+    def structure_color(self, structure_id: int) -> tuple[int, int, int] | None:
+        """The (r, g, b) 0-255 colour a shown surface is drawn in (None: not shown)."""
+        return None if self._closed else self.layers["structures"].color(structure_id)
 
     def remove_structure_surface(self, structure_id: int) -> None:
         if self._closed:
@@ -397,7 +414,7 @@ class ExpressionScene(QWidget):
         direction = far - near
         direction /= np.linalg.norm(direction)
 
-        hit = self._layer.pick_ray(near, direction)
+        hit = pick_layer(self._layer, near, direction)  # the strongest drawn sphere on the ray
         if hit is not None:
             return np.asarray(self._layer.poly.points[hit[0]], dtype=float)
 

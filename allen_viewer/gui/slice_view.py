@@ -92,6 +92,7 @@ class SliceCanvas(QWidget):
         self.image: QImage | None = None
         self.image_provider = None  # callable -> QImage, asked right before painting
         self.crosshair: tuple[float, float] | None = None  # (row, col) in image pixels
+        self.overlays: list = []  # callables (painter, canvas) drawing over the image, under the crosshair
         self.title = plane.name.capitalize()
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
@@ -136,6 +137,8 @@ class SliceCanvas(QWidget):
             self.image = self.image_provider()
         if self.image is not None:
             p.drawImage(r, self.image)
+        for overlay in self.overlays:  # e.g. the structure labels (gui/slice_labels.py)
+            overlay(p, self)
         if self.crosshair is not None:
             c = self.to_widget(*self.crosshair)
             pen = QPen(QColor(0, 255, 120, 170))

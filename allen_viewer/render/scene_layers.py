@@ -27,10 +27,12 @@ from allen_viewer.atlas.reference_space import ANNOTATION_SHAPE, ANNOTATION_SPAC
 from allen_viewer.render.cuts import CutAway
 from allen_viewer.render.layers import OUTLINE_COLOR, add_outline
 from allen_viewer.render.slice_images import PLANES, SliceLayers
+from allen_viewer.render.structure_style import (DEFAULT_SURFACE_OPACITY, DIMMED_FRACTION, HIGHLIGHT_OPACITY,
+                                               shown_opacity)
 
-STRUCTURE_OPACITY = 0.30
-STRUCTURE_HIGHLIGHT_OPACITY = 0.75
-STRUCTURE_DIMMED_OPACITY = 0.12
+STRUCTURE_OPACITY = DEFAULT_SURFACE_OPACITY
+STRUCTURE_HIGHLIGHT_OPACITY = HIGHLIGHT_OPACITY
+STRUCTURE_DIMMED_OPACITY = DEFAULT_SURFACE_OPACITY * DIMMED_FRACTION
 CURSOR_COLOR = (1.0, 0.25, 0.25)
 CURSOR_HALF_LENGTH_UM = 400.0
 CURSOR_RADIUS_UM = 60.0
@@ -144,9 +146,15 @@ class OutlineLayer(SceneLayer):
         return list(self._actors)
 
 
+def _unit_rgb(color) -> tuple[float, float, float]:
+    """(r, g, b) 0-255 -> 0-1, clamped."""
+    return tuple(max(0, min(255, int(c))) / 255.0 for c in color)
+
+
 class StructuresLayer(SceneLayer):
-    """Structure surfaces by id, each in its atlas colour; one can be highlighted (the others
-    dimmed).  Under a cut each is clipped and closed with a cut face in its own colour."""
+    """Structure surfaces by id, each in its own colour and opacity (see
+    :mod:`allen_viewer.render.structure_style`); one can be highlighted (the others dimmed).
+    Under a cut each is clipped and closed with a cut face in its own colour."""
 
     def __init__(self, plotter: pv.BasePlotter):
         super().__init__(plotter)
@@ -154,19 +162,44 @@ class StructuresLayer(SceneLayer):
         self.actors_by_id: dict[int, pv.Actor] = {}
         """The surface actor of each shown structure (kept as the same dict object)."""
         self.faces_by_id: dict[int, pv.Actor] = {}
+        self.base_opacity: dict[int, float] = {}
+        """Each shown surface's opacity (0, 1] when nothing is highlighted."""
         self.highlight: int | None = None
 
-    def set_data(self, structure_id: int, mesh: pv.PolyData | None, color=(200, 200, 200)) -> None:
-        """Show structure ``structure_id``'s surface (CCF µm) in ``color`` (r, g, b 0-255);
-        None removes it."""
+    def set_data(self, structure_id: int, mesh: pv.PolyData | None, color=(200, 200, 200),
+                 opacity: float | None = None) -> None:
+        """Show structure ``structure_id``'s surface (CCF µm) in ``color`` (r, g, b 0-255) at
+        ``opacity`` ((0, 1]; None: :data:`STRUCTURE_OPACITY`); a None mesh removes it."""
         sid = int(structure_id)
         self._remove_one(sid)
         self.meshes.pop(sid, None)
+        self.base_opacity.pop(sid, None)
         if mesh is not None and mesh.n_points:
-            rgb = tuple(max(0, min(255, int(c))) / 255.0 for c in color)
-            self.meshes[sid] = (mesh, rgb)
+            self.meshes[sid] = (mesh, _unit_rgb(color))
+            self.base_opacity[sid] = STRUCTURE_OPACITY if opacity is None else float(opacity)
             self._draw_one(sid)
         self.apply_highlight()
+
+    def set_style(self, structure_id: int, color=None, opacity: float | None = None) -> None:
+        """Recolour (r, g, b 0-255) and/or change the opacity ((0, 1]) of a shown surface;
+        None keeps that; a structure not shown is left alone."""
+        sid = int(structure_id)
+        if sid not in self.meshes:
+            return
+        if color is not None:
+            mesh, _ = self.meshes[sid]
+            self.meshes[sid] = (mesh, _unit_rgb(color))
+            actor = self.actors_by_id.get(sid)
+            if actor is not None:  # the cut face shares this property
+                actor.GetProperty().SetColor(*self.meshes[sid][1])
+        if opacity is not None:
+            self.base_opacity[sid] = float(opacity)
+        self.apply_highlight()
+
+    def color(self, structure_id: int) -> tuple[int, int, int] | None:
+        """The (r, g, b) 0-255 colour a shown surface is drawn in (None: not shown)."""
+        entry = self.meshes.get(int(structure_id))
+        return None if entry is None else tuple(int(round(c * 255)) for c in entry[1])
 
     def remove(self, structure_id: int) -> None:
         self.set_data(structure_id, None)
@@ -210,15 +243,9 @@ class StructuresLayer(SceneLayer):
         active = self.highlight is not None and self.highlight in self.actors_by_id
         for sid, actor in self.actors_by_id.items():
             prop = actor.GetProperty()
-            if not active:
-                prop.SetOpacity(STRUCTURE_OPACITY)
-                prop.SetAmbient(0.0)
-            elif sid == self.highlight:
-                prop.SetOpacity(STRUCTURE_HIGHLIGHT_OPACITY)
-                prop.SetAmbient(0.25)
-            else:
-                prop.SetOpacity(STRUCTURE_DIMMED_OPACITY)
-                prop.SetAmbient(0.0)
+            mine = active and sid == self.highlight
+            prop.SetOpacity(shown_opacity(self.base_opacity.get(sid, STRUCTURE_OPACITY), mine, active and not mine))
+            prop.SetAmbient(0.25 if mine else 0.0)
 
     def opacity(self, structure_id: int) -> float | None:
         actor = self.actors_by_id.get(int(structure_id))
