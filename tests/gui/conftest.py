@@ -18,14 +18,16 @@ Windows
     ``make_window(**spec) -> MainWindow``: more windows for one test (a second run of the
     viewer, one that is never shown ...), in that test's ``tmp_path`` (``cache`` and
     ``settings`` are names there unless absolute, so two calls share them); closed after
-    the test.  Nothing is waited for unless ``ready`` says so.
+    the test.  The defaults are the module's (or the test's) ``pytest.mark.window``, except
+    that nothing is waited for unless ``ready`` says so.
 
 The spec (:class:`WindowSpec`, keyword arguments of both):
 
 ``network``  ``"closed"`` (default): the client talks to a closed loopback port, every request
              is refused at once, so the window finds itself offline; ``"offline"``:
              ``ALLEN_VIEWER_OFFLINE=1`` while the window lives (offline mode, embedded data and
-             cache only); ``"env"``: a client made from ``ALLEN_API_URL``/``ALLEN_DOWNLOAD_URL``
+             cache only; any other network makes the module window with the variable unset,
+             while ``make_window`` leaves the test's environment as it is); ``"env"``: a client made from ``ALLEN_API_URL``/``ALLEN_DOWNLOAD_URL``
              as they are when the window is made (``allen_env``'s server); any other word is
              the name of a fixture whose value has ``api_url`` and ``download_url`` (the
              module's ``fake_server``, ``tests/faults``' ``hostile``).
@@ -130,8 +132,9 @@ def window_ready(w, ready: str) -> bool:
 class WindowFactory:
     """Makes windows from :class:`WindowSpec` s in ``folder`` and closes them all at the end."""
 
-    def __init__(self, request, qtbot, folder: Path, defaults: WindowSpec):
+    def __init__(self, request, qtbot, folder: Path, defaults: WindowSpec, module_scoped: bool = False):
         self.request = request
+        self.module_scoped = module_scoped
         self.qtbot = qtbot
         self.folder = folder
         self.defaults = defaults
@@ -150,16 +153,18 @@ class WindowFactory:
         spec = replace(spec or self.defaults, **overrides)
         assert_isolated()
         pv.global_theme.anti_aliasing = None
-        mp = self.stack.enter_context(pytest.MonkeyPatch.context())
-        if spec.network == "offline":
-            mp.setenv("ALLEN_VIEWER_OFFLINE", "1")
-        else:  # an ALLEN_VIEWER_OFFLINE left by an in-process `cli.main(["--offline", ...])` must not leak in
-            mp.delenv("ALLEN_VIEWER_OFFLINE", raising=False)
+        if spec.network == "offline":  # for the window's whole life
+            self.stack.enter_context(pytest.MonkeyPatch.context()).setenv("ALLEN_VIEWER_OFFLINE", "1")
         client = self._client(spec, AllenClient)
         data = AtlasData(cache=Cache(self.folder / spec.cache), client=client)
         data.__dict__.update({name: self.request.getfixturevalue(name) for name in spec.preload})
-        w = MainWindow(data, ViewerSettings(self.folder / spec.settings), restore_layout=spec.restore_layout,
-                       notices=spec.notices)
+        with pytest.MonkeyPatch.context() as mp:
+            if self.module_scoped and spec.network != "offline":
+                # made before the per-test isolation runs: an ALLEN_VIEWER_OFFLINE left behind by an
+                # earlier in-process `cli.main(["--offline", ...])` must not make this window offline
+                mp.delenv("ALLEN_VIEWER_OFFLINE", raising=False)
+            w = MainWindow(data, ViewerSettings(self.folder / spec.settings), restore_layout=spec.restore_layout,
+                           notices=spec.notices)
         self.windows.append(w)
         if spec.size is not None:
             w.resize(*spec.size)
@@ -218,7 +223,7 @@ def window(request, qapp, tmp_path_factory):
     from pytestqt.qtbot import QtBot
 
     factory = WindowFactory(request, QtBot(request), tmp_path_factory.mktemp("window"),
-                            _spec_of(request, ready="idle"))
+                            _spec_of(request, ready="idle"), module_scoped=True)
     try:
         yield factory()
     finally:
@@ -228,7 +233,7 @@ def window(request, qapp, tmp_path_factory):
 @pytest.fixture
 def make_window(request, qapp, qtbot, tmp_path):
     """``make_window(**spec) -> MainWindow``, closed after the test (see the module docstring)."""
-    factory = WindowFactory(request, qtbot, tmp_path, WindowSpec())
+    factory = WindowFactory(request, qtbot, tmp_path, _spec_of(request, ready="none"))
     try:
         yield factory
     finally:
