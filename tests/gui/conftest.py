@@ -18,7 +18,7 @@ Windows
     ``make_window(**spec) -> MainWindow``: more windows for one test (a second run of the
     viewer, one that is never shown ...), in that test's ``tmp_path`` (``cache`` and
     ``settings`` are names there unless absolute, so two calls share them); closed after
-    the test.  The defaults are the module's (or the test's) ``pytest.mark.window``, except
+    the test (``make_window.close_window(w)`` closes one sooner).  The defaults are the module's (or the test's) ``pytest.mark.window``, except
     that nothing is waited for unless ``ready`` says so.
 
 The spec (:class:`WindowSpec`, keyword arguments of both):
@@ -195,13 +195,19 @@ class WindowFactory:
         server = self.request.getfixturevalue(spec.network)
         return client_class(server.api_url, server.download_url, **options)
 
-    def close(self) -> None:
+    def close_window(self, w) -> None:
+        """Close ``w`` now (as the user would) rather than after the test."""
         import shiboken6
 
-        for w in reversed(self.windows):
-            if shiboken6.isValid(w):
-                w.close()
-                w.deleteLater()
+        if w in self.windows:
+            self.windows.remove(w)
+        if shiboken6.isValid(w):
+            w.close()
+            w.deleteLater()
+
+    def close(self) -> None:
+        for w in reversed(list(self.windows)):
+            self.close_window(w)
         self.qtbot.wait(50)
         self.stack.close()
 
