@@ -18,8 +18,9 @@ Windows
     ``make_window(**spec) -> MainWindow``: more windows for one test (a second run of the
     viewer, one that is never shown ...), in that test's ``tmp_path`` (``cache`` and
     ``settings`` are names there unless absolute, so two calls share them); closed after
-    the test (``make_window.close_window(w)`` closes one sooner).  The defaults are the module's (or the test's) ``pytest.mark.window``, except
-    that nothing is waited for unless ``ready`` says so.
+    the test (``make_window.close_window(w)`` closes one sooner).  The defaults are the
+    module's (or the test's) ``pytest.mark.window``, except that nothing is waited for
+    unless ``ready`` says so.
 
 The spec (:class:`WindowSpec`, keyword arguments of both):
 
@@ -27,8 +28,9 @@ The spec (:class:`WindowSpec`, keyword arguments of both):
              is refused at once, so the window finds itself offline; ``"offline"``:
              ``ALLEN_VIEWER_OFFLINE=1`` while the window lives (offline mode, embedded data and
              cache only; any other network makes the module window with the variable unset,
-             while ``make_window`` leaves the test's environment as it is); ``"env"``: a client made from ``ALLEN_API_URL``/``ALLEN_DOWNLOAD_URL``
-             as they are when the window is made (``allen_env``'s server); any other word is
+             while ``make_window`` leaves the test's environment as it is); ``"env"``: a
+             client made from ``ALLEN_API_URL``/``ALLEN_DOWNLOAD_URL`` as they are when the
+             window is made (``allen_env``'s server); any other word is
              the name of a fixture whose value has ``api_url`` and ``download_url`` (the
              module's ``fake_server``, ``tests/faults``' ``hostile``).
 ``api_url``, ``download_url``  a client for these URLs instead (``download_url`` defaults to
@@ -184,8 +186,8 @@ class WindowFactory:
         if spec.limits is not None:
             options["limits"] = spec.limits
         if spec.api_url is not None:
-            return client_class(spec.api_url, spec.download_url or spec.api_url + "/informatics-archive/current-release",
-                                **options)
+            download_url = spec.download_url or spec.api_url + "/informatics-archive/current-release"
+            return client_class(spec.api_url, download_url, **options)
         if closed:
             return client_class(CLOSED_PORT_URL, CLOSED_DOWNLOAD_URL, **options)
         if spec.network == "offline":

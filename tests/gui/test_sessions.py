@@ -228,28 +228,36 @@ def test_a_bad_session_file_goes_to_the_banner(window, tmp_path):
 
 # ---- the command line ---------------------------------------------------------------------
 
-def _run(args, tmp_path):
+@pytest.fixture(scope="module")
+def cli_cache(tmp_path_factory):
+    """One cache for the module's command-line runs: the first builds the outline mesh and the
+    atlas arrays (about 15 s of a cold run), the others reuse them.  Offline, nothing else is
+    cached, so what each run shows and saves does not depend on the runs before it."""
+    return tmp_path_factory.mktemp("cli_cache")
+
+
+def _run(args, tmp_path, cache):
     env = dict(os.environ)
-    env.update({"ALLEN_VIEWER_SETTINGS": str(tmp_path / "settings.ini"), "ALLEN_VIEWER_CACHE": str(tmp_path / "cache"),
+    env.update({"ALLEN_VIEWER_SETTINGS": str(tmp_path / "settings.ini"), "ALLEN_VIEWER_CACHE": str(cache),
                 "ALLEN_API_URL": "http://127.0.0.1:9",
                 "ALLEN_DOWNLOAD_URL": "http://127.0.0.1:9/informatics-archive/current-release"})
     return subprocess.run([sys.executable, "-m", "allen_viewer", "--offline", *args], capture_output=True, text=True,
                           env=env, timeout=240)
 
 
-def test_an_exported_image_reopens_as_the_same_session(tmp_path, qapp):
+def test_an_exported_image_reopens_as_the_same_session(tmp_path, qapp, cli_cache):
     """``export image Pdyn --threshold 7.5 --view dorsal --out a.png`` then
     ``--session a.json --screenshot b.png``: the same gene, threshold, camera and display; b.json carries it."""
     a_png, b_png = tmp_path / "a.png", tmp_path / "b.png"
     result = _run(["export", "image", "Pdyn", "--threshold", "7.5", "--view", "dorsal", "--size", "400x300",
-                   "--out", str(a_png)], tmp_path)
+                   "--out", str(a_png)], tmp_path, cli_cache)
     assert result.returncode == 0, result.stderr
     a = json.loads((tmp_path / "a.json").read_text())["session"]
     assert a["experiment"] == {"id": PDYN, "gene": "Pdyn", "plane": "coronal"}
     assert a["display"]["threshold"] == 7.5 and a["display"]["threshold_pinned"] is True
     assert a["camera"]["preset"] == "dorsal"
 
-    result = _run(["--session", str(tmp_path / "a.json"), "--screenshot", str(b_png)], tmp_path)
+    result = _run(["--session", str(tmp_path / "a.json"), "--screenshot", str(b_png)], tmp_path, cli_cache)
     assert result.returncode == 0, result.stderr
     assert b_png.is_file()
     b = json.loads((tmp_path / "b.json").read_text())
@@ -263,32 +271,32 @@ def test_an_exported_image_reopens_as_the_same_session(tmp_path, qapp):
     direction = (focal - pos) / np.linalg.norm(focal - pos)
     assert np.allclose(direction, [0, 1, 0], atol=1e-6) and np.allclose(b["camera"]["view_up"], [-1, 0, 0])
     # and b.json reopens too
-    result = _run(["--session", str(tmp_path / "b.json"), "--screenshot", str(tmp_path / "c.png")], tmp_path)
+    result = _run(["--session", str(tmp_path / "b.json"), "--screenshot", str(tmp_path / "c.png")], tmp_path, cli_cache)
     assert result.returncode == 0, result.stderr
     c = json.loads((tmp_path / "c.json").read_text())["session"]
     assert c["display"] == b["display"] and c["experiment"] == b["experiment"]
     assert np.allclose(c["camera"]["position_um"], b["camera"]["position_um"], atol=1e-3)
 
 
-def test_a_percentile_export_reopens_with_its_rule(tmp_path, qapp):
+def test_a_percentile_export_reopens_with_its_rule(tmp_path, qapp, cli_cache):
     result = _run(["export", "image", "Pdyn", "--threshold-percentile", "80", "--size", "300x200",
-                   "--out", str(tmp_path / "p.png")], tmp_path)
+                   "--out", str(tmp_path / "p.png")], tmp_path, cli_cache)
     assert result.returncode == 0, result.stderr
     a = read_session(tmp_path / "p.json")
     assert a.display.threshold_pinned is False and a.display.threshold_percentile == 80.0
     assert a.display.threshold_rule == "percentile" and a.camera.preset == "oblique"
 
 
-def test_session_with_another_gene_on_the_command_line_uses_the_rule(tmp_path, qapp):
+def test_session_with_another_gene_on_the_command_line_uses_the_rule(tmp_path, qapp, cli_cache):
     """``--session p.json --gene Nrp1``: p.json saved Pdyn at its 90th percentile (unpinned),
     so Nrp1 is drawn at its own 90th percentile, not at Pdyn's energy."""
     result = _run(["export", "image", "Pdyn", "--threshold-percentile", "90", "--size", "300x200",
-                   "--out", str(tmp_path / "p.png")], tmp_path)
+                   "--out", str(tmp_path / "p.png")], tmp_path, cli_cache)
     assert result.returncode == 0, result.stderr
     a = read_session(tmp_path / "p.json")
     assert a.display.threshold_pinned is False and a.display.threshold_percentile == 90.0
     result = _run(["--session", str(tmp_path / "p.json"), "--gene", "Nrp1", "--screenshot", str(tmp_path / "n.png")],
-                  tmp_path)
+                  tmp_path, cli_cache)
     assert result.returncode == 0, result.stderr
     b = read_session(tmp_path / "n.json")
     assert b.experiment.id == NRP1
@@ -301,10 +309,10 @@ def test_session_with_another_gene_on_the_command_line_uses_the_rule(tmp_path, q
     ('{"export": "voxels", "experiments": []}', "export sidecar without a session"),
     ("nope", "is not valid JSON"),
 ])
-def test_bad_session_on_the_command_line_is_one_line(tmp_path, qapp, content, message):
+def test_bad_session_on_the_command_line_is_one_line(tmp_path, qapp, cli_cache, content, message):
     path = tmp_path / "s.json"
     path.write_text(content)
-    result = _run(["--session", str(path), "--screenshot", str(tmp_path / "x.png")], tmp_path)
+    result = _run(["--session", str(path), "--screenshot", str(tmp_path / "x.png")], tmp_path, cli_cache)
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("allen-viewer: error: ") and message in lines[0]
