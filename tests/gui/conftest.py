@@ -50,6 +50,10 @@ The spec (:class:`WindowSpec`, keyword arguments of both):
              (``make_window``'s default).
 ``timeout_ms`` how long ``ready`` may take.
 
+Data
+----
+``grids`` (module scope): the real embedded grids of Pdyn (71717084) and Nrp1 (74272479) by id.
+
 Fake servers
 ------------
 ``fake_server`` (module scope): a running :class:`FakeAllen` shared by the module
@@ -246,6 +250,16 @@ def make_window(request, qapp, qtbot, tmp_path):
         yield factory
     finally:
         factory.close()
+
+
+@pytest.fixture(scope="module")
+def grids(gene_index):
+    """The real embedded grids, ``{71717084: Pdyn, 74272479: Nrp1}``, loaded once per module."""
+    from allen_viewer import config
+    from allen_viewer.expression.grid import load_grid
+
+    res = config.resources_dir() / "grids"
+    return {eid: load_grid(res / f"{eid}.zip", gene_index.by_id(eid)) for eid in (71717084, 74272479)}
 
 
 @pytest.fixture(scope="module")
