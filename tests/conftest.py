@@ -48,6 +48,8 @@ def _watch_real_home(real_home: Path, allowed: list[Path]) -> None:
     """Record file writes under ``real_home`` outside the ``allowed`` folders (the isolated root,
     the temporary folder, the checkout, the Python installation, where __pycache__ goes)."""
     home = os.path.normcase(os.path.abspath(real_home)).rstrip(os.sep) + os.sep
+    if home == os.sep:  # a home at the file-system root: every path would count
+        return
     exempt = tuple(os.path.normcase(os.path.abspath(p)).rstrip(os.sep) + os.sep for p in allowed)
 
     def hook(event, args):
