@@ -162,11 +162,13 @@ def test_no_network_found_at_start_then_retry_online_and_not_now(qtbot, make_win
 @pytest.mark.gui
 def test_accepting_the_offer_downloads_with_progress_and_cancel(qtbot, make_window, server):
     # ~47 s for the 4.7 MB stand-in: a loaded machine must still see it part-way (cancelled long before)
-    server.inject(NISSL_PATH, "slow_body", rate=100_000, chunk=32_768)
     w = make_window(api_url=server.api_url, download_url=server.download_url)
     _wait_started(qtbot, w)
     assert w.network == "online" and not w.network_label.isVisible()
     qtbot.waitUntil(w.nissl_offer.isVisible, timeout=5000)
+    # injected only now and for every request of this test: the module's server is shared, and a
+    # late request from an earlier test's window must not use up a one-time fault
+    server.inject(NISSL_PATH, "slow_body", times=1000, rate=100_000, chunk=32_768)
     progress = []
     w.nissl_channel.progressed.connect(lambda done, total, _tag: progress.append((done, total)))
     w.nissl_offer.buttons["download"].click()
