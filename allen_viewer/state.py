@@ -21,8 +21,9 @@ and ``"version": 1``; :meth:`ViewerState.from_dict` checks it strictly: an unkno
 missing key, a wrong type or a value out of range raises one
 :class:`~allen_viewer.errors.AllenViewerError` naming the key (``display.threshold: ...``),
 never a traceback.  Not saved: the network state (found again at start-up).  Version 2
-added ``structure_styles`` and ``structure_labels``; version 1 files still read (without
-those keys, which then take their defaults).
+added ``structure_styles`` and ``structure_labels``, version 3 ``cut_away`` and
+``slice_planes``; older files still read (without those keys, which then take their
+defaults).
 :func:`read_session` reads a session file or any export sidecar that embeds one under
 ``"session"``; :func:`write_session` writes one atomically.
 """
@@ -38,11 +39,13 @@ from psygnal import evented
 from allen_viewer.errors import AllenViewerError
 
 SESSION_FORMAT = "allen_viewer.session"
-SESSION_VERSION = 2
+SESSION_VERSION = 3
 """Version 2 added ``structure_styles`` and ``structure_labels`` (figures: per-structure
 colour and opacity, acronyms on the slices); a version 1 session has neither key and reads
-with their defaults (no styles, labels off)."""
+with their defaults (no styles, labels off).  Version 3 added ``cut_away`` and
+``slice_planes`` (the 3-D view's cut-away and slice planes; older sessions: none, off)."""
 SESSION_V2_KEYS = ("structure_styles", "structure_labels")
+SESSION_V3_KEYS = ("cut_away", "slice_planes")
 SESSION_KEY = "session"
 """The key under which an export's provenance sidecar embeds the session that drew it."""
 
@@ -55,6 +58,10 @@ CAMERA_PRESETS = ("dorsal", "lateral", "anterior", "oblique")
 SLICE_BACKGROUNDS = ("annotation", "nissl")
 NETWORK_STATES = ("unknown", "online", "offline", "offline-mode")
 PLANES = ("coronal", "sagittal")
+CUT_AWAYS = ("none", "left", "right", "anterior", "posterior", "dorsal", "ventral", "sagittal-left",
+             "sagittal-right")
+"""The 3-D view's cut-aways (:data:`allen_viewer.render.cuts.CUT_AWAYS` says what each hides;
+a test keeps the two lists equal)."""
 
 DEFAULT_THRESHOLD = 1.0
 DEFAULT_PERCENTILE = 90.0
@@ -177,7 +184,9 @@ class ViewerState:
     or ``offline-mode`` (asked for) -- not saved in sessions; ``structure_styles``: the
     colours and opacities the user chose for structure surfaces (:class:`StructureStyle`,
     one per structure, ordered by id; change them with :meth:`set_structure_style`);
-    ``structure_labels``: acronyms drawn on the slice panes.
+    ``structure_labels``: acronyms drawn on the slice panes; ``cut_away``: what the 3-D view
+    hides (:data:`CUT_AWAYS`; the slice-relative cuts are at ``cursor_um``);
+    ``slice_planes``: the three slices through ``cursor_um`` drawn as planes in the 3-D view.
     """
 
     experiment: ExperimentRef | None = None
@@ -192,6 +201,8 @@ class ViewerState:
     network: str = "unknown"
     structure_styles: tuple[StructureStyle, ...] = ()
     structure_labels: bool = False
+    cut_away: str = "none"
+    slice_planes: bool = False
 
     # ---- structure styles ---------------------------------------------------------------
 
@@ -241,6 +252,8 @@ class ViewerState:
             "slice_background": self.slice_background,
             "structure_styles": [s.to_dict() for s in self.structure_styles],
             "structure_labels": self.structure_labels,
+            "cut_away": self.cut_away,
+            "slice_planes": self.slice_planes,
         }
 
     def to_json(self) -> str:
@@ -266,7 +279,7 @@ class ViewerState:
             raise AllenViewerError(f"{where}: session version {version} is not a version allen_viewer wrote.")
         d.keys(top, "", ("format", "version", "experiment", "compare_with", "comparing", "display", "camera",
                          "cursor_um", "selected_structure", "visible_structures", "slice_background")
-               + (SESSION_V2_KEYS if version >= 2 else ()))
+               + (SESSION_V2_KEYS if version >= 2 else ()) + (SESSION_V3_KEYS if version >= 3 else ()))
         display = d.mapping(top["display"], "display")
         d.keys(display, "display", [f.name for f in fields(DisplayState)])
         camera = d.mapping(top["camera"], "camera")
@@ -302,6 +315,8 @@ class ViewerState:
             slice_background=d.choice(top["slice_background"], "slice_background", SLICE_BACKGROUNDS),
             structure_styles=d.styles(top["structure_styles"], "structure_styles") if version >= 2 else (),
             structure_labels=d.boolean(top["structure_labels"], "structure_labels") if version >= 2 else False,
+            cut_away=d.choice(top["cut_away"], "cut_away", CUT_AWAYS) if version >= 3 else "none",
+            slice_planes=d.boolean(top["slice_planes"], "slice_planes") if version >= 3 else False,
         )
         if state.camera.preset is None and state.camera.position_um is None:
             raise AllenViewerError(f"{where}: camera has neither a preset nor a position_um.")
@@ -321,7 +336,7 @@ class ViewerState:
         for f in fields(CameraState):
             setattr(self.camera, f.name, getattr(other.camera, f.name))
         for name in ("experiment", "compare_with", "comparing", "cursor_um", "selected_structure",
-                     "visible_structures", "slice_background", *SESSION_V2_KEYS):
+                     "visible_structures", "slice_background", *SESSION_V2_KEYS, *SESSION_V3_KEYS):
             setattr(self, name, getattr(other, name))
         if network:
             self.network = other.network
