@@ -243,10 +243,11 @@ def cmd_export_image(args) -> int:
         rule = f"{pct:g}th percentile of the gene's in-brain energies"
     from allen_viewer.export.image import image_session
 
-    session = image_session(grid, {"threshold": threshold}, view=args.view, percentile=pct)
+    figure = figure_options(args, data.reference_space)
+    session = image_session(grid, {"threshold": threshold}, view=args.view, percentile=pct, figure=figure)
     result = export_image(grid, out, outline=brain_outline(data.reference_space), size=size, view=args.view,
                           transparent=args.transparent, display={"threshold": threshold},
-                          threshold_rule=rule, session=session, figure=figure_options(args, data.reference_space))
+                          threshold_rule=rule, session=session, figure=figure)
     png, side = result["files"]
     print(f"Wrote a {result['width']}x{result['height']} {args.view} image of {grid.experiment.label} to {png} "
           f"(provenance in {side})")

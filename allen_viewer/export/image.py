@@ -367,13 +367,15 @@ def read_png_provenance(path: Path | str) -> dict | None:
 
 
 def image_session(grid: ExpressionGrid, display: DisplaySettings | dict | None = None, view: str = DEFAULT_VIEW,
-                  pose: CameraPose | None = None, percentile: float | None = None):
+                  pose: CameraPose | None = None, percentile: float | None = None, figure=None):
     """The :class:`~allen_viewer.state.ViewerState` of an off-screen image: ``grid`` on show
     with ``display`` (threshold, size scale, colour map, opacity), the camera at preset
     ``view`` (or at ``pose``), and the threshold rule ``percentile`` (the threshold is that
     percentile of the gene's in-brain energies) or, when None, the absolute energy
-    threshold.  Embedded in the image's sidecar, so ``allen-viewer --session FILE.json``
-    reopens the figure in the viewer."""
+    threshold; ``figure`` (:class:`~allen_viewer.render.cuts.FigureOptions` or None): its
+    cut-away and slice planes, and, when it has either, the cursor at its slice positions
+    (the viewer's planes and slice-relative cuts go through the cursor).  Embedded in the
+    image's sidecar, so ``allen-viewer --session FILE.json`` reopens the figure in the viewer."""
     from allen_viewer.state import ExperimentRef, ViewerState
 
     settings = DisplaySettings(**(asdict(display) if isinstance(display, DisplaySettings) else (display or {})))
@@ -392,6 +394,9 @@ def image_session(grid: ExpressionGrid, display: DisplaySettings | dict | None =
         state.camera.focal_point_um = tuple(float(v) for v in pose.focal_point)
         state.camera.view_up = tuple(float(v) for v in pose.view_up)
         state.camera.view_angle_deg = float(pose.view_angle)
+    if figure is not None and (figure.planes or figure.clip != "none"):
+        state.cut_away, state.slice_planes = figure.clip, bool(figure.planes)
+        state.cursor_um = tuple(float(v) for v in figure.positions_um)
     return state
 
 

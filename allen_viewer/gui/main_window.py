@@ -412,7 +412,7 @@ class MainWindow(QMainWindow):
         self.slices_follow_action.setToolTip("Colour the slices only where energy reaches the 3-D view's threshold")
         self.slices_follow_action.toggled.connect(lambda _on: self._sync_slice_threshold())
         view.addAction(self.slices_follow_action)
-        self.scene_figure = SceneFigureActions(self, self.scene, self.slices)  # slice planes, cut-aways
+        self.scene_figure = SceneFigureActions(self, self.scene, self.slices, self.state)  # planes, cut-aways
         self.scene_figure.add_to(view)
         view.addSeparator()
         self.compare_with_action = QAction("&Compare with another gene…", self)

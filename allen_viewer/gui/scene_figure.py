@@ -12,7 +12,9 @@ the brain outline and the structure surfaces (closed with a cut face) and the sl
 The slice-relative cuts move with the slices.
 
 Both act on the single-gene 3-D view (not the compare view's two scenes).  The image export
-dialog offers the same (:mod:`allen_viewer.gui.export_actions`).
+dialog offers the same (:mod:`allen_viewer.gui.export_actions`).  Both are held in the
+:class:`~allen_viewer.state.ViewerState` (``cut_away``, ``slice_planes``): the menu writes
+the state and the scene follows the state, so sessions save and reopen them.
 """
 from __future__ import annotations
 
@@ -56,12 +58,15 @@ def figure_option_widgets(clip: str = "none", planes: bool = False) -> tuple[QCo
 class SceneFigureActions(QObject):
     """The *Slice planes in 3-D* toggle and the *Cut away* menu for ``scene`` (an
     :class:`~allen_viewer.gui.scene3d.ExpressionScene`) and ``slices`` (the
-    :class:`~allen_viewer.gui.slice_view.SlicePanes` whose slices the planes show)."""
+    :class:`~allen_viewer.gui.slice_view.SlicePanes` whose slices the planes show), bound to
+    ``state`` (a :class:`~allen_viewer.state.ViewerState`; None: the menu drives the scene
+    directly)."""
 
-    def __init__(self, parent, scene, slices):
+    def __init__(self, parent, scene, slices, state=None):
         super().__init__(parent)
         self.scene = scene
         self.slices = slices
+        self.state = state
         self.planes_action = QAction("Slice &planes in 3-D", parent, checkable=True)
         self.planes_action.setObjectName("slicePlanesAction")
         self.planes_action.setToolTip("Draw the three current slices as planes in the 3-D view, as the slice "
@@ -84,20 +89,43 @@ class SceneFigureActions(QObject):
         changed = getattr(slices, "layersChanged", None)
         if changed is not None:
             changed.connect(scene.refresh_slice_planes)
+        if state is not None:
+            state.events.cut_away.connect(self._show_cut)
+            state.events.slice_planes.connect(self._show_planes)
+            if state.cut_away != "none":
+                self._show_cut(state.cut_away)
+            if state.slice_planes:
+                self._show_planes(True)
 
     def add_to(self, menu: QMenu) -> None:
         menu.addAction(self.planes_action)
         menu.addMenu(self.cut_menu)
 
     def set_planes(self, on: bool) -> None:
-        """Show (``on``) or hide the slice planes."""
-        if self.planes_action.isChecked() != bool(on):
-            self.planes_action.setChecked(bool(on))  # comes back here through toggled
-            return
-        self.scene.show_slice_planes(self.slices.layers if on else None)
+        """Show (``on``) or hide the slice planes (through the state when there is one)."""
+        if self.state is not None:
+            self.state.slice_planes = bool(on)  # -> _show_planes
+        else:
+            self._show_planes(on)
 
     def set_cut(self, name: str) -> None:
-        """Cut away ``name`` (a :data:`CUT_AWAYS` key) in the 3-D view."""
+        """Cut away ``name`` (a :data:`CUT_AWAYS` key) in the 3-D view (through the state
+        when there is one)."""
+        if name not in CUT_AWAYS:
+            raise ValueError(f"unknown cut-away {name!r}")
+        if self.state is not None:
+            self.state.cut_away = name  # -> _show_cut
+        else:
+            self._show_cut(name)
+
+    def _show_planes(self, on: bool, _old=None) -> None:
+        if self.planes_action.isChecked() != bool(on):
+            self.planes_action.blockSignals(True)
+            self.planes_action.setChecked(bool(on))
+            self.planes_action.blockSignals(False)
+        self.scene.show_slice_planes(self.slices.layers if on else None)
+
+    def _show_cut(self, name: str, _old=None) -> None:
         self.cut_actions[name].setChecked(True)
         self.scene.set_cut_away(name)
 

@@ -16,6 +16,7 @@ from allen_viewer.expression.grid import load_grid
 from allen_viewer.export.image import read_png_provenance, render_scene
 from allen_viewer.render.cuts import FigureOptions
 from allen_viewer.render.meshes import brain_outline
+from allen_viewer.state import read_session
 
 PDYN = 71717084
 SIZE = (480, 360)
@@ -101,6 +102,8 @@ def test_cli_clip_and_planes(tmp_path, capsys):
     assert record["figure"] == {"cut_away": "left", "cut_away_hides": "the left hemisphere", "slice_planes": True,
                                 "slices_um": [5000.0, 4000.0, 5700.0]}
     assert json.loads(out.with_suffix(".json").read_text())["figure"]["cut_away"] == "left"
+    session = read_session(out.with_suffix(".json"))  # reopens as drawn: the cut, the planes at the slices
+    assert (session.cut_away, session.slice_planes, session.cursor_um) == ("left", True, (5000.0, 4000.0, 5700.0))
     for bad in (["--clip", "middle"], ["--slices", "1,2"], ["--slices", "0,0,99999"], ["--slices", "nan,1,1"]):
         with pytest.raises(SystemExit) as exc:
             cli.main(["--offline", "export", "image", "Pdyn", "--out", str(tmp_path / "x.png"), *bad])

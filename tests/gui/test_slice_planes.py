@@ -22,6 +22,7 @@ from allen_viewer.gui.scene_figure import CUT_LABELS, SceneFigureActions
 from allen_viewer.gui.slice_view import SlicePanes
 from allen_viewer.render.cuts import MIDLINE_UM
 from allen_viewer.render.meshes import brain_outline
+from allen_viewer.state import ViewerState
 
 pytestmark = pytest.mark.gui
 
@@ -128,6 +129,23 @@ def test_a_slice_relative_cut_moves_with_the_slices(rig):
     slices.panes["coronal"].slider.setValue(320)  # AP 8000 µm
     assert np.asarray(scene.expression_points.points)[:, 0].min() >= 8000.0
     actions.set_cut("none")
+
+
+def test_the_menus_write_the_state_and_the_scene_follows_it(rig):
+    scene, slices, _actions = rig
+    state = ViewerState()
+    actions = SceneFigureActions(scene, scene, slices, state)
+    actions.cut_actions["right"].trigger()  # the menu writes the state ...
+    assert state.cut_away == "right" and scene.cut_away_name == "right"
+    actions.planes_action.trigger()
+    assert state.slice_planes and actions.planes_shown and scene.slice_planes_shown
+    state.update_from(ViewerState(cut_away="left", slice_planes=False))  # ... and a reopened session drives both
+    assert scene.cut_away_name == "left" and actions.cut_actions["left"].isChecked()
+    assert not actions.planes_shown and scene.slice_planes_shown == []
+    bound = SceneFigureActions(scene, scene, slices, ViewerState(cut_away="anterior", slice_planes=True))
+    assert scene.cut_away_name == "anterior" and bound.planes_shown  # a state set before the menu exists
+    bound.set_planes(False)
+    bound.set_cut("none")
 
 
 def test_the_export_dialog_offers_cut_and_planes(qtbot):
