@@ -87,6 +87,8 @@ ROW_FILES = {
 }
 RUNS_FILE = "runs.i32"
 MANIFEST = "manifest.json"
+VOXELS_FILE, SEGMENTS_FILE = "voxels.npy", "segments.npy"
+"""The layout's own files (:meth:`Layout.save`), written once when the library is made."""
 SEGMENT_DTYPE = np.dtype([("hemisphere", "u1"), ("label", "<u4"), ("start", "<i8"), ("stop", "<i8")])
 PRECISION_NOTE = ("energy: IEEE float16, round to nearest (relative error <= 2**-11 = 0.049% from 6.1e-5 to "
                   "65504, absolute <= 3e-8 below; clipped at 65504); structure sums: float64 sums of the "
@@ -191,21 +193,21 @@ class Layout:
         return np.repeat(np.asarray(segment_mask, bool), self.segment_sizes)
 
     def save(self, folder: Path) -> None:
-        _save_npy(folder / "voxels.npy", self.voxels)
-        _save_npy(folder / "segments.npy", self.segments)
+        _save_npy(folder / VOXELS_FILE, self.voxels)
+        _save_npy(folder / SEGMENTS_FILE, self.segments)
 
     @classmethod
     def load(cls, folder: Path, annotation_sha256: str) -> "Layout":
         try:
-            voxels = np.load(folder / "voxels.npy", allow_pickle=False)
-            segments = np.load(folder / "segments.npy", allow_pickle=False)
+            voxels = np.load(folder / VOXELS_FILE, allow_pickle=False)
+            segments = np.load(folder / SEGMENTS_FILE, allow_pickle=False)
         except (OSError, ValueError, EOFError) as exc:
             raise CorruptData(f"The library layout in {folder} is unreadable ({clean_text(exc, 120)}); delete "
                               "the folder and sync again.") from None
         n_grid = GRID_SHAPE[0] * GRID_SHAPE[1] * GRID_SHAPE[2]
         if (voxels.ndim != 1 or voxels.dtype.kind not in "iu" or segments.dtype != SEGMENT_DTYPE
                 or (len(voxels) and (voxels.min() < 0 or voxels.max() >= n_grid))):
-            raise CorruptData(f"The library layout in {folder} (voxels.npy, segments.npy) is damaged; delete "
+            raise CorruptData(f"The library layout in {folder} ({VOXELS_FILE}, {SEGMENTS_FILE}) is damaged; delete "
                               "the folder and sync again.")
         return cls(voxels, segments, annotation_sha256)
 

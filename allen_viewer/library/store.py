@@ -24,6 +24,8 @@ from allen_viewer.library.layout import (
     ROW_FILES,
     RUNS_FILE,
     SEGMENT_DTYPE,
+    SEGMENTS_FILE,
+    VOXELS_FILE,
     Layout,
     LibraryError,
     annotation_checksum,
@@ -33,6 +35,6 @@ from allen_viewer.library.writer import LibraryWriter, PackedRows, pack_rows
 
 __all__ = [
     "F16_MAX", "FORMAT", "LEFT_RIGHT_ML", "MANIFEST", "MASK_ORDERS", "PLANES", "PRECISION_NOTE", "ROW_DTYPE",
-    "ROW_FILES", "RUNS_FILE", "SEGMENT_DTYPE", "Layout", "Library", "LibraryError", "LibraryWriter",
-    "PackedRows", "annotation_checksum", "pack_rows",
+    "ROW_FILES", "RUNS_FILE", "SEGMENT_DTYPE", "SEGMENTS_FILE", "VOXELS_FILE", "Layout", "Library",
+    "LibraryError", "LibraryWriter", "PackedRows", "annotation_checksum", "pack_rows",
 ]
