@@ -58,6 +58,7 @@ class AtomicFile:
         try:
             os.chmod(name, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file normal permissions
             self.file: IO = os.fdopen(fd, mode)
+            self._open = True
         except BaseException:
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -67,12 +68,13 @@ class AtomicFile:
     def sync(self) -> None:
         """Flush and fsync the file and close it (idempotent); an ``OSError`` (a full disk at
         the flush) is raised unchanged, the file closed all the same."""
-        if self.file.closed:
+        if not self._open:
             return
         try:
             self.file.flush()
             os.fsync(self.file.fileno())
         finally:
+            self._open = False
             self.file.close()
 
     def commit(self) -> Path:
@@ -86,8 +88,10 @@ class AtomicFile:
         """Close and remove the temporary file (nothing happens after :meth:`commit`)."""
         if self.committed:
             return
-        with contextlib.suppress(OSError, ValueError):
-            self.file.close()
+        if self._open:
+            self._open = False
+            with contextlib.suppress(OSError, ValueError):
+                self.file.close()
         _unlink(self.name)
 
     def __enter__(self) -> "AtomicFile":
@@ -117,7 +121,7 @@ def atomic_path(path: Path | str, suffix: str = TEMP_SUFFIX) -> Iterator[Path]:
     writer that takes a file name; fsync'ed and renamed over ``path`` when the block ends
     without an exception, removed otherwise.  The folder must exist."""
     tmp = AtomicFile(path, "wb", suffix=suffix)
-    tmp.file.close()
+    tmp.sync()  # closed, empty: the writer opens it by name
     try:
         yield Path(tmp.name)
         replace_file(tmp.name, tmp.path)
