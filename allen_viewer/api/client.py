@@ -81,7 +81,7 @@ class AllenClient:
                                    limits=limits, describe=self._who,
                                    user_agent=f"allen_viewer/{__version__} (+requests)")
 
-    # the transport's settings, read (and set) through the client as before
+    # the transport's settings, read through the client as before
     session = property(lambda self: self.transport.session)
     timeout = property(lambda self: self.transport.timeout)
     retries = property(lambda self: self.transport.retries)
