@@ -49,3 +49,30 @@ def _refuse_special(path: Path) -> None:
         return
     if not stat.S_ISREG(mode):
         raise OSError(errno.EEXIST, "it exists and is not a regular file, so it was not replaced", str(path))
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path | str, suffix: str = "") -> Iterator[Path]:
+    """A temporary sibling of ``path``, for writers that need a file name rather than an
+    open file (an encoder process, a library that opens the file itself); renamed over
+    ``path`` (after an fsync) when the block succeeds, removed when it fails, so ``path`` is
+    either the old complete file or the new complete one.
+
+    ``suffix`` ends the temporary name (``.part.mp4``) for writers that choose the format by
+    the name.  A ``path`` that is not a regular file is never replaced (as :func:`atomic_write`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".part" + suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        _refuse_special(path)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
