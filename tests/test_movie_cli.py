@@ -91,8 +91,8 @@ def test_mp4_reads_back_with_the_asked_frame_count(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, words", [
-    (("--frames", 0), "--frames must be a whole number from 2 to 3600, not 0"),
-    (("--fps", "nan"), "--fps must be from 1 to 60"),
+    (("--frames", 0), "(--frames) must be a whole number from 2 to 3600, not 0"),
+    (("--fps", "nan"), "(--fps) must be from 1 to 60"),
     (("--size", "9000x100"), "each side must be 16 to 4096 pixels"),
     (("--size", "huge"), "WIDTHxHEIGHT"),
     (("--threshold", -1), "--threshold must be at least 0"),

@@ -153,11 +153,13 @@ def plan_movie(path: Path | str, frames: int = DEFAULT_FRAMES, fps: float = DEFA
     module docstring for the rules); AllenViewerError, one line, for the first bad one."""
     fmt = movie_format(path)
     if isinstance(frames, bool) or int(frames) != frames or not MIN_FRAMES <= frames <= MAX_FRAMES:
-        raise AllenViewerError(f"--frames must be a whole number from {MIN_FRAMES} to {MAX_FRAMES}, not {frames}.")
+        raise AllenViewerError(f"The number of frames (--frames) must be a whole number from {MIN_FRAMES} to "
+                               f"{MAX_FRAMES}, not {frames}.")
     fps = float(fps)
     most = MAX_GIF_FPS if fmt == "gif" else MAX_FPS
     if not (np.isfinite(fps) and 1.0 <= fps <= most):
-        raise AllenViewerError(f"--fps must be from 1 to {most} frames per second for {fmt.upper()}, not {fps:g}.")
+        raise AllenViewerError(f"The frame rate (--fps) must be from 1 to {most} frames per second for "
+                               f"{fmt.upper()}, not {fps:g}.")
     requested = check_movie_size(size)
     written = requested
     if fmt == "mp4":
