@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
@@ -165,6 +166,7 @@ def plan_movie(path: Path | str, frames: int = DEFAULT_FRAMES, fps: float = DEFA
     if fmt == "mp4":
         written = (requested[0] - requested[0] % 2, requested[1] - requested[1] % 2)
         check_movie_size(written)
+        ffmpeg_program()
     frames = int(frames)
     fps_written = fps if fmt == "mp4" else 100.0 / max(2, round(100.0 / fps))
     if fmt == "gif":
@@ -175,6 +177,38 @@ def plan_movie(path: Path | str, frames: int = DEFAULT_FRAMES, fps: float = DEFA
                                    f"{need / 2**30:.1f} GiB of memory, more than half of this machine's "
                                    f"{memory / 2**30:.1f} GiB; use fewer frames, a smaller size, or .mp4.")
     return MoviePlan(fmt, written, requested, frames, fps, fps_written)
+
+
+def ffmpeg_program() -> str:
+    """The ffmpeg program MP4s are encoded with: imageio-ffmpeg's choice (``$IMAGEIO_FFMPEG_EXE``,
+    the binary in its wheel, or ``ffmpeg`` on the PATH); AllenViewerError when there is none."""
+    try:
+        import imageio_ffmpeg
+
+        exe = imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        exe = None
+    if exe and ((os.path.isfile(exe) and os.access(exe, os.X_OK)) or shutil.which(exe)):
+        return exe
+    raise AllenViewerError("MP4 movies need the ffmpeg program and none was found (imageio-ffmpeg's own, "
+                           "$IMAGEIO_FFMPEG_EXE, or ffmpeg on the PATH); install ffmpeg, or write a .gif.")
+
+
+def encoder_versions(fmt: str) -> str:
+    """The encoding software and its versions, for the sidecar."""
+    import imageio
+
+    if fmt == "gif":
+        import PIL
+
+        return f"imageio {imageio.__version__} (pillow plugin), Pillow {PIL.__version__}"
+    import imageio_ffmpeg
+
+    try:
+        ffmpeg = imageio_ffmpeg.get_ffmpeg_version()
+    except (OSError, RuntimeError, ValueError):
+        ffmpeg = "unknown version"
+    return f"imageio {imageio.__version__} (ffmpeg plugin), imageio-ffmpeg {imageio_ffmpeg.__version__}, ffmpeg {ffmpeg}"
 
 
 # ---- the turn ---------------------------------------------------------------------------
@@ -313,6 +347,7 @@ def movie_record(grid: ExpressionGrid, plan: MoviePlan, **extra) -> dict:
              "size_rule": ("H.264 (yuv420p) needs even sides: an odd side is rounded down to even, and the frames "
                            "are rendered at that size (not rescaled)" if plan.fmt == "mp4"
                            else "as asked")}
+    movie["encoder"] = encoder_versions(plan.fmt)
     if plan.fmt == "mp4":
         movie["crf"] = MP4_CRF
     else:

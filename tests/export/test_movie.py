@@ -82,6 +82,13 @@ def test_plan_checks_and_rounds(tmp_path):
         parse_movie_size("10000x480")
 
 
+def test_mp4_without_ffmpeg_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(tmp_path / "no-ffmpeg-here"))
+    with pytest.raises(AllenViewerError, match="need the ffmpeg program.*write a .gif"):
+        plan_movie(tmp_path / "a.mp4", 10, 30, (64, 48))
+    plan_movie(tmp_path / "a.gif", 10, 30, (64, 48))  # a GIF needs only Pillow
+
+
 def test_a_gif_too_large_for_memory_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(movie_mod, "physical_memory_bytes", lambda: 8 * 2**30)
     with pytest.raises(AllenViewerError, match="GiB of memory.*mp4"):
@@ -206,7 +213,7 @@ def test_mp4_reads_back_with_its_frames_rounded_size_and_sidecar(pdyn, tmp_path)
     assert side["export"] == "movie" and side["experiments"][0]["experiment_id"] == PDYN
     assert (m["format"], m["frames"], m["fps"], m["width_px"], m["height_px"]) == ("mp4", 6, 12, 160, 120)
     assert m["size_asked"] == {"width_px": 161, "height_px": 121} and "rounded down" in m["size_rule"]
-    assert "H.264" in m["codec"] and m["duration_s"] == 0.5
+    assert "H.264" in m["codec"] and m["duration_s"] == 0.5 and "ffmpeg" in m["encoder"]
     assert side["camera"]["preset"] == "dorsal" and side["camera"]["turn"]["degrees_per_frame"] == 60.0
     assert side["display"]["energy_threshold"] == 4.0 and side["display"]["threshold_rule"] == "energy 4 (test)"
     state = read_session(tmp_path / "turn.json")  # the session that drew it reopens
