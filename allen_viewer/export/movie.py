@@ -19,7 +19,7 @@ feeding each to the encoder as it comes (an MP4 holds one frame in memory at a t
   pose keeps its own distance (what the user framed).
 * **Formats** (by the file name): ``.mp4`` -- H.264 (libx264, ``yuv420p``, CRF 18,
   ``+faststart``) through imageio-ffmpeg's ffmpeg; ``.gif`` -- Pillow through imageio,
-  each frame reduced to its own 256-colour palette, looping forever.
+  each frame reduced to its own 256-colour palette (Pillow's fast octree), looping forever.
 * **Sizes**: H.264 in ``yuv420p`` needs even sides, so an MP4's odd side is **rounded
   down to the next even number** (481x361 -> 480x360) and the frames are rendered at that
   size (nothing is rescaled; imageio's default ``macro_block_size=16`` would rescale, so
@@ -113,7 +113,9 @@ class MoviePlan:
 
     @property
     def codec(self) -> str:
-        return "H.264 (libx264, yuv420p)" if self.fmt == "mp4" else "GIF (Pillow, 256-colour palette per frame)"
+        if self.fmt == "mp4":
+            return "H.264 (libx264, yuv420p)"
+        return "GIF (Pillow, a 256-colour palette per frame by fast octree)"
 
     @property
     def rounded(self) -> bool:
@@ -208,7 +210,8 @@ def encoder_versions(fmt: str) -> str:
         ffmpeg = imageio_ffmpeg.get_ffmpeg_version()
     except (OSError, RuntimeError, ValueError):
         ffmpeg = "unknown version"
-    return f"imageio {imageio.__version__} (ffmpeg plugin), imageio-ffmpeg {imageio_ffmpeg.__version__}, ffmpeg {ffmpeg}"
+    return (f"imageio {imageio.__version__} (ffmpeg plugin), imageio-ffmpeg {imageio_ffmpeg.__version__}, "
+            f"ffmpeg {ffmpeg}")
 
 
 # ---- the turn ---------------------------------------------------------------------------
@@ -323,12 +326,16 @@ def _encoder(tmp: Path, plan: MoviePlan, title: str) -> Iterator[Callable[[np.nd
             writer.close()
         return
     import imageio.v3 as iio
+    from PIL import Image
 
     duration = plan.frame_duration_ms
     with iio.imopen(tmp, "w", plugin="pillow", extension=".gif") as writer:
         def add(frame: np.ndarray) -> None:
-            # bits=8: each frame becomes its own 256-colour palette image as it comes (1 byte a pixel held)
-            writer.write(frame, is_batch=False, bits=8, duration=duration, loop=0, comment=comment)
+            # 256 colours by Pillow's fast octree (on a rendered 960x720 frame 0.02 s against 1.4 s for
+            # its default median cut, which looks the same here); bits=8 then keeps exactly those
+            # colours as a palette image, 1 byte a pixel held until the GIF is written
+            few = np.asarray(Image.fromarray(frame).quantize(256, method=Image.Quantize.FASTOCTREE).convert("RGB"))
+            writer.write(few, is_batch=False, bits=8, duration=duration, loop=0, comment=comment)
         yield add
 
 
