@@ -385,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--volume", default="energy", choices=("energy", "intensity", "density", "all"),
                    help="which volume (default energy; all writes FILE_energy.nrrd, ...)")
     e.set_defaults(func=cmd_export_volume)
+
     def scene_options(e, size: str, what: str, view_help: str = "") -> None:
         """The display options export image and export movie share."""
         e.add_argument("--size", default=size, metavar="WxH", help=f"{what} size in pixels (default {size})")
