@@ -78,13 +78,15 @@ PROVENANCE_KEY = "allen_viewer:provenance"
 """The PNG text chunk that holds the whole provenance record as JSON."""
 
 
-def parse_size(text: str) -> tuple[int, int]:
+def parse_size(text: str, check=None) -> tuple[int, int]:
     """``"WxH"`` (e.g. ``"3000x2000"``) -> (width, height) pixels; AllenViewerError when
-    malformed or outside [:data:`MIN_SIDE`, :data:`MAX_SIDE`]."""
+    malformed or outside [:data:`MIN_SIDE`, :data:`MAX_SIDE`] (``check``: another check
+    of the (width, height), e.g. a movie's, instead of :func:`check_size`)."""
     m = re.fullmatch(r"\s*(\d+)\s*[xX\u00d7]\s*(\d+)\s*", str(text))
     if not m:
         raise AllenViewerError(f"Image size {text!r} is not WIDTHxHEIGHT in pixels, e.g. 1600x1200.")
-    return check_size((int(m.group(1)), int(m.group(2))))
+    # a side of more than 9 digits is out of range anyway (and int() refuses over 4300 digits)
+    return (check or check_size)(tuple(int(g) if len(g) <= 9 else 10**9 for g in m.groups()))
 
 
 BYTES_PER_PIXEL = 64
@@ -170,6 +172,56 @@ def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_S
     planes (:class:`~allen_viewer.render.cuts.FigureOptions`; None: neither), drawn by
     :func:`add_figure_layers`.
     """
+    with offscreen_scene(grid, outline, size, view, pose, transparent, display, caption, orientation, color_by,
+                         show_outside, figure) as scene:
+        return scene.screenshot()
+
+
+class OffscreenScene:
+    """An off-screen plotter holding the 3-D scene (:func:`offscreen_scene`): render it,
+    as often as wanted (a movie turns its camera between frames), with :meth:`screenshot`.
+
+    ``plotter``: the ``pyvista.Plotter``; ``bounds``: (xmin, xmax, ymin, ymax, zmin, zmax)
+    CCF µm of the brain outline (or of the grid without one), the box the camera presets
+    fit; ``fit_points``: the outline vertices the presets fit ((n, 3) CCF µm; None without
+    an outline); ``width``, ``height``: pixels."""
+
+    def __init__(self, plotter, width: int, height: int, transparent: bool, bounds, fit_points):
+        self.plotter, self.width, self.height, self.transparent = plotter, width, height, transparent
+        self.bounds, self.fit_points = bounds, fit_points
+
+    @property
+    def aspect(self) -> float:
+        return self.width / self.height
+
+    def screenshot(self) -> np.ndarray:
+        """Render the scene as the camera now stands; uint8 pixels (height, width, 3), or
+        (height, width, 4) straight RGBA when the scene is transparent."""
+        plotter = self.plotter
+        plotter.renderer.ResetCameraClippingRange()
+        plotter.camera_set = True
+        plotter.render()  # pyvista renders by itself only for a plotter's first screenshot (render() skips it)
+        pixels = np.asarray(plotter.screenshot(None, transparent_background=self.transparent, return_img=True))
+        width, height = self.width, self.height
+        if pixels.shape[:2] != (height, width):
+            raise AllenViewerError(f"The renderer returned a {pixels.shape[1]}x{pixels.shape[0]} image instead of "
+                                   f"{width}x{height}; try a smaller size.")
+        pixels = np.ascontiguousarray(pixels[:, :, :4 if self.transparent else 3], dtype=np.uint8)
+        if self.transparent:
+            pixels = unpremultiply(pixels)
+        return pixels
+
+
+@contextlib.contextmanager
+def offscreen_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_SIZE, view: str = DEFAULT_VIEW,
+                    pose: CameraPose | None = None, transparent: bool = False,
+                    display: DisplaySettings | dict | None = None, caption: str | None = None,
+                    orientation: bool = True, color_by: str = "auto", show_outside: bool = False,
+                    figure: FigureOptions | None = None):
+    """The scene :func:`render_scene` draws (same arguments), built once in an off-screen
+    plotter with the camera set, as an :class:`OffscreenScene`; its OpenGL objects are freed
+    when the block ends.  :func:`render_scene` takes one screenshot of it;
+    :mod:`allen_viewer.export.movie` turns the camera and takes one per frame."""
     import pyvista as pv
 
     width, height = check_size(size)
@@ -177,9 +229,9 @@ def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_S
         raise AllenViewerError(f"Unknown view {view!r}; one of {', '.join(PRESETS)}.")
     if isinstance(display, DisplaySettings):
         display = asdict(display)
-    with _quiet_without_display():
-        return _render(pv, grid, outline, width, height, view, pose, transparent, display, caption, orientation,
-                       color_by, show_outside, figure)
+    with _quiet_without_display(), _scene(pv, grid, outline, width, height, view, pose, transparent, display,
+                                          caption, orientation, color_by, show_outside, figure) as scene:
+        yield scene
 
 
 def add_figure_layers(plotter, figure: FigureOptions | None, layer, outline, grid: ExpressionGrid | None,
@@ -218,8 +270,9 @@ def add_figure_layers(plotter, figure: FigureOptions | None, layer, outline, gri
     return added
 
 
-def _render(pv, grid, outline, width, height, view, pose, transparent, display, caption, orientation,
-            color_by="auto", show_outside=False, figure=None) -> np.ndarray:
+@contextlib.contextmanager
+def _scene(pv, grid, outline, width, height, view, pose, transparent, display, caption, orientation,
+           color_by="auto", show_outside=False, figure=None):
     scale = text_scale_for((width, height))
     plotter = pv.Plotter(off_screen=True, window_size=(width, height))
     overlay = layer = None
@@ -257,34 +310,27 @@ def _render(pv, grid, outline, width, height, view, pose, transparent, display, 
         tp.SetVerticalJustificationToBottom()
         plotter.renderer.AddViewProp(credit)
         aspect = width / height
+        pts = None if outline is None or not outline.n_points else np.asarray(outline.points)
+        pts = None if pts is None else pts[:: max(1, len(pts) // 4000)]
         if pose is not None:
             pose.apply(plotter.camera, aspect)
         else:
-            pts = None if outline is None or not outline.n_points else np.asarray(outline.points)
-            apply_camera_preset(plotter.camera, view, bounds, aspect,
-                                None if pts is None else pts[:: max(1, len(pts) // 4000)])
+            apply_camera_preset(plotter.camera, view, bounds, aspect, pts)
         plotter.renderer.ResetCameraClippingRange()
         plotter.camera_set = True
-        pixels = np.asarray(plotter.screenshot(None, transparent_background=transparent, return_img=True))
+        yield OffscreenScene(plotter, width, height, transparent, bounds, pts)
     finally:
         # free every OpenGL object in this window's own context, while the props are still
         # attached (see ExpressionScene.close_scene: a prop freed later would free its ids
         # in whatever context is current then -- a viewer scene's)
         if plotter.render_window is not None:
             plotter.render_window.Finalize()
-        for part in (overlay, layer):
+        for part in (overlay, layer, *extras):
             if part is not None:
                 part.detach()
         plotter.close()
         del plotter, overlay, layer, extras
         gc.collect()
-    if pixels.shape[:2] != (height, width):
-        raise AllenViewerError(f"The renderer returned a {pixels.shape[1]}x{pixels.shape[0]} image instead of "
-                               f"{width}x{height}; try a smaller size.")
-    pixels = np.ascontiguousarray(pixels[:, :, :4 if transparent else 3], dtype=np.uint8)
-    if transparent:
-        pixels = unpremultiply(pixels)
-    return pixels
 
 
 def unpremultiply(rgba: np.ndarray) -> np.ndarray:
@@ -400,6 +446,38 @@ def image_session(grid: ExpressionGrid, display: DisplaySettings | dict | None =
     return state
 
 
+SCENE_COORDINATES = "CCFv3 micrometres, x = AP (posterior), y = DV (ventral), z = ML (right)"
+"""How a scene export's sidecar names its coordinates."""
+
+
+def camera_record(view: str = DEFAULT_VIEW, pose: CameraPose | None = None) -> dict:
+    """The sidecar's ``camera``: the preset ``view``, or the ``pose`` (CCF µm) when given."""
+    return ({"preset": view} if pose is None else
+            {"position_um": list(pose.position), "focal_point_um": list(pose.focal_point),
+             "view_up": list(pose.view_up), "view_angle_deg": pose.view_angle})
+
+
+def display_record(grid: ExpressionGrid, settings: DisplaySettings, threshold_rule: str = "",
+                   color_by: str = "auto", show_outside: bool = False) -> dict:
+    """The sidecar's ``display`` of a scene of ``grid`` drawn with ``settings``: the energy
+    threshold used and where it came from (``threshold_rule``), the voxels drawn, sizes,
+    colours (the channel :func:`render_scene` draws for ``color_by``); ``show_outside_brain``
+    only when those voxels were drawn too."""
+    record = {"energy_threshold": settings.threshold,
+              "threshold_rule": threshold_rule or "energy threshold given by the caller",
+              "voxels_drawn": int((grid.has_data & (grid.energy >= settings.threshold)).sum()),
+              "voxels": "in-brain voxels with data (200 um grid annotation > 0)",
+              "size_scale": settings.size_scale,
+              "cmap": settings.cmap, "opacity": settings.opacity,
+              "colour": color_channel(grid, color_by),  # what render_scene drew for color_by
+              "sphere_radius": "100 um x size scale at the 99th percentile of energy, area linear in energy"}
+    if show_outside:
+        drawn = np.asarray(grid.has_data_anywhere, dtype=bool) & (grid.energy >= settings.threshold)
+        record.update(show_outside_brain=True, voxels_drawn=int(drawn.sum()),
+                      voxels="voxels with data, in the brain and outside it (outside: magenta)")
+    return record
+
+
 def export_image(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFAULT_IMAGE_SIZE,
                  view: str = DEFAULT_VIEW, pose: CameraPose | None = None, transparent: bool = False,
                  display: DisplaySettings | dict | None = None, threshold_rule: str = "", session=None,
@@ -416,20 +494,10 @@ def export_image(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFA
     if session is None:
         session = image_session(grid, settings, view, pose)
     pixels = render_scene(grid, outline, size, view, pose, transparent, settings, figure=figure)
-    camera = ({"preset": view} if pose is None else
-              {"position_um": list(pose.position), "focal_point_um": list(pose.focal_point),
-               "view_up": list(pose.view_up), "view_angle_deg": pose.view_angle})
     record = image_record(
-        grid, "3-D scene (expression spheres, brain outline)", pixels, camera=camera,
-        display={"energy_threshold": settings.threshold,
-                 "threshold_rule": threshold_rule or "energy threshold given by the caller",
-                 "voxels_drawn": int((grid.has_data & (grid.energy >= settings.threshold)).sum()),
-                 "voxels": "in-brain voxels with data (200 um grid annotation > 0)",
-                 "size_scale": settings.size_scale,
-                 "cmap": settings.cmap, "opacity": settings.opacity,
-                 "colour": color_channel(grid, "auto"),  # what render_scene drew (its default colour choice)
-                 "sphere_radius": "100 um x size scale at the 99th percentile of energy, area linear in energy"},
-        coordinates="CCFv3 micrometres, x = AP (posterior), y = DV (ventral), z = ML (right)",
+        grid, "3-D scene (expression spheres, brain outline)", pixels, camera=camera_record(view, pose),
+        display=display_record(grid, settings, threshold_rule),
+        coordinates=SCENE_COORDINATES,
         session=session.to_dict(), **({} if figure is None else {"figure": figure.describe()}))
     files = write_png(path, pixels, record)
     return {"files": files, "width": int(pixels.shape[1]), "height": int(pixels.shape[0])}

@@ -16,6 +16,9 @@ Image of the 3-D view…             :func:`allen_viewer.export.image.render_sce
                                    (``export image``): off screen, at a chosen size (larger than
                                    the screen too), from the camera on screen or a preset,
                                    optionally with a transparent background
+Movie of the 3-D view…             :func:`allen_viewer.export.movie.export_movie`
+                                   (``export movie``): a turntable, off screen, MP4 or GIF
+                                   (:mod:`allen_viewer.gui.movie_export`)
 Image of the whole window…         the window grabbed as on screen, then ``write_png``
 Image of a slice pane ▸            one pane (coronal, sagittal, horizontal) as on screen
 Copy 3-D view / window             to the clipboard (no file)
@@ -171,6 +174,11 @@ class ExportActions(QObject):
         self.menu.addSeparator()
         add("image_3d", "&Image of the 3-D view…", self.export_scene_image,
             "Rendered off screen at a size you choose, optionally with a transparent background")
+        from allen_viewer.gui.movie_export import MovieExport  # imports this module's VIEW_CHOICES
+
+        self.movie = MovieExport(self)
+        add("movie", "&Movie of the 3-D view…", self.movie.run,
+            "The 3-D view turning once about the brain's dorsal-ventral axis, as an MP4 or GIF")
         add("image_window", "Image of the &whole window…", self.export_window_image)
         panes = self.menu.addMenu("Image of a s&lice pane")
         for name in ("coronal", "sagittal", "horizontal"):
@@ -404,6 +412,7 @@ class ExportActions(QObject):
                       {"as_on_screen": True, "position_um": list(pose.position),
                        "focal_point_um": list(pose.focal_point), "view_up": list(pose.view_up)})
             session = self.window.session_binding.snapshot()
+            session.cut_away, session.slice_planes = options.get("clip", "none"), bool(options.get("planes", False))
             if options["view"]:
                 session.camera.preset, session.camera.position_um = options["view"], None
                 session.camera.focal_point_um = session.camera.view_up = None

@@ -858,16 +858,14 @@ def fit_points(bounds, points=None) -> np.ndarray:
     return np.vstack([body, np.array(words)])
 
 
-def apply_camera_preset(camera, name: str, bounds, aspect: float, points=None) -> None:
-    """Point ``camera`` (a vtkCamera) as the preset ``name`` says (module docstring) and fit
-    the brain into a view of width / height ``aspect``: ``points`` (the outline's vertices,
-    CCF µm; None: the corners of ``bounds``) and the anatomical words around ``bounds``
-    (xmin, xmax, ymin, ymax, zmin, zmax µm), with a margin of :data:`FIT_PADDING` for the
-    words' own size.  Raises ValueError for an unknown preset."""
-    try:
-        direction, up = PRESETS[name]
-    except KeyError:
-        raise ValueError(f"unknown camera preset {name!r}; one of {', '.join(PRESETS)}") from None
+def fit_view(direction, up, bounds, aspect: float, view_angle_deg: float, points=None):
+    """How far a camera looking at the centre of ``bounds`` from ``direction`` (focal point
+    to camera; ``up``: view-up, made orthogonal to it) must stand so that ``points`` (CCF
+    µm; None: the corners of ``bounds``) and the anatomical words around ``bounds`` fit a
+    view of width / height ``aspect`` and vertical view angle ``view_angle_deg``, with
+    :data:`FIT_PADDING`.  Returns ``(centre, direction, up, distance, half_height)``: the
+    focal point, the unit direction and view-up, the distance (µm) and the half height (µm)
+    a parallel projection would show."""
     d = np.asarray(direction, float)
     d /= np.linalg.norm(d)
     up = np.asarray(up, float)
@@ -883,12 +881,26 @@ def apply_camera_preset(camera, name: str, bounds, aspect: float, points=None) -
     half_h = float(np.max(np.abs(pts @ up))) * FIT_PADDING
     depth = float(np.max(pts @ d))
     aspect = aspect if aspect > 0 else 1.0
-    tan_half = np.tan(np.radians(camera.GetViewAngle()) / 2.0)
-    distance = max(half_h, half_w / aspect) / tan_half + depth
+    tan_half = np.tan(np.radians(view_angle_deg) / 2.0)
+    half_height = max(half_h, half_w / aspect)
+    return centre, d, up, half_height / tan_half + depth, half_height
+
+
+def apply_camera_preset(camera, name: str, bounds, aspect: float, points=None) -> None:
+    """Point ``camera`` (a vtkCamera) as the preset ``name`` says (module docstring) and fit
+    the brain into a view of width / height ``aspect``: ``points`` (the outline's vertices,
+    CCF µm; None: the corners of ``bounds``) and the anatomical words around ``bounds``
+    (xmin, xmax, ymin, ymax, zmin, zmax µm), with a margin of :data:`FIT_PADDING` for the
+    words' own size.  Raises ValueError for an unknown preset."""
+    try:
+        direction, up = PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown camera preset {name!r}; one of {', '.join(PRESETS)}") from None
+    centre, d, up, distance, half_h = fit_view(direction, up, bounds, aspect, camera.GetViewAngle(), points)
     camera.SetFocalPoint(*centre)
     camera.SetPosition(*(centre + d * distance))
     camera.SetViewUp(*up)
-    camera.SetParallelScale(max(half_h, half_w / aspect))
+    camera.SetParallelScale(half_h)
 
 
 @dataclass(frozen=True)
