@@ -67,6 +67,21 @@ def test_done_means_a_24_frame_gif_that_turns(tmp_path, capsys):
     assert state.display.threshold == pytest.approx(side["display"]["energy_threshold"])
 
 
+def test_clip_and_planes_reach_the_movie_and_its_sidecar(tmp_path, capsys):
+    plain, cut = tmp_path / "plain.gif", tmp_path / "cut.gif"
+    assert _run(capsys, "Pdyn", "--out", plain, "--frames", 2, "--size", "240x180", "--view", "dorsal")[0] == 0
+    rc, _out, err = _run(capsys, "Pdyn", "--out", cut, "--frames", 2, "--size", "240x180", "--view", "dorsal",
+                         "--clip", "left", "--planes", "--slices", "5000,4000,5700")
+    assert rc == 0, err
+    a = iio.imread(plain, index=0, plugin="pillow", mode="RGB").astype(int)
+    b = iio.imread(cut, index=0, plugin="pillow", mode="RGB").astype(int)
+    assert (np.abs(a - b).sum(axis=2) > 30).mean() > 0.05  # the first frame shows the cut and the planes
+    side = json.loads((tmp_path / "cut.json").read_text())
+    assert side["figure"]["cut_away"] == "left" and side["figure"]["slice_planes"] is True
+    state = read_session(tmp_path / "cut.json")
+    assert (state.cut_away, state.slice_planes, state.cursor_um) == ("left", True, (5000.0, 4000.0, 5700.0))
+
+
 def test_mp4_reads_back_with_the_asked_frame_count(tmp_path, capsys):
     out = tmp_path / "t.mp4"
     rc, stdout, err = _run(capsys, PDYN, "--out", out, "--frames", 8, "--size", "201x151", "--fps", 24,

@@ -73,7 +73,11 @@ def test_the_menu_entry_and_the_dialog(window, qtbot):
     assert act in window.exports.menu.actions()
     dialog = MovieExportDialog(window, {"size": (640, 480), "view": "dorsal", "frames": 36, "fps": 12})
     qtbot.addWidget(dialog)
-    assert dialog.values() == {"size": (640, 480), "view": "dorsal", "frames": 36, "fps": 12.0}
+    assert dialog.values() == {"size": (640, 480), "view": "dorsal", "frames": 36, "fps": 12.0,
+                               "clip": "none", "planes": False}
+    cut = MovieExportDialog(window, {"clip": "left", "planes": True})  # the figure options of export image
+    qtbot.addWidget(cut)
+    assert cut.values()["clip"] == "left" and cut.values()["planes"] is True
     plain = MovieExportDialog(window)
     qtbot.addWidget(plain)
     assert plain.values() == {**default_movie_options(), "fps": float(default_movie_options()["fps"])}
