@@ -5,7 +5,7 @@
 #
 #   bash .ci/package.sh
 #
-# Takes 1.5-2 minutes on 2 cores (build 70-105 s, smoke test 10-20 s); the bundle is ~790 MB
+# Takes 1.5-2 minutes on 2 cores (build 70-105 s, smoke test 10-20 s); the bundle is ~960 MB (~790 MB without ffmpeg)
 # in dist/allen-viewer/, the smoke test's screenshot in dist/smoke-test/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

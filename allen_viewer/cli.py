@@ -223,6 +223,17 @@ def cmd_export_volume(args) -> int:
     return 0
 
 
+def _scene_threshold(args, grid) -> tuple[float, str, float | None]:
+    """(energy threshold, its rule in words, percentile or None) from --threshold or
+    --threshold-percentile (default: the 90th percentile of the gene's in-brain energies)."""
+    from allen_viewer.expression.brain import DEFAULT_THRESHOLD_PERCENTILE, percentile_threshold
+
+    if args.threshold is not None:
+        return args.threshold, f"energy {args.threshold:g} (--threshold)", None
+    pct = DEFAULT_THRESHOLD_PERCENTILE if args.threshold_percentile is None else args.threshold_percentile
+    return percentile_threshold(grid, pct), f"{pct:g}th percentile of the gene's in-brain energies", pct
+
+
 def cmd_export_image(args) -> int:
     from allen_viewer.export.image import export_image, parse_size
     from allen_viewer.render.meshes import brain_outline
@@ -232,23 +243,48 @@ def cmd_export_image(args) -> int:
     data = _data()
     grid = data.load_grid(_pick(data, args.experiment))
     out = check_output_path(args.out, args.force)
-    from allen_viewer.expression.brain import DEFAULT_THRESHOLD_PERCENTILE, percentile_threshold
-
-    pct = None
-    if args.threshold is not None:
-        threshold, rule = args.threshold, f"energy {args.threshold:g} (--threshold)"
-    else:
-        pct = DEFAULT_THRESHOLD_PERCENTILE if args.threshold_percentile is None else args.threshold_percentile
-        threshold = percentile_threshold(grid, pct)
-        rule = f"{pct:g}th percentile of the gene's in-brain energies"
+    threshold, rule, pct = _scene_threshold(args, grid)
     from allen_viewer.export.image import image_session
 
-    session = image_session(grid, {"threshold": threshold}, view=args.view, percentile=pct)
+    figure = figure_options(args, data.reference_space)
+    session = image_session(grid, {"threshold": threshold}, view=args.view, percentile=pct, figure=figure)
     result = export_image(grid, out, outline=brain_outline(data.reference_space), size=size, view=args.view,
                           transparent=args.transparent, display={"threshold": threshold},
-                          threshold_rule=rule, session=session)
+                          threshold_rule=rule, session=session, figure=figure)
     png, side = result["files"]
     print(f"Wrote a {result['width']}x{result['height']} {args.view} image of {grid.experiment.label} to {png} "
+          f"(provenance in {side})")
+    return 0
+
+
+def cmd_export_movie(args) -> int:
+    from allen_viewer.export.movie import export_movie, parse_movie_size, plan_movie
+
+    plan = plan_movie(args.out, args.frames, args.fps, parse_movie_size(args.size))  # before the work
+    check_output_path(args.out, args.force)
+    from allen_viewer.render.meshes import brain_outline
+
+    data = _data()
+    grid = data.load_grid(_pick(data, args.experiment))
+    out = check_output_path(args.out, args.force)
+    threshold, rule, pct = _scene_threshold(args, grid)
+    from allen_viewer.export.image import image_session
+    from tqdm import tqdm
+
+    figure = figure_options(args, data.reference_space)
+    session = image_session(grid, {"threshold": threshold}, view=args.view, percentile=pct, figure=figure)
+    # a bar on a terminal only (disable=None): pipes, logs and CI get just the result line
+    with tqdm(total=plan.frames, desc=f"{grid.experiment.symbol} turntable", unit="frame", file=sys.stderr,
+              disable=None, leave=False) as bar:
+        result = export_movie(grid, out, outline=brain_outline(data.reference_space), size=plan.requested,
+                              frames=plan.frames, fps=args.fps, view=args.view, display={"threshold": threshold},
+                              threshold_rule=rule, session=session, scene_options={"figure": figure},
+                              progress=lambda done, total: bar.update(done - bar.n))
+    movie, side = result["files"]
+    rounded = (f" (rounded from {plan.requested[0]}x{plan.requested[1]}: H.264 needs even sides)"
+               if result["rounded"] else "")
+    print(f"Wrote a {result['width']}x{result['height']}{rounded} {result['frames']}-frame turntable of "
+          f"{grid.experiment.label}, from the {args.view} view, at {result['fps']:.3g} fps to {movie} "
           f"(provenance in {side})")
     return 0
 
@@ -276,6 +312,53 @@ def cmd_gui(args) -> int:
 
 
 # ---- parser ---------------------------------------------------------------------------------
+
+def _slices_um(text: str) -> tuple[float, float, float]:
+    """``--slices AP,DV,ML`` in micrometres -> a 3-tuple inside the 25 µm annotation's box."""
+    import math
+
+    from allen_viewer.render.cuts import SLICE_BOX_UM
+
+    parts = str(text).replace(" ", "").split(",")
+    try:
+        values = tuple(float(v) for v in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 3 or not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r} is not three numbers AP,DV,ML in micrometres, e.g. 6600,4000,5700")
+    for name, v, top in zip(("AP", "DV", "ML"), values, SLICE_BOX_UM):
+        if not 0.0 <= v <= top:
+            raise argparse.ArgumentTypeError(f"{name} {v:g} um is outside the atlas (0 to {top:g} um)")
+    return values
+
+
+def add_figure_options(parser: argparse.ArgumentParser) -> None:
+    """``--clip``, ``--planes`` and ``--slices``: a cut-away and the slice planes in an
+    off-screen 3-D figure (``export image``; ``export movie`` takes the same).  Read them back
+    with :func:`figure_options`."""
+    from allen_viewer.render.cuts import CUT_AWAYS, GRID_CENTRE_UM
+
+    parser.add_argument("--clip", default="none", choices=tuple(CUT_AWAYS), metavar="WHAT",
+                        help="cut away part of the brain, showing the cut face: left or right (that hemisphere; "
+                             "left = grid ML index 0-28), anterior/posterior (of the coronal slice), "
+                             "dorsal/ventral (of the horizontal slice), sagittal-left/sagittal-right (of the "
+                             "sagittal slice), or none (default)")
+    parser.add_argument("--planes", action="store_true",
+                        help="draw the three slice planes (coronal, sagittal, horizontal), textured as the "
+                             "viewer's slice panes draw them")
+    parser.add_argument("--slices", type=_slices_um, default=None, metavar="AP,DV,ML",
+                        help="where the slices are, in micrometres (for --planes and the slice-relative --clip; "
+                             "default the grid's centre, {:g},{:g},{:g})".format(*GRID_CENTRE_UM))
+
+
+def figure_options(args, space):
+    """The :class:`~allen_viewer.render.cuts.FigureOptions` of :func:`add_figure_options`'s
+    arguments; ``space`` is the reference space the planes are drawn from."""
+    from allen_viewer.render.cuts import FigureOptions
+
+    return FigureOptions(clip=args.clip, planes=bool(args.planes), slices_um=args.slices,
+                         space=space if args.planes else None)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -351,19 +434,42 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--volume", default="energy", choices=("energy", "intensity", "density", "all"),
                    help="which volume (default energy; all writes FILE_energy.nrrd, ...)")
     e.set_defaults(func=cmd_export_volume)
+
+    def scene_options(e, size: str, what: str, view_help: str = "") -> None:
+        """The display options export image and export movie share."""
+        e.add_argument("--size", default=size, metavar="WxH", help=f"{what} size in pixels (default {size})")
+        e.add_argument("--view", default="oblique", choices=("dorsal", "lateral", "anterior", "oblique"),
+                       help="camera preset, as the viewer's buttons (default oblique)" + view_help)
+        if what == "image":
+            e.add_argument("--transparent", action="store_true",
+                           help="transparent background (dark text, for light pages)")
+        limit = e.add_mutually_exclusive_group()
+        limit.add_argument("--threshold", type=float, default=None, metavar="ENERGY",
+                           help="voxels with expression energy below this are not drawn (an absolute value)")
+        limit.add_argument("--threshold-percentile", type=_percentile, default=None, metavar="P",
+                           help="draw the voxels at or above the P-th percentile of the gene's own in-brain "
+                                "energies (default 90)")
+        add_figure_options(e)
+
     e = export_parser("image", "the 3-D scene rendered off screen to a PNG, at any size",
                       "the PNG file to write (FILE.png)")
-    e.add_argument("--size", default="1600x1200", metavar="WxH", help="image size in pixels (default 1600x1200)")
-    e.add_argument("--view", default="oblique", choices=("dorsal", "lateral", "anterior", "oblique"),
-                   help="camera preset, as the viewer's buttons (default oblique)")
-    e.add_argument("--transparent", action="store_true", help="transparent background (dark text, for light pages)")
-    limit = e.add_mutually_exclusive_group()
-    limit.add_argument("--threshold", type=float, default=None, metavar="ENERGY",
-                       help="voxels with expression energy below this are not drawn (an absolute value)")
-    limit.add_argument("--threshold-percentile", type=_percentile, default=None, metavar="P",
-                       help="draw the voxels at or above the P-th percentile of the gene's own in-brain "
-                            "energies (default 90)")
+    scene_options(e, "1600x1200", "image")
     e.set_defaults(func=cmd_export_image)
+    e = export_parser("movie", "the 3-D scene turning once about the dorsal-ventral axis, as an MP4 or GIF "
+                               "(off screen)",
+                      "the movie to write: FILE.mp4 (H.264) or FILE.gif")
+    scene_options(e, "960x720", "frame", "; the turn starts here")
+    e.add_argument("--frames", type=int, default=120, metavar="N",
+                   help="frames in the full turn, 2 to 3600 (default 120: 3 degrees a frame)")
+    e.add_argument("--fps", type=float, default=30.0, metavar="F",
+                   help="frames per second, 1 to 60 (GIF: 50, in whole hundredths of a second a frame; "
+                        "default 30)")
+    e.epilog = ("An MP4 (H.264, yuv420p) needs even sides: an odd width or height is rounded down to the next even "
+                "number (481x361 -> 480x360) and the frames are rendered at that size, not rescaled; a GIF keeps "
+                "the size asked. Largest side 4096 pixels. The sidecar FILE.json holds the provenance and the "
+                "session (allen-viewer --session FILE.json reopens the starting view). A progress bar shows on a "
+                "terminal only.")
+    e.set_defaults(func=cmd_export_movie)
 
     p = sub.add_parser("compare", help="per-structure table comparing two genes, with correlations")
     p.add_argument("a", metavar="A", help="first gene or experiment id")

@@ -20,7 +20,10 @@ Sessions
 and ``"version": 1``; :meth:`ViewerState.from_dict` checks it strictly: an unknown or a
 missing key, a wrong type or a value out of range raises one
 :class:`~allen_viewer.errors.AllenViewerError` naming the key (``display.threshold: ...``),
-never a traceback.  Not saved: the network state (found again at start-up).
+never a traceback.  Not saved: the network state (found again at start-up).  Version 2
+added ``structure_styles`` and ``structure_labels``, version 3 ``cut_away`` and
+``slice_planes``; older files still read (without those keys, which then take their
+defaults).
 :func:`read_session` reads a session file or any export sidecar that embeds one under
 ``"session"``; :func:`write_session` writes one atomically.
 """
@@ -36,7 +39,13 @@ from psygnal import evented
 from allen_viewer.errors import AllenViewerError
 
 SESSION_FORMAT = "allen_viewer.session"
-SESSION_VERSION = 1
+SESSION_VERSION = 3
+"""Version 2 added ``structure_styles`` and ``structure_labels`` (figures: per-structure
+colour and opacity, acronyms on the slices); a version 1 session has neither key and reads
+with their defaults (no styles, labels off).  Version 3 added ``cut_away`` and
+``slice_planes`` (the 3-D view's cut-away and slice planes; older sessions: none, off)."""
+SESSION_V2_KEYS = ("structure_styles", "structure_labels")
+SESSION_V3_KEYS = ("cut_away", "slice_planes")
 SESSION_KEY = "session"
 """The key under which an export's provenance sidecar embeds the session that drew it."""
 
@@ -49,6 +58,10 @@ CAMERA_PRESETS = ("dorsal", "lateral", "anterior", "oblique")
 SLICE_BACKGROUNDS = ("annotation", "nissl")
 NETWORK_STATES = ("unknown", "online", "offline", "offline-mode")
 PLANES = ("coronal", "sagittal")
+CUT_AWAYS = ("none", "left", "right", "anterior", "posterior", "dorsal", "ventral", "sagittal-left",
+             "sagittal-right")
+"""The 3-D view's cut-aways (:data:`allen_viewer.render.cuts.CUT_AWAYS` says what each hides;
+a test keeps the two lists equal)."""
 
 DEFAULT_THRESHOLD = 1.0
 DEFAULT_PERCENTILE = 90.0
@@ -77,6 +90,26 @@ class ExperimentRef:
 
     def to_dict(self) -> dict:
         return {"id": self.id, "gene": self.gene, "plane": self.plane}
+
+
+@dataclass(frozen=True)
+class StructureStyle:
+    """How one structure's surface is drawn in the 3-D view, when the user chose so.
+
+    ``id``: Allen structure id; ``color``: (r, g, b) 0-255, or None for the default rule
+    (the atlas colour, or the neutral surface colour while expression is shown; see
+    :mod:`allen_viewer.render.structure_style`); ``opacity``: in (0, 1], or None for the
+    default (0.30).  A style with neither set is no style at all and is not kept."""
+
+    id: int
+    color: tuple[int, int, int] | None = None
+    opacity: float | None = None
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "color": None if self.color is None else list(self.color), "opacity": self.opacity}
+
+
+_KEEP = object()
 
 
 @evented
@@ -148,7 +181,12 @@ class ViewerState:
     structures whose surfaces are shown (besides the selected one); ``cursor_um``: the
     cursor (all slice panes cut through it), CCF µm (AP, DV, ML); ``slice_background``:
     ``annotation`` or ``nissl``; ``network``: ``unknown``, ``online``, ``offline`` (found)
-    or ``offline-mode`` (asked for) -- not saved in sessions.
+    or ``offline-mode`` (asked for) -- not saved in sessions; ``structure_styles``: the
+    colours and opacities the user chose for structure surfaces (:class:`StructureStyle`,
+    one per structure, ordered by id; change them with :meth:`set_structure_style`);
+    ``structure_labels``: acronyms drawn on the slice panes; ``cut_away``: what the 3-D view
+    hides (:data:`CUT_AWAYS`; the slice-relative cuts are at ``cursor_um``);
+    ``slice_planes``: the three slices through ``cursor_um`` drawn as planes in the 3-D view.
     """
 
     experiment: ExperimentRef | None = None
@@ -161,6 +199,39 @@ class ViewerState:
     visible_structures: tuple[int, ...] = ()
     slice_background: str = "annotation"
     network: str = "unknown"
+    structure_styles: tuple[StructureStyle, ...] = ()
+    structure_labels: bool = False
+    cut_away: str = "none"
+    slice_planes: bool = False
+
+    # ---- structure styles ---------------------------------------------------------------
+
+    def structure_style(self, structure_id: int) -> StructureStyle | None:
+        """The style the user chose for a structure, or None (the defaults)."""
+        for style in self.structure_styles:
+            if style.id == int(structure_id):
+                return style
+        return None
+
+    def set_structure_style(self, structure_id: int, color=_KEEP, opacity=_KEEP) -> None:
+        """Set a structure's colour ((r, g, b) 0-255, or None: the default rule) and/or
+        opacity ((0, 1], or None: the default); an argument left out keeps its value.
+        ValueError for a colour or opacity out of range.  Fires ``structure_styles`` once."""
+        old = self.structure_style(structure_id)
+        new_color = old.color if (color is _KEEP and old is not None) else (None if color is _KEEP else color)
+        new_opacity = old.opacity if (opacity is _KEEP and old is not None) else (None if opacity is _KEEP else opacity)
+        if new_color is not None:
+            new_color = tuple(int(c) for c in new_color)
+            if len(new_color) != 3 or not all(0 <= c <= 255 for c in new_color):
+                raise ValueError(f"a colour is three whole numbers 0-255, not {new_color!r}")
+        if new_opacity is not None:
+            new_opacity = float(new_opacity)
+            if not 0.0 < new_opacity <= 1.0:
+                raise ValueError(f"opacity must be in (0, 1], not {new_opacity}")
+        rest = [s for s in self.structure_styles if s.id != int(structure_id)]
+        if new_color is not None or new_opacity is not None:
+            rest.append(StructureStyle(int(structure_id), new_color, new_opacity))
+        self.structure_styles = tuple(sorted(rest, key=lambda s: s.id))
 
     # ---- sessions -----------------------------------------------------------------------
 
@@ -179,6 +250,10 @@ class ViewerState:
             "selected_structure": self.selected_structure,
             "visible_structures": list(self.visible_structures),
             "slice_background": self.slice_background,
+            "structure_styles": [s.to_dict() for s in self.structure_styles],
+            "structure_labels": self.structure_labels,
+            "cut_away": self.cut_away,
+            "slice_planes": self.slice_planes,
         }
 
     def to_json(self) -> str:
@@ -203,7 +278,8 @@ class ViewerState:
         if version < 1:
             raise AllenViewerError(f"{where}: session version {version} is not a version allen_viewer wrote.")
         d.keys(top, "", ("format", "version", "experiment", "compare_with", "comparing", "display", "camera",
-                         "cursor_um", "selected_structure", "visible_structures", "slice_background"))
+                         "cursor_um", "selected_structure", "visible_structures", "slice_background")
+               + (SESSION_V2_KEYS if version >= 2 else ()) + (SESSION_V3_KEYS if version >= 3 else ()))
         display = d.mapping(top["display"], "display")
         d.keys(display, "display", [f.name for f in fields(DisplayState)])
         camera = d.mapping(top["camera"], "camera")
@@ -237,6 +313,10 @@ class ViewerState:
                                      for i, v in enumerate(d.sequence(top["visible_structures"],
                                                                       "visible_structures"))),
             slice_background=d.choice(top["slice_background"], "slice_background", SLICE_BACKGROUNDS),
+            structure_styles=d.styles(top["structure_styles"], "structure_styles") if version >= 2 else (),
+            structure_labels=d.boolean(top["structure_labels"], "structure_labels") if version >= 2 else False,
+            cut_away=d.choice(top["cut_away"], "cut_away", CUT_AWAYS) if version >= 3 else "none",
+            slice_planes=d.boolean(top["slice_planes"], "slice_planes") if version >= 3 else False,
         )
         if state.camera.preset is None and state.camera.position_um is None:
             raise AllenViewerError(f"{where}: camera has neither a preset nor a position_um.")
@@ -256,7 +336,7 @@ class ViewerState:
         for f in fields(CameraState):
             setattr(self.camera, f.name, getattr(other.camera, f.name))
         for name in ("experiment", "compare_with", "comparing", "cursor_um", "selected_structure",
-                     "visible_structures", "slice_background"):
+                     "visible_structures", "slice_background", *SESSION_V2_KEYS, *SESSION_V3_KEYS):
             setattr(self, name, getattr(other, name))
         if network:
             self.network = other.network
@@ -403,6 +483,33 @@ class _Checker:
         if not isinstance(value, list) or len(value) != 3:
             self.fail(key, f"expected an array of 3 numbers{' or null' if optional else ''}, not {_kind(value)}.")
         return tuple(self.number(v, f"{key}[{i}]") for i, v in enumerate(value))
+
+    def styles(self, value, key: str) -> tuple[StructureStyle, ...]:
+        """A list of ``{"id", "color", "opacity"}``; one per structure; ordered by id."""
+        out: dict[int, StructureStyle] = {}
+        for i, item in enumerate(self.sequence(value, key)):
+            where = f"{key}[{i}]"
+            m = self.mapping(item, where)
+            self.keys(m, where, ("id", "color", "opacity"))
+            ident = self.integer(m["id"], f"{where}.id")
+            if ident in out:
+                self.fail(f"{where}.id", f"{ident} has a style already.")
+            color = m["color"]
+            if color is not None:
+                if not isinstance(color, list) or len(color) != 3:
+                    self.fail(f"{where}.color", f"expected an array of 3 whole numbers 0-255 or null, "
+                                                f"not {_kind(color)}.")
+                for j, c in enumerate(color):
+                    self.integer(c, f"{where}.color[{j}]")
+                    if not 0 <= c <= 255:
+                        self.fail(f"{where}.color[{j}]", f"{c} is out of range (must be 0-255).")
+                color = tuple(color)
+            opacity = m["opacity"]
+            if opacity is not None:
+                opacity = self.number(opacity, f"{where}.opacity", 0.0, 1.0, low_open=True)
+            if color is not None or opacity is not None:
+                out[ident] = StructureStyle(ident, color, opacity)
+        return tuple(out[k] for k in sorted(out))
 
     def experiment(self, value, key: str) -> ExperimentRef | None:
         if value is None:

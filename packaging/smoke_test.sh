@@ -137,6 +137,25 @@ if colours3d < 32 or std3d < 3:
 PY
 echo "smoke_test.sh: screenshot OK: $SHOT"
 
+# ---- movies: imageio's plugins and the bundled ffmpeg program are in the bundle ---------------------
+# (without a bundled ffmpeg -- ALLEN_VIEWER_BUNDLE_FFMPEG=0 at build time -- only the GIF is tried)
+movies="gif"
+ls "$APP_DIR"/_internal/imageio_ffmpeg/binaries/ffmpeg-* >/dev/null 2>&1 && movies="gif mp4"
+for kind in $movies; do
+  echo "smoke_test.sh: $APP --offline export movie Pdyn --out $TMP/turn.$kind --frames 4 --size 160x120  (under Xvfb)"
+  set +e
+  timeout 300 xvfb-run -a -s "-screen 0 1920x1080x24" \
+    "$APP" --offline export movie Pdyn --out "$TMP/turn.$kind" --frames 4 --size 160x120 >"$TMP/movie.log" 2>&1
+  rc=$?
+  set -e
+  cat "$TMP/movie.log"
+  [ "$rc" -eq 0 ] || fail "'export movie' ($kind) exited with status $rc"
+  [ -s "$TMP/turn.$kind" ] && [ -s "$TMP/turn.json" ] || fail "'export movie' wrote no $kind or no sidecar"
+  grep -q '"frames": 4' "$TMP/turn.json" || fail "the $kind movie's sidecar does not say 4 frames"
+  rm -f "$TMP/turn.json"
+done
+echo "smoke_test.sh: movies OK ($movies)"
+
 # ---- 2. display-free commands --------------------------------------------------------------------
 "$APP" --version >"$TMP/version.log" 2>&1 || fail "--version exited non-zero: $(cat "$TMP/version.log")"
 grep -q "^allen-viewer [0-9]" "$TMP/version.log" || fail "unexpected --version output: $(cat "$TMP/version.log")"

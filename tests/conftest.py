@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -27,6 +28,56 @@ CLOSED_PORT_URL = "http://127.0.0.1:9"  # the discard port: nothing listens, con
 _ISOLATED_ROOT: Path | None = None
 _ISOLATED_VARIABLES = ("HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME",
                        "MPLCONFIGDIR", "MESA_SHADER_CACHE_DIR", "ALLEN_VIEWER_CACHE", "ALLEN_VIEWER_SETTINGS")
+ISOLATED_VARIABLES = _ISOLATED_VARIABLES
+
+# Writes this process makes under the real home folder (Python's own file operations, seen by an
+# audit hook installed in pytest_configure); tests/gui/conftest.py fails any GUI module that adds one.
+# Writes from C++ (Qt, VTK, Mesa) are not seen: test_isolation.py checks where those libraries write.
+_WRITE_EVENTS = frozenset({"open", "os.rename", "os.mkdir", "os.remove", "os.rmdir", "os.symlink", "os.link",
+                           "os.truncate", "shutil.copyfile", "shutil.rmtree", "shutil.move"})
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+_REAL_HOME_WRITES: list[tuple[str, str]] = []
+
+
+def real_home_writes() -> list[tuple[str, str]]:
+    """``(event, path)`` of every write under the real home folder seen so far in this run."""
+    return list(_REAL_HOME_WRITES)
+
+
+def _watch_real_home(real_home: Path, allowed: list[Path]) -> None:
+    """Record file writes under ``real_home`` outside the ``allowed`` folders (the isolated root,
+    the temporary folder, the checkout, the Python installation, where __pycache__ goes)."""
+    home = os.path.normcase(os.path.abspath(real_home)).rstrip(os.sep) + os.sep
+    if home == os.sep:  # a home at the file-system root: every path would count
+        return
+    exempt = tuple(os.path.normcase(os.path.abspath(p)).rstrip(os.sep) + os.sep for p in allowed)
+
+    def hook(event, args):
+        if event not in _WRITE_EVENTS:
+            return
+        if event == "open":
+            path, mode, flags = args
+            if mode is not None:
+                if not any(c in mode for c in "wax+"):
+                    return
+            elif not (flags or 0) & _WRITE_FLAGS:
+                return
+            paths = (path,)
+        elif event in ("os.rename", "os.symlink", "os.link", "shutil.copyfile", "shutil.move"):
+            paths = args[:2]
+        else:
+            paths = args[:1]
+        for p in paths:
+            if isinstance(p, int):
+                continue
+            try:
+                text = os.path.normcase(os.path.abspath(os.fsdecode(p)))
+            except (TypeError, ValueError):
+                continue
+            if (text + os.sep).startswith(home) and not (text + os.sep).startswith(exempt):
+                _REAL_HOME_WRITES.append((event, text))
+
+    sys.addaudithook(hook)
 
 
 def pytest_configure(config):
@@ -43,6 +94,13 @@ def pytest_configure(config):
         os.environ[name] = str(folder)
     os.environ["ALLEN_API_URL"] = CLOSED_PORT_URL
     os.environ["ALLEN_DOWNLOAD_URL"] = CLOSED_PORT_URL + "/informatics-archive/current-release"
+    import site
+
+    allowed = [_ISOLATED_ROOT, Path(tempfile.gettempdir()), Path(str(config.rootpath)), Path(sys.prefix),
+               Path(sys.base_prefix), Path(sys.exec_prefix), Path(site.getusersitepackages())]
+    if config.option.basetemp:
+        allowed.append(Path(config.option.basetemp))
+    _watch_real_home(Path(os.environ["ALLEN_VIEWER_TEST_REAL_HOME"]), allowed)
 
 
 def pytest_unconfigure(config):

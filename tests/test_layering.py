@@ -121,3 +121,44 @@ def test_reference_space_of_plane_is_defined_once_at_the_bottom():
 
     assert grid.REFERENCE_SPACE_OF_PLANE is grid_file.REFERENCE_SPACE_OF_PLANE
     assert section_store.REFERENCE_SPACE_OF_PLANE is grid_file.REFERENCE_SPACE_OF_PLANE
+
+
+def test_one_atomic_writer_at_the_bottom():
+    """store/atomic.py is the one place that makes temporary files and renames them over
+    entries (docs/reliability.md); it imports nothing of the viewer, so api/, formats/,
+    store/, library/ and export/ all use it without an upward edge.  (store/cache.py's
+    write probe and quarantine move are no writes of an entry.)"""
+    import re
+
+    atomic = PACKAGE / "store" / "atomic.py"
+    assert [n for n in _imports(atomic) if n.startswith("allen_viewer")] == []
+    pattern = re.compile(r"\b(?:os\.replace|os\.rename|tempfile\.mkstemp|NamedTemporaryFile|mkstemp)\(")
+    allowed = {atomic, PACKAGE / "store" / "cache.py"}
+    hand_rolled = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+                   if p not in allowed and pattern.search(p.read_text(encoding="utf-8"))]
+    assert hand_rolled == []
+    users = {p.relative_to(PACKAGE).parts[0] for p in CORE if "allen_viewer.store.atomic" in _imports(p)}
+    assert {"api", "formats", "store", "library", "export"} <= users
+
+
+def test_the_transport_knows_no_endpoint_and_api_uses_only_the_writer_of_store():
+    transport = _imports(PACKAGE / "api" / "transport.py")
+    assert _offending([PACKAGE / "api" / "transport.py"],
+                      ("allen_viewer.api.client", "allen_viewer.api.rma", "allen_viewer.api.section_images",
+                       "allen_viewer.formats", "allen_viewer.config")) == []
+    assert "allen_viewer.store.atomic" in transport
+    assert "allen_viewer.api.transport" in _imports(PACKAGE / "api" / "client.py")
+    store_edges = {n for p in _modules("api", "formats") for n in _imports(p) if n.startswith("allen_viewer.store")}
+    assert {n.rsplit(".", 1)[0] if n.count(".") > 2 else n for n in store_edges} == {"allen_viewer.store.atomic"}
+
+
+def test_the_library_store_layers():
+    """layout.py is below reader.py and writer.py; the reader reaches the writer only lazily
+    (``Library.writer``), the writer reads through the reader."""
+    layout = _imports(PACKAGE / "library" / "layout.py")
+    assert not any(n.startswith(("allen_viewer.library.reader", "allen_viewer.library.writer",
+                                 "allen_viewer.library.store")) for n in layout)
+    assert "allen_viewer.library.reader" in _imports(PACKAGE / "library" / "writer.py")
+    tree = ast.parse((PACKAGE / "library" / "reader.py").read_text(encoding="utf-8"))
+    top_level = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert not any((getattr(node, "module", "") or "").endswith("library.writer") for node in top_level)

@@ -13,6 +13,9 @@ data -- the real Allen grids of Pdyn and Nrp1, the CCFv3 annotation and ontology
 ``docs/compare.png``        ``... --gene Pdyn --compare Nrp1 --screenshot ...`` (README)
 ``docs/images/structure.png`` ``... --gene Pdyn --structure CP --screenshot ...``
 ``docs/images/export-lateral.png`` ``allen-viewer export image Pdyn --view lateral --size 1200x800``
+``docs/images/export-clip.png`` ``allen-viewer export image Pdyn --clip left --size 1200x800``
+``docs/images/export-planes.png`` ``allen-viewer export image Pdyn --planes --slices 5000,4000,5700
+                            --threshold 12 --size 1200x800``
 ``docs/images/first-run.png`` the window at first start with the network up: the offer of the
                             Nissl download (the "network" is the loopback fake Allen server of
                             ``tests/fake_allen``; nothing is downloaded and nothing of the fake
@@ -22,6 +25,10 @@ data -- the real Allen grids of Pdyn and Nrp1, the CCFv3 annotation and ontology
                             GENERATED test image (``tests/fake_allen/sections.py``), not Allen
                             data, and says so in its corner; the spheres are coloured by the fake
                             server's GENERATED intensity (the guide's caption says so)
+``docs/images/figures.png`` offline, Pdyn: structure surfaces styled as :data:`FIGURE_STYLES`
+                            (right-click menu choices), the neutral surface colour, acronyms on
+                            the slice panes, the cursor at the voxel a click at the view's centre
+                            picks
 ``docs/images/offline.png`` the window at start-up with no network (every connection refused,
                             through a proxy address nothing listens on): the offline note, and
                             the gene search listing the experiments of "Calb" with where each
@@ -56,10 +63,20 @@ CLI_SHOTS = {
     "compare": (DOCS / "compare.png", ["--offline", "--gene", "Pdyn", "--compare", "Nrp1", "--screenshot"]),
     "structure": (IMAGES / "structure.png", ["--offline", "--gene", "Pdyn", "--structure", "CP", "--screenshot"]),
 }
-EXPORT_SHOT = ("export-lateral", IMAGES / "export-lateral.png",
-               ["--offline", "export", "image", "Pdyn", "--view", "lateral", "--size", "1200x800"])
+EXPORT_SHOTS = {
+    "export-lateral": (IMAGES / "export-lateral.png",
+                       ["--offline", "export", "image", "Pdyn", "--view", "lateral", "--size", "1200x800"]),
+    "export-clip": (IMAGES / "export-clip.png",
+                    ["--offline", "export", "image", "Pdyn", "--clip", "left", "--size", "1200x800"]),
+    "export-planes": (IMAGES / "export-planes.png",
+                      ["--offline", "export", "image", "Pdyn", "--planes", "--slices", "5000,4000,5700",
+                       "--threshold", "12", "--size", "1200x800"]),
+}
 WINDOW_SHOTS = {"first-run": IMAGES / "first-run.png", "offline": IMAGES / "offline.png",
-                "section": IMAGES / "section-dock.png"}
+                "section": IMAGES / "section-dock.png", "figures": IMAGES / "figures.png"}
+FIGURE_STYLES = (("CP", (255, 140, 0), 0.5), ("TH", None, 0.2), ("HIP", None, None))
+"""The figures shot (offline): CP in orange at 50 %, TH neutral at 20 %, HIP neutral at the
+default opacity; structure labels on; the cursor where a click at the centre of the view picks."""
 SECTION_POINT_UM = (5000.0, 4000.0, 3750.0)
 """Where the section shot clicks: the left caudoputamen."""
 
@@ -147,6 +164,24 @@ def window_shot(name: str, out: Path) -> None:
             panel = window.section_dock.panel
             if not wait_until(app, lambda: panel.current is not None and not panel.channel.busy, 60):
                 sys.exit(f"section: no section image showed ({panel.status.text()})")
+        if name == "figures":
+            styles = window.structure_styles
+            for acronym, color, opacity in FIGURE_STYLES:
+                sid = window.ontology.get(acronym).id
+                if color is not None:
+                    styles.set_color(sid, color)
+                if opacity is not None:
+                    styles.set_opacity(sid, opacity)
+                window.tree_panel.set_visible(sid, True)
+            window.state.structure_labels = True
+            if not wait_until(app, lambda: len(window.scene.structure_ids) == len(FIGURE_STYLES)
+                              and not window.is_busy(), 60):
+                sys.exit("figures: the structure surfaces did not show")
+            width, height = window.scene.plotter.render_window.GetSize()
+            picked = window.scene.pick_display(width / 2, height / 2)
+            if picked is None:
+                sys.exit("figures: a click at the centre of the view picked nothing")
+            window.set_cursor_um(picked, select=False)
         wait_until(app, lambda: False, 0.5)  # layouts settle, panes paint
         if not window.save_screenshot(out):
             sys.exit(f"could not write {out}")
@@ -160,7 +195,7 @@ def window_shot(name: str, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    names = [*CLI_SHOTS, EXPORT_SHOT[0], *WINDOW_SHOTS]
+    names = [*CLI_SHOTS, *EXPORT_SHOTS, *WINDOW_SHOTS]
     parser.add_argument("--only", nargs="+", choices=names, help="make only these pictures")
     parser.add_argument("--window-shot", nargs=2, metavar=("NAME", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -176,13 +211,15 @@ def main() -> None:
             if name in CLI_SHOTS:
                 out, cli = CLI_SHOTS[name]
                 _run(["-m", "allen_viewer", *cli, str(out)], _env(tmp))
-            elif name == EXPORT_SHOT[0]:
-                _, out, cli = EXPORT_SHOT
+            elif name in EXPORT_SHOTS:
+                out, cli = EXPORT_SHOTS[name]
                 _run(["-m", "allen_viewer", *cli, "--out", str(tmp / out.name)], _env(tmp, ALLEN_VIEWER_OFFLINE="1"))
                 shutil.copyfile(tmp / out.name, out)  # not the provenance sidecar (it is in the PNG's text too)
             else:
                 out = WINDOW_SHOTS[name]
                 extra = {}
+                if name == "figures":
+                    extra = {"ALLEN_VIEWER_OFFLINE": "1"}
                 if name == "offline":  # no network: every request goes to a proxy nothing listens on
                     extra = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
                              "https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9",

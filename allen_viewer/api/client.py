@@ -1,4 +1,4 @@
-"""HTTP client for the Allen Brain Atlas API and its download server.
+"""The Allen Brain Atlas API's endpoints: the queries the viewer asks and how it reads the answers.
 
 :class:`AllenClient` talks to the real service (``https://api.brain-map.org`` and
 ``https://download.alleninstitute.org/informatics-archive/current-release``, or whatever
@@ -7,49 +7,29 @@
 * RMA metadata queries (``/api/v2/data/query.json?criteria=...``), paged 2000 rows at a time;
 * the structure graph (``/api/v2/structure_graph_download/1.json``);
 * expression grid zips (``/grid_data/download/<id>``), validated before they are kept;
+* section images and the image synchronisation service;
 * large reference files (NRRD volumes, zips) from the download server, resumable.
 
-Failures never escape as raw ``requests``/JSON exceptions.  Timeouts, dropped connections,
-HTTP 429/500/502/503/504, HTML outage pages and unparsable JSON are retried with
-exponential backoff (``backoff * 2**n`` seconds before the n-th retry, n = 0, 1, ...);
-after the last try the caller gets :class:`ServiceUnavailable` with one plain sentence.
-A host that cannot be reached at all (connection refused, name not resolving, network
-unreachable) raises :class:`Offline` at once.  With ``ALLEN_VIEWER_OFFLINE`` set, every
-network method raises :class:`Offline` before sending anything.
+The HTTP side (session, retries, ``Retry-After``, timeouts, streaming with size, rate and
+deadline caps, atomic temporary files) is :mod:`allen_viewer.api.transport`; this module
+builds the URLs, checks the API's envelopes and validates what arrives.  Failures never
+escape as raw ``requests``/JSON exceptions: after the transport's last try the caller gets
+:class:`ServiceUnavailable` with one plain sentence; a host that cannot be reached at all
+raises :class:`Offline` at once.  With ``ALLEN_VIEWER_OFFLINE`` set, every network method
+raises :class:`Offline` before sending anything.
 """
 from __future__ import annotations
 
-import errno
-import http.client
-import json
-import os
-import re
-import socket
-import tempfile
-import time
 import urllib.parse
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator
 
 import requests
-import urllib3.exceptions
 
 from allen_viewer import __version__, config
 from allen_viewer.api import rma as rma_query
-from allen_viewer.api.limits import (
-    DEFAULT_LIMITS,
-    MAX_JSON_BYTES,
-    MAX_REFERENCE_BYTES,
-    MAX_RETRY_AFTER_S,
-    DownloadLimits,
-    RateGuard,
-    check_free_space,
-    loads_bounded,
-    retry_after_seconds,
-)
+from allen_viewer.api.limits import MAX_REFERENCE_BYTES, DownloadLimits
+from allen_viewer.api.transport import Cancel, Progress, Transient, Transport, as_int, host, write_error
 from allen_viewer.errors import (
-    AllenViewerError,
-    Cancelled,
     CorruptData,
     CorruptDownload,
     Offline,
@@ -60,32 +40,12 @@ from allen_viewer.errors import (
 from allen_viewer.formats.grid_file import MAX_MEMBER_BYTES, VOLUME_NAMES, read_grid_zip
 from allen_viewer.sanitize import clean_text, is_id
 
-Progress = Callable[[int, "int | None"], None]
-"""``progress(done, total)``: bytes (downloads) or rows (RMA paging) so far, and the total
-when the server said it (else ``None``)."""
-Cancel = Callable[[], bool]
-"""A zero-argument callable returning True to cancel, e.g. ``threading.Event().is_set``."""
+__all__ = ["AllenClient", "Cancel", "Progress", "MAX_GRID_ZIP_BYTES", "ROOT_STRUCTURE_ID"]
 
-RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 ROOT_STRUCTURE_ID = 997
-CHUNK_BYTES = 256 * 1024
 MAX_GRID_ZIP_BYTES = len(VOLUME_NAMES) * MAX_MEMBER_BYTES + 1024 * 1024
 """No grid zip is bigger (a real one is under 2 MB): a larger answer is refused, not stored."""
-_OFFLINE_HINT = "Check the network, or set ALLEN_VIEWER_OFFLINE=1 to work from embedded and cached data."
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)\s*$", re.I)
-
-
-class _Transient(Exception):
-    """One failed try worth repeating; ``kind`` picks the final message."""
-
-    def __init__(self, kind: str, detail: str = "", status: int | None = None, retry_after: float | None = None):
-        super().__init__(kind, detail)
-        self.kind = kind
-        self.detail = detail
-        self.status = status
-        self.retry_after = retry_after  # seconds the server's Retry-After asked for
+_host, _as_int, _write_error = host, as_int, write_error
 
 
 class AllenClient:
@@ -97,6 +57,8 @@ class AllenClient:
     ``backoff``: seconds before the first retry; doubled for each further retry.
     ``session``: a ``requests.Session`` to use (one is made otherwise).
     ``limits``: minimum rate and deadline of every body (:mod:`allen_viewer.api.limits`).
+    These go to the client's :class:`~allen_viewer.api.transport.Transport` (``transport``)
+    and read back from it.
 
     One client may be shared by threads for independent requests (``requests`` sessions
     tolerate that for plain GETs); give each long download its own ``cancel``.
@@ -115,19 +77,20 @@ class AllenClient:
     ):
         self.api_url = (api_url or config.api_url()).rstrip("/")
         self.download_url = (download_url or config.download_url()).rstrip("/")
-        self.timeout = timeout
-        self.retries = max(1, int(retries))
-        self.backoff = max(0.0, float(backoff))
-        self.limits = limits or DEFAULT_LIMITS
-        self._own_session = session is None
-        self.session = session if session is not None else requests.Session()
-        if self._own_session:
-            self.session.headers["User-Agent"] = f"allen_viewer/{__version__} (+requests)"
+        self.transport = Transport(timeout=timeout, retries=retries, backoff=backoff, session=session,
+                                   limits=limits, describe=self._who,
+                                   user_agent=f"allen_viewer/{__version__} (+requests)")
+
+    # the transport's settings, read through the client as before
+    session = property(lambda self: self.transport.session)
+    timeout = property(lambda self: self.transport.timeout)
+    retries = property(lambda self: self.transport.retries)
+    backoff = property(lambda self: self.transport.backoff)
+    limits = property(lambda self: self.transport.limits)
 
     def close(self) -> None:
         """Close the HTTP session if this client made it."""
-        if self._own_session:
-            self.session.close()
+        self.transport.close()
 
     def __enter__(self) -> "AllenClient":
         return self
@@ -295,60 +258,11 @@ class AllenClient:
                     f"{self._who(url)} sent the grid of experiment {held} when asked for experiment "
                     f"{experiment_id}; nothing was saved. Try again later.")
 
-        return self._download_checked(
+        return self.transport.download_checked(
             url, dest, what, MAX_GRID_ZIP_BYTES, check, progress, cancel,
             not_found=lambda: UnknownExperiment(experiment_id),
             too_big=lambda total: (f"{self._who(url)} offers experiment {experiment_id} as {total:,} bytes, far "
                                    f"more than any grid zip ({MAX_GRID_ZIP_BYTES:,} at most); nothing was saved."))
-
-    def _download_checked(self, url: str, dest: Path, what: str, limit: int, check: Callable[[Path], None],
-                          progress: Progress | None, cancel: Cancel | None, *,
-                          not_found: Callable[[], Exception], too_big: Callable[[int], str]) -> Path:
-        """The one streamed, validated, atomic download of a whole file (grids, section images).
-
-        The body is streamed (the client's ``limits``: minimum rate, deadline; at most
-        ``limit`` bytes) into a temporary file next to ``dest``, retried on transient
-        failures, handed to ``check(temp_path)`` (which raises to refuse it), then renamed over
-        ``dest``.  HTTP 404 raises ``not_found()``; an announced size over ``limit`` raises
-        :class:`CorruptDownload` with ``too_big(size)``.  ``dest`` is left as it was on any
-        failure and the temporary file is always removed."""
-        _make_dir(dest.parent)
-        tmp: list[str] = []
-
-        def once() -> None:
-            _remove(tmp)
-            _check_cancel(cancel, what)
-            with self.session.get(url, stream=True, timeout=self.timeout,
-                                  headers={"Accept-Encoding": "identity"}) as resp:
-                if resp.status_code == 404:
-                    raise not_found()
-                self._check_response(resp, url)
-                total = _as_int(resp.headers.get("Content-Length"))
-                if total is not None and total > limit:
-                    raise CorruptDownload(too_big(total))
-                try:
-                    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-                except OSError as exc:
-                    raise _write_error(dest.parent, exc) from None
-                tmp.append(name)
-                os.chmod(name, 0o666 & ~_UMASK)  # mkstemp makes 0600; the cache wants normal permissions
-                with os.fdopen(fd, "wb") as fh:
-                    done = self._stream(resp, fh, name, 0, total, progress, cancel, what, limit=limit, url=url)
-                    _sync(fh, name)
-                if total is not None and done != total:
-                    raise _Transient("short", f"{done} of {total} bytes")
-
-        try:
-            self._retrying(url, once, cancel, what)
-            check(Path(tmp[-1]))
-            try:
-                os.replace(tmp[-1], dest)
-            except OSError as exc:
-                raise _write_error(dest, exc) from None
-            tmp.pop()
-            return dest
-        finally:
-            _remove(tmp)
 
     # ------------------------------------------------------------------ section images
 
@@ -411,7 +325,7 @@ class AllenClient:
                 raise _write_error(path, exc) from None
             check_jpeg(body, f"Section image {image_id} from {_host(url)}")
 
-        return self._download_checked(
+        return self.transport.download_checked(
             url, dest, what, limit, check, progress, cancel,
             not_found=lambda: UnknownSectionImage(image_id),
             too_big=lambda total: (f"{self._who(url)} offers section image {image_id} as {total:,} bytes, more "
@@ -453,98 +367,10 @@ class AllenClient:
         self._check_online(f"downloading {relpath}")
         url = self.file_url(relpath)
         dest = Path(dest)
-        part = dest.with_suffix(dest.suffix + ".part")
         what = f"Download of {PurePosixPath(relpath).name}"
-        _make_dir(dest.parent)
-        known_total: list[int | None] = [expected_size]
         cap = int(max_bytes) if max_bytes is not None else MAX_REFERENCE_BYTES
-
-        def once() -> None:
-            for _ in range(2):  # a second pass only after discarding an unusable .part
-                if self._fetch_part(url, part, known_total, expected_size, progress, cancel, what, cap):
-                    return
-            raise _Transient("short", "the answers did not fit the partial file")
-
-        self._retrying(url, once, cancel, what)
-        size, total = _size(part), known_total[0]
-        if total is not None and size != total:
-            _unlink(part)
-            raise CorruptDownload(
-                f"{self._who(url)} sent {size:,} bytes of {relpath}, expected {total:,}; nothing was saved.")
-        try:
-            os.replace(part, dest)
-        except OSError as exc:
-            raise _write_error(dest, exc) from None
-        return dest
-
-    def _fetch_part(self, url, part: Path, known_total: list, expected_size, progress, cancel, what,
-                    cap: int = MAX_REFERENCE_BYTES) -> bool:
-        """One request for the missing bytes of ``part``; True when ``part`` is complete."""
-        _check_cancel(cancel, what)
-        have = _size(part)
-        if expected_size is not None and have > expected_size:
-            _unlink(part)
-            have = 0
-        headers = {"Accept-Encoding": "identity"}
-        if have:
-            headers["Range"] = f"bytes={have}-"
-        with self.session.get(url, stream=True, timeout=self.timeout, headers=headers) as resp:
-            if resp.status_code == 416 and have:
-                total = _range_total(resp.headers.get("Content-Range")) or expected_size
-                if total is not None and total == have:
-                    known_total[0] = total
-                    return True
-                _unlink(part)  # the .part does not fit the file on the server: start over
-                return False
-            if resp.status_code == 404:
-                raise ServiceUnavailable(f"{self._who(url)} has no file {urllib.parse.urlsplit(url).path} (HTTP 404).")
-            self._check_response(resp, url)
-            if resp.status_code == 206:
-                match = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
-                if not match or match.group(1) is None or int(match.group(1)) != have:
-                    _unlink(part)  # an answer for other bytes than asked: start over
-                    return False
-                total = None if match.group(3) == "*" else int(match.group(3))
-                mode, start = "ab", have
-            else:
-                length = _as_int(resp.headers.get("Content-Length"))
-                total, mode, start = length, "wb", 0
-            if total is not None and expected_size is not None and total != expected_size:
-                _unlink(part)
-                raise CorruptDownload(
-                    f"{self._who(url)} offers {urllib.parse.urlsplit(url).path} with {total:,} bytes, "
-                    f"not the expected {expected_size:,}; nothing was saved.")
-            total = total if total is not None else expected_size
-            known_total[0] = total
-            if total is not None and total > cap:
-                _unlink(part)
-                raise CorruptDownload(
-                    f"{self._who(url)} offers {urllib.parse.urlsplit(url).path} with {total:,} bytes, more than "
-                    f"the {cap:,} such a file can be; nothing was saved.")
-            check_free_space(part.parent, (total if total is not None else cap) - start, PurePosixPath(url).name)
-            try:
-                fh = open(part, mode)
-            except OSError as exc:
-                raise _write_error(part, exc) from None
-            with fh:
-                try:
-                    done = self._stream(resp, fh, str(part), start, total, progress, cancel, what,
-                                        limit=min(cap, total) if total is not None else cap, url=url)
-                except CorruptDownload:  # ran past the cap: what arrived is no use for resuming
-                    fh.close()
-                    _unlink(part)
-                    raise
-                _sync(fh, str(part))
-        if total is None:
-            return True
-        if done < total:
-            raise _Transient("short", f"{done} of {total} bytes")
-        if done > total:
-            _unlink(part)
-            raise CorruptDownload(
-                f"{self._who(url)} sent {done:,} bytes of {urllib.parse.urlsplit(url).path}, "
-                f"more than its {total:,}; nothing was saved.")
-        return True
+        return self.transport.download_resumable(url, dest, what, expected_size, progress, cancel, cap,
+                                                 label=str(relpath))
 
     # ------------------------------------------------------------------ plumbing
 
@@ -557,199 +383,20 @@ class AllenClient:
         return f"The Allen {kind} at {_host(url)}"
 
     def _get_json(self, url: str) -> dict:
-        """GET a JSON envelope, with retries; return it when ``success`` is true."""
+        """GET an API JSON envelope, with the transport's retries; return it when ``success``
+        is true (an answer that is no envelope is retried, a failure envelope is not)."""
 
-        def once() -> dict:
-            resp = self.session.get(url, timeout=self.timeout, headers={"Accept": "application/json"}, stream=True)
-            with resp:
-                if resp.status_code == 404:
-                    raise ServiceUnavailable(
-                        f"{self._who(url)} has no {urllib.parse.urlsplit(url).path} (HTTP 404).")
-                self._check_response(resp, url)
-                body = self._read_body(resp, url, MAX_JSON_BYTES)
-            try:
-                data = loads_bounded(body, self._who(url))
-            except ValueError:
-                # an outage page served without a text/html type is still an outage page
-                raise _Transient("html" if body.lstrip()[:1] == b"<" else "json") from None
+        def envelope(data) -> dict:
             if not isinstance(data, dict) or "success" not in data:
-                raise _Transient("json", "not an API envelope")
+                raise Transient("json", "not an API envelope")
             if data["success"] not in (True, "true"):
                 raise ServiceUnavailable(f"{self._who(url)} rejected the query: {_envelope_message(data)}")
             return data
 
-        return self._retrying(url, once)
-
-    def _check_response(self, resp: requests.Response, url: str) -> None:
-        """Raise for an answer that is not the data asked for (status, HTML outage page)."""
-        code = resp.status_code
-        if code in RETRY_STATUS:
-            raise _Transient("status", _failure_text(resp), status=code,
-                             retry_after=retry_after_seconds(resp.headers.get("Retry-After")))
-        ctype = resp.headers.get("Content-Type", "").lower()
-        if code < 400 and "html" in ctype:
-            raise _Transient("html")
-        if code >= 400 or code < 200:
-            detail = _failure_text(resp)
-            raise ServiceUnavailable(
-                f"{self._who(url)} refused the request (HTTP {code})" + (f": {detail}" if detail else "."))
-
-    def _read_body(self, resp, url: str, limit: int) -> bytes:
-        """The whole body (at most ``limit`` bytes, at the minimum rate) in memory."""
-        length = _as_int(resp.headers.get("Content-Length"))
-        if length is not None and length > limit:
-            raise ServiceUnavailable(f"{self._who(url)} announced an answer of {length:,} bytes, more than the "
-                                     f"{limit:,} allowed; it was not read.")
-        guard = RateGuard(self._who(url), self.limits)
-        parts, done = [], 0
-        for chunk in _chunks(resp, decode=True):  # gzip'd JSON is unpacked; the cap counts unpacked bytes
-            done += len(chunk)
-            if done > limit:
-                raise ServiceUnavailable(f"{self._who(url)} sent an answer of more than {limit:,} bytes; "
-                                         "it was dropped.")
-            parts.append(chunk)
-            guard.update(done)
-        return b"".join(parts)
-
-    def _stream(self, resp, fh, name: str, start: int, total, progress, cancel, what, limit=None,
-                url: str | None = None) -> int:
-        """Copy the body into ``fh``; return the byte count including ``start``.  A body
-        growing past ``limit`` bytes raises :class:`CorruptDownload` (the caller removes it);
-        one slower than the client's ``limits`` raises :class:`~allen_viewer.api.limits.TooSlow`."""
-        done = start
-        who = self._who(url) if url else what
-        guard = RateGuard(f"{who} ({what.lower()})" if url else who, self.limits,
-                          expected=(total - start) if total is not None else None)
-        if progress is not None:
-            progress(done, total)
-        for chunk in _chunks(resp):
-            _check_cancel(cancel, what)
-            guard.update(done + len(chunk) - start)
-            if limit is not None and done + len(chunk) > limit:
-                raise CorruptDownload(f"{what} ran past {limit:,} bytes, far more than such a file can be; "
-                                      "it was stopped and nothing was saved.")
-            try:
-                fh.write(chunk)
-            except OSError as exc:
-                raise _write_error(Path(name), exc) from None
-            done += len(chunk)
-            if progress is not None:
-                progress(done, total)
-        return done
-
-    def _retrying(self, url: str, once: Callable, cancel: Cancel | None = None, what: str = "Request"):
-        """Call ``once()`` up to ``self.retries`` times, sleeping between tries."""
-        last: _Transient | None = None
-        for attempt in range(self.retries):
-            if attempt:
-                wait = self.backoff * 2 ** (attempt - 1)
-                if last is not None and last.retry_after is not None:  # the server said how long (429, 503)
-                    if last.retry_after > MAX_RETRY_AFTER_S:
-                        break  # not worth waiting for: say so now
-                    wait = max(wait, last.retry_after)
-                _sleep(wait, cancel, what)
-            _check_cancel(cancel, what)
-            try:
-                return once()
-            except _Transient as exc:
-                last = exc
-            except (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException,
-                    ConnectionError, TimeoutError, socket.timeout) as exc:
-                last = self._network_failure(exc, url)
-        raise ServiceUnavailable(self._give_up(url, last))
-
-    def _network_failure(self, exc: BaseException, url: str) -> _Transient:
-        """Map a network exception: unreachable host -> :class:`Offline`; else a retryable kind."""
-        host = _host(url)
-        chain = list(_causes(exc))
-        if any(isinstance(e, (urllib3.exceptions.NameResolutionError, socket.gaierror)) for e in chain):
-            raise Offline(f"Cannot reach {host} (the host name does not resolve). {_OFFLINE_HINT}") from None
-        if any(isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) == errno.ECONNREFUSED
-               for e in chain):
-            raise Offline(f"Cannot reach {host} (connection refused). {_OFFLINE_HINT}") from None
-        if any(getattr(e, "errno", None) in (errno.ENETUNREACH, errno.EHOSTUNREACH) for e in chain):
-            raise Offline(f"Cannot reach {host} (network unreachable). {_OFFLINE_HINT}") from None
-        if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                            requests.exceptions.InvalidSchema, requests.exceptions.URLRequired)):
-            raise AllenViewerError(
-                f"{url} is not a usable address ({exc}); check ALLEN_API_URL and ALLEN_DOWNLOAD_URL.") from None
-        for e in chain:
-            if isinstance(e, (requests.Timeout, socket.timeout, TimeoutError)) or (
-                    isinstance(e, urllib3.exceptions.TimeoutError)
-                    and not isinstance(e, urllib3.exceptions.NewConnectionError)):
-                return _Transient("timeout", str(exc))
-        return _Transient("reset", str(exc))
-
-    def _give_up(self, url: str, last: _Transient | None) -> str:
-        who = self._who(url)
-        tries = f"{self.retries} {'try' if self.retries == 1 else 'tries'}"
-        kind = last.kind if last else "reset"
-        if kind == "html":
-            return f"{who} answered with an HTML page instead of data ({tries}); the service may be down. Try again later."
-        if kind == "timeout":
-            return f"{who} timed out after {tries}; the service may be down or the network slow. Try again later."
-        if kind == "status" and last.status == 429:
-            asked = (f"; it asks to wait {last.retry_after:,.0f} s" if last.retry_after is not None else "")
-            return (f"{who} is rate-limiting requests (HTTP 429{asked}); wait a while and try again, "
-                    "with fewer parallel downloads if several run.")
-        if kind == "status":
-            said = f" (it said: {last.detail})" if last.detail else ""
-            return f"{who} returned HTTP {last.status} ({tries}){said}; the service may be down. Try again later."
-        if kind == "json":
-            return f"{who} answered with data that is not valid JSON ({tries}); the service may be down. Try again later."
-        if kind == "short":
-            return f"{who} sent an incomplete file ({tries}); the service or the network may be unstable. Try again later."
-        return (f"{who} dropped the connection ({tries}); the service may be down or the network unstable. "
-                "Try again later.")
+        return self.transport.get_json(url, envelope)
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _chunks(resp: requests.Response, decode: bool = False) -> Iterator[bytes]:
-    """The body in pieces of at most ``CHUNK_BYTES``, each yielded as soon as it arrives, so
-    that a connection dropped midway loses nothing that was received (``iter_content``
-    would drop the last partial piece).  Falls back to ``iter_content`` on old urllib3.
-    ``decode``: undo a ``Content-Encoding`` (gzip) as ``resp.content`` would."""
-    read1 = getattr(resp.raw, "read1", None)
-    if read1 is None:
-        yield from resp.iter_content(CHUNK_BYTES)
-        return
-    while True:
-        chunk = read1(CHUNK_BYTES, decode_content=True) if decode else read1(CHUNK_BYTES)
-        if not chunk:
-            return
-        yield chunk
-
-
-def _host(url: str) -> str:
-    return urllib.parse.urlsplit(url).netloc or url
-
-
-def _as_int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _range_total(content_range: str | None) -> int | None:
-    match = _CONTENT_RANGE.match(content_range or "")
-    return int(match.group(3)) if match and match.group(3) != "*" else None
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """``exc`` and every exception it wraps (causes, contexts, args, urllib3 ``reason``)."""
-    seen: set[int] = set()
-    todo = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen or not isinstance(e, BaseException):
-            continue
-        seen.add(id(e))
-        yield e
-        todo.extend([e.__cause__, e.__context__, getattr(e, "reason", None)])
-        todo.extend(a for a in e.args if isinstance(a, BaseException))
 
 
 def _envelope_message(data: dict) -> str:
@@ -757,24 +404,6 @@ def _envelope_message(data: dict) -> str:
     if isinstance(msg, str) and msg.strip():
         return clean_text(msg)
     return "no reason given"
-
-
-def _failure_text(resp: requests.Response) -> str:
-    """The service's own message in an error answer, when it is a JSON envelope."""
-    try:
-        data = json.loads(_head_bytes(resp, 65536))
-    except (ValueError, RecursionError, requests.RequestException, urllib3.exceptions.HTTPError, OSError):
-        return ""
-    if isinstance(data, dict) and isinstance(data.get("msg"), str):
-        return clean_text(data["msg"])
-    return ""
-
-
-def _head_bytes(resp: requests.Response, n: int) -> bytes:
-    """At most the first ``n`` bytes of the body, without reading the rest of a streamed one."""
-    if getattr(resp, "_content_consumed", False) or not hasattr(resp.raw, "read"):
-        return (resp.content or b"")[:n]
-    return resp.raw.read(n, decode_content=True) or b""
 
 
 def _find_node(msg, node_id: int) -> dict | None:
@@ -786,62 +415,3 @@ def _find_node(msg, node_id: int) -> dict | None:
                 return node
         level = [c for n in level for c in (n.get("children") or []) if isinstance(c, dict)]
     return None
-
-
-def _check_cancel(cancel: Cancel | None, what: str) -> None:
-    if cancel is not None and cancel():
-        raise Cancelled(what)
-
-
-def _sleep(seconds: float, cancel: Cancel | None, what: str) -> None:
-    """Sleep, waking every 0.1 s to honour ``cancel``."""
-    end = time.monotonic() + seconds
-    while True:
-        _check_cancel(cancel, what)
-        left = end - time.monotonic()
-        if left <= 0:
-            return
-        time.sleep(min(left, 0.1))
-
-
-def _write_error(path: Path | str, exc: OSError) -> AllenViewerError:
-    reason = exc.strerror or str(exc)
-    return AllenViewerError(f"Cannot write {path} ({reason}); check the disk space and permissions.")
-
-
-def _make_dir(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AllenViewerError(
-            f"Cannot create the folder {path} ({exc.strerror or exc}); check the permissions.") from None
-
-
-def _sync(fh, name: str) -> None:
-    try:
-        fh.flush()
-        os.fsync(fh.fileno())
-    except OSError as exc:
-        raise _write_error(name, exc) from None
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
-
-
-def _unlink(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-
-
-def _remove(names: list[str]) -> None:
-    while names:
-        try:
-            os.unlink(names.pop())
-        except FileNotFoundError:
-            pass

@@ -60,6 +60,7 @@ from allen_viewer.render.layers import (
     color_channel,
 )
 from allen_viewer.export.provenance import provenance, sidecar_path, write_sidecar
+from allen_viewer.render.cuts import FigureOptions
 from allen_viewer.store.atomic import atomic_write
 
 DEFAULT_IMAGE_SIZE = (1600, 1200)
@@ -77,13 +78,15 @@ PROVENANCE_KEY = "allen_viewer:provenance"
 """The PNG text chunk that holds the whole provenance record as JSON."""
 
 
-def parse_size(text: str) -> tuple[int, int]:
+def parse_size(text: str, check=None) -> tuple[int, int]:
     """``"WxH"`` (e.g. ``"3000x2000"``) -> (width, height) pixels; AllenViewerError when
-    malformed or outside [:data:`MIN_SIDE`, :data:`MAX_SIDE`]."""
+    malformed or outside [:data:`MIN_SIDE`, :data:`MAX_SIDE`] (``check``: another check
+    of the (width, height), e.g. a movie's, instead of :func:`check_size`)."""
     m = re.fullmatch(r"\s*(\d+)\s*[xX\u00d7]\s*(\d+)\s*", str(text))
     if not m:
         raise AllenViewerError(f"Image size {text!r} is not WIDTHxHEIGHT in pixels, e.g. 1600x1200.")
-    return check_size((int(m.group(1)), int(m.group(2))))
+    # a side of more than 9 digits is out of range anyway (and int() refuses over 4300 digits)
+    return (check or check_size)(tuple(int(g) if len(g) <= 9 else 10**9 for g in m.groups()))
 
 
 BYTES_PER_PIXEL = 64
@@ -151,7 +154,8 @@ def _quiet_without_display():
 def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_SIZE, view: str = DEFAULT_VIEW,
                  pose: CameraPose | None = None, transparent: bool = False,
                  display: DisplaySettings | dict | None = None, caption: str | None = None,
-                 orientation: bool = True, color_by: str = "auto", show_outside: bool = False) -> np.ndarray:
+                 orientation: bool = True, color_by: str = "auto", show_outside: bool = False,
+                 figure: FigureOptions | None = None) -> np.ndarray:
     """Render the 3-D scene off screen; returns uint8 pixels (height, width, 3), or
     (height, width, 4) straight (not premultiplied) RGBA with ``transparent``.
 
@@ -164,8 +168,60 @@ def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_S
     ``color_by``: what the sphere colours show (:data:`~allen_viewer.render.layers.COLOR_BY`;
     the channel drawn is :func:`~allen_viewer.render.layers.color_channel`);
     ``show_outside``: also draw the voxels with data outside the brain (in magenta), as the
-    viewer's *Show voxels outside the brain* does.
+    viewer's *Show voxels outside the brain* does; ``figure``: a cut-away and the slice
+    planes (:class:`~allen_viewer.render.cuts.FigureOptions`; None: neither), drawn by
+    :func:`add_figure_layers`.
     """
+    with offscreen_scene(grid, outline, size, view, pose, transparent, display, caption, orientation, color_by,
+                         show_outside, figure) as scene:
+        return scene.screenshot()
+
+
+class OffscreenScene:
+    """An off-screen plotter holding the 3-D scene (:func:`offscreen_scene`): render it,
+    as often as wanted (a movie turns its camera between frames), with :meth:`screenshot`.
+
+    ``plotter``: the ``pyvista.Plotter``; ``bounds``: (xmin, xmax, ymin, ymax, zmin, zmax)
+    CCF µm of the brain outline (or of the grid without one), the box the camera presets
+    fit; ``fit_points``: the outline vertices the presets fit ((n, 3) CCF µm; None without
+    an outline); ``width``, ``height``: pixels."""
+
+    def __init__(self, plotter, width: int, height: int, transparent: bool, bounds, fit_points):
+        self.plotter, self.width, self.height, self.transparent = plotter, width, height, transparent
+        self.bounds, self.fit_points = bounds, fit_points
+
+    @property
+    def aspect(self) -> float:
+        return self.width / self.height
+
+    def screenshot(self) -> np.ndarray:
+        """Render the scene as the camera now stands; uint8 pixels (height, width, 3), or
+        (height, width, 4) straight RGBA when the scene is transparent."""
+        plotter = self.plotter
+        plotter.renderer.ResetCameraClippingRange()
+        plotter.camera_set = True
+        plotter.render()  # pyvista renders by itself only for a plotter's first screenshot (render() skips it)
+        pixels = np.asarray(plotter.screenshot(None, transparent_background=self.transparent, return_img=True))
+        width, height = self.width, self.height
+        if pixels.shape[:2] != (height, width):
+            raise AllenViewerError(f"The renderer returned a {pixels.shape[1]}x{pixels.shape[0]} image instead of "
+                                   f"{width}x{height}; try a smaller size.")
+        pixels = np.ascontiguousarray(pixels[:, :, :4 if self.transparent else 3], dtype=np.uint8)
+        if self.transparent:
+            pixels = unpremultiply(pixels)
+        return pixels
+
+
+@contextlib.contextmanager
+def offscreen_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_SIZE, view: str = DEFAULT_VIEW,
+                    pose: CameraPose | None = None, transparent: bool = False,
+                    display: DisplaySettings | dict | None = None, caption: str | None = None,
+                    orientation: bool = True, color_by: str = "auto", show_outside: bool = False,
+                    figure: FigureOptions | None = None):
+    """The scene :func:`render_scene` draws (same arguments), built once in an off-screen
+    plotter with the camera set, as an :class:`OffscreenScene`; its OpenGL objects are freed
+    when the block ends.  :func:`render_scene` takes one screenshot of it;
+    :mod:`allen_viewer.export.movie` turns the camera and takes one per frame."""
     import pyvista as pv
 
     width, height = check_size(size)
@@ -173,16 +229,54 @@ def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_S
         raise AllenViewerError(f"Unknown view {view!r}; one of {', '.join(PRESETS)}.")
     if isinstance(display, DisplaySettings):
         display = asdict(display)
-    with _quiet_without_display():
-        return _render(pv, grid, outline, width, height, view, pose, transparent, display, caption, orientation,
-                       color_by, show_outside)
+    with _quiet_without_display(), _scene(pv, grid, outline, width, height, view, pose, transparent, display,
+                                          caption, orientation, color_by, show_outside, figure) as scene:
+        yield scene
 
 
-def _render(pv, grid, outline, width, height, view, pose, transparent, display, caption, orientation,
-            color_by="auto", show_outside=False) -> np.ndarray:
+def add_figure_layers(plotter, figure: FigureOptions | None, layer, outline, grid: ExpressionGrid | None,
+                      cmap: str = "viridis") -> list:
+    """Put ``figure``'s cut-away and slice planes into an off-screen ``plotter`` that has
+    the sphere layer ``layer``: the cut goes to ``layer`` (call this before its grid is set,
+    so the spheres are built once), the brain ``outline`` is drawn clipped with its cut face
+    (an :class:`~allen_viewer.render.scene_layers.OutlineLayer`; without a cut the plain
+    outline is left to the caller), and the planes are drawn from ``figure.space`` with
+    ``grid``'s heat map in ``cmap``.  Returns the layers added (to detach).  The image and
+    movie exports share this."""
+    from allen_viewer.render.scene_layers import OutlineLayer, SlicePlanesLayer
+    from allen_viewer.render.slice_images import slice_layers_for
+
+    if figure is None or figure.is_plain:
+        return []
+    added = []
+    cut = figure.cut()
+    if cut is not None:
+        layer.set_cut(cut)
+        if outline is not None and outline.n_points:
+            outline_layer = OutlineLayer(plotter)
+            outline_layer.set_cut(cut)
+            outline_layer.set_data(outline)
+            added.append(outline_layer)
+    if figure.planes:
+        source = figure.source
+        if source is None:
+            if figure.space is None:
+                raise AllenViewerError("Slice planes need the reference space (the annotation) to draw from.")
+            source = slice_layers_for(figure.space, grid, cmap, figure.min_energy, figure.nissl)
+        planes = SlicePlanesLayer(plotter)
+        planes.set_cut(cut)
+        planes.set_data(source, figure.positions_um)
+        added.append(planes)
+    return added
+
+
+@contextlib.contextmanager
+def _scene(pv, grid, outline, width, height, view, pose, transparent, display, caption, orientation,
+           color_by="auto", show_outside=False, figure=None):
     scale = text_scale_for((width, height))
     plotter = pv.Plotter(off_screen=True, window_size=(width, height))
     overlay = layer = None
+    extras = []
     try:
         ren_win = plotter.render_window
         ren_win.SetMultiSamples(0)
@@ -195,10 +289,12 @@ def _render(pv, grid, outline, width, height, view, pose, transparent, display, 
             layer.set_display(**display)
         layer.set_color_by(color_by)  # before set_grid: no grid yet, so nothing is built twice
         layer.set_show_outside(show_outside)
+        extras = add_figure_layers(plotter, figure, layer, outline, grid, layer.cmap)
         layer.set_grid(grid)
         bounds = GRID_BOUNDS_UM
         if outline is not None and outline.n_points:
-            add_outline(plotter, outline)
+            if figure is None or figure.cut() is None:
+                add_outline(plotter, outline)
             bounds = tuple(float(b) for b in outline.bounds)
         if orientation:
             overlay = OrientationOverlay(plotter, text_scale=scale,
@@ -214,34 +310,27 @@ def _render(pv, grid, outline, width, height, view, pose, transparent, display, 
         tp.SetVerticalJustificationToBottom()
         plotter.renderer.AddViewProp(credit)
         aspect = width / height
+        pts = None if outline is None or not outline.n_points else np.asarray(outline.points)
+        pts = None if pts is None else pts[:: max(1, len(pts) // 4000)]
         if pose is not None:
             pose.apply(plotter.camera, aspect)
         else:
-            pts = None if outline is None or not outline.n_points else np.asarray(outline.points)
-            apply_camera_preset(plotter.camera, view, bounds, aspect,
-                                None if pts is None else pts[:: max(1, len(pts) // 4000)])
+            apply_camera_preset(plotter.camera, view, bounds, aspect, pts)
         plotter.renderer.ResetCameraClippingRange()
         plotter.camera_set = True
-        pixels = np.asarray(plotter.screenshot(None, transparent_background=transparent, return_img=True))
+        yield OffscreenScene(plotter, width, height, transparent, bounds, pts)
     finally:
         # free every OpenGL object in this window's own context, while the props are still
         # attached (see ExpressionScene.close_scene: a prop freed later would free its ids
         # in whatever context is current then -- a viewer scene's)
         if plotter.render_window is not None:
             plotter.render_window.Finalize()
-        for part in (overlay, layer):
+        for part in (overlay, layer, *extras):
             if part is not None:
                 part.detach()
         plotter.close()
-        del plotter, overlay, layer
+        del plotter, overlay, layer, extras
         gc.collect()
-    if pixels.shape[:2] != (height, width):
-        raise AllenViewerError(f"The renderer returned a {pixels.shape[1]}x{pixels.shape[0]} image instead of "
-                               f"{width}x{height}; try a smaller size.")
-    pixels = np.ascontiguousarray(pixels[:, :, :4 if transparent else 3], dtype=np.uint8)
-    if transparent:
-        pixels = unpremultiply(pixels)
-    return pixels
 
 
 def unpremultiply(rgba: np.ndarray) -> np.ndarray:
@@ -324,13 +413,15 @@ def read_png_provenance(path: Path | str) -> dict | None:
 
 
 def image_session(grid: ExpressionGrid, display: DisplaySettings | dict | None = None, view: str = DEFAULT_VIEW,
-                  pose: CameraPose | None = None, percentile: float | None = None):
+                  pose: CameraPose | None = None, percentile: float | None = None, figure=None):
     """The :class:`~allen_viewer.state.ViewerState` of an off-screen image: ``grid`` on show
     with ``display`` (threshold, size scale, colour map, opacity), the camera at preset
     ``view`` (or at ``pose``), and the threshold rule ``percentile`` (the threshold is that
     percentile of the gene's in-brain energies) or, when None, the absolute energy
-    threshold.  Embedded in the image's sidecar, so ``allen-viewer --session FILE.json``
-    reopens the figure in the viewer."""
+    threshold; ``figure`` (:class:`~allen_viewer.render.cuts.FigureOptions` or None): its
+    cut-away and slice planes, and, when it has either, the cursor at its slice positions
+    (the viewer's planes and slice-relative cuts go through the cursor).  Embedded in the
+    image's sidecar, so ``allen-viewer --session FILE.json`` reopens the figure in the viewer."""
     from allen_viewer.state import ExperimentRef, ViewerState
 
     settings = DisplaySettings(**(asdict(display) if isinstance(display, DisplaySettings) else (display or {})))
@@ -349,36 +440,64 @@ def image_session(grid: ExpressionGrid, display: DisplaySettings | dict | None =
         state.camera.focal_point_um = tuple(float(v) for v in pose.focal_point)
         state.camera.view_up = tuple(float(v) for v in pose.view_up)
         state.camera.view_angle_deg = float(pose.view_angle)
+    if figure is not None and (figure.planes or figure.clip != "none"):
+        state.cut_away, state.slice_planes = figure.clip, bool(figure.planes)
+        state.cursor_um = tuple(float(v) for v in figure.positions_um)
     return state
+
+
+SCENE_COORDINATES = "CCFv3 micrometres, x = AP (posterior), y = DV (ventral), z = ML (right)"
+"""How a scene export's sidecar names its coordinates."""
+
+
+def camera_record(view: str = DEFAULT_VIEW, pose: CameraPose | None = None) -> dict:
+    """The sidecar's ``camera``: the preset ``view``, or the ``pose`` (CCF µm) when given."""
+    return ({"preset": view} if pose is None else
+            {"position_um": list(pose.position), "focal_point_um": list(pose.focal_point),
+             "view_up": list(pose.view_up), "view_angle_deg": pose.view_angle})
+
+
+def display_record(grid: ExpressionGrid, settings: DisplaySettings, threshold_rule: str = "",
+                   color_by: str = "auto", show_outside: bool = False) -> dict:
+    """The sidecar's ``display`` of a scene of ``grid`` drawn with ``settings``: the energy
+    threshold used and where it came from (``threshold_rule``), the voxels drawn, sizes,
+    colours (the channel :func:`render_scene` draws for ``color_by``); ``show_outside_brain``
+    only when those voxels were drawn too."""
+    record = {"energy_threshold": settings.threshold,
+              "threshold_rule": threshold_rule or "energy threshold given by the caller",
+              "voxels_drawn": int((grid.has_data & (grid.energy >= settings.threshold)).sum()),
+              "voxels": "in-brain voxels with data (200 um grid annotation > 0)",
+              "size_scale": settings.size_scale,
+              "cmap": settings.cmap, "opacity": settings.opacity,
+              "colour": color_channel(grid, color_by),  # what render_scene drew for color_by
+              "sphere_radius": "100 um x size scale at the 99th percentile of energy, area linear in energy"}
+    if show_outside:
+        drawn = np.asarray(grid.has_data_anywhere, dtype=bool) & (grid.energy >= settings.threshold)
+        record.update(show_outside_brain=True, voxels_drawn=int(drawn.sum()),
+                      voxels="voxels with data, in the brain and outside it (outside: magenta)")
+    return record
 
 
 def export_image(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFAULT_IMAGE_SIZE,
                  view: str = DEFAULT_VIEW, pose: CameraPose | None = None, transparent: bool = False,
-                 display: DisplaySettings | dict | None = None, threshold_rule: str = "", session=None) -> dict:
+                 display: DisplaySettings | dict | None = None, threshold_rule: str = "", session=None,
+                 figure: FigureOptions | None = None) -> dict:
     """Render the 3-D scene of ``grid`` (:func:`render_scene`) and write it to ``path``
     (:func:`write_png`, with provenance).  Returns ``{"files": [png, sidecar], "width": w,
     "height": h}``.  The sidecar's ``display.energy_threshold`` is the energy threshold used
     (a number) and ``display.threshold_rule`` says where it came from (``threshold_rule``).
     The sidecar's ``session`` is ``session`` (a :class:`~allen_viewer.state.ViewerState`),
-    by default :func:`image_session` of these arguments: what reopens the image in the viewer."""
+    by default :func:`image_session` of these arguments: what reopens the image in the viewer.
+    ``figure``: cut-away and slice planes (:func:`render_scene`); the sidecar's ``figure``
+    says which."""
     settings = DisplaySettings(**(asdict(display) if isinstance(display, DisplaySettings) else (display or {})))
     if session is None:
         session = image_session(grid, settings, view, pose)
-    pixels = render_scene(grid, outline, size, view, pose, transparent, settings)
-    camera = ({"preset": view} if pose is None else
-              {"position_um": list(pose.position), "focal_point_um": list(pose.focal_point),
-               "view_up": list(pose.view_up), "view_angle_deg": pose.view_angle})
+    pixels = render_scene(grid, outline, size, view, pose, transparent, settings, figure=figure)
     record = image_record(
-        grid, "3-D scene (expression spheres, brain outline)", pixels, camera=camera,
-        display={"energy_threshold": settings.threshold,
-                 "threshold_rule": threshold_rule or "energy threshold given by the caller",
-                 "voxels_drawn": int((grid.has_data & (grid.energy >= settings.threshold)).sum()),
-                 "voxels": "in-brain voxels with data (200 um grid annotation > 0)",
-                 "size_scale": settings.size_scale,
-                 "cmap": settings.cmap, "opacity": settings.opacity,
-                 "colour": color_channel(grid, "auto"),  # what render_scene drew (its default colour choice)
-                 "sphere_radius": "100 um x size scale at the 99th percentile of energy, area linear in energy"},
-        coordinates="CCFv3 micrometres, x = AP (posterior), y = DV (ventral), z = ML (right)",
-        session=session.to_dict())
+        grid, "3-D scene (expression spheres, brain outline)", pixels, camera=camera_record(view, pose),
+        display=display_record(grid, settings, threshold_rule),
+        coordinates=SCENE_COORDINATES,
+        session=session.to_dict(), **({} if figure is None else {"figure": figure.describe()}))
     files = write_png(path, pixels, record)
     return {"files": files, "width": int(pixels.shape[1]), "height": int(pixels.shape[0])}

@@ -1,8 +1,6 @@
 """Writing a spatial correlation map (:mod:`allen_viewer.library.spatial`) to CSV or NRRD."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +9,7 @@ from allen_viewer.errors import AllenViewerError
 from allen_viewer.export.paths import output_errors
 from allen_viewer.export.tables import write_csv
 from allen_viewer.sanitize import clean_text
+from allen_viewer.store.atomic import atomic_path
 
 SPATIAL_COLUMNS = ["ap", "dv", "ml", "x_um", "y_um", "z_um", "r", "n"]
 SPATIAL_FORMATS = (".csv", ".nrrd")
@@ -51,16 +50,10 @@ def write_spatial_nrrd(result, path: Path) -> int:
     image.SetMetaData("allen_viewer_no_result", "nan")
     path = Path(path)
     with output_errors(path):  # no space, read-only file system, a name too long: one line
-        # the stem cut as export/volume.py does: ".{stem}.XXXXXXXX.nrrd" must fit in 255 bytes
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:100]}.", suffix=".nrrd", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_path(path, ".nrrd") as tmp:  # SimpleITK writes by name; renamed on success
             try:
-                sitk.WriteImage(image, tmp, useCompression=True)
+                sitk.WriteImage(image, str(tmp), useCompression=True)
             except RuntimeError as exc:
                 raise AllenViewerError(f"Cannot write {path} "
                                        f"({clean_text(str(exc).strip().splitlines()[-1], 200)}).") from None
-            os.replace(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
     return int((~np.isnan(result.r)).sum())

@@ -7,8 +7,6 @@ as -1, Allen's own marker; the header/sidecar says so.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ from allen_viewer.expression.grid import ExpressionGrid
 from allen_viewer.export.paths import refuse_special, undo_on_failure, write_error
 from allen_viewer.export.provenance import provenance, write_sidecar
 from allen_viewer.sanitize import clean_text
+from allen_viewer.store.atomic import atomic_path, replace_file
 
 NO_DATA = -1.0
 FORMATS = {".nrrd": ".nrrd", ".mhd": ".mhd", ".nhdr": ".nrrd"}
@@ -60,23 +59,20 @@ def export_volume(grid: ExpressionGrid, path: Path, volume: str = "energy") -> l
             image.SetMetaData("allen_viewer_volume", name)
             image.SetMetaData("allen_viewer_experiment", str(grid.id))
             image.SetMetaData("allen_viewer_no_data", str(NO_DATA))
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.stem[:100]}.", suffix=suffix, dir=target.parent)
-            os.close(fd)
-            try:
-                sitk.WriteImage(image, tmp, useCompression=(suffix == ".nrrd"))
-                if suffix == ".mhd":
-                    raw_tmp = Path(tmp).with_suffix(".raw")
-                    raw_target = target.with_suffix(".raw")
-                    text = Path(tmp).read_text().replace(f"ElementDataFile = {raw_tmp.name}",
-                                                         f"ElementDataFile = {raw_target.name}")
-                    Path(tmp).write_text(text)
-                    os.replace(raw_tmp, raw_target)
-                    written.append(raw_target)
-                os.replace(tmp, target)
-                written.append(target)
-            finally:
-                for leftover in (Path(tmp), Path(tmp).with_suffix(".raw")):
-                    leftover.unlink(missing_ok=True)
+            with atomic_path(target, suffix) as tmp:  # SimpleITK writes by name; renamed on success
+                raw_tmp = tmp.with_suffix(".raw")  # where SimpleITK puts a .mhd's data
+                try:
+                    sitk.WriteImage(image, str(tmp), useCompression=(suffix == ".nrrd"))
+                    if suffix == ".mhd":
+                        raw_target = target.with_suffix(".raw")
+                        text = tmp.read_text().replace(f"ElementDataFile = {raw_tmp.name}",
+                                                       f"ElementDataFile = {raw_target.name}")
+                        tmp.write_text(text)
+                        replace_file(raw_tmp, raw_target)
+                        written.append(raw_target)
+                finally:
+                    raw_tmp.unlink(missing_ok=True)
+            written.append(target)
     except RuntimeError as exc:
         for w in written:
             w.unlink(missing_ok=True)

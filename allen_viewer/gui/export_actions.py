@@ -16,6 +16,9 @@ Image of the 3-D view…             :func:`allen_viewer.export.image.render_sce
                                    (``export image``): off screen, at a chosen size (larger than
                                    the screen too), from the camera on screen or a preset,
                                    optionally with a transparent background
+Movie of the 3-D view…             :func:`allen_viewer.export.movie.export_movie`
+                                   (``export movie``): a turntable, off screen, MP4 or GIF
+                                   (:mod:`allen_viewer.gui.movie_export`)
 Image of the whole window…         the window grabbed as on screen, then ``write_png``
 Image of a slice pane ▸            one pane (coronal, sagittal, horizontal) as on screen
 Copy 3-D view / window             to the clipboard (no file)
@@ -74,6 +77,8 @@ from allen_viewer.errors import AllenViewerError
 from allen_viewer.export.image import DEFAULT_IMAGE_SIZE, MAX_SIDE, MIN_SIDE, image_record, render_scene, write_png
 from allen_viewer.export.provenance import sidecar_path
 from allen_viewer.gui.workers import RequestChannel, shared_pool
+from allen_viewer.gui.scene_figure import figure_option_widgets
+from allen_viewer.render.cuts import FigureOptions
 from allen_viewer.render.layers import color_channel
 
 log = logging.getLogger(__name__)
@@ -95,7 +100,8 @@ def qimage_to_array(image: QImage, alpha: bool = False) -> np.ndarray:
 class ImageExportDialog(QDialog):
     """Size (pixels), camera and background of an off-screen image of the 3-D view."""
 
-    def __init__(self, parent: QWidget | None = None, size=DEFAULT_IMAGE_SIZE):
+    def __init__(self, parent: QWidget | None = None, size=DEFAULT_IMAGE_SIZE, clip: str = "none",
+                 planes: bool = False):
         super().__init__(parent)
         self.setWindowTitle("Image of the 3-D view")
         self.setObjectName("imageExportDialog")
@@ -117,6 +123,9 @@ class ImageExportDialog(QDialog):
         form.addRow("Size", size_row)
         form.addRow("Camera", self.view_box)
         form.addRow("", self.transparent_box)
+        self.clip_box, self.planes_box = figure_option_widgets(clip, planes)
+        form.addRow("Cut away", self.clip_box)
+        form.addRow("", self.planes_box)
         form.addRow(QLabel("Rendered off screen: any size works, larger than the screen too."))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -124,9 +133,11 @@ class ImageExportDialog(QDialog):
         form.addRow(buttons)
 
     def values(self) -> dict:
-        """``{"size": (w, h), "view": preset name or None (current camera), "transparent": bool}``."""
+        """``{"size": (w, h), "view": preset name or None (current camera), "transparent": bool,
+        "clip": a cut-away name, "planes": bool}``."""
         return {"size": (self.width_box.value(), self.height_box.value()), "view": self.view_box.currentData(),
-                "transparent": self.transparent_box.isChecked()}
+                "transparent": self.transparent_box.isChecked(), "clip": self.clip_box.currentData(),
+                "planes": self.planes_box.isChecked()}
 
 
 @dataclass
@@ -139,7 +150,11 @@ class ExportViews:
     ``grab_3d()``: the 3-D view(s) as on screen, rendered first (a ``QImage``);
     ``grab_window()``: the whole window (a ``QPixmap``); ``snapshot()``: the session now
     (:class:`~allen_viewer.state.ViewerState`, cursor and camera read from the views);
-    ``show_status(text)``, ``show_error(text)``: the window's messages."""
+    ``show_status(text)``, ``show_error(text)``: the window's messages;
+    ``figure_slices()``: the single-gene slice panes whose slices and slice layers an image's
+    cut-away and slice planes follow; ``scene_figure()``: the 3-D view's
+    :class:`~allen_viewer.gui.scene_figure.SceneFigureActions` (its cut and planes are the
+    image dialog's defaults), or None."""
 
     scene: Callable[[], object]
     slices: Callable[[], object]
@@ -148,6 +163,8 @@ class ExportViews:
     snapshot: Callable[[], object]
     show_status: Callable[[str], None]
     show_error: Callable[[str], None]
+    figure_slices: Callable[[], object] = lambda: None
+    scene_figure: Callable[[], object] = lambda: None
 
 
 class ExportActions(QObject):
@@ -197,6 +214,11 @@ class ExportActions(QObject):
         self.menu.addSeparator()
         add("image_3d", "&Image of the 3-D view…", self.export_scene_image,
             "Rendered off screen at a size you choose, optionally with a transparent background")
+        from allen_viewer.gui.movie_export import MovieExport  # imports this module's VIEW_CHOICES
+
+        self.movie = MovieExport(self)
+        add("movie", "&Movie of the 3-D view…", self.movie.run,
+            "The 3-D view turning once about the brain's dorsal-ventral axis, as an MP4 or GIF")
         add("image_window", "Image of the &whole window…", self.export_window_image)
         panes = self.menu.addMenu("Image of a s&lice pane")
         for name in ("coronal", "sagittal", "horizontal"):
@@ -253,7 +275,9 @@ class ExportActions(QObject):
 
     def ask_image_options(self) -> dict | None:
         """:class:`ImageExportDialog` values, or None when cancelled."""
-        dialog = ImageExportDialog(self.window, self.image_size)
+        figure = self.views.scene_figure()  # the 3-D view's cut-away and planes (None: none)
+        dialog = ImageExportDialog(self.window, self.image_size, *(() if figure is None else
+                                                                   (figure.cut, figure.planes_shown)))
         if not dialog.exec():
             return None
         return dialog.values()
@@ -380,17 +404,26 @@ class ExportActions(QObject):
     def _scene_for_pose(self):
         return self.views.scene()
 
-    def render_scene_pixels(self, size, view: str | None, transparent: bool) -> np.ndarray:
+    def figure_options(self, clip: str = "none", planes: bool = False) -> FigureOptions:
+        """A cut-away and the slice planes for an off-screen image, at the slice panes'
+        current slices and drawn from the panes' own slice layers (so they look as shown)."""
+        slices = self.views.figure_slices()
+        return FigureOptions(clip=clip, planes=planes, slices_um=tuple(float(v) for v in slices.cursor_um()),
+                             source=slices.layers if planes else None)
+
+    def render_scene_pixels(self, size, view: str | None, transparent: bool, clip: str = "none",
+                            planes: bool = False) -> np.ndarray:
         """The gene on show rendered off screen as the 3-D view shows it (display settings,
         *Colour by*, *Show voxels outside the brain*, outline; ``view`` None: the camera on
-        screen) at ``size`` (width, height) pixels."""
+        screen) at ``size`` (width, height) pixels; ``clip``/``planes``: :meth:`figure_options`."""
         grid = self._grid()
         d = self.state.display
         pose = self._scene_for_pose().camera_pose() if view is None else None
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             return render_scene(grid, self.loaded.outline_mesh, size, view or "oblique", pose, transparent,
-                                d.render_values(), color_by=d.color_by, show_outside=d.show_outside_brain)
+                                d.render_values(), color_by=d.color_by, show_outside=d.show_outside_brain,
+                                figure=self.figure_options(clip, planes))
         finally:
             QApplication.restoreOverrideCursor()
 
@@ -406,12 +439,14 @@ class ExportActions(QObject):
             if path is None:
                 return
             self.views.show_status(f"Rendering {options['size'][0]} x {options['size'][1]} px…")
-            pixels = self.render_scene_pixels(options["size"], options["view"], options["transparent"])
+            pixels = self.render_scene_pixels(options["size"], options["view"], options["transparent"],
+                                              options.get("clip", "none"), options.get("planes", False))
             pose = self._scene_for_pose().camera_pose()
             camera = ({"preset": options["view"]} if options["view"] else
                       {"as_on_screen": True, "position_um": list(pose.position),
                        "focal_point_um": list(pose.focal_point), "view_up": list(pose.view_up)})
             session = self.views.snapshot()
+            session.cut_away, session.slice_planes = options.get("clip", "none"), bool(options.get("planes", False))
             if options["view"]:
                 session.camera.preset, session.camera.position_um = options["view"], None
                 session.camera.focal_point_um = session.camera.view_up = None
@@ -422,7 +457,9 @@ class ExportActions(QObject):
             record = image_record(grid, "3-D scene (expression spheres, brain outline)", pixels, camera=camera,
                                   display=display,
                                   coordinates="CCFv3 micrometres, x = AP (posterior), y = DV (ventral), z = ML (right)",
-                                  session=session.to_dict())
+                                  session=session.to_dict(),
+                                  figure=self.figure_options(options.get("clip", "none"),
+                                                             options.get("planes", False)).describe())
             self._run(f"{grid.gene} 3-D image", lambda: write_png(path, pixels, record))
         self._guarded(go)
 

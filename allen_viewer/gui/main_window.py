@@ -79,6 +79,7 @@ from allen_viewer.gui.gene_search import GeneSearchPanel
 from allen_viewer.gui.library_search import LibrarySearchPanel
 from allen_viewer.gui.scene3d import ExpressionControls, ExpressionScene
 from allen_viewer.gui.loaders import Loaders
+from allen_viewer.gui.scene_figure import SceneFigureActions
 from allen_viewer.gui.settings import DEFAULT_GENE, ViewerSettings
 from allen_viewer.gui.slice_view import SlicePanes
 from allen_viewer.gui.state_binding import StateBinding, open_session_file, save_session_file
@@ -161,6 +162,12 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore(restore_layout)
         self.session_binding = StateBinding(self)
+        from allen_viewer.gui.structure_menu import install_structure_styles
+
+        self.structure_styles = install_structure_styles(self)  # tree menu, surface colours, slice labels
+        from allen_viewer.gui.shortcuts import install_shortcuts
+
+        self.shortcuts = install_shortcuts(self)  # camera, threshold and slice keys; Help > Keyboard shortcuts
         self._start()
 
     # ------------------------------------------------------------------ construction
@@ -343,6 +350,8 @@ class MainWindow(QMainWindow):
         self.slices_follow_action.setToolTip("Colour the slices only where energy reaches the 3-D view's threshold")
         self.slices_follow_action.toggled.connect(lambda _on: self._sync_slice_threshold())
         view.addAction(self.slices_follow_action)
+        self.scene_figure = SceneFigureActions(self, self.scene, self.slices, self.state)  # planes, cut-aways
+        self.scene_figure.add_to(view)
         view.addSeparator()
         self.compare_with_action = QAction("&Compare with another gene…", self)
         self.compare_with_action.setShortcut(QKeySequence("Ctrl+K"))
@@ -418,7 +427,8 @@ class MainWindow(QMainWindow):
             scene=lambda: self.compare_view.scene_a if self.is_comparing else self.scene,
             slices=lambda: self.compare_view.slices if self.is_comparing else self.slices,
             grab_3d=grab_3d, grab_window=self.grab_window, snapshot=lambda: self.session_binding.snapshot(),
-            show_status=self.show_status, show_error=self.show_error)
+            show_status=self.show_status, show_error=self.show_error, figure_slices=lambda: self.slices,
+            scene_figure=lambda: getattr(self, "scene_figure", None))
 
     def _build_status_bar(self) -> None:
         self.status = WindowStatusBar(self.statusBar(), self.state, self.grid_channel, self.nissl_channel, self)
@@ -1049,7 +1059,8 @@ class MainWindow(QMainWindow):
         if mesh is None:
             self.show_status(f"{s.acronym} has no voxels in the 25 µm annotation; no surface to show.")
             return
-        self.scene.set_structure_surface(structure_id, mesh, s.color)
+        self.scene.set_structure_surface(structure_id, mesh, self.structure_styles.color(structure_id),
+                                         self.structure_styles.opacity(structure_id))
         if structure_id == self._selected:
             self.scene.highlight_structure(structure_id)
         self.surfaceReady.emit(structure_id)

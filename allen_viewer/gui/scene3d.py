@@ -33,6 +33,7 @@ from superqt import QLabeledDoubleSlider
 from vtkmodules.vtkRenderingCore import vtkCellPicker
 
 from allen_viewer.expression.grid import ExpressionGrid
+from allen_viewer.render.picking import pick_layer
 from allen_viewer.render.layers import (
     BACKGROUND,
     CMAPS,
@@ -46,18 +47,24 @@ from allen_viewer.render.layers import (
     ExpressionLayer,
     OrientationOverlay,
     PointLayer,
-    add_outline,
     apply_camera_preset,
+)
+from allen_viewer.render.cuts import cut_away
+from allen_viewer.render.scene_layers import (  # noqa: F401 (the constants are re-exported)
+    CURSOR_COLOR,
+    CURSOR_HALF_LENGTH_UM,
+    CURSOR_RADIUS_UM,
+    STRUCTURE_DIMMED_OPACITY,
+    STRUCTURE_HIGHLIGHT_OPACITY,
+    STRUCTURE_OPACITY,
+    CursorLayer,
+    OutlineLayer,
+    SlicePlanesLayer,
+    StructuresLayer,
 )
 
 log = logging.getLogger(__name__)
 
-STRUCTURE_OPACITY = 0.30
-STRUCTURE_HIGHLIGHT_OPACITY = 0.75
-STRUCTURE_DIMMED_OPACITY = 0.12
-CURSOR_COLOR = (1.0, 0.25, 0.25)
-CURSOR_HALF_LENGTH_UM = 400.0
-CURSOR_RADIUS_UM = 60.0
 SURFACE_PICK_DEPTH_UM = 100.0
 """A click on a surface reports the point this far beyond the surface along the line of
 sight, i.e. inside the tissue rather than on its smoothed boundary."""
@@ -77,9 +84,11 @@ class ExpressionScene(QWidget):
     -------
     pointPicked(np.ndarray)
         A plain left click (press and release within :data:`CLICK_TOLERANCE_PX`) on an
-        expression sphere or a surface: 3 floats, CCF µm (AP, DV, ML).  A sphere gives its
-        voxel centre; a surface gives the point :data:`SURFACE_PICK_DEPTH_UM` beyond the
-        surface along the line of sight.  Spheres win over the (translucent) surfaces.
+        expression sphere or a surface: 3 floats, CCF µm (AP, DV, ML).  Of the drawn spheres
+        the click's ray passes through, the highest-energy one gives its voxel centre (ties:
+        the nearest; :mod:`allen_viewer.render.picking`); a surface gives the point
+        :data:`SURFACE_PICK_DEPTH_UM` beyond the surface along the line of sight.  Spheres win
+        over the (translucent) surfaces.
     """
 
     pointPicked = Signal(object)
@@ -96,14 +105,15 @@ class ExpressionScene(QWidget):
         self.plotter.set_background(BACKGROUND)
         layout.addWidget(self.plotter)
         self._closed = False
-        self._outline_actor = None
-        self._outline_mesh: pv.PolyData | None = None
-        self._structures: dict[int, pv.Actor] = {}
-        self._highlight: int | None = None
-        self._cursor_actors: list = []
         self._press_pos = None  # QPointF of the last left press on the render widget
 
         self._layer: PointLayer = layer(self.plotter) if layer is not None else ExpressionLayer(self.plotter)
+        # the named layers (render/scene_layers.py); each has set_data / set_cut / detach
+        self.layers = {"outline": OutlineLayer(self.plotter), "structures": StructuresLayer(self.plotter),
+                       "cursor": CursorLayer(self.plotter), "expression": self._layer,
+                       "planes": SlicePlanesLayer(self.plotter)}
+        self._cut_name = "none"
+        self._planes_source = None  # the SliceLayers the slice planes are drawn from, while shown
         self._display = self._layer.display
         self._picker = vtkCellPicker()
         self._picker.SetTolerance(0.0)
@@ -186,101 +196,135 @@ class ExpressionScene(QWidget):
         """Show ``mesh`` (CCF µm) as the translucent grey brain outline; None removes it."""
         if self._closed:
             return
-        if self._outline_actor is not None:
-            self.plotter.remove_actor(self._outline_actor, render=False)
-            self._outline_actor = None
-        self._outline_mesh = mesh
-        if mesh is not None and mesh.n_points:
-            self._outline_actor = add_outline(self.plotter, mesh)
+        self.layers["outline"].set_data(mesh)
         self._overlay.place(self.scene_bounds())
         self.render()
 
+    @property
+    def _outline_mesh(self) -> pv.PolyData | None:
+        return None if self._closed else self.layers["outline"].mesh
+
+    @property
+    def _outline_actor(self):
+        return None if self._closed else self.layers["outline"].actor
+
+    @property
+    def _structures(self) -> dict:
+        """{structure id: surface actor} (the structures layer's own dict)."""
+        return self.layers["structures"].actors_by_id if not self._closed else {}
+
     def set_structure_surface(self, structure_id: int, mesh: pv.PolyData | None,
-                              color: tuple[int, int, int]) -> None:
-        """Show a structure's surface (CCF µm) in ``color`` (r, g, b 0-255); None removes it."""
+                              color: tuple[int, int, int], opacity: float | None = None) -> None:
+        """Show a structure's surface (CCF µm) in ``color`` (r, g, b 0-255) at ``opacity``
+        ((0, 1]; None: :data:`STRUCTURE_OPACITY`); None removes it."""
         if self._closed:
             return
-        self._remove_structure(structure_id)
-        if mesh is not None and mesh.n_points:
-            rgb = tuple(max(0, min(255, int(c))) / 255.0 for c in color)
-            self._structures[int(structure_id)] = self.plotter.add_mesh(
-                mesh, color=rgb, opacity=STRUCTURE_OPACITY, smooth_shading=True,
-                name=f"structure_{int(structure_id)}", reset_camera=False, pickable=True, render=False,
-                specular=0.2, specular_power=20.0)
-        self._apply_highlight()
+        self.layers["structures"].set_data(structure_id, mesh, color, opacity)
         self.render()
+
+    def set_structure_style(self, structure_id: int, color: tuple[int, int, int] | None = None,
+                            opacity: float | None = None) -> None:
+        """Recolour (r, g, b 0-255) and/or change the opacity ((0, 1]) of a shown surface;
+        None keeps that; a structure not shown is left alone."""
+        if self._closed:
+            return
+        self.layers["structures"].set_style(structure_id, color, opacity)
+        self.render()
+
+    def structure_color(self, structure_id: int) -> tuple[int, int, int] | None:
+        """The (r, g, b) 0-255 colour a shown surface is drawn in (None: not shown)."""
+        return None if self._closed else self.layers["structures"].color(structure_id)
 
     def remove_structure_surface(self, structure_id: int) -> None:
         if self._closed:
             return
-        self._remove_structure(structure_id)
-        self._apply_highlight()
+        self.layers["structures"].remove(structure_id)
         self.render()
-
-    def _remove_structure(self, structure_id: int) -> None:
-        actor = self._structures.pop(int(structure_id), None)
-        if actor is not None:
-            self.plotter.remove_actor(actor, render=False)
 
     @property
     def structure_ids(self) -> list[int]:
         """Ids of the structures whose surfaces are shown."""
-        return list(self._structures)
+        return [] if self._closed else self.layers["structures"].ids
 
     def highlight_structure(self, structure_id: int | None) -> None:
         """Bring one shown structure forward (opaque-ish, others dimmed); None: no highlight."""
         if self._closed:
             return
-        self._highlight = None if structure_id is None else int(structure_id)
-        self._apply_highlight()
+        self.layers["structures"].set_highlight(structure_id)
         self.render()
 
     def structure_opacity(self, structure_id: int) -> float | None:
-        actor = self._structures.get(int(structure_id))
-        return None if actor is None else float(actor.GetProperty().GetOpacity())
-
-    def _apply_highlight(self) -> None:
-        active = self._highlight is not None and self._highlight in self._structures
-        for sid, actor in self._structures.items():
-            prop = actor.GetProperty()
-            if not active:
-                prop.SetOpacity(STRUCTURE_OPACITY)
-                prop.SetAmbient(0.0)
-            elif sid == self._highlight:
-                prop.SetOpacity(STRUCTURE_HIGHLIGHT_OPACITY)
-                prop.SetAmbient(0.25)
-            else:
-                prop.SetOpacity(STRUCTURE_DIMMED_OPACITY)
-                prop.SetAmbient(0.0)
+        return None if self._closed else self.layers["structures"].opacity(structure_id)
 
     # ---- cursor -----------------------------------------------------------------------------
 
     def set_cursor(self, um: np.ndarray | None) -> None:
         """A 3-D crosshair (three 800 µm lines and a 60 µm sphere) at ``um`` (CCF µm, (AP, DV,
-        ML)); None hides it."""
+        ML)); None hides it.  The slice planes and a slice-relative cut-away follow it."""
         if self._closed:
             return
-        for actor in self._cursor_actors:
-            self.plotter.remove_actor(actor, render=False)
-        self._cursor_actors = []
+        self.layers["cursor"].set_data(um)
         if um is not None:
-            c = np.asarray(um, dtype=float).reshape(3)
-            h = CURSOR_HALF_LENGTH_UM
-            segs = np.array([c - (h, 0, 0), c + (h, 0, 0), c - (0, h, 0), c + (0, h, 0),
-                             c - (0, 0, h), c + (0, 0, h)])
-            cross = pv.PolyData(segs, lines=np.array([2, 0, 1, 2, 2, 3, 2, 4, 5]))
-            self._cursor_actors.append(self.plotter.add_mesh(
-                cross, color=CURSOR_COLOR, line_width=3, lighting=False, name="cursor_lines",
-                reset_camera=False, pickable=False, render=False))
-            self._cursor_actors.append(self.plotter.add_mesh(
-                pv.Sphere(radius=CURSOR_RADIUS_UM, center=c, theta_resolution=16, phi_resolution=16),
-                color=CURSOR_COLOR, name="cursor_sphere", reset_camera=False, pickable=False, render=False))
-        self._cursor_um = None if um is None else np.asarray(um, dtype=float).reshape(3).copy()
+            if self._planes_source is not None:
+                self.layers["planes"].set_positions(um)
+            if self._cut_name not in ("none", "left", "right"):
+                self._apply_cut()
         self.render()
 
     @property
     def cursor(self) -> np.ndarray | None:
-        return getattr(self, "_cursor_um", None)
+        return None if self._closed else self.layers["cursor"].position
+
+    @property
+    def _cursor_actors(self) -> list:
+        return [] if self._closed else list(self.layers["cursor"]._actors)
+
+    # ---- slice planes and cut-aways (issue 13) ---------------------------------------------
+
+    def show_slice_planes(self, source) -> None:
+        """Draw the three slices through the cursor as planes in 3-D, from ``source`` (the
+        slice panes' :class:`~allen_viewer.render.slice_images.SliceLayers`, so they look as
+        the panes do); None hides them."""
+        if self._closed:
+            return
+        self._planes_source = source
+        planes = self.layers["planes"]
+        if source is None:
+            planes.set_data(None)
+        else:
+            planes.set_data(source, self.cursor)
+        self.render()
+
+    def refresh_slice_planes(self) -> None:
+        """The slices' look changed (gene, colour map, highlight, background): redraw the planes."""
+        if self._closed or self._planes_source is None:
+            return
+        self.layers["planes"].refresh()
+        self.render()
+
+    @property
+    def slice_planes_shown(self) -> list[str]:
+        return [] if self._closed else self.layers["planes"].shown
+
+    def set_cut_away(self, name: str) -> None:
+        """Hide part of the scene (spheres, outline, structures, slice planes): a
+        :data:`~allen_viewer.render.cuts.CUT_AWAYS` name; the slice-relative ones cut at the
+        cursor's slices."""
+        if self._closed:
+            return
+        cut_away(name)  # ValueError for an unknown name, before anything changes
+        self._cut_name = name
+        self._apply_cut()
+        self.render()
+
+    @property
+    def cut_away_name(self) -> str:
+        return self._cut_name
+
+    def _apply_cut(self) -> None:
+        cut = cut_away(self._cut_name, self.cursor)
+        for layer in self.layers.values():
+            layer.set_cut(cut)
 
     # ---- camera -----------------------------------------------------------------------------
 
@@ -370,11 +414,11 @@ class ExpressionScene(QWidget):
         direction = far - near
         direction /= np.linalg.norm(direction)
 
-        hit = self._layer.pick_ray(near, direction)
+        hit = pick_layer(self._layer, near, direction)  # the strongest drawn sphere on the ray
         if hit is not None:
             return np.asarray(self._layer.poly.points[hit[0]], dtype=float)
 
-        targets = [a for a in [self._outline_actor, *self._structures.values()] if a is not None]
+        targets = [a for name in ("outline", "structures") for a in self.layers[name].actors]
         if not targets:
             return None
         self._picker.InitializePickList()
@@ -426,7 +470,7 @@ class ExpressionScene(QWidget):
         if ren_win is not None:
             ren_win.Finalize()
         self._overlay.detach()
-        self._layer.detach()
+        self._layer.detach()  # the other layers' actors go with the plotter, as before
         self.plotter.close()
         # Drop this scene's VTK objects now, not whenever Python collects the widget: a
         # VTK object destroyed later frees its OpenGL names in whatever context is current
@@ -435,9 +479,8 @@ class ExpressionScene(QWidget):
         self._layer = None
         self._picker = None
         self._overlay = None
-        self._outline_actor = None
-        self._structures = {}
-        self._cursor_actors = []
+        self.layers = {}
+        self._planes_source = None
         gc.collect()
 
     @property

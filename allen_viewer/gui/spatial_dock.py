@@ -38,8 +38,8 @@ from PySide6.QtWidgets import (
 )
 
 from allen_viewer.gui.workers import RequestChannel, shared_pool
+from allen_viewer.render.slice_images import NO_RESULT_RGB, diverging_rgb  # noqa: F401 (re-exported)
 
-NO_RESULT_RGB = (70, 70, 70)
 LAYER_MIN_ABS_R = 0.5
 """The 3-D layer draws voxels with |r| at least this (the rest would hide the structure)."""
 LAYER_NAME = "spatial_correlation_r"
@@ -47,16 +47,6 @@ SCALE = 4
 """Screen pixels per 200 µm voxel in the r-map sections."""
 BAR_TITLE = "r (spatial corr.)"
 """The 3-D colour bar's title while the r map is shown there."""
-
-
-def diverging_rgb(r: np.ndarray) -> np.ndarray:
-    """uint8 (..., 3) colours of r in [-1, 1]: blue at -1, white at 0, red at +1; NaN grey."""
-    r = np.asarray(r, dtype=np.float64)
-    t = np.clip(np.nan_to_num(r), -1.0, 1.0)[..., None]
-    blue, white, red = np.array([33, 102, 172.0]), np.array([247, 247, 247.0]), np.array([178, 24, 43.0])
-    rgb = np.where(t < 0, white + (blue - white) * (-t), white + (red - white) * t)
-    rgb[np.isnan(r)] = NO_RESULT_RGB
-    return rgb.round().astype(np.uint8)
 
 
 def section_images(grid: np.ndarray, seed: tuple[int, int, int]) -> dict[str, np.ndarray]:

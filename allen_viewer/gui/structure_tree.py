@@ -65,6 +65,7 @@ class StructureTreeModel(QAbstractItemModel):
         self._row: dict[int, int] = {}
         self._visible: set[int] = set()
         self._icons: dict[int, QIcon] = {}
+        self._swatch: dict[int, tuple[int, int, int]] = {}
         if ontology is not None:
             self.set_ontology(ontology)
 
@@ -161,11 +162,31 @@ class StructureTreeModel(QAbstractItemModel):
             f |= Qt.ItemFlag.ItemIsUserCheckable
         return f
 
+    def set_swatch_colors(self, colors: dict[int, tuple[int, int, int]]) -> None:
+        """Swatches in these colours (Allen id -> r, g, b 0-255; e.g. the colours the user
+        chose for figures) instead of the atlas colours; structures not named get theirs back."""
+        changed = set(colors) ^ set(self._swatch)
+        changed |= {sid for sid in set(colors) & set(self._swatch) if colors[sid] != self._swatch[sid]}
+        self._swatch = {int(k): tuple(v) for k, v in colors.items()}
+        for sid in changed:
+            self._icons.pop(sid, None)
+            idx = self.index_of(sid)
+            if idx.isValid():
+                self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+
+    def swatch_color(self, structure_id: int) -> tuple[int, int, int] | None:
+        """The swatch colour of a structure (None: unknown structure)."""
+        if structure_id in self._swatch:
+            return self._swatch[structure_id]
+        if self._ontology is None or structure_id not in self._ontology:
+            return None
+        return tuple(self._ontology.by_id(structure_id).color)
+
     def _icon(self, s: Structure) -> QIcon:
         icon = self._icons.get(s.id)
         if icon is None:
             pix = QPixmap(12, 12)
-            pix.fill(QColor(*s.color))
+            pix.fill(QColor(*self._swatch.get(s.id, s.color)))
             icon = QIcon(pix)
             self._icons[s.id] = icon
         return icon

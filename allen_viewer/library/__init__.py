@@ -8,6 +8,8 @@ and correlation search, and the region x gene matrix.
 * :mod:`~allen_viewer.library.search`: :func:`differential_search`, :func:`correlation_search`;
 * :mod:`~allen_viewer.library.matrix`: :func:`region_gene_matrix`, :func:`write_matrix_csv`;
 * :mod:`~allen_viewer.library.remote`: the same searches sent to Allen's services;
+* :mod:`~allen_viewer.library.searches`: the searches as specs (form, columns, rows) and their
+  use cases (seed choice, local and remote runs), shared by the CLI and the GUI panel;
 * :mod:`~allen_viewer.library.commands`: the CLI commands (:func:`add_library_commands`).
 
 Import the submodules themselves (this package imports nothing, so that registering

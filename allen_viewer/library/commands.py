@@ -33,15 +33,6 @@ def _library(data):
     return Library(data.cache.root / "library")
 
 
-def _require_rows(library) -> None:
-    """Fail early, before any work, when there is nothing to search."""
-    from allen_viewer.library.store import LibraryError
-
-    if not library.exists() or len(library) == 0:
-        raise LibraryError(f"The library at {library.root} holds no experiments yet; run "
-                           f"`{PROG} library sync` first (or pass --remote-only to ask Allen's service).")
-
-
 def _check_out(path: Path | None, force: bool) -> Path | None:
     return None if path is None else check_output_path(path, force)
 
@@ -173,108 +164,55 @@ def _remote(args, what: str, call):
         return None
 
 
-def cmd_search_differential(args) -> int:
-    from allen_viewer.library.remote import remote_differential
-    from allen_viewer.library.results import DIFF_COLUMNS, DIFF_METHOD, differential_rows, library_record, \
-        write_results_csv
-    from allen_viewer.library.search import differential_search, parse_structures
+def _seed_warning(seed) -> None:
+    """Say which experiment a gene symbol with several experiments was taken to mean."""
+    if seed.candidates > 1:
+        exp = seed.experiment
+        _warn(f"{exp.symbol} has {seed.candidates} experiments; using {exp.plane} {exp.id} as the seed "
+              f"({'in the library' if seed.in_library else 'not in the library, loaded'}; pass an id to choose "
+              "another).")
 
+
+def _search(args, kind: str, **values) -> int:
+    """Run one search of ``kind`` (its spec, :mod:`allen_viewer.library.searches`) with the
+    form ``values``, --plane and --top: the library unless --remote-only, Allen's service with
+    --remote/--remote-only; print the table and write --out."""
+    from allen_viewer.library.results import library_record, write_results_csv
+    from allen_viewer.library.searches import run_local, run_remote, spec_of
+
+    spec = spec_of(kind)
+    request = spec.request(plane=args.plane, top=args.top, **values)
     out = _check_out(args.out, args.force)
     data = _data()
     library = _library(data)
-    ontology = data.ontology
-    target, contrast = parse_structures(args.target), parse_structures(args.contrast)
-    for s in target + contrast:
-        ontology.get(s)  # an unknown acronym fails here, with suggestions
-    hits = []
+    spec.check(data.ontology, request)  # an unknown acronym fails here, with suggestions
+    hits, seed = [], None
     if not args.remote_only:
-        _require_rows(library)
-        hits = differential_search(library, ontology, target, contrast, plane=args.plane, top=args.top)
+        local = run_local(data, library, request, how_to_fill=f"run `{PROG} library sync` first (or pass "
+                          "--remote-only to ask Allen's service)", on_seed=_seed_warning)
+        hits, seed = list(local.hits), local.seed
     if args.remote or args.remote_only:
-        found = _remote(args, "differential search", lambda: remote_differential(
-            data.client, [ontology.get(s).id for s in target], [ontology.get(s).id for s in contrast],
-            plane=args.plane, top=args.top))
-        hits += found or []
-    rows = differential_rows(hits)
-    print(f"Genes enriched in {','.join(target)} over {','.join(contrast)} (fold change of mean energy, "
-          "voxels with data, structures with descendants):")
-    _print_table([("rank", 4), ("id", 10), ("gene", 14), ("plane", 8), ("fold", 8), ("target", 8),
-                  ("contrast", 8), ("source", 6)],
-                 [[r[0], r[1], r[2], r[3], r[4], r[5] if r[5] is not None else r[9],
-                   r[6] if r[6] is not None else r[10], r[11]] for r in rows])
+        found = _remote(args, spec.service, lambda: run_remote(data, lambda: library, request, seed=seed))
+        if found is not None:
+            hits += found.hits
+            seed = seed or found.seed
+    rows = spec.csv_rows(hits)
+    print(spec.heading(request, seed))
+    _print_table(spec.print_columns, [spec.print_row(r) for r in rows])
     if out is not None:
-        write_results_csv(out, DIFF_COLUMNS, rows, "search-differential", **{
-            "target": target, "contrast": contrast, "plane": args.plane,
-            "top": args.top, "remote": bool(args.remote or args.remote_only), "library": library_record(library),
-            "method": DIFF_METHOD})
+        write_results_csv(out, spec.csv_columns, rows, spec.export,
+                          **spec.record(request, seed, bool(args.remote or args.remote_only),
+                                        library_record(library)))
         print(f"Wrote {len(rows)} rows to {out}")
     return 0
 
 
-def _seed(data, library, text: str):
-    """(seed for correlation_search, its experiment) from an id or a symbol."""
-    text = str(text).strip()
-    if text.isascii() and text.isdigit():
-        exp = data.gene_index.by_id(int(text)) if data.gene_index.has_id(int(text)) else None
-        if library.exists() and library.row_of(int(text)) is not None:
-            return int(text), exp
-        if exp is None:
-            raise AllenViewerError(f"Experiment {text} is neither in the library nor in the gene index.")
-        return data.load_grid(exp), exp
-    from allen_viewer.store.gene_index import pick_default
-
-    candidates = data.gene_index.experiments_of(text)
-    in_lib = [e for e in candidates if library.exists() and library.row_of(e.id) is not None]
-    exp = pick_default(in_lib or candidates)
-    if len(candidates) > 1:
-        _warn(f"{exp.symbol} has {len(candidates)} experiments; using {exp.plane} {exp.id} as the seed "
-              f"({'in the library' if in_lib else 'not in the library, loaded'}; pass an id to choose another).")
-    if in_lib:
-        return exp.id, exp
-    return data.load_grid(exp), exp
+def cmd_search_differential(args) -> int:
+    return _search(args, "differential", target=args.target, contrast=args.contrast)
 
 
 def cmd_search_correlated(args) -> int:
-    from allen_viewer.library.remote import remote_correlation
-    from allen_viewer.library.results import CORR_COLUMNS, CORR_METHOD, correlation_rows, library_record, \
-        write_results_csv
-    from allen_viewer.library.search import ROOT_ID, correlation_search, parse_structures
-
-    out = _check_out(args.out, args.force)
-    data = _data()
-    library = _library(data)
-    ontology = data.ontology
-    domain = parse_structures(args.domain)
-    for s in domain:
-        ontology.get(s)
-    hits = []
-    exp = None
-    if not args.remote_only:
-        _require_rows(library)
-        seed, exp = _seed(data, library, args.seed)
-        hits = correlation_search(library, ontology, seed, domain=domain or None, plane=args.plane, top=args.top,
-                                  min_overlap=args.min_voxels)
-    if args.remote or args.remote_only:
-        if exp is None:
-            text = str(args.seed).strip()
-            exp = data.gene_index.by_id(int(text)) if text.isascii() and text.isdigit() else data.gene_index.resolve(text)
-        dom_ids = [ontology.get(s).id for s in domain] or [ROOT_ID]
-        found = _remote(args, "correlation search", lambda: remote_correlation(
-            data.client, exp.id, dom_ids, plane=args.plane, top=args.top))
-        hits += found or []
-    rows = correlation_rows(hits)
-    where = ",".join(domain) if domain else "the whole brain"
-    label = exp.label if exp is not None else args.seed
-    print(f"Experiments correlated with {label} over {where} (Pearson r over voxels where both have data):")
-    _print_table([("rank", 4), ("id", 10), ("gene", 14), ("plane", 8), ("r", 8), ("voxels", 7), ("source", 6)], rows)
-    if out is not None:
-        write_results_csv(out, CORR_COLUMNS, rows, "search-correlated", **{
-            "seed": label, "seed_experiment_id": exp.id if exp else None,
-            "domain": domain or ["root"], "plane": args.plane, "top": args.top, "min_voxels": args.min_voxels,
-            "remote": bool(args.remote or args.remote_only), "library": library_record(library),
-            "method": CORR_METHOD.format(min_voxels=args.min_voxels)})
-        print(f"Wrote {len(rows)} rows to {out}")
-    return 0
+    return _search(args, "correlation", seed=args.seed, domain=args.domain, min_overlap=args.min_voxels)
 
 
 # ---- matrix --------------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from allen_viewer.errors import CorruptData
+
 FORMAT_KEYS = {"rows": int, "runs": int, "n_voxels": int, "n_segments": int, "annotation_sha256": str,
                "precision": str}
 
@@ -30,6 +32,12 @@ def damage_message(root: Path | str, problems: list[str]) -> str:
     shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
     return (f"The library at {root} is damaged ({shown}). Delete the folder {root} and run "
             "`allen-viewer library sync` again (grids already in the cache are reused, not downloaded).")
+
+
+def energy_damage(root: Path | str) -> CorruptData:
+    """The error a search raises on finding NaN, infinite or negative values in ``energy.f16``
+    while it reads it (``raise energy_damage(library.root)``): :func:`damage_message`'s line."""
+    return CorruptData(damage_message(root, ["energy.f16 holds NaN, infinite or negative values"]))
 
 
 def manifest_problems(manifest) -> list[str]:

@@ -35,6 +35,7 @@ import numpy as np
 
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.library.defaults import MIN_OVERLAP  # noqa: F401  (defined there for the CLI parser)
+from allen_viewer.library.integrity import energy_damage
 from allen_viewer.library.store import F16_MAX, PLANES, Library, LibraryError
 from allen_viewer.sanitize import is_id
 
@@ -225,7 +226,7 @@ def correlation_scores(library: Library, seed: np.ndarray, domain_segments: np.n
     if seed.shape != (layout.n_voxels,):
         raise ValueError(f"seed has shape {seed.shape}, expected ({layout.n_voxels},)")
     if np.isinf(seed).any() or (seed < 0).any():  # NaN is "no data"; inf or negative: a damaged row
-        _damaged_energy(library)
+        raise energy_damage(library.root)
     if domain_segments is None:
         domain_segments = np.ones(layout.n_segments, bool)
     in_domain = layout.column_mask(domain_segments) & ~np.isnan(seed)
@@ -272,7 +273,7 @@ def correlation_scores(library: Library, seed: np.ndarray, domain_segments: np.n
             blk = buf[:c]
             np.copyto(blk, bits[r0:r0 + c, a:b], casting="unsafe")
             if (blk >= 0x7C00).any():  # float16 exponent all ones (inf, NaN) or the sign bit: damage
-                _damaged_energy(library)
+                raise energy_damage(library.root)
             np.left_shift(blk, 13, out=blk)  # float16 bits -> float32 bits of value * 2**-112
             sxy[r0:r0 + c] += np.vecdot(z[:c], w).astype(np.float64) * _RESULT_SCALE
             if len(local):
@@ -287,7 +288,7 @@ def correlation_scores(library: Library, seed: np.ndarray, domain_segments: np.n
         for r0 in range(0, rows, step):
             g = np.asarray(library.energy[r0:r0 + step][:, k_out], dtype=np.float64)
             if not (np.isfinite(g).all() and (g >= 0).all()):
-                _damaged_energy(library)
+                raise energy_damage(library.root)
             sy[r0:r0 + len(g)] += g.sum(axis=1)
             syy[r0:r0 + len(g)] += (g * g).sum(axis=1)
             sxy[r0:r0 + len(g)] += np.vecdot(g, xo)
@@ -302,13 +303,6 @@ def correlation_scores(library: Library, seed: np.ndarray, domain_segments: np.n
     valid = (n >= min_overlap) & (var_x > 1e-9 * n * sxx) & (var_y > 1e-6 * n * syy)
     r = np.where(valid, np.clip(r, -1.0, 1.0), np.nan)
     return {"r": r, "voxels": np.rint(n).astype(np.int64)}
-
-
-def _damaged_energy(library: Library) -> None:
-    from allen_viewer.errors import CorruptData
-    from allen_viewer.library.integrity import damage_message
-
-    raise CorruptData(damage_message(library.root, ["energy.f16 holds NaN, infinite or negative values"]))
 
 
 def _blocks(layout, full: np.ndarray, gap: int = 4096) -> list[tuple[int, int]]:

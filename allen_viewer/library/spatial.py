@@ -33,7 +33,7 @@ import numpy as np
 
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.formats.grid_file import GRID_SHAPE
-from allen_viewer.library.search import _damaged_energy
+from allen_viewer.library.integrity import energy_damage
 from allen_viewer.library.store import PLANES, Library, LibraryError
 
 MIN_OVERLAP = 20
@@ -213,7 +213,7 @@ def _tile_sums(library: Library, rows: np.ndarray, x: np.ndarray, width: int, sy
             z = flat[:c * (b - a)].reshape(c, b - a)
             np.copyto(z, block[:, a:b], casting="unsafe")
             if (z >= 0x7C00).any():  # float16 exponent all ones (inf, NaN) or the sign bit: damage
-                _damaged_energy(library)
+                raise energy_damage(library.root)
             np.left_shift(z, 13, out=z)
             zf = z.view(np.float32)                   # value * 2**-112
             zf *= np.float32(_HALF)                   # value * 2**-56
@@ -229,7 +229,7 @@ def _check_energy(library: Library, values: np.ndarray) -> None:
     """Refuse energies read from ``energy.f16`` that are NaN, infinite or negative (a damaged
     store: -1 "no data" is stored as a mask, never as a value), as the correlation search does."""
     if not (np.isfinite(values).all() and (values >= 0).all()):
-        _damaged_energy(library)
+        raise energy_damage(library.root)
 
 
 def spatial_correlation(library: Library, at_um=None, *, voxel: tuple[int, int, int] | None = None,

@@ -36,7 +36,7 @@ from allen_viewer.errors import AllenViewerError, Cancelled, CorruptData, Offlin
 from allen_viewer.expression.grid import load_grid
 from allen_viewer.library.defaults import DEFAULT_WORKERS  # noqa: F401  (there for the CLI parser)
 from allen_viewer.library.store import Layout, Library, LibraryError, pack_rows
-from allen_viewer.store.atomic import atomic_write
+from allen_viewer.store.atomic import atomic_write, is_temporary
 from allen_viewer.store.cache import Cache, remember_valid, validate_grid_file
 from allen_viewer.store.gene_index import Experiment, GeneIndex
 from allen_viewer.store.grid_store import GridStore
@@ -180,7 +180,7 @@ def clean_stale_parts(cache: Cache, older_than_s: float = STALE_PART_SECONDS) ->
     except OSError:
         return 0
     for p in entries:
-        if p.name.startswith(".") and p.name.endswith(".part"):
+        if is_temporary(p.name):  # the atomic writer's ".<name>.<random>.part"
             try:
                 if now - p.stat().st_mtime > older_than_s:
                     p.unlink()

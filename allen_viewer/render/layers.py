@@ -200,6 +200,17 @@ def _points_poly(flat: np.ndarray, color_value: np.ndarray, energy: np.ndarray, 
     return poly
 
 
+def keep_points(poly: pv.PolyData, mask: np.ndarray) -> pv.PolyData:
+    """The points of ``poly`` where ``mask`` is True, with their point arrays."""
+    mask = np.asarray(mask, dtype=bool)
+    out = pv.PolyData(np.asarray(poly.points)[mask]) if mask.any() else pv.PolyData()
+    for name in poly.point_data.keys():
+        out.point_data[name] = np.asarray(poly.point_data[name])[mask]
+    if "color_value" in out.point_data:
+        out.point_data.active_scalars_name = "color_value"
+    return out
+
+
 def build_expression_points(grid: ExpressionGrid, threshold: float, energy_ref: float | None = None,
                             color_by: str = "auto", outside: bool = False) -> pv.PolyData:
     """Point cloud of the voxels with data and ``energy >= threshold``, in CCF µm.
@@ -283,6 +294,7 @@ class PointLayer:
         self._clim = (0.0, 1.0)
         self._applied_cmap = ""
         self._has_content = False
+        self.cut = None  # a render.cuts.CutAway: spheres on its removed side are not drawn
 
     # -- what to draw (subclasses) ----------------------------------------------------------
 
@@ -404,9 +416,23 @@ class PointLayer:
         else:
             self._apply_display()
 
+    def set_cut(self, cut) -> None:
+        """Hide the spheres whose voxel centre lies on ``cut``'s removed side (a
+        :class:`~allen_viewer.render.cuts.CutAway`; None: hide none)."""
+        if cut != self.cut:
+            self.cut = cut
+            self._rebuild()
+
+    def set_data(self, *data) -> None:
+        """The scene's common layer interface: :meth:`ExpressionLayer.set_grid` /
+        :meth:`DifferenceLayer.set_grids` (subclasses)."""
+        raise NotImplementedError
+
     def _rebuild(self) -> None:
         poly = self._build()
         self._has_content = poly is not None
+        if poly is not None and self.cut is not None and poly.n_points:
+            poly = keep_points(poly, self.cut.keep(poly.points))
         if poly is not None:
             self._clim = self._color_range()
         self.poly.ShallowCopy(poly if poly is not None else pv.PolyData())
@@ -504,6 +530,10 @@ class ExpressionLayer(PointLayer):
         self.show_outside = bool(show)
         self._rebuild()
 
+    def set_data(self, grid: ExpressionGrid | None) -> None:
+        """The scene's layer interface: :meth:`set_grid`."""
+        self.set_grid(grid)
+
     def set_grid(self, grid: ExpressionGrid | None) -> None:
         """Show ``grid`` (None: clear the layer) with the current display settings."""
         self.grid = grid
@@ -579,6 +609,10 @@ class DifferenceLayer(PointLayer):
         self.min_abs_fraction = DEFAULT_MIN_ABS_FRACTION
         self._m = 1.0
         super().__init__(plotter, text_scale, text_color)
+
+    def set_data(self, a: ExpressionGrid | None, b: ExpressionGrid | None = None) -> None:
+        """The scene's layer interface: :meth:`set_grids`."""
+        self.set_grids(a, b)
 
     def set_grids(self, a: ExpressionGrid | None, b: ExpressionGrid | None, kind: str | None = None) -> None:
         """Compare ``a`` with ``b`` (either None: clear); ``kind`` ``"difference"`` or ``"ratio"``."""
@@ -824,16 +858,14 @@ def fit_points(bounds, points=None) -> np.ndarray:
     return np.vstack([body, np.array(words)])
 
 
-def apply_camera_preset(camera, name: str, bounds, aspect: float, points=None) -> None:
-    """Point ``camera`` (a vtkCamera) as the preset ``name`` says (module docstring) and fit
-    the brain into a view of width / height ``aspect``: ``points`` (the outline's vertices,
-    CCF µm; None: the corners of ``bounds``) and the anatomical words around ``bounds``
-    (xmin, xmax, ymin, ymax, zmin, zmax µm), with a margin of :data:`FIT_PADDING` for the
-    words' own size.  Raises ValueError for an unknown preset."""
-    try:
-        direction, up = PRESETS[name]
-    except KeyError:
-        raise ValueError(f"unknown camera preset {name!r}; one of {', '.join(PRESETS)}") from None
+def fit_view(direction, up, bounds, aspect: float, view_angle_deg: float, points=None):
+    """How far a camera looking at the centre of ``bounds`` from ``direction`` (focal point
+    to camera; ``up``: view-up, made orthogonal to it) must stand so that ``points`` (CCF
+    µm; None: the corners of ``bounds``) and the anatomical words around ``bounds`` fit a
+    view of width / height ``aspect`` and vertical view angle ``view_angle_deg``, with
+    :data:`FIT_PADDING`.  Returns ``(centre, direction, up, distance, half_height)``: the
+    focal point, the unit direction and view-up, the distance (µm) and the half height (µm)
+    a parallel projection would show."""
     d = np.asarray(direction, float)
     d /= np.linalg.norm(d)
     up = np.asarray(up, float)
@@ -849,12 +881,26 @@ def apply_camera_preset(camera, name: str, bounds, aspect: float, points=None) -
     half_h = float(np.max(np.abs(pts @ up))) * FIT_PADDING
     depth = float(np.max(pts @ d))
     aspect = aspect if aspect > 0 else 1.0
-    tan_half = np.tan(np.radians(camera.GetViewAngle()) / 2.0)
-    distance = max(half_h, half_w / aspect) / tan_half + depth
+    tan_half = np.tan(np.radians(view_angle_deg) / 2.0)
+    half_height = max(half_h, half_w / aspect)
+    return centre, d, up, half_height / tan_half + depth, half_height
+
+
+def apply_camera_preset(camera, name: str, bounds, aspect: float, points=None) -> None:
+    """Point ``camera`` (a vtkCamera) as the preset ``name`` says (module docstring) and fit
+    the brain into a view of width / height ``aspect``: ``points`` (the outline's vertices,
+    CCF µm; None: the corners of ``bounds``) and the anatomical words around ``bounds``
+    (xmin, xmax, ymin, ymax, zmin, zmax µm), with a margin of :data:`FIT_PADDING` for the
+    words' own size.  Raises ValueError for an unknown preset."""
+    try:
+        direction, up = PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown camera preset {name!r}; one of {', '.join(PRESETS)}") from None
+    centre, d, up, distance, half_h = fit_view(direction, up, bounds, aspect, camera.GetViewAngle(), points)
     camera.SetFocalPoint(*centre)
     camera.SetPosition(*(centre + d * distance))
     camera.SetViewUp(*up)
-    camera.SetParallelScale(max(half_h, half_w / aspect))
+    camera.SetParallelScale(half_h)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Pytest fixtures around the fake Allen server.
 
-Import them into a test module explicitly (there is no shared conftest for them)::
+Import them into a test module explicitly (there is no shared conftest for them, except
+``tests/gui/conftest.py``, which registers them for the GUI tests)::
 
     from tests.fake_allen.fixtures import allen_client, allen_env, fake_allen, fake_allen_data  # noqa: F401
 

@@ -119,6 +119,14 @@ class HostileServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
+    @property
+    def api_url(self) -> str:
+        return self.url
+
+    @property
+    def download_url(self) -> str:
+        return self.url + "/dl"
+
     def __enter__(self) -> "HostileServer":
         self._thread.start()
         return self

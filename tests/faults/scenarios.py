@@ -55,7 +55,7 @@ from unittest import mock
 
 import numpy as np
 
-import allen_viewer.api.client as client_module
+import allen_viewer.api.transport as transport_module
 import allen_viewer.store.atomic as atomic_module
 from allen_viewer import cli, config
 from allen_viewer.api.client import AllenClient
@@ -409,8 +409,8 @@ class _FullDiskFile:
 
 def disk_full(room: int = 64 * 1024):
     """The disk under the cache fills up after ``room`` more bytes: the write paths of the
-    client (grid temp files, reference ``.part`` files) and of ``atomic_write`` (the gene
-    index) get ENOSPC."""
+    transport (reference ``.part`` files) and of ``store/atomic.py`` (grid temp files, the
+    gene index) get ENOSPC."""
 
     @contextlib.contextmanager
     def cm(run: Run) -> Iterator[None]:
@@ -425,8 +425,7 @@ def disk_full(room: int = 64 * 1024):
             fh = real_open(file, mode, *args, **kwargs)
             return _FullDiskFile(fh, state) if _writing(mode) and _inside(file, run.cache) else fh
 
-        with mock.patch.object(client_module, "os", _ModuleWith(os, fdopen=fdopen)), \
-                mock.patch.object(client_module, "open", open_, create=True), \
+        with mock.patch.object(transport_module, "open", open_, create=True), \
                 mock.patch.object(atomic_module, "os", _ModuleWith(os, fdopen=fdopen)):
             yield
 

@@ -6,18 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
-import pyvista as pv
-from PySide6.QtTest import QTest
 
-from allen_viewer.api.client import AllenClient
 from allen_viewer.api.limits import DownloadLimits
-from allen_viewer.data import AtlasData
-from allen_viewer.gui.main_window import MainWindow
-from allen_viewer.gui.settings import ViewerSettings
-from allen_viewer.store.cache import Cache
 from tests.faults.hostile import HostileServer, drip, grid_zip_bytes, real_volume, send
+from tests.gui.conftest import no_writes_under_the_real_home, window  # noqa: F401 - tests/gui/conftest.py
 
-pytestmark = pytest.mark.gui
+# the window talks to the module's hostile server, with fast retries and tight download limits
+pytestmark = [pytest.mark.gui,
+              pytest.mark.window(network="hostile", size=(1200, 800), timeout=(2.0, 5.0), retries=2, backoff=0.01,
+                                 limits=DownloadLimits(min_rate=2000.0, window=1.0, deadline=30.0), ready="atlas")]
 
 GRID = "/grid_data/download/"
 PDYN = 71717084
@@ -30,27 +27,6 @@ def hostile():
             mp.setenv(name, "127.0.0.1,localhost")
         with HostileServer() as srv:
             yield srv
-
-
-@pytest.fixture(scope="module")
-def window(qapp, tmp_path_factory, hostile, ontology, reference_space, gene_index):
-    pv.global_theme.anti_aliasing = None
-    client = AllenClient(hostile.url, hostile.url + "/dl", timeout=(2.0, 5.0), retries=2, backoff=0.01,
-                         limits=DownloadLimits(min_rate=2000.0, window=1.0, deadline=30.0))
-    data = AtlasData(cache=Cache(tmp_path_factory.mktemp("hostile_cache")), client=client)
-    data.__dict__.update(ontology=ontology, reference_space=reference_space, gene_index=gene_index)
-    w = MainWindow(data, ViewerSettings(tmp_path_factory.mktemp("settings") / "s.ini"))
-    w.resize(1200, 800)
-    w.show()
-    QTest.qWaitForWindowExposed(w)
-    waited = 0
-    while waited < 60_000 and (w.space is None or w.index is None or w.atlas_channel.busy):
-        QTest.qWait(20)
-        waited += 20
-    yield w
-    w.close()
-    w.deleteLater()
-    QTest.qWait(50)
 
 
 def _absurd(req):

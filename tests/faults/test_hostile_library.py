@@ -206,9 +206,9 @@ def test_a_spatial_map_whose_sidecar_fails_is_removed_too(library, tmp_path, suf
 def test_spatial_nrrd_write_errors_are_one_line(library, tmp_path):
     from unittest import mock
 
-    import allen_viewer.export.spatial as spatial_export
+    import allen_viewer.store.atomic as atomic_module  # the writer export/spatial.py goes through
 
-    with mock.patch.object(spatial_export.tempfile, "mkstemp", side_effect=OSError(28, os.strerror(28))):
+    with mock.patch.object(atomic_module.tempfile, "mkstemp", side_effect=OSError(28, os.strerror(28))):
         r = cli_run(*SPATIAL, "--out", tmp_path / "r.nrrd")
     assert_one_line_error(r, "Cannot write", "No space left", "Nothing was written")
     assert list(tmp_path.iterdir()) == []

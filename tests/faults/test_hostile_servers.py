@@ -17,7 +17,7 @@ from unittest import mock
 import numpy as np
 import pytest
 
-import allen_viewer.api.client as client_module
+import allen_viewer.api.transport as transport_module
 import allen_viewer.api.limits as limits_module
 from allen_viewer.api.client import AllenClient
 from allen_viewer.api.limits import DownloadLimits, RateGuard, TooSlow, retry_after_seconds
@@ -92,7 +92,7 @@ def test_the_overall_deadline_ends_a_slow_but_steady_body(tmp_path):
 def test_the_cli_abandons_a_drip_server(tmp_path):
     with HostileServer() as srv, api_env(srv.url), \
             mock.patch.object(limits_module, "DEFAULT_LIMITS", FAST), \
-            mock.patch.object(client_module, "DEFAULT_LIMITS", FAST):
+            mock.patch.object(transport_module, "DEFAULT_LIMITS", FAST):
         srv.routes[GRID] = drip(grid_zip_bytes(experiment_id=TARGET), every=0.05)
         r = cli_run("fetch", TARGET)
     assert_one_line_error(r, "abandoned")
@@ -159,7 +159,7 @@ def test_rate_guard_allows_a_steady_body_and_stops_a_drip():
 
 
 def test_a_json_answer_over_the_cap_is_dropped(monkeypatch):
-    monkeypatch.setattr(client_module, "MAX_JSON_BYTES", 10_000)
+    monkeypatch.setattr(transport_module, "MAX_JSON_BYTES", 10_000)
     big = envelope([{"id": i, "acronym": "x" * 50} for i in range(500)])
     with HostileServer() as srv:
         srv.routes[QUERY] = lambda req: send(req, big)
@@ -409,7 +409,7 @@ def test_gzip_json_is_read_and_a_gzip_bomb_is_capped(monkeypatch):
     with HostileServer() as srv:
         srv.routes[QUERY] = lambda req: send(req, gzip.compress(envelope(rows)), headers={"Content-Encoding": "gzip"})
         assert client(srv.url).rma("model::Gene") == rows  # what the real API does
-        monkeypatch.setattr(client_module, "MAX_JSON_BYTES", 100_000)
+        monkeypatch.setattr(transport_module, "MAX_JSON_BYTES", 100_000)
         bomb = gzip.compress(b'{"success": true, "msg": "' + b" " * 5_000_000 + b'"}')
         assert len(bomb) < 100_000
         srv.routes[QUERY] = lambda req: send(req, bomb, headers={"Content-Encoding": "gzip"})

@@ -14,48 +14,20 @@ import sys
 
 import numpy as np
 import pytest
-import pyvista as pv
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QImage, QMouseEvent
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog
 
-from allen_viewer.api.client import AllenClient
 from allen_viewer.atlas.reference_space import um_to_grid
-from allen_viewer.data import AtlasData
 from allen_viewer.expression.compare import both_have_data, correlation, difference
 from allen_viewer.gui.compare_view import COLOR_A, GenePickerDialog
-from allen_viewer.gui.main_window import MainWindow
-from allen_viewer.gui.settings import ViewerSettings
 from allen_viewer.gui.slice_view import PLANES
-from allen_viewer.store.cache import Cache
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.window(network="closed", size=(1600, 1000))]
 
 PDYN, NRP1 = 71717084, 74272479
 CP = 672
 CLOSED = "http://127.0.0.1:9"
-
-
-@pytest.fixture(scope="module")
-def window(qapp, tmp_path_factory, ontology, reference_space, gene_index):
-    pv.global_theme.anti_aliasing = None
-    client = AllenClient(CLOSED, CLOSED + "/informatics-archive/current-release", timeout=(1.0, 1.0), retries=0)
-    data = AtlasData(cache=Cache(tmp_path_factory.mktemp("compare_cache")), client=client)
-    data.__dict__.update(ontology=ontology, reference_space=reference_space, gene_index=gene_index)
-    w = MainWindow(data, ViewerSettings(tmp_path_factory.mktemp("settings") / "s.ini"))
-    w.resize(1600, 1000)
-    w.show()
-    QTest.qWaitForWindowExposed(w)
-    deadline = 60_000
-    while deadline > 0 and (w.space is None or w.index is None or w.outline_mesh is None or w.is_busy()):
-        QTest.qWait(20)
-        deadline -= 20
-    assert w.space is not None and w.outline_mesh is not None
-    yield w
-    w.close()
-    w.deleteLater()
-    QTest.qWait(50)
 
 
 def _pose(scene):

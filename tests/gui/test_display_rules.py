@@ -10,7 +10,6 @@ from allen_viewer.expression.grid import load_grid
 from allen_viewer.render.layers import OUTSIDE_COLOR, build_expression_points
 from allen_viewer.gui.scene3d import ExpressionControls, ExpressionScene
 from allen_viewer.gui.settings import ViewerSettings
-from tests.gui.test_scene3d import grids  # noqa: F401 - the real Pdyn and Nrp1 grids, once per module
 
 pytestmark = pytest.mark.gui
 

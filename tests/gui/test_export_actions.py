@@ -10,46 +10,16 @@ import json
 
 import numpy as np
 import pytest
-import pyvista as pv
 import SimpleITK as sitk
 from PIL import Image
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtTest import QTest
 
-from allen_viewer.api.client import AllenClient
-from allen_viewer.data import AtlasData
 from allen_viewer.export.image import PROVENANCE_KEY
 from allen_viewer.export.tables import VOXEL_COLUMNS
-from allen_viewer.gui.main_window import MainWindow
-from allen_viewer.gui.settings import ViewerSettings
-from allen_viewer.store.cache import Cache
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.window(network="closed", size=(1400, 900), gene="Pdyn")]
 
 PDYN = 71717084
-CLOSED = "http://127.0.0.1:9"
-
-
-@pytest.fixture(scope="module")
-def window(qapp, tmp_path_factory, ontology, reference_space, gene_index):
-    pv.global_theme.anti_aliasing = None
-    client = AllenClient(CLOSED, CLOSED + "/informatics-archive/current-release", timeout=(1.0, 1.0), retries=0)
-    data = AtlasData(cache=Cache(tmp_path_factory.mktemp("export_cache")), client=client)
-    data.__dict__.update(ontology=ontology, reference_space=reference_space, gene_index=gene_index)
-    w = MainWindow(data, ViewerSettings(tmp_path_factory.mktemp("settings") / "s.ini"))
-    w.resize(1400, 900)
-    w.show()
-    QTest.qWaitForWindowExposed(w)
-    w.request_gene("Pdyn")
-    deadline = 60_000
-    while deadline > 0 and (w.grid is None or w.space is None or w.outline_mesh is None or w.is_busy()):
-        QTest.qWait(20)
-        deadline -= 20
-    assert w.grid is not None and w.grid.id == PDYN and w.outline_mesh is not None
-    yield w
-    w.close()
-    w.deleteLater()
-    QTest.qWait(50)
 
 
 class Answers:

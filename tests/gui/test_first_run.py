@@ -12,65 +12,19 @@ import subprocess
 import sys
 
 import pytest
-import pyvista as pv
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtTest import QTest
 
 from allen_viewer import ALLEN_CITATION, __version__, config
-from allen_viewer.api.client import AllenClient
-from allen_viewer.data import AtlasData
 from allen_viewer.gui import about
 from allen_viewer.gui.first_run import probe_network
-from allen_viewer.gui.main_window import MainWindow
 from allen_viewer.gui.settings import ViewerSettings
-from allen_viewer.store.cache import Cache
-from tests.fake_allen.data import FakeAllenData
-from tests.fake_allen.server import FakeAllen
 
 PDYN, NRP1 = 71717084, 74272479
 CLOSED = "http://127.0.0.1:9"
 NISSL_PATH = "/informatics-archive/current-release/mouse_ccf/ara_nissl/"
 
-
-@pytest.fixture(scope="module")
-def fake_server():
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ("NO_PROXY", "no_proxy"):
-            mp.setenv(name, "127.0.0.1,localhost")
-        with FakeAllen(FakeAllenData.shared()) as server:
-            yield server
-
-
-@pytest.fixture
-def server(fake_server):
-    fake_server.reset()
-    yield fake_server
-    fake_server.reset()
-
-
-@pytest.fixture
-def make_window(qapp, tmp_path, ontology, reference_space, gene_index):
-    """``make_window(api_url, settings_name)``: a new run of the viewer, closed at the end."""
-    pv.global_theme.anti_aliasing = None
-    made = []
-
-    def make(api_url: str, settings_name: str = "settings.ini", download_url: str | None = None) -> MainWindow:
-        client = AllenClient(api_url, download_url or api_url + "/informatics-archive/current-release",
-                             timeout=(2.0, 10.0), retries=2, backoff=0.01)
-        data = AtlasData(cache=Cache(tmp_path / "cache"), client=client)
-        data.__dict__.update(ontology=ontology, reference_space=reference_space, gene_index=gene_index)
-        w = MainWindow(data, ViewerSettings(tmp_path / settings_name))
-        w.resize(1400, 900)
-        w.show()
-        QTest.qWaitForWindowExposed(w)
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.close()
-        w.deleteLater()
-    QTest.qWait(50)
+# each window is made by make_window (tests/gui/conftest.py): shown, nothing waited for
+pytestmark = pytest.mark.window(size=(1400, 900))
 
 
 def _wait_started(qtbot, w):
@@ -139,7 +93,7 @@ def test_experiment_page_url():
 def test_offline_mode_says_offline_and_offers_nothing(qtbot, make_window, fake_server, monkeypatch):
     monkeypatch.setenv("ALLEN_VIEWER_OFFLINE", "1")
     fake_server.reset()
-    w = make_window(fake_server.api_url)
+    w = make_window(api_url=fake_server.api_url)
     _wait_started(qtbot, w)
     assert w.network == "offline-mode"
     assert w.probe_channel.generation == 0  # no probe when offline was asked for
@@ -160,7 +114,7 @@ def test_no_network_found_at_start_then_retry_online_and_not_now(qtbot, make_win
     with socket.socket() as silent:  # accepts connections, never answers: the probe times out
         silent.bind(("127.0.0.1", 0))
         silent.listen(4)
-        w = make_window(f"http://127.0.0.1:{silent.getsockname()[1]}")
+        w = make_window(api_url=f"http://127.0.0.1:{silent.getsockname()[1]}")
         # the window is up and loads while the probe waits (3 s) in the background
         assert w.probe_channel.busy and w.network == "unknown" and not w.network_label.isVisible()
         qtbot.waitUntil(lambda: w.index is not None and w.space is not None, timeout=30_000)
@@ -208,11 +162,13 @@ def test_no_network_found_at_start_then_retry_online_and_not_now(qtbot, make_win
 @pytest.mark.gui
 def test_accepting_the_offer_downloads_with_progress_and_cancel(qtbot, make_window, server):
     # ~47 s for the 4.7 MB stand-in: a loaded machine must still see it part-way (cancelled long before)
-    server.inject(NISSL_PATH, "slow_body", rate=100_000, chunk=32_768)
-    w = make_window(server.api_url, download_url=server.download_url)
+    w = make_window(api_url=server.api_url, download_url=server.download_url)
     _wait_started(qtbot, w)
     assert w.network == "online" and not w.network_label.isVisible()
     qtbot.waitUntil(w.nissl_offer.isVisible, timeout=5000)
+    # injected only now and for every request of this test: the module's server is shared, and a
+    # late request from an earlier test's window must not use up a one-time fault
+    server.inject(NISSL_PATH, "slow_body", times=1000, rate=100_000, chunk=32_768)
     progress = []
     w.nissl_channel.progressed.connect(lambda done, total, _tag: progress.append((done, total)))
     w.nissl_offer.buttons["download"].click()
@@ -231,14 +187,14 @@ def test_accepting_the_offer_downloads_with_progress_and_cancel(qtbot, make_wind
 
 @pytest.mark.gui
 def test_dont_ask_again_is_remembered(qtbot, make_window, server):
-    w = make_window(server.api_url, "declines.ini", download_url=server.download_url)
+    w = make_window(api_url=server.api_url, settings="declines.ini", download_url=server.download_url)
     _wait_started(qtbot, w)
     qtbot.waitUntil(w.nissl_offer.isVisible, timeout=5000)
     w.nissl_offer.buttons["never"].click()
     assert not w.nissl_offer.isVisible() and not w.nissl_channel.busy
     assert ViewerSettings(w.settings.path).nissl_offer_declined
     w.close()
-    again = make_window(server.api_url, "declines.ini", download_url=server.download_url)
+    again = make_window(api_url=server.api_url, settings="declines.ini", download_url=server.download_url)
     _wait_started(qtbot, again)
     assert again.network == "online"
     qtbot.wait(200)
@@ -251,7 +207,7 @@ def test_help_about_and_the_allen_experiment_page(qtbot, make_window, monkeypatc
     monkeypatch.setenv("ALLEN_VIEWER_OFFLINE", "1")
     opened = []
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toString()) or True)
-    w = make_window(CLOSED)
+    w = make_window(api_url=CLOSED)
     _wait_started(qtbot, w)
     # About: versions, data sources, citation; non-modal
     w.about_action.trigger()

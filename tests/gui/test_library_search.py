@@ -26,7 +26,6 @@ from allen_viewer.library.remote import remote_correlation, remote_differential
 from allen_viewer.library.search import correlation_search, differential_search
 from allen_viewer.library.store import Library
 from allen_viewer.store.cache import Cache
-from tests.fake_allen.fixtures import allen_client, allen_env, fake_allen, fake_allen_data  # noqa: F401
 from tests.library import NRP1, PDYN, build_library, make_layout, real_grid
 
 pytestmark = pytest.mark.gui

@@ -21,17 +21,8 @@ Both tests print their figures (``pytest -s`` shows them).
 from __future__ import annotations
 
 import pytest
-import pyvista as pv
-from PySide6.QtTest import QTest
 
-from allen_viewer.api.client import AllenClient
-from allen_viewer.data import AtlasData
-from allen_viewer.gui.main_window import MainWindow
-from allen_viewer.gui.settings import ViewerSettings
 from allen_viewer.gui.workers import RequestChannel
-from allen_viewer.store.cache import Cache
-from tests.fake_allen.data import FakeAllenData
-from tests.fake_allen.server import FakeAllen
 from tests.gui.load_probe import (
     LoopLatency,
     expression_actor_names,
@@ -42,7 +33,8 @@ from tests.gui.load_probe import (
     sync_job,
 )
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.window(network="fake_server", timeout=(5.0, 30.0), retries=2, backoff=0.05,
+                                                 size=(1600, 1000))]
 
 PDYN, NRP1 = 71717084, 74272479
 SWITCHES = 100
@@ -55,38 +47,9 @@ NISSL_DIR = "/informatics-archive/current-release/mouse_ccf/ara_nissl/"
 
 
 @pytest.fixture(scope="module")
-def server():
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ("NO_PROXY", "no_proxy"):
-            mp.setenv(name, "127.0.0.1,localhost")
-        with FakeAllen(FakeAllenData.shared()) as fake:
-            fake.data.nissl_path()  # build the GENERATED stand-in before any clock runs
-            yield fake
-
-
-@pytest.fixture(scope="module")
-def window(qapp, tmp_path_factory, server, ontology, reference_space, gene_index):
-    pv.global_theme.anti_aliasing = None
-    client = AllenClient(server.api_url, server.download_url, timeout=(5.0, 30.0), retries=2, backoff=0.05)
-    data = AtlasData(cache=Cache(tmp_path_factory.mktemp("load_cache")), client=client)
-    data.__dict__.update(ontology=ontology, reference_space=reference_space, gene_index=gene_index)
-    with pytest.MonkeyPatch.context() as mp:
-        # made before the per-test isolation runs: an ALLEN_VIEWER_OFFLINE left behind by an
-        # earlier in-process `cli.main(["--offline", ...])` must not make this window offline
-        mp.delenv("ALLEN_VIEWER_OFFLINE", raising=False)
-        w = MainWindow(data, ViewerSettings(tmp_path_factory.mktemp("load_settings") / "s.ini"))
-    w.resize(1600, 1000)
-    w.show()
-    QTest.qWaitForWindowExposed(w)
-    deadline = 60_000
-    while deadline > 0 and (w.index is None or w.space is None or w.outline_mesh is None or w.probe_channel.busy):
-        QTest.qWait(20)
-        deadline -= 20
-    assert w.index is not None and w.space is not None
-    yield w
-    w.close()
-    w.deleteLater()
-    QTest.qWait(50)
+def fake_server(fake_server):
+    fake_server.data.nissl_path()  # build the GENERATED stand-in before any clock runs
+    return fake_server
 
 
 def test_rapid_gene_switching_leaks_no_memory(qapp, window, monkeypatch):

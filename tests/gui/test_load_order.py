@@ -8,43 +8,31 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import pyvista as pv
 
 from allen_viewer.render.meshes import brain_outline, mesh_cache_path
-from allen_viewer.data import AtlasData
-from allen_viewer.gui.main_window import MainWindow
-from allen_viewer.gui.settings import ViewerSettings
-from allen_viewer.store.cache import Cache
 
 pytestmark = pytest.mark.gui
 
 
-def test_grid_before_atlas_and_no_brain_mask_with_a_cached_outline(qapp, qtbot, tmp_path, isolated_environment,
-                                                                   monkeypatch, ontology, reference_space,
-                                                                   gene_index):
-    monkeypatch.setenv("ALLEN_VIEWER_OFFLINE", "1")
-    pv.global_theme.anti_aliasing = None
+def test_grid_before_atlas_and_no_brain_mask_with_a_cached_outline(qtbot, isolated_environment, make_window,
+                                                                   reference_space):
     brain_outline(reference_space)  # an earlier run's outline mesh, in this test's own cache
     assert mesh_cache_path(997).is_file()
-    data = AtlasData(cache=Cache(isolated_environment))
-    data.__dict__.update(ontology=ontology, gene_index=gene_index)  # the reference space is loaded for real
-    w = MainWindow(data, ViewerSettings(tmp_path / "settings.ini"), restore_layout=False, notices=False)
+    # the reference space is loaded for real
+    w = make_window(network="offline", size=None, restore_layout=False, notices=False, cache=isolated_environment,
+                    preload=("ontology", "gene_index"))
     order = []
     w.gridLoaded.connect(lambda *_: order.append("grid"))
     w.atlasReady.connect(lambda: order.append("atlas"))
     w.outlineReady.connect(lambda: order.append("outline"))
-    try:
-        w.request_gene("Pdyn")
-        qtbot.waitUntil(lambda: "outline" in order, timeout=180_000)
-        assert order == ["grid", "atlas", "outline"]
-        space = w.space
-        assert "brain_mask25" not in space.__dict__  # the cached mesh needed no mask
-        assert len(list((isolated_environment / "atlas").glob("labels25-*.npy"))) == 1
-        base = space.labels25
-        while base is not None and not isinstance(base, np.memmap):
-            base = base.base
-        assert isinstance(base, np.memmap)
-        assert w.outline_mesh is not None and w.outline_mesh.n_points > 10_000
-    finally:
-        w.close()
-        w.deleteLater()
+    w.request_gene("Pdyn")
+    qtbot.waitUntil(lambda: "outline" in order, timeout=180_000)
+    assert order == ["grid", "atlas", "outline"]
+    space = w.space
+    assert "brain_mask25" not in space.__dict__  # the cached mesh needed no mask
+    assert len(list((isolated_environment / "atlas").glob("labels25-*.npy"))) == 1
+    base = space.labels25
+    while base is not None and not isinstance(base, np.memmap):
+        base = base.base
+    assert isinstance(base, np.memmap)
+    assert w.outline_mesh is not None and w.outline_mesh.n_points > 10_000

@@ -10,78 +10,21 @@ import os
 
 import numpy as np
 import pytest
-import pyvista as pv
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtTest import QTest
 
-from allen_viewer.api.client import AllenClient
 from allen_viewer.atlas.reference_space import ccf25_to_um, um_to_ccf25, um_to_grid
-from allen_viewer.data import AtlasData
 from allen_viewer.formats.grid_file import GRID_SHAPE
 from allen_viewer.expression.summary import summarize
-from allen_viewer.gui.main_window import MainWindow
 from allen_viewer.gui.scene3d import STRUCTURE_HIGHLIGHT_OPACITY
 from allen_viewer.gui.settings import ViewerSettings
 from allen_viewer.gui.slice_view import OUTLINE_RGB
 from allen_viewer.gui.structure_tree import StructureIdRole
-from allen_viewer.store.cache import Cache
-from tests.fake_allen.data import FakeAllenData
-from tests.fake_allen.server import FakeAllen
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.window(network="fake_server", size=(1600, 1000))]
 
 PDYN, NRP1 = 71717084, 74272479
 CP, TH = 672, 549
 CP_POINT_UM = np.array([5000.0, 4000.0, 3750.0])  # left caudoputamen, a voxel with Pdyn data
-
-
-@pytest.fixture(scope="module")
-def fake_server():
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ("NO_PROXY", "no_proxy"):
-            mp.setenv(name, "127.0.0.1,localhost")
-        with FakeAllen(FakeAllenData.shared()) as server:
-            yield server
-
-
-@pytest.fixture(scope="module")
-def settings_path(tmp_path_factory):
-    return tmp_path_factory.mktemp("settings") / "allen_viewer.ini"
-
-
-def _make_data(tmp_path_factory, server, ontology, reference_space, gene_index) -> AtlasData:
-    client = AllenClient(server.api_url, server.download_url, timeout=(2.0, 10.0), retries=2, backoff=0.01)
-    data = AtlasData(cache=Cache(tmp_path_factory.mktemp("window_cache")), client=client)
-    # the session's copies instead of loading them again (3 s): what the worker would build
-    data.__dict__.update(ontology=ontology, reference_space=reference_space, gene_index=gene_index)
-    return data
-
-
-@pytest.fixture(scope="module")
-def window(qapp, tmp_path_factory, fake_server, settings_path, ontology, reference_space, gene_index):
-    pv.global_theme.anti_aliasing = None
-    data = _make_data(tmp_path_factory, fake_server, ontology, reference_space, gene_index)
-    w = MainWindow(data, ViewerSettings(settings_path))
-    w.resize(1600, 1000)
-    w.show()
-    QTest.qWaitForWindowExposed(w)
-    deadline = 60_000
-    while deadline > 0 and (w.space is None or w.index is None or w.outline_channel.busy
-                            or w.atlas_channel.busy):
-        QTest.qWait(20)
-        deadline -= 20
-    assert w.space is not None and w.index is not None
-    yield w
-    w.close()
-    w.deleteLater()
-    QTest.qWait(50)
-
-
-@pytest.fixture
-def server(fake_server):
-    fake_server.reset()
-    yield fake_server
-    fake_server.reset()
 
 
 def _load(qtbot, window, query):
@@ -422,16 +365,15 @@ def test_nissl_download_can_be_cancelled_then_completes(qtbot, window, server):
 
 # ---- persistence -------------------------------------------------------------------------
 
-def test_layout_gene_and_display_persist(qtbot, window, settings_path, tmp_path_factory, fake_server,
-                                         ontology, reference_space, gene_index):
+def test_layout_gene_and_display_persist(qtbot, window, make_window):
+    settings_path = window.settings.path
     _ensure(qtbot, window, NRP1)
     window.controls.set_values(threshold=2.5, cmap="plasma")
     window._on_display_changed()
     window.search_dock.hide()
     window.save_settings()
     saved_state = window.saveState()
-    data = _make_data(tmp_path_factory, fake_server, ontology, reference_space, gene_index)
-    again = MainWindow(data, ViewerSettings(settings_path))
+    again = make_window(settings=settings_path, size=None)
     try:
         assert again.controls.values()["threshold"] == 2.5 and again.controls.values()["cmap"] == "plasma"
         assert again.scene.display_settings.threshold == 2.5
@@ -444,8 +386,7 @@ def test_layout_gene_and_display_persist(qtbot, window, settings_path, tmp_path_
         assert [e.id for e in again.search_panel.recent_experiments()][:2] == [NRP1, PDYN]
         assert os.path.isfile(settings_path)
     finally:
-        again.close()
-        again.deleteLater()
+        make_window.close_window(again)
         window.search_dock.show()
         window.controls.set_values(threshold=1.0, cmap="viridis")
         window._on_display_changed()

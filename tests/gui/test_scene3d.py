@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from allen_viewer import config
 from allen_viewer.render.meshes import brain_outline, structure_surface
-from allen_viewer.expression.grid import ExpressionGrid, load_grid
+from allen_viewer.expression.grid import ExpressionGrid
 from allen_viewer.formats.grid_file import GRID_SHAPE
 from allen_viewer.render.layers import DEFAULT_THRESHOLD, build_expression_points
 from allen_viewer.gui.scene3d import ExpressionControls, ExpressionScene
@@ -20,12 +19,6 @@ from allen_viewer.gui.scene3d import ExpressionControls, ExpressionScene
 pytestmark = pytest.mark.gui
 
 PDYN, NRP1 = 71717084, 74272479
-
-
-@pytest.fixture(scope="module")
-def grids(gene_index):
-    res = config.resources_dir() / "grids"
-    return {eid: load_grid(res / f"{eid}.zip", gene_index.by_id(eid)) for eid in (PDYN, NRP1)}
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from allen_viewer.gui.section_dock import SectionDock
 from allen_viewer.store.cache import Cache
 from allen_viewer.store.gene_index import Experiment
 from tests.fake_allen import sections as fake_sections
-from tests.fake_allen.fixtures import allen_env, fake_allen, fake_allen_data  # noqa: F401
 
 pytestmark = pytest.mark.gui
 
@@ -169,70 +168,56 @@ def test_spatial_dock_without_library_says_how_to_make_one(qtbot, tmp_path):
 
 # ---- in the main window -----------------------------------------------------------------------------
 
-def test_window_click_shows_the_section_and_menu_offers_both(qtbot, allen_env, tmp_path, ontology,
-                                                             reference_space, gene_index):
-    import pyvista as pv
+def test_window_click_shows_the_section_and_menu_offers_both(qtbot, allen_env, tmp_path, ontology, make_window):
+    w = make_window(network="env", timeout=(2.0, 5.0), retries=2, backoff=0.01, cache="wc", settings="s.ini",
+                    restore_layout=False, notices=False, size=(1500, 950))
+    qtbot.waitUntil(lambda: w.space is not None and not w.atlas_channel.busy, timeout=60_000)
+    w.request_gene("Pdyn")
+    qtbot.waitUntil(lambda: w.grid is not None, timeout=60_000)
+    dock = w.section_dock
+    assert dock.panel.experiment.id == PDYN.id and not dock.isVisible()
+    w.section_dock.show()
+    pane = w.slices.panes["coronal"]
+    canvas = pane.canvas
+    rect = canvas.image_rect()
+    with qtbot.waitSignal(dock.panel.shown, timeout=30_000) as blocker:
+        qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton,
+                         pos=QPoint(int(rect.x() + rect.width() * 0.3), int(rect.y() + rect.height() * 0.5)))
+    um = w.slices.cursor_um()
+    number, col, row = fake_sections.expected_pixel("coronal", *um)
+    assert blocker.args[0].section_number == number
+    assert dock.panel.view.marker_pixel() == pytest.approx((col / 16, row / 16))
+    canvas.customContextMenuRequested.emit(QPoint(int(rect.x() + rect.width() * 0.6),
+                                                  int(rect.y() + rect.height() * 0.5)))
+    menu = canvas._section_menu
+    assert [a.text() for a in menu.actions()] == ["Show section here", "Spatial correlation from here"]
+    menu.close()
+    names = [a.text() for a in w.menuBar().actions()[1].menu().actions()]
+    assert "Section" in names and "Spatial correlation" in names
+    # the r map as a 3-D layer, in place of the gene's spheres; off again on request
+    import numpy as np
 
-    from allen_viewer.gui.main_window import MainWindow
-    from allen_viewer.gui.settings import ViewerSettings
-
-    pv.global_theme.anti_aliasing = None
-    data = AtlasData(cache=Cache(tmp_path / "wc"), client=AllenClient(timeout=(2.0, 5.0), retries=2, backoff=0.01))
-    data.__dict__.update(ontology=ontology, reference_space=reference_space, gene_index=gene_index)
-    w = MainWindow(data, ViewerSettings(tmp_path / "s.ini"), restore_layout=False, notices=False)
-    try:
-        w.resize(1500, 950)
-        w.show()
-        qtbot.waitUntil(lambda: w.space is not None and not w.atlas_channel.busy, timeout=60_000)
-        w.request_gene("Pdyn")
-        qtbot.waitUntil(lambda: w.grid is not None, timeout=60_000)
-        dock = w.section_dock
-        assert dock.panel.experiment.id == PDYN.id and not dock.isVisible()
-        w.section_dock.show()
-        pane = w.slices.panes["coronal"]
-        canvas = pane.canvas
-        rect = canvas.image_rect()
-        with qtbot.waitSignal(dock.panel.shown, timeout=30_000) as blocker:
-            qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton,
-                             pos=QPoint(int(rect.x() + rect.width() * 0.3), int(rect.y() + rect.height() * 0.5)))
-        um = w.slices.cursor_um()
-        number, col, row = fake_sections.expected_pixel("coronal", *um)
-        assert blocker.args[0].section_number == number
-        assert dock.panel.view.marker_pixel() == pytest.approx((col / 16, row / 16))
-        canvas.customContextMenuRequested.emit(QPoint(int(rect.x() + rect.width() * 0.6),
-                                                      int(rect.y() + rect.height() * 0.5)))
-        menu = canvas._section_menu
-        assert [a.text() for a in menu.actions()] == ["Show section here", "Spatial correlation from here"]
-        menu.close()
-        names = [a.text() for a in w.menuBar().actions()[1].menu().actions()]
-        assert "Section" in names and "Spatial correlation" in names
-        # the r map as a 3-D layer, in place of the gene's spheres; off again on request
-        import numpy as np
-
-        small_library(tmp_path / "wc" / "library", ontology)
-        panel = w.spatial_dock.panel
-        panel.overlap_box.setValue(10)
-        gene_title = w.scene.color_bar_title
-        with qtbot.waitSignal(panel.computed, timeout=30_000) as blocker:
-            w.spatial_dock.run_from((5400.0, 3000.0, 2000.0))
-        r = blocker.args[0].r
-        layer = w.spatial_dock.layer3d
-        assert layer.actor is not None and layer.points == int((np.abs(np.nan_to_num(r)) >= 0.5).sum()) > 0
-        assert not w.scene.expression_actor.GetVisibility()
-        assert tuple(layer.actor.mapper.scalar_range) == (-1.0, 1.0)
-        assert "r (spatial corr.)" == w.scene.color_bar_title != gene_title
-        # ... and in the slice panes, in place of the gene's heat map
-        assert w.slices.layers.rmap is not None and w.slices.layers.rmap_seed == (27, 15, 10)
-        assert "r with seed at AP 5.4, DV 3.0, ML 2.0 mm" in w.slices.legend.text()[0]
-        panel.layer_box.setChecked(False)
-        assert layer.actor is None and w.scene.expression_actor.GetVisibility()
-        assert w.slices.layers.rmap is None and "Pdyn" in w.slices.legend.text()[0]
-        assert w.scene.color_bar_title == gene_title
-        panel.layer_box.setChecked(True)
-        assert w.slices.layers.rmap is not None
-        w.request_gene("Nrp1")  # loading another gene brings its heat map back
-        qtbot.waitUntil(lambda: w.grid is not None and w.grid.id == 74272479, timeout=60_000)
-        assert w.slices.layers.rmap is None and layer.actor is None and "Nrp1" in w.slices.legend.text()[0]
-    finally:
-        w.close()
-        w.deleteLater()
+    small_library(tmp_path / "wc" / "library", ontology)
+    panel = w.spatial_dock.panel
+    panel.overlap_box.setValue(10)
+    gene_title = w.scene.color_bar_title
+    with qtbot.waitSignal(panel.computed, timeout=30_000) as blocker:
+        w.spatial_dock.run_from((5400.0, 3000.0, 2000.0))
+    r = blocker.args[0].r
+    layer = w.spatial_dock.layer3d
+    assert layer.actor is not None and layer.points == int((np.abs(np.nan_to_num(r)) >= 0.5).sum()) > 0
+    assert not w.scene.expression_actor.GetVisibility()
+    assert tuple(layer.actor.mapper.scalar_range) == (-1.0, 1.0)
+    assert "r (spatial corr.)" == w.scene.color_bar_title != gene_title
+    # ... and in the slice panes, in place of the gene's heat map
+    assert w.slices.layers.rmap is not None and w.slices.layers.rmap_seed == (27, 15, 10)
+    assert "r with seed at AP 5.4, DV 3.0, ML 2.0 mm" in w.slices.legend.text()[0]
+    panel.layer_box.setChecked(False)
+    assert layer.actor is None and w.scene.expression_actor.GetVisibility()
+    assert w.slices.layers.rmap is None and "Pdyn" in w.slices.legend.text()[0]
+    assert w.scene.color_bar_title == gene_title
+    panel.layer_box.setChecked(True)
+    assert w.slices.layers.rmap is not None
+    w.request_gene("Nrp1")  # loading another gene brings its heat map back
+    qtbot.waitUntil(lambda: w.grid is not None and w.grid.id == 74272479, timeout=60_000)
+    assert w.slices.layers.rmap is None and layer.actor is None and "Nrp1" in w.slices.legend.text()[0]

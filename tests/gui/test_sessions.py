@@ -11,57 +11,25 @@ import sys
 
 import numpy as np
 import pytest
-import pyvista as pv
-from PySide6.QtTest import QTest
 
-from allen_viewer.data import AtlasData
-from allen_viewer.gui.main_window import MainWindow
-from allen_viewer.gui.settings import ViewerSettings
 from allen_viewer.gui.state_binding import open_session_file, save_session_file
 from allen_viewer.state import ExperimentRef, read_session
-from allen_viewer.store.cache import Cache
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.window(network="offline", notices=False, size=(1600, 1000))]
 
 PDYN, NRP1 = 71717084, 74272479
 CP, TH = 672, 549
 
 
-def _wait(predicate, ms: int = 60_000) -> bool:
-    while ms > 0 and not predicate():
-        QTest.qWait(20)
-        ms -= 20
-    return predicate()
+def _settle(qtbot, w) -> None:
+    qtbot.waitUntil(lambda: not w.is_busy() and not w.session_binding.pending, timeout=60_000)
 
 
-@pytest.fixture(scope="module")
-def window(qapp, tmp_path_factory, ontology, reference_space, gene_index):
-    pv.global_theme.anti_aliasing = None
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ALLEN_VIEWER_OFFLINE", "1")
-        data = AtlasData(cache=Cache(tmp_path_factory.mktemp("session_cache")))
-        data.__dict__.update(ontology=ontology, reference_space=reference_space, gene_index=gene_index)
-        w = MainWindow(data, ViewerSettings(tmp_path_factory.mktemp("settings") / "s.ini"), notices=False)
-        w.resize(1600, 1000)
-        w.show()
-        QTest.qWaitForWindowExposed(w)
-        assert _wait(lambda: w.space is not None and w.index is not None and w.outline_mesh is not None
-                     and not w.is_busy())
-        yield w
-        w.close()
-        w.deleteLater()
-        QTest.qWait(50)
-
-
-def _settle(w) -> None:
-    assert _wait(lambda: not w.is_busy() and not w.session_binding.pending)
-
-
-def test_the_state_follows_the_window(window):
+def test_the_state_follows_the_window(qtbot, window):
     w = window
     w.request_gene("Pdyn")
-    assert _wait(lambda: w.grid is not None and w.grid.id == PDYN)
-    _settle(w)
+    qtbot.waitUntil(lambda: w.grid is not None and w.grid.id == PDYN, timeout=60_000)
+    _settle(qtbot, w)
     assert w.state.experiment == ExperimentRef(PDYN, "Pdyn", "coronal")
     w.controls.cmap.setCurrentText("magma")
     assert w.state.display.cmap == "magma"
@@ -87,11 +55,11 @@ def test_the_state_follows_the_window(window):
     assert w.state.network == "offline-mode"
 
 
-def test_session_round_trip_in_the_window(window, tmp_path):
+def test_session_round_trip_in_the_window(qtbot, window, tmp_path):
     w = window
     w.request_gene("Pdyn")
-    assert _wait(lambda: w.grid is not None and w.grid.id == PDYN)
-    _settle(w)
+    qtbot.waitUntil(lambda: w.grid is not None and w.grid.id == PDYN, timeout=60_000)
+    _settle(qtbot, w)
     w.controls.set_values(threshold=4.25, size_scale=1.4, cmap="inferno", opacity=0.7, threshold_percentile=85.0,
                           threshold_pinned=False, color_by="energy")
     w.controls.changed.emit()
@@ -99,7 +67,7 @@ def test_session_round_trip_in_the_window(window, tmp_path):
     w.tree_panel.set_visible(CP, True)
     w.go_to_structure("TH")
     w.camera_preset("lateral")
-    _settle(w)
+    _settle(qtbot, w)
     path = tmp_path / "s.json"
     assert save_session_file(w, path)
     saved = read_session(path)
@@ -109,7 +77,7 @@ def test_session_round_trip_in_the_window(window, tmp_path):
 
     # change everything, then open the session: the same state again
     w.request_gene(NRP1)
-    assert _wait(lambda: w.grid is not None and w.grid.id == NRP1)
+    qtbot.waitUntil(lambda: w.grid is not None and w.grid.id == NRP1, timeout=60_000)
     w.controls.set_values(threshold=9.0, size_scale=0.6, cmap="gray", opacity=0.3, threshold_percentile=60.0,
                           threshold_pinned=True, color_by="auto")
     w.controls.changed.emit()
@@ -118,9 +86,9 @@ def test_session_round_trip_in_the_window(window, tmp_path):
     w.select_structure(CP)
     w.tree_panel.set_visible(CP, False)
     w.set_cursor_um(np.array([7000.0, 3000.0, 6000.0]), select=False)
-    _settle(w)
+    _settle(qtbot, w)
     assert open_session_file(w, path)
-    _settle(w)
+    _settle(qtbot, w)
     assert w.grid.id == PDYN
     again = w.session_binding.snapshot()
     a, b = saved.to_dict(), again.to_dict()
@@ -136,9 +104,9 @@ def test_session_round_trip_in_the_window(window, tmp_path):
     assert np.allclose(w.slices.cursor_um(), saved.cursor_um)
 
 
-def test_a_turned_camera_is_saved_as_a_pose(window, tmp_path):
+def test_a_turned_camera_is_saved_as_a_pose(qtbot, window, tmp_path):
     w = window
-    _settle(w)
+    _settle(qtbot, w)
     w.camera_preset("anterior")
     cam = w.scene.plotter.camera
     cam.Azimuth(25.0)
@@ -150,12 +118,12 @@ def test_a_turned_camera_is_saved_as_a_pose(window, tmp_path):
     assert save_session_file(w, path)
     w.camera_preset("dorsal")
     assert open_session_file(w, path)
-    _settle(w)
+    _settle(qtbot, w)
     assert np.allclose(w.scene.camera_pose().position, pose, atol=1e-3)
 
 
 @pytest.mark.parametrize("pinned", [False, True])
-def test_another_gene_with_a_session_gets_the_threshold_by_its_rule(window, pinned):
+def test_another_gene_with_a_session_gets_the_threshold_by_its_rule(qtbot, window, pinned):
     """``--session a.json --gene Nrp1`` (the gene swapped before ``apply``, the saved
     experiment passed along): an unpinned rule gives Nrp1 its own percentile, not Pdyn's
     saved energy; a pinned one keeps that energy."""
@@ -165,15 +133,15 @@ def test_another_gene_with_a_session_gets_the_threshold_by_its_rule(window, pinn
     if w.is_comparing:
         w.set_compare_mode(False)
     w.request_gene("Pdyn")
-    assert _wait(lambda: w.grid is not None and w.grid.id == PDYN)
-    _settle(w)
+    qtbot.waitUntil(lambda: w.grid is not None and w.grid.id == PDYN, timeout=60_000)
+    _settle(qtbot, w)
     session = w.session_binding.snapshot()
     d = session.display
     d.threshold, d.threshold_percentile, d.threshold_pinned = 7.1, 90.0, pinned
     session.experiment = ExperimentRef.of(w.data.experiment(NRP1))  # what app.py does with --gene
     w.session_binding.apply(session, PDYN)
-    assert _wait(lambda: w.grid is not None and w.grid.id == NRP1)
-    _settle(w)
+    qtbot.waitUntil(lambda: w.grid is not None and w.grid.id == NRP1, timeout=60_000)
+    _settle(qtbot, w)
     expected = 7.1 if pinned else percentile_threshold(w.grid, 90.0)
     assert abs(expected - 7.1) > 1.0 or pinned  # Nrp1's 90th percentile is far from Pdyn's 7.1
     assert w.controls.values()["threshold"] == pytest.approx(expected, abs=0.01)
@@ -182,22 +150,22 @@ def test_another_gene_with_a_session_gets_the_threshold_by_its_rule(window, pinn
     # the saved gene itself still gets its exact saved threshold, pinned or not
     session.experiment = ExperimentRef.of(w.data.experiment(PDYN))
     w.session_binding.apply(session, PDYN)
-    assert _wait(lambda: w.grid is not None and w.grid.id == PDYN)
-    _settle(w)
+    qtbot.waitUntil(lambda: w.grid is not None and w.grid.id == PDYN, timeout=60_000)
+    _settle(qtbot, w)
     assert w.controls.values()["threshold"] == pytest.approx(7.1, abs=0.01)
 
 
-def _compare_pdyn_with_nrp1(w) -> None:
+def _compare_pdyn_with_nrp1(qtbot, w) -> None:
     w.request_gene("Pdyn")
-    assert _wait(lambda: w.grid is not None and w.grid.id == PDYN)
+    qtbot.waitUntil(lambda: w.grid is not None and w.grid.id == PDYN, timeout=60_000)
     w.compare_with(NRP1)
-    assert _wait(lambda: w.is_comparing)
-    _settle(w)
+    qtbot.waitUntil(lambda: w.is_comparing, timeout=60_000)
+    _settle(qtbot, w)
 
 
-def test_compare_mode_is_saved_and_reopened(window, tmp_path):
+def test_compare_mode_is_saved_and_reopened(qtbot, window, tmp_path):
     w = window
-    _compare_pdyn_with_nrp1(w)
+    _compare_pdyn_with_nrp1(qtbot, w)
     path = tmp_path / "cmp.json"
     assert save_session_file(w, path)
     saved = read_session(path)
@@ -205,15 +173,15 @@ def test_compare_mode_is_saved_and_reopened(window, tmp_path):
     w.set_compare_mode(False)
     assert not w.state.comparing
     assert open_session_file(w, path)
-    assert _wait(lambda: w.is_comparing)
-    _settle(w)
+    qtbot.waitUntil(lambda: w.is_comparing, timeout=60_000)
+    _settle(qtbot, w)
     assert w.compare_grid.id == NRP1 and w.grid.id == PDYN
     w.set_compare_mode(False)
 
 
-def test_the_compare_view_follows_the_state(window):
+def test_the_compare_view_follows_the_state(qtbot, window):
     w = window
-    _compare_pdyn_with_nrp1(w)
+    _compare_pdyn_with_nrp1(qtbot, w)
     view = w.compare_view
     w.set_compare_mode(False)  # hidden, it still follows
     w.controls.cmap.setCurrentText("plasma")
@@ -230,8 +198,8 @@ def test_the_compare_view_follows_the_state(window):
 def test_image_exports_from_the_window_embed_their_session(qtbot, window, tmp_path):
     w = window
     w.request_gene("Pdyn")
-    assert _wait(lambda: w.grid is not None and w.grid.id == PDYN)
-    _settle(w)
+    qtbot.waitUntil(lambda: w.grid is not None and w.grid.id == PDYN, timeout=60_000)
+    _settle(qtbot, w)
     exports = w.exports
     exports.ask_save_path = lambda caption, suggested, file_filter: tmp_path / "shot.png"
     exports.confirm_overwrite = lambda existing: True
@@ -260,28 +228,36 @@ def test_a_bad_session_file_goes_to_the_banner(window, tmp_path):
 
 # ---- the command line ---------------------------------------------------------------------
 
-def _run(args, tmp_path):
+@pytest.fixture(scope="module")
+def cli_cache(tmp_path_factory):
+    """One cache for the module's command-line runs: the first builds the outline mesh and the
+    atlas arrays (about 15 s of a cold run), the others reuse them.  Offline, nothing else is
+    cached, so what each run shows and saves does not depend on the runs before it."""
+    return tmp_path_factory.mktemp("cli_cache")
+
+
+def _run(args, tmp_path, cache):
     env = dict(os.environ)
-    env.update({"ALLEN_VIEWER_SETTINGS": str(tmp_path / "settings.ini"), "ALLEN_VIEWER_CACHE": str(tmp_path / "cache"),
+    env.update({"ALLEN_VIEWER_SETTINGS": str(tmp_path / "settings.ini"), "ALLEN_VIEWER_CACHE": str(cache),
                 "ALLEN_API_URL": "http://127.0.0.1:9",
                 "ALLEN_DOWNLOAD_URL": "http://127.0.0.1:9/informatics-archive/current-release"})
     return subprocess.run([sys.executable, "-m", "allen_viewer", "--offline", *args], capture_output=True, text=True,
                           env=env, timeout=240)
 
 
-def test_an_exported_image_reopens_as_the_same_session(tmp_path, qapp):
+def test_an_exported_image_reopens_as_the_same_session(tmp_path, qapp, cli_cache):
     """``export image Pdyn --threshold 7.5 --view dorsal --out a.png`` then
     ``--session a.json --screenshot b.png``: the same gene, threshold, camera and display; b.json carries it."""
     a_png, b_png = tmp_path / "a.png", tmp_path / "b.png"
     result = _run(["export", "image", "Pdyn", "--threshold", "7.5", "--view", "dorsal", "--size", "400x300",
-                   "--out", str(a_png)], tmp_path)
+                   "--out", str(a_png)], tmp_path, cli_cache)
     assert result.returncode == 0, result.stderr
     a = json.loads((tmp_path / "a.json").read_text())["session"]
     assert a["experiment"] == {"id": PDYN, "gene": "Pdyn", "plane": "coronal"}
     assert a["display"]["threshold"] == 7.5 and a["display"]["threshold_pinned"] is True
     assert a["camera"]["preset"] == "dorsal"
 
-    result = _run(["--session", str(tmp_path / "a.json"), "--screenshot", str(b_png)], tmp_path)
+    result = _run(["--session", str(tmp_path / "a.json"), "--screenshot", str(b_png)], tmp_path, cli_cache)
     assert result.returncode == 0, result.stderr
     assert b_png.is_file()
     b = json.loads((tmp_path / "b.json").read_text())
@@ -295,32 +271,32 @@ def test_an_exported_image_reopens_as_the_same_session(tmp_path, qapp):
     direction = (focal - pos) / np.linalg.norm(focal - pos)
     assert np.allclose(direction, [0, 1, 0], atol=1e-6) and np.allclose(b["camera"]["view_up"], [-1, 0, 0])
     # and b.json reopens too
-    result = _run(["--session", str(tmp_path / "b.json"), "--screenshot", str(tmp_path / "c.png")], tmp_path)
+    result = _run(["--session", str(tmp_path / "b.json"), "--screenshot", str(tmp_path / "c.png")], tmp_path, cli_cache)
     assert result.returncode == 0, result.stderr
     c = json.loads((tmp_path / "c.json").read_text())["session"]
     assert c["display"] == b["display"] and c["experiment"] == b["experiment"]
     assert np.allclose(c["camera"]["position_um"], b["camera"]["position_um"], atol=1e-3)
 
 
-def test_a_percentile_export_reopens_with_its_rule(tmp_path, qapp):
+def test_a_percentile_export_reopens_with_its_rule(tmp_path, qapp, cli_cache):
     result = _run(["export", "image", "Pdyn", "--threshold-percentile", "80", "--size", "300x200",
-                   "--out", str(tmp_path / "p.png")], tmp_path)
+                   "--out", str(tmp_path / "p.png")], tmp_path, cli_cache)
     assert result.returncode == 0, result.stderr
     a = read_session(tmp_path / "p.json")
     assert a.display.threshold_pinned is False and a.display.threshold_percentile == 80.0
     assert a.display.threshold_rule == "percentile" and a.camera.preset == "oblique"
 
 
-def test_session_with_another_gene_on_the_command_line_uses_the_rule(tmp_path, qapp):
+def test_session_with_another_gene_on_the_command_line_uses_the_rule(tmp_path, qapp, cli_cache):
     """``--session p.json --gene Nrp1``: p.json saved Pdyn at its 90th percentile (unpinned),
     so Nrp1 is drawn at its own 90th percentile, not at Pdyn's energy."""
     result = _run(["export", "image", "Pdyn", "--threshold-percentile", "90", "--size", "300x200",
-                   "--out", str(tmp_path / "p.png")], tmp_path)
+                   "--out", str(tmp_path / "p.png")], tmp_path, cli_cache)
     assert result.returncode == 0, result.stderr
     a = read_session(tmp_path / "p.json")
     assert a.display.threshold_pinned is False and a.display.threshold_percentile == 90.0
     result = _run(["--session", str(tmp_path / "p.json"), "--gene", "Nrp1", "--screenshot", str(tmp_path / "n.png")],
-                  tmp_path)
+                  tmp_path, cli_cache)
     assert result.returncode == 0, result.stderr
     b = read_session(tmp_path / "n.json")
     assert b.experiment.id == NRP1
@@ -333,10 +309,10 @@ def test_session_with_another_gene_on_the_command_line_uses_the_rule(tmp_path, q
     ('{"export": "voxels", "experiments": []}', "export sidecar without a session"),
     ("nope", "is not valid JSON"),
 ])
-def test_bad_session_on_the_command_line_is_one_line(tmp_path, qapp, content, message):
+def test_bad_session_on_the_command_line_is_one_line(tmp_path, qapp, cli_cache, content, message):
     path = tmp_path / "s.json"
     path.write_text(content)
-    result = _run(["--session", str(path), "--screenshot", str(tmp_path / "x.png")], tmp_path)
+    result = _run(["--session", str(path), "--screenshot", str(tmp_path / "x.png")], tmp_path, cli_cache)
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("allen-viewer: error: ") and message in lines[0]

@@ -47,6 +47,18 @@ def build_library(root: Path, layout: Layout, rows: list[tuple], chunk: int = 7)
     return library.refresh()
 
 
+def atlas_data(ontology, gene_index, cache: Path, client=None):
+    """An AtlasData over ``cache`` holding the session's ontology and gene index (so no test
+    loads them again); ``client``: e.g. the fake server's."""
+    from allen_viewer.data import AtlasData
+    from allen_viewer.store.cache import Cache
+
+    data = AtlasData(cache=Cache(cache), client=client)
+    data.__dict__["ontology"] = ontology
+    data.__dict__["gene_index"] = gene_index
+    return data
+
+
 def f16(values: np.ndarray) -> np.ndarray:
     """Values at the library's precision (NaN kept)."""
     return np.asarray(values, np.float32).astype(np.float16).astype(np.float32)

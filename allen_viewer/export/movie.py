@@ -1,0 +1,413 @@
+"""Turntable movies: the 3-D expression scene turning once around the brain, as MP4 or GIF.
+
+:func:`export_movie` builds the scene that ``export image`` draws once, off screen
+(:func:`allen_viewer.export.image.offscreen_scene`: the same spheres, outline, words,
+colour bar, caption and credit), then turns the camera and takes one frame per step,
+feeding each to the encoder as it comes (an MP4 holds one frame in memory at a time):
+
+* **The turn**: one full turn (360 degrees) about the brain's dorsal-ventral axis -- the
+  line parallel to CCF y (DV; PIR, +y ventral) through the centre of the brain outline's
+  box -- in ``frames`` equal steps.  Frame 0 is the starting view, frame ``k`` is turned
+  by ``360 k / frames`` degrees, so the last frame is one step short of the first and the
+  movie loops without a repeated frame.  The camera goes round right-handed about the
+  dorsal direction (counter-clockwise seen from above): from the left side it passes
+  behind the brain (posterior), then to the right, then in front.
+* **The starting view**: a camera preset (``oblique`` by default), or a
+  :class:`~allen_viewer.render.layers.CameraPose` (the viewer's camera).  A preset's
+  camera stands as far away as the widest view of the whole turn needs
+  (:func:`turntable_poses`), so no frame crops the brain and the scale stays constant; a
+  pose keeps its own distance (what the user framed).
+* **Formats** (by the file name): ``.mp4`` -- H.264 (libx264, ``yuv420p``, CRF 18,
+  ``+faststart``) through imageio-ffmpeg's ffmpeg; ``.gif`` -- Pillow through imageio,
+  each frame reduced to its own 256-colour palette (Pillow's fast octree), looping forever.
+* **Sizes**: H.264 in ``yuv420p`` needs even sides, so an MP4's odd side is **rounded
+  down to the next even number** (481x361 -> 480x360) and the frames are rendered at that
+  size (nothing is rescaled; imageio's default ``macro_block_size=16`` would rescale, so
+  it is set to 2).  GIFs keep the size asked for.  Each side is
+  :data:`~allen_viewer.export.image.MIN_SIDE` to :data:`MAX_MOVIE_SIDE` pixels; a GIF
+  (all frames held until written) may use at most half the machine's memory.
+* **Frame rate**: ``fps`` 1 to :data:`MAX_FPS`; a GIF stores each frame's duration in
+  hundredths of a second, so its rate is 100 / round(100 / fps) (30 fps -> 33.3 fps) and
+  at most 50.
+* **Writing**: to a temporary file beside the target, renamed over it when complete
+  (:func:`allen_viewer.store.atomic.atomic_path`); a failure or a cancel leaves no file
+  and an older file untouched.  Then the ``FILE.json`` provenance sidecar, which embeds
+  the session (:mod:`allen_viewer.state`) that drew the movie, as image sidecars do; if
+  the sidecar cannot be written the movie is removed again.
+
+Qt-free: ``allen-viewer export movie`` and the viewer's *File > Export > Movie…* both
+call :func:`export_movie`; the caller reports progress (``progress(done, total)`` frames)
+and may stop it (``cancel()`` returning True raises :class:`~allen_viewer.errors.Cancelled`).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from allen_viewer.errors import AllenViewerError, Cancelled
+from allen_viewer.export.image import (
+    BYTES_PER_PIXEL,
+    DEFAULT_VIEW,
+    MEMORY_SHARE,
+    MIN_SIDE,
+    SCENE_COORDINATES,
+    camera_record,
+    check_size,
+    default_caption,
+    display_record,
+    offscreen_scene,
+    parse_size,
+    physical_memory_bytes,
+)
+from allen_viewer.export.paths import output_errors, undo_on_failure
+from allen_viewer.export.provenance import provenance, write_sidecar
+from allen_viewer.expression.grid import ExpressionGrid
+from allen_viewer.render.layers import CameraPose, DisplaySettings, fit_view
+from allen_viewer.store.atomic import atomic_path
+
+FORMATS = {".mp4": "mp4", ".gif": "gif"}
+"""File name suffix -> movie format."""
+DEFAULT_MOVIE_SIZE = (960, 720)
+"""(width, height) pixels of ``allen-viewer export movie`` without ``--size``."""
+DEFAULT_FRAMES = 120
+DEFAULT_FPS = 30
+"""120 frames at 30 frames per second: a four-second turn, 3 degrees a frame."""
+MIN_FRAMES, MAX_FRAMES = 2, 3600
+"""Frames in a turn: at least 2, at most 3600 (a tenth of a degree a frame; two minutes at 30 fps)."""
+MAX_FPS = 60
+MAX_GIF_FPS = 50
+"""GIF frame durations are whole hundredths of a second, and players slow down shorter ones."""
+MAX_MOVIE_SIDE = 4096
+"""Largest side of a movie frame in pixels (4K; H.264 players rarely take more)."""
+GIF_BYTES_PER_PIXEL = 2
+"""Memory a GIF needs per pixel of every frame until it is written (the 256-colour frame,
+and Pillow's work while saving)."""
+MP4_CRF = 18
+"""x264's constant rate factor: 18 is close to visually lossless for these pictures."""
+TURN_AXIS = (0.0, -1.0, 0.0)
+"""The turn's axis direction, CCF (AP, DV, ML): dorsal (CCF +y is ventral)."""
+
+Progress = Callable[[int, int], None]
+Cancel = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class MoviePlan:
+    """What :func:`export_movie` will write: ``fmt`` (``mp4`` or ``gif``), ``size`` (width,
+    height) pixels as written, ``requested`` (width, height) as asked, ``frames``, ``fps``
+    (as asked) and ``fps_written`` (what the file holds: a GIF's is 100 / whole
+    hundredths)."""
+
+    fmt: str
+    size: tuple[int, int]
+    requested: tuple[int, int]
+    frames: int
+    fps: float
+    fps_written: float
+
+    @property
+    def codec(self) -> str:
+        if self.fmt == "mp4":
+            return "H.264 (libx264, yuv420p)"
+        return "GIF (Pillow, a 256-colour palette per frame by fast octree)"
+
+    @property
+    def rounded(self) -> bool:
+        return self.size != self.requested
+
+    @property
+    def frame_duration_ms(self) -> float:
+        return 1000.0 / self.fps_written
+
+
+def movie_format(path: Path | str) -> str:
+    """``mp4`` or ``gif`` from the name of ``path``; AllenViewerError for any other suffix."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise AllenViewerError(f"Movies are written as MP4 or GIF; name the file ….mp4 or ….gif, "
+                               f"not {Path(path).name!r}.")
+    return FORMATS[suffix]
+
+
+def check_movie_size(size) -> tuple[int, int]:
+    """(width, height) within :data:`~allen_viewer.export.image.MIN_SIDE` to
+    :data:`MAX_MOVIE_SIDE` pixels (and the image renderer's memory rule), else AllenViewerError."""
+    w, h = (int(v) for v in size)
+    if not (MIN_SIDE <= w <= MAX_MOVIE_SIDE and MIN_SIDE <= h <= MAX_MOVIE_SIDE):
+        raise AllenViewerError(f"Movie size {w}x{h} is out of range; each side must be {MIN_SIDE} to "
+                               f"{MAX_MOVIE_SIDE} pixels.")
+    return check_size((w, h))
+
+
+def parse_movie_size(text: str) -> tuple[int, int]:
+    """``"WxH"`` -> (width, height) pixels, checked by :func:`check_movie_size`."""
+    return parse_size(text, check=check_movie_size)
+
+
+def plan_movie(path: Path | str, frames: int = DEFAULT_FRAMES, fps: float = DEFAULT_FPS,
+               size=DEFAULT_MOVIE_SIZE) -> MoviePlan:
+    """Check a movie's arguments before any work and say what will be written (see the
+    module docstring for the rules); AllenViewerError, one line, for the first bad one."""
+    fmt = movie_format(path)
+    if isinstance(frames, bool) or int(frames) != frames or not MIN_FRAMES <= frames <= MAX_FRAMES:
+        raise AllenViewerError(f"The number of frames (--frames) must be a whole number from {MIN_FRAMES} to "
+                               f"{MAX_FRAMES}, not {frames}.")
+    fps = float(fps)
+    most = MAX_GIF_FPS if fmt == "gif" else MAX_FPS
+    if not (np.isfinite(fps) and 1.0 <= fps <= most):
+        raise AllenViewerError(f"The frame rate (--fps) must be from 1 to {most} frames per second for "
+                               f"{fmt.upper()}, not {fps:g}.")
+    requested = check_movie_size(size)
+    written = requested
+    if fmt == "mp4":
+        written = (requested[0] - requested[0] % 2, requested[1] - requested[1] % 2)
+        check_movie_size(written)
+        ffmpeg_program()
+    frames = int(frames)
+    fps_written = fps if fmt == "mp4" else 100.0 / max(2, round(100.0 / fps))
+    if fmt == "gif":
+        memory = physical_memory_bytes()
+        need = frames * written[0] * written[1] * GIF_BYTES_PER_PIXEL + written[0] * written[1] * BYTES_PER_PIXEL
+        if memory and need > memory * MEMORY_SHARE:
+            raise AllenViewerError(f"A GIF of {frames} frames of {written[0]}x{written[1]} would need about "
+                                   f"{need / 2**30:.1f} GiB of memory, more than half of this machine's "
+                                   f"{memory / 2**30:.1f} GiB; use fewer frames, a smaller size, or .mp4.")
+    return MoviePlan(fmt, written, requested, frames, fps, fps_written)
+
+
+def ffmpeg_program() -> str:
+    """The ffmpeg program MP4s are encoded with: imageio-ffmpeg's choice (``$IMAGEIO_FFMPEG_EXE``,
+    the binary in its wheel, or ``ffmpeg`` on the PATH); AllenViewerError when there is none."""
+    try:
+        import imageio_ffmpeg
+
+        exe = imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        exe = None
+    if exe and ((os.path.isfile(exe) and os.access(exe, os.X_OK)) or shutil.which(exe)):
+        return exe
+    raise AllenViewerError("MP4 movies need the ffmpeg program and none was found (imageio-ffmpeg's own, "
+                           "$IMAGEIO_FFMPEG_EXE, or ffmpeg on the PATH); install ffmpeg, or write a .gif.")
+
+
+def encoder_versions(fmt: str) -> str:
+    """The encoding software and its versions, for the sidecar."""
+    import imageio
+
+    if fmt == "gif":
+        import PIL
+
+        return f"imageio {imageio.__version__} (pillow plugin), Pillow {PIL.__version__}"
+    import imageio_ffmpeg
+
+    try:
+        ffmpeg = imageio_ffmpeg.get_ffmpeg_version()
+    except (OSError, RuntimeError, ValueError):
+        ffmpeg = "unknown version"
+    return (f"imageio {imageio.__version__} (ffmpeg plugin), imageio-ffmpeg {imageio_ffmpeg.__version__}, "
+            f"ffmpeg {ffmpeg}")
+
+
+# ---- the turn ---------------------------------------------------------------------------
+
+def turn_pose(pose: CameraPose, centre, degrees: float) -> CameraPose:
+    """``pose`` turned by ``degrees`` about the DV axis through ``centre`` (CCF µm),
+    right-handed about :data:`TURN_AXIS` (dorsal): position, focal point and view-up turn
+    together, so the picture is the scene seen from the turned side."""
+    a = np.asarray(TURN_AXIS, float)
+    t = np.radians(degrees)
+    c, s = np.cos(t), np.sin(t)
+    k = np.array([[0.0, -a[2], a[1]], [a[2], 0.0, -a[0]], [-a[1], a[0], 0.0]])
+    rot = np.eye(3) * c + s * k + (1.0 - c) * np.outer(a, a)  # Rodrigues
+    centre = np.asarray(centre, float)
+
+    def move(p):
+        return tuple(float(v) for v in rot @ (np.asarray(p, float) - centre) + centre)
+
+    return replace(pose, position=move(pose.position), focal_point=move(pose.focal_point),
+                   view_up=tuple(float(v) for v in rot @ np.asarray(pose.view_up, float)))
+
+
+def turn_centre(bounds) -> np.ndarray:
+    """The point the turn's axis passes through: the centre of ``bounds`` (xmin, xmax, ymin,
+    ymax, zmin, zmax µm, the brain outline's box), in CCF µm."""
+    b = np.asarray(bounds, float)
+    return (b[0::2] + b[1::2]) / 2.0
+
+
+def turntable_poses(start: CameraPose, bounds, frames: int, aspect: float = 0.0, fit_points=None,
+                    fit: bool = True) -> list[CameraPose]:
+    """The ``frames`` camera poses of one full turn from ``start`` about the DV axis through
+    the centre of ``bounds`` (see the module docstring).
+
+    With ``fit`` (a camera preset), the camera first moves along its line of sight to the
+    largest distance any frame needs to show the whole brain (``fit_points``, the outline's
+    vertices, and the anatomical words around ``bounds``; :func:`~allen_viewer.render.layers.fit_view`)
+    in a view of width / height ``aspect``; without it the pose keeps its distance."""
+    centre = turn_centre(bounds)
+    steps = [360.0 * k / frames for k in range(frames)]
+    if fit:
+        focal = np.asarray(start.focal_point, float)
+        d = np.asarray(start.position, float) - focal
+        distance = _turn_distance(start, centre, steps, bounds, aspect, fit_points)
+        start = replace(start, position=tuple(float(v) for v in focal + d / np.linalg.norm(d) * distance))
+    return [turn_pose(start, centre, deg) for deg in steps]
+
+
+def _turn_distance(start: CameraPose, centre, steps, bounds, aspect, fit_points) -> float:
+    """The largest camera distance the poses of the turn need to fit the brain."""
+    best = 0.0
+    for deg in steps:
+        pose = turn_pose(start, centre, deg)
+        direction = np.subtract(pose.position, pose.focal_point)
+        best = max(best, fit_view(direction, pose.view_up, bounds, aspect, start.view_angle, fit_points)[3])
+    return best
+
+
+def turntable_frames(grid: ExpressionGrid | None, outline=None, size=DEFAULT_MOVIE_SIZE, frames: int = DEFAULT_FRAMES,
+                     view: str = DEFAULT_VIEW, pose: CameraPose | None = None,
+                     display: DisplaySettings | dict | None = None, cancel: Cancel | None = None,
+                     turn: dict | None = None, **scene_options) -> Iterator[np.ndarray]:
+    """The frames of one turn (uint8 (height, width, 3), row 0 at the top), rendered one at
+    a time in a single off-screen scene.
+
+    ``grid``, ``outline``, ``size`` (width, height), ``view``, ``pose``, ``display`` and
+    ``scene_options`` (any other keyword of :func:`~allen_viewer.export.image.offscreen_scene`:
+    ``color_by``, ``show_outside``, ``caption``, ``orientation``, ...) draw the scene as
+    ``export image`` does; the turn starts at ``pose`` or, without one, at preset ``view``
+    (moved back to fit the whole turn, :func:`turntable_poses`).  ``cancel()`` returning
+    True stops it with :class:`~allen_viewer.errors.Cancelled`; ``turn``, a dict, receives
+    the turn's geometry for the sidecar."""
+    with offscreen_scene(grid, outline, size, view, pose, display=display, **scene_options) as scene:
+        camera = scene.plotter.camera
+        start = CameraPose.of(camera, scene.aspect)
+        poses = turntable_poses(start, scene.bounds, frames, scene.aspect, scene.fit_points, fit=pose is None)
+        if turn is not None:
+            first = poses[0]
+            turn.update(axis="dorsal-ventral: parallel to CCF y (DV), through the centre of the brain outline's box",
+                        through_um=[float(v) for v in turn_centre(scene.bounds)],
+                        degrees=360.0, degrees_per_frame=360.0 / frames,
+                        direction="counter-clockwise seen from above (right-handed about dorsal): "
+                                  "left side -> posterior -> right side -> anterior",
+                        first_frame_camera={"position_um": list(first.position),
+                                            "focal_point_um": list(first.focal_point),
+                                            "view_up": list(first.view_up), "view_angle_deg": first.view_angle},
+                        camera_distance_um=float(np.linalg.norm(np.subtract(first.position, first.focal_point))),
+                        fitted_to_the_whole_turn=pose is None)
+        for p in poses:
+            if cancel is not None and cancel():
+                raise Cancelled("Movie export")
+            p.apply(camera, scene.aspect)
+            yield scene.screenshot()
+
+
+@contextlib.contextmanager
+def _encoder(tmp: Path, plan: MoviePlan, title: str) -> Iterator[Callable[[np.ndarray], None]]:
+    """An ``add(frame)`` that encodes frames into ``tmp``; the file is complete when the block ends."""
+    comment = f"{title}. Data: Allen Mouse Brain Atlas, mouse.brain-map.org. Provenance in the .json beside it."
+    if plan.fmt == "mp4":
+        import imageio.v2 as iio2
+
+        writer = iio2.get_writer(
+            tmp, format="FFMPEG", mode="I", fps=plan.fps, codec="libx264", quality=None, pixelformat="yuv420p",
+            macro_block_size=2,  # the sides are even already; 16 (the default) would rescale
+            ffmpeg_log_level="error",
+            output_params=["-crf", str(MP4_CRF), "-movflags", "+faststart",
+                           "-metadata", f"title={title}", "-metadata", f"comment={comment}"])
+        try:
+            yield writer.append_data
+        finally:
+            writer.close()
+        return
+    import imageio.v3 as iio
+    from PIL import Image
+
+    duration = plan.frame_duration_ms
+    with iio.imopen(tmp, "w", plugin="pillow", extension=".gif") as writer:
+        def add(frame: np.ndarray) -> None:
+            # 256 colours by Pillow's fast octree (on a rendered 960x720 frame 0.02 s against 1.4 s for
+            # its default median cut, which looks the same here); bits=8 then keeps exactly those
+            # colours as a palette image, 1 byte a pixel held until the GIF is written
+            few = np.asarray(Image.fromarray(frame).quantize(256, method=Image.Quantize.FASTOCTREE).convert("RGB"))
+            writer.write(few, is_batch=False, bits=8, duration=duration, loop=0, comment=comment)
+        yield add
+
+
+def movie_record(grid: ExpressionGrid, plan: MoviePlan, **extra) -> dict:
+    """The provenance record of a movie of ``grid`` written as ``plan`` says."""
+    w, h = plan.size
+    movie = {"content": "3-D scene (expression spheres, brain outline) turning once about the dorsal-ventral axis",
+             "format": plan.fmt, "codec": plan.codec, "frames": plan.frames,
+             "fps": plan.fps_written, "fps_asked": plan.fps,
+             "frame_duration_ms": plan.frame_duration_ms, "duration_s": plan.frames / plan.fps_written,
+             "loop": ("frame k is turned 360 k / frames degrees: the last frame is one step short of the first, "
+                      "so the turn loops without a repeated frame" + ("; the GIF loops forever" if plan.fmt == "gif"
+                                                                      else "")),
+             "width_px": w, "height_px": h,
+             "size_asked": {"width_px": plan.requested[0], "height_px": plan.requested[1]},
+             "size_rule": ("H.264 (yuv420p) needs even sides: an odd side is rounded down to even, and the frames "
+                           "are rendered at that size (not rescaled)" if plan.fmt == "mp4"
+                           else "as asked")}
+    movie["encoder"] = encoder_versions(plan.fmt)
+    if plan.fmt == "mp4":
+        movie["crf"] = MP4_CRF
+    else:
+        movie["note"] = ("GIF durations are whole hundredths of a second; Pillow merges identical consecutive "
+                         "frames into one longer frame")
+    return provenance(grid, "movie", movie=movie, **extra)
+
+
+def export_movie(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFAULT_MOVIE_SIZE,
+                 frames: int = DEFAULT_FRAMES, fps: float = DEFAULT_FPS, view: str = DEFAULT_VIEW,
+                 pose: CameraPose | None = None, display: DisplaySettings | dict | None = None,
+                 color_by: str = "auto", show_outside: bool = False, threshold_rule: str = "", session=None,
+                 progress: Progress | None = None, cancel: Cancel | None = None,
+                 scene_options: dict | None = None) -> dict:
+    """Write a turntable movie of ``grid`` to ``path`` (``.mp4`` or ``.gif``) and its
+    ``FILE.json`` sidecar (see the module docstring).
+
+    ``size`` (width, height) pixels asked (an MP4 rounds odd sides down to even);
+    ``frames`` in the turn, at ``fps`` frames per second; the turn starts at ``pose`` or at
+    preset ``view``; ``display`` (threshold, size scale, colour map, opacity),
+    ``color_by`` and ``show_outside`` as the viewer's; ``threshold_rule`` says where the
+    threshold came from; ``session`` (a :class:`~allen_viewer.state.ViewerState`, by
+    default :func:`~allen_viewer.export.image.image_session` of these arguments) is
+    embedded in the sidecar.  ``progress(done, total)`` after each frame; ``cancel()``
+    returning True stops with :class:`~allen_viewer.errors.Cancelled`, leaving no file.
+    ``scene_options``: further keywords of :func:`~allen_viewer.export.image.offscreen_scene`
+    (e.g. ``caption``, ``orientation``, and what export image's figure options add).
+
+    Returns ``{"files": [movie, sidecar], "width", "height", "frames", "fps", "format",
+    "rounded"}``."""
+    from allen_viewer.export.image import image_session
+
+    plan = plan_movie(path, frames, fps, size)
+    path = Path(path)
+    settings = DisplaySettings(**(asdict(display) if isinstance(display, DisplaySettings) else (display or {})))
+    if session is None:
+        session = image_session(grid, settings, view, pose)
+    turn: dict = {}
+    title = f"Allen Viewer turntable: {default_caption(grid)}"
+    options = {"color_by": color_by, "show_outside": show_outside, **(scene_options or {})}
+    with output_errors(path), atomic_path(path, "." + plan.fmt) as tmp, _encoder(tmp, plan, title) as add:
+        for done, frame in enumerate(turntable_frames(grid, outline, plan.size, plan.frames, view, pose, settings,
+                                                      cancel, turn, **options), start=1):
+            add(frame)
+            if progress is not None:
+                progress(done, plan.frames)
+    record = movie_record(grid, plan, camera={**camera_record(view, pose), "turn": turn},
+                          display=display_record(grid, settings, threshold_rule, color_by, show_outside),
+                          coordinates=SCENE_COORDINATES, session=session.to_dict())
+    figure = options.get("figure")
+    if figure is not None:
+        record["figure"] = figure.describe()  # the cut-away and slice planes, as export image's sidecar
+    with undo_on_failure(path):
+        side = write_sidecar(path, record)
+    return {"files": [path, side], "width": plan.size[0], "height": plan.size[1], "frames": plan.frames,
+            "fps": plan.fps_written, "format": plan.fmt, "rounded": plan.rounded}

@@ -1,0 +1,54 @@
+"""How a structure's surface is coloured in the 3-D view (Qt-free).
+
+The rule, in order:
+
+1. the colour the user chose for that structure (right-click in the structure tree; held in
+   :attr:`allen_viewer.state.ViewerState.structure_styles`, so sessions keep it);
+2. otherwise, while a gene's expression is shown, the **neutral surface colour**
+   :data:`NEUTRAL_SURFACE_RGB`, a light blue-grey that is in none of the colour maps offered
+   (viridis, magma, inferno, plasma, hot, gray end in yellow, white or black; the grey map
+   has no blue), so a surface never reads as expression and the atlas' reds, greens and
+   yellows never clash with the colour map;
+3. otherwise (no gene shown) the structure's Allen atlas colour.
+
+Opacity: the user's choice, else :data:`DEFAULT_SURFACE_OPACITY`.  While one structure is
+highlighted (selected in the tree) it is drawn at least :data:`HIGHLIGHT_OPACITY` opaque
+and the others at :data:`DIMMED_FRACTION` of their own opacity.
+"""
+from __future__ import annotations
+
+NEUTRAL_SURFACE_RGB = (150, 178, 220)
+"""The default surface colour while expression is shown (0-255 RGB)."""
+DEFAULT_SURFACE_OPACITY = 0.30
+HIGHLIGHT_OPACITY = 0.75
+DIMMED_FRACTION = 0.4
+"""Other surfaces keep this fraction of their opacity while one is highlighted (0.30 -> 0.12)."""
+OPACITY_CHOICES = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+"""The opacities the structure tree's menu offers."""
+
+
+def surface_color(atlas_rgb, style=None, expression_shown: bool = False) -> tuple[int, int, int]:
+    """The (r, g, b) 0-255 colour of a structure's surface under the rule above.
+
+    ``atlas_rgb``: the structure's atlas colour; ``style``: its
+    :class:`~allen_viewer.state.StructureStyle` or None."""
+    if style is not None and style.color is not None:
+        return tuple(int(c) for c in style.color)
+    if expression_shown:
+        return NEUTRAL_SURFACE_RGB
+    return tuple(int(c) for c in atlas_rgb)
+
+
+def surface_opacity(style=None) -> float:
+    """The opacity (0, 1] of a structure's surface when nothing is highlighted."""
+    return float(style.opacity) if style is not None and style.opacity is not None else DEFAULT_SURFACE_OPACITY
+
+
+def shown_opacity(base: float, highlighted: bool, another_highlighted: bool) -> float:
+    """The opacity a surface of opacity ``base`` is drawn with: highlighted, at least
+    :data:`HIGHLIGHT_OPACITY`; while another is highlighted, :data:`DIMMED_FRACTION` of it."""
+    if highlighted:
+        return max(float(base), HIGHLIGHT_OPACITY)
+    if another_highlighted:
+        return float(base) * DIMMED_FRACTION
+    return float(base)

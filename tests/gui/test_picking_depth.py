@@ -1,0 +1,71 @@
+"""Picking in depth in the real window: a click at the centre of Pdyn's oblique view.
+
+Offline: Pdyn (71717084) is embedded, so nothing needs a server.  Run under a display:
+``xvfb-run -a -s "-screen 0 1920x1080x24" python -m pytest tests/gui/test_picking_depth.py``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from allen_viewer.atlas.reference_space import um_to_ccf25, um_to_grid
+from tests.gui.offline_window import offline_window
+
+pytestmark = pytest.mark.gui
+
+PDYN = 71717084
+
+
+@pytest.fixture(scope="module")
+def window(qapp, tmp_path_factory, ontology, reference_space, gene_index):
+    with offline_window(tmp_path_factory, ontology, reference_space, gene_index, gene="Pdyn") as w:
+        assert w.grid.id == PDYN
+        yield w
+
+
+def test_click_at_the_centre_of_pdyns_oblique_view_selects_striatum(qtbot, window, ontology, reference_space):
+    w = window
+    # the threshold pinned at 1.0, as a user would set it
+    w.controls.pinned.setChecked(True)
+    w.controls.threshold.setValue(1.0)
+    assert w.state.display.threshold_pinned and w.scene.display_settings.threshold == pytest.approx(1.0)
+    w.camera_preset("oblique")
+    widget = w.scene.plotter
+    centre = QPoint(widget.width() // 2, widget.height() // 2)
+    with qtbot.waitSignal(w.scene.pointPicked, timeout=3000) as blocker:
+        qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=centre)
+    um = blocker.args[0]
+    i, j, k = um_to_grid(um)
+    assert np.allclose(um, (i * 200.0, j * 200.0, k * 200.0))  # a voxel centre
+    sid = int(reference_space.grid_structure_ids()[i, j, k])
+    assert sid in ontology.descendant_ids("STR"), ontology.by_id(sid).acronym  # striatum, not cortex
+    assert w.grid.has_data[i, j, k] and w.grid.energy[i, j, k] >= 1.0  # a drawn voxel
+    # the slices and the cursor moved there
+    qtbot.waitUntil(lambda: np.allclose(w.scene.cursor, w.slices.cursor_um()), timeout=2000)
+    a, b, c = um_to_ccf25(um)
+    assert w.slices.panes["coronal"].slice_index == a
+    assert w.slices.panes["horizontal"].slice_index == b
+    assert w.slices.panes["sagittal"].slice_index == c
+    assert np.allclose(w.state.cursor_um, w.slices.cursor_um())
+
+
+def test_below_the_threshold_nothing_there_is_picked(qtbot, window, reference_space):
+    """Raising the threshold above the striatal voxels on the ray changes the pick: only
+    drawn voxels count."""
+    w = window
+    w.controls.pinned.setChecked(True)
+    w.controls.threshold.setValue(1.0)
+    w.camera_preset("oblique")
+    size = w.scene.plotter.render_window.GetSize()
+    first = w.scene.pick_display(size[0] / 2, size[1] / 2)
+    i, j, k = um_to_grid(first)
+    strongest = float(w.grid.energy[i, j, k])
+    w.controls.threshold.setValue(strongest + 0.01)
+    second = w.scene.pick_display(size[0] / 2, size[1] / 2)
+    if second is not None:
+        i2, j2, k2 = um_to_grid(second)
+        if np.allclose(second, np.array([i2, j2, k2]) * 200.0) and w.grid.has_data[i2, j2, k2]:
+            assert w.grid.energy[i2, j2, k2] >= strongest + 0.01
+        assert not np.allclose(second, first)
+    w.controls.threshold.setValue(1.0)
