@@ -1,7 +1,7 @@
 """The viewer under load: start-up, event-loop latency during downloads, rapid gene switching.
 
 Run under a display (``xvfb-run -a -s "-screen 0 1920x1080x24" python benchmarks/gui_load.py``).
-Three measurements, each printed, then one ``RESULT`` line:
+Four measurements, each printed, then one ``RESULT`` line:
 
 1. **Start-up** (``startup_s``, ``startup_ratio``, ``screenshot_peak_mb``): fresh ``python``
    processes (offline, fresh settings) from launch to the first frame the 3-D view renders
@@ -31,8 +31,18 @@ Three measurements, each printed, then one ``RESULT`` line:
    and glibc's ``malloc_trim(0)``, i.e. the memory in use; the untrimmed growth is printed
    too) after the warm-up, half way and at the end.
 
-    python benchmarks/gui_load.py [--switches 100] [--sync 100] [--nissl-rate 600000] [--sync-latency 0.2]
+4. **Click to frame** (``click_to_frame_median_s``, ``layer_only_median_s``): ``--clicks``
+   gene clicks (Pdyn / Nrp1, embedded, i.e. a cached gene) from the gene search panel's
+   ``experimentActivated`` to the end of the first 3-D frame whose expression layer holds
+   the gene clicked (the render window's ``EndEvent``), in a real ``QEventLoop``: the grid
+   load in the worker, the window's update of every pane, and the frame.  In the same
+   window and run, the layer alone: ``set_grid`` and one finished frame (what
+   ``benchmarks/render.py``'s ``switch_s`` times), the floor the click can reach.  Aim:
+   click-to-frame < 0.15 s.
+
+    python benchmarks/gui_load.py [--switches 100] [--clicks 20] [--sync 100] [--nissl-rate 600000]
     python benchmarks/gui_load.py --startup-only     # 1. alone
+    python benchmarks/gui_load.py --switch-only      # 3. and 4. alone
 """
 from __future__ import annotations
 
@@ -181,6 +191,17 @@ def make_window(api_url: str, download_url: str, tmp: Path):
     return window
 
 
+def loaded_window(app, server, tmp: Path):
+    """:func:`make_window` on the fake server, once its index, atlas and outline are in."""
+    from allen_viewer.gui.app import wait_until
+
+    window = make_window(server.api_url, server.download_url, tmp)
+    if not wait_until(app, lambda: window.index is not None and window.space is not None
+                      and window.outline_mesh is not None and not window.probe_channel.busy, 120):
+        sys.exit("the window did not load")
+    return window
+
+
 def measure_switching(app, window, switches: int) -> dict:
     from tests.gui.load_probe import expression_actor_names, median, settled_rss_mb, switch_genes
 
@@ -202,6 +223,81 @@ def measure_switching(app, window, switches: int) -> dict:
             "rss_before_mb": before, "rss_middle_mb": middle, "rss_after_mb": after, "growth_mb": after - before,
             "second_half_mb": after - middle, "raw_growth_mb": raw_after - raw_before,
             "actors": len(expression_actor_names(window)), "switches": switches}
+
+
+def measure_click_to_frame(app, window, count: int) -> dict:
+    """Click-to-frame for a cached gene, and the layer alone, in the same window and run.
+
+    ``click_to_frame``: from the gene search panel's ``experimentActivated`` (what Enter or
+    a click on a listed gene emits) to the end of the first 3-D frame (the render window's
+    ``EndEvent``) drawn with that gene's spheres -- loading the grid from the embedded data
+    in the worker, the window's update of every pane, and the frame.  ``layer_only``: the
+    same switches straight into the scene's expression layer (``set_grid``, then one
+    ``render()`` finished with ``WaitForCompletion``): what ``benchmarks/render.py``'s
+    ``switch_s`` measures, here in the same window, process and load."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from allen_viewer.gui.app import wait_until
+    from tests.gui.load_probe import median
+
+    index = window.index
+    pair = [index.by_id(PDYN), index.by_id(NRP1)]
+    if window.grid is not None and window.grid.id == PDYN:
+        pair.reverse()  # every click asks for the gene not on show
+    rw = window.scene.plotter.render_window
+    target = {}
+
+    loop = QEventLoop()  # a real event loop, as the app runs (no polling delays)
+    timeout = QTimer()
+    timeout.setSingleShot(True)
+    timeout.timeout.connect(loop.quit)
+
+    def on_frame(*_) -> None:  # the first frame whose expression layer holds the gene clicked
+        layer = window.scene.layer
+        if "t" not in target and "id" in target and layer is not None and layer.grid is not None \
+                and layer.grid.id == target["id"]:
+            target["t"] = time.perf_counter()
+            loop.quit()
+
+    observer = rw.AddObserver("EndEvent", on_frame)
+    clicks = []
+    try:
+        os.environ["ALLEN_VIEWER_OFFLINE"] = "1"
+        for n in range(count + 2):  # the first two: warm-up
+            exp = pair[n % 2]
+            target.clear()
+            target["id"] = exp.id
+            timeout.start(30_000)
+            t0 = time.perf_counter()
+            window.search_panel.experimentActivated.emit(exp)
+            if "t" not in target:
+                loop.exec()
+            timeout.stop()
+            if "t" not in target:
+                sys.exit(f"no frame with {exp.label} in 30 s")
+            if n >= 2:
+                clicks.append(target["t"] - t0)
+            wait_until(app, lambda: not window.grid_channel.busy, 5)
+            for _ in range(3):
+                app.processEvents()
+        grids = [window.data.load_grid(e) for e in pair]
+        layer = window.scene.layer
+        alone = []
+        for n in range(count + 2):
+            app.processEvents()
+            t0 = time.perf_counter()
+            layer.set_grid(grids[n % 2])
+            window.scene.render()
+            rw.WaitForCompletion()
+            if n >= 2:
+                alone.append(time.perf_counter() - t0)
+        layer.set_grid(window.grid)  # back to the gene the window shows
+        window.scene.render()
+    finally:
+        os.environ.pop("ALLEN_VIEWER_OFFLINE", None)
+        rw.RemoveObserver(observer)
+    return {"click_median_s": median(clicks), "click_max_s": max(clicks), "layer_median_s": median(alone),
+            "count": count}
 
 
 def measure_latency(app, window, server, n_sync: int, nissl_rate: float, tmp: Path,
@@ -265,12 +361,17 @@ def main() -> None:
                         help="bytes/s the fake server sends the Nissl stand-in at (default 600000)")
     parser.add_argument("--sync-latency", type=float, default=0.2,
                         help="seconds the fake server waits before each grid of the sync (default 0.2)")
+    parser.add_argument("--clicks", type=int, default=20, help="gene clicks timed to the frame (default 20)")
+    parser.add_argument("--switch-only", action="store_true",
+                        help="skip the start-up and latency runs: gene switching and click-to-frame only")
     parser.add_argument("--startup-runs", type=int, default=3, help="fresh processes to time (median)")
     parser.add_argument("--startup-only", action="store_true", help="measure the start-up (1.) only")
     args = parser.parse_args()
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
     os.environ.pop("ALLEN_VIEWER_OFFLINE", None)
 
+    if args.switch_only:
+        return _switch_only(args)
     st = measure_startup(args.startup_runs)
     first = st["first_s"]
     cold_first, cold_all, cold_peak = st["cold"]
@@ -288,7 +389,7 @@ def main() -> None:
 
     import pyvista as pv
 
-    from allen_viewer.gui.app import ensure_app, wait_until
+    from allen_viewer.gui.app import ensure_app
     from tests.fake_allen.data import FakeAllenData
     from tests.fake_allen.server import FakeAllen
 
@@ -299,10 +400,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         os.environ["ALLEN_VIEWER_CACHE"] = str(tmp / "cache")
         FakeAllenData.shared().nissl_path()  # build the stand-in before any clock runs
-        window = make_window(server.api_url, server.download_url, tmp)
-        if not wait_until(app, lambda: window.index is not None and window.space is not None
-                          and window.outline_mesh is not None and not window.probe_channel.busy, 120):
-            sys.exit("the window did not load")
+        window = loaded_window(app, server, tmp)
         try:
             sw = measure_switching(app, window, args.switches)
             print(f"gene switching: {sw['switches']} switches Pdyn/Nrp1 after 10 warm-up: median "
@@ -311,6 +409,11 @@ def main() -> None:
                   f"{sw['rss_after_mb']:.0f} MB ({sw['growth_mb']:+.1f} MB; {sw['second_half_mb']:+.1f} MB over "
                   f"the second half; {sw['raw_growth_mb']:+.1f} MB untrimmed); expression actors at the end: "
                   f"{sw['actors']}")
+            cf = measure_click_to_frame(app, window, args.clicks)
+            print(f"click-to-frame, cached gene ({cf['count']} clicks Pdyn/Nrp1 after 2 warm-up): median "
+                  f"{cf['click_median_s'] * 1000:.0f} ms, slowest {cf['click_max_s'] * 1000:.0f} ms (aim < 150 ms); "
+                  f"the layer alone (set_grid + one finished frame, same window): median "
+                  f"{cf['layer_median_s'] * 1000:.0f} ms")
             lat = measure_latency(app, window, server, args.sync, args.nissl_rate, tmp, args.sync_latency)
             s = lat["summary"]
             what = "Nissl download (GENERATED stand-in, 4.7 MB, slowed)"
@@ -324,7 +427,39 @@ def main() -> None:
             window.deleteLater()
             app.processEvents()
     print(f"RESULT loop_p95_ms={s.p95_ms:.1f} loop_max_ms={s.max_ms:.1f} switch_rss_growth_mb={sw['growth_mb']:.1f} "
-          f"switch_median_s={sw['median_s']:.3f} {startup_result}")
+          f"switch_median_s={sw['median_s']:.3f} click_to_frame_median_s={cf['click_median_s']:.3f} "
+          f"layer_only_median_s={cf['layer_median_s']:.3f} {startup_result}")
+
+
+def _switch_only(args) -> None:
+    """``--switch-only``: gene switching and click-to-frame, nothing else."""
+    import pyvista as pv
+
+    from allen_viewer.gui.app import ensure_app
+    from tests.fake_allen.data import FakeAllenData
+    from tests.fake_allen.server import FakeAllen
+
+    pv.global_theme.anti_aliasing = None
+    app = ensure_app()
+    with tempfile.TemporaryDirectory(prefix="allen_viewer_bench_load_") as tmp_name, \
+            FakeAllen(FakeAllenData.shared()) as server:
+        tmp = Path(tmp_name)
+        os.environ["ALLEN_VIEWER_CACHE"] = str(tmp / "cache")
+        window = loaded_window(app, server, tmp)
+        try:
+            sw = measure_switching(app, window, args.switches)
+            cf = measure_click_to_frame(app, window, args.clicks)
+        finally:
+            window.close()
+            window.deleteLater()
+            app.processEvents()
+    print(f"gene switching: {sw['switches']} switches, median {sw['median_s'] * 1000:.0f} ms, slowest "
+          f"{sw['max_s'] * 1000:.0f} ms; RSS {sw['growth_mb']:+.1f} MB")
+    print(f"click-to-frame, cached gene ({cf['count']} clicks): median {cf['click_median_s'] * 1000:.0f} ms, "
+          f"slowest {cf['click_max_s'] * 1000:.0f} ms (aim < 150 ms); the layer alone, same window: median "
+          f"{cf['layer_median_s'] * 1000:.0f} ms")
+    print(f"RESULT switch_median_s={sw['median_s']:.3f} switch_rss_growth_mb={sw['growth_mb']:.1f} "
+          f"click_to_frame_median_s={cf['click_median_s']:.3f} layer_only_median_s={cf['layer_median_s']:.3f}")
 
 
 if __name__ == "__main__":

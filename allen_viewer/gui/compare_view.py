@@ -534,6 +534,33 @@ class CompareView(QWidget):
         if first:
             self.camera_preset("oblique")
 
+    def follow(self, loaded) -> None:
+        """Show what ``loaded`` (a :class:`~allen_viewer.loaded_data.LoadedData`) holds of the
+        atlas -- the reference space, the brain outline, the Nissl volume -- now and whenever
+        it changes (the loaders write it; nobody pushes these here).  The two grids come
+        through :meth:`set_grids`, when the window shows a comparison."""
+        ev = loaded.events
+
+        def space(value, *_old) -> None:
+            if value is not None:
+                self.set_reference_space(value)
+
+        def outline(mesh, *_old) -> None:
+            if mesh is not None:
+                self.set_outline(mesh)
+
+        def nissl(gray, *_old) -> None:
+            if gray is not None and not self._closed:
+                self.slices.set_nissl(gray)
+
+        connections = ((ev.space, space), (ev.outline_mesh, outline), (ev.nissl, nissl))
+        for signal, slot in connections:
+            signal.connect(slot)
+        self.destroyed.connect(lambda *_: [sig.disconnect(fn, missing_ok=True) for sig, fn in connections])
+        space(loaded.space)
+        outline(loaded.outline_mesh)
+        nissl(loaded.nissl)
+
     def set_structure(self, structure: Structure | None) -> None:
         """The structure whose correlation is shown (and highlighted in the slices); None: none."""
         self.structure = structure

@@ -30,7 +30,11 @@ sidecar and is written atomically, so a failed export leaves no half-written fil
 sidecars embed the session that drew them (``"session"``, :mod:`allen_viewer.state`), so
 *File > Open session…* or ``allen-viewer --session FILE.json`` reopens the figure.  The
 display settings and compare mode are read from the window's state
-(:attr:`ExportActions.state`), not from its widgets.
+(:attr:`ExportActions.state`), not from its widgets; the grids, the atlas and the outline
+from :attr:`ExportActions.loaded` (:class:`~allen_viewer.loaded_data.LoadedData`); the
+views on show, the session snapshot and the status messages through
+:class:`ExportViews`, a handful of callables the window gives -- the exports never
+reach into the window.
 
 Overwriting is never silent: the save dialog's own confirmation is turned off and
 :meth:`ExportActions.confirm_overwrite` asks instead, naming the sidecar too (the same
@@ -45,7 +49,9 @@ shown in the banner).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, QStandardPaths, Qt, Signal
@@ -134,19 +140,53 @@ class ImageExportDialog(QDialog):
                 "planes": self.planes_box.isChecked()}
 
 
+@dataclass
+class ExportViews:
+    """What the exports need of the views on show, as callables (the window makes one).
+
+    ``scene()``: the 3-D :class:`~allen_viewer.gui.scene3d.ExpressionScene` whose camera an
+    image takes (compare mode: gene A's); ``slices()``: the slice panes on show
+    (:class:`~allen_viewer.gui.slice_view.SlicePanes`, or the compare view's);
+    ``grab_3d()``: the 3-D view(s) as on screen, rendered first (a ``QImage``);
+    ``grab_window()``: the whole window (a ``QPixmap``); ``snapshot()``: the session now
+    (:class:`~allen_viewer.state.ViewerState`, cursor and camera read from the views);
+    ``show_status(text)``, ``show_error(text)``: the window's messages;
+    ``figure_slices()``: the single-gene slice panes whose slices and slice layers an image's
+    cut-away and slice planes follow; ``scene_figure()``: the 3-D view's
+    :class:`~allen_viewer.gui.scene_figure.SceneFigureActions` (its cut and planes are the
+    image dialog's defaults), or None."""
+
+    scene: Callable[[], object]
+    slices: Callable[[], object]
+    grab_3d: Callable[[], QImage]
+    grab_window: Callable[[], object]
+    snapshot: Callable[[], object]
+    show_status: Callable[[str], None]
+    show_error: Callable[[str], None]
+    figure_slices: Callable[[], object] = lambda: None
+    scene_figure: Callable[[], object] = lambda: None
+
+
 class ExportActions(QObject):
-    """The File > Export menu of a :class:`~allen_viewer.gui.main_window.MainWindow`
-    (see the module docstring)."""
+    """The File > Export menu (see the module docstring).
+
+    ``state``: what is on show (:class:`~allen_viewer.state.ViewerState`: display settings,
+    compare mode); ``loaded``: the loaded grids, atlas and outline
+    (:class:`~allen_viewer.loaded_data.LoadedData`); ``views``: :class:`ExportViews`;
+    ``parent``: the widget the dialogs and the menu belong to (:attr:`window`; nothing is
+    read from it)."""
 
     exportFinished = Signal(object)
     exportFailed = Signal(str)
 
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
-        self.state = window.state
-        """What is on show (:class:`~allen_viewer.state.ViewerState`): display settings and
-        compare mode come from here; the grids, the atlas and the views from the window."""
+    def __init__(self, state, loaded, views: ExportViews, parent: QWidget | None = None):
+        super().__init__(parent)
+        window = parent
+        self.window = parent
+        """The dialogs' parent widget only."""
+        self.state = state
+        self.loaded = loaded
+        self.views = views
         self.last_dir = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
                              or Path.home())
         self.image_size = DEFAULT_IMAGE_SIZE
@@ -195,30 +235,26 @@ class ExportActions(QObject):
         return list(self._jobs)
 
     def update_enabled(self) -> None:
-        has_grid = self.window.grid is not None
+        has_grid = self.loaded.grid is not None
         for key, act in self.actions.items():
             act.setEnabled(has_grid if key not in ("copy_window", "image_window") else True)
-        self.actions["comparison"].setEnabled(self.state.comparing and self.window.space is not None)
+        self.actions["comparison"].setEnabled(self.state.comparing and self.loaded.space is not None)
         for key in ("voxels", "structures"):
-            self.actions[key].setEnabled(has_grid and self.window.space is not None)
+            self.actions[key].setEnabled(has_grid and self.loaded.space is not None)
 
     def _grid(self):
-        grid = self.window.grid
+        grid = self.loaded.grid
         if grid is None:
             raise AllenViewerError("No gene is shown; open one first.")
         return grid
 
     def _space(self):
-        if self.window.space is None:
+        if self.loaded.space is None:
             raise AllenViewerError("The atlas is still loading; try again in a moment.")
-        return self.window.space
+        return self.loaded.space
 
     def _grids_on_show(self) -> list:
-        w = self.window
-        grids = [g for g in (w.grid,) if g is not None]
-        if self.state.comparing and w.compare_grid is not None:
-            grids.append(w.compare_grid)
-        return grids
+        return self.loaded.grids_on_show(self.state.comparing)
 
     # ---- asking (tests replace these) -------------------------------------------------------
 
@@ -239,7 +275,7 @@ class ExportActions(QObject):
 
     def ask_image_options(self) -> dict | None:
         """:class:`ImageExportDialog` values, or None when cancelled."""
-        figure = getattr(self.window, "scene_figure", None)  # the 3-D view's cut-away and planes
+        figure = self.views.scene_figure()  # the 3-D view's cut-away and planes (None: none)
         dialog = ImageExportDialog(self.window, self.image_size, *(() if figure is None else
                                                                    (figure.cut, figure.planes_shown)))
         if not dialog.exec():
@@ -260,7 +296,7 @@ class ExportActions(QObject):
             path = path.with_name(path.name + suffixes[0])
         existing = [p for p in (path, sidecar_path(path)) if p.exists()]
         if existing and not self.confirm_overwrite(existing):
-            self.window.show_status("Export cancelled; nothing was replaced.")
+            self.views.show_status("Export cancelled; nothing was replaced.")
             return None
         self.last_dir = path.parent
         return path
@@ -275,7 +311,7 @@ class ExportActions(QObject):
         def done(result, _tag) -> None:
             self._forget(channel)
             files = [Path(p) for p in result]
-            self.window.show_status(f"Exported {label}: " + ", ".join(str(p) for p in files))
+            self.views.show_status(f"Exported {label}: " + ", ".join(str(p) for p in files))
             self.exportFinished.emit(files)
 
         def failed(message, _exc, _tag) -> None:
@@ -291,7 +327,7 @@ class ExportActions(QObject):
 
         channel.resultReady.connect(done)
         channel.failed.connect(failed)
-        self.window.show_status(f"Exporting {label}…")
+        self.views.show_status(f"Exporting {label}…")
         channel.submit(run, tag=label)
         return channel
 
@@ -301,7 +337,7 @@ class ExportActions(QObject):
         channel.deleteLater()
 
     def _fail(self, message: str) -> None:
-        self.window.show_error(message)
+        self.views.show_error(message)
         self.exportFailed.emit(message)
 
     def _guarded(self, fn) -> None:
@@ -353,10 +389,10 @@ class ExportActions(QObject):
         def go():
             from allen_viewer.export.tables import export_comparison
 
-            w = self.window
-            if not self.state.comparing or w.compare_grid is None:
+            b = self.loaded.compare_grid
+            if not self.state.comparing or b is None:
                 raise AllenViewerError("The comparison table needs compare mode (View > Compare with another gene).")
-            a, b, space = self._grid(), w.compare_grid, self._space()
+            a, space = self._grid(), self._space()
             path = self._target("Export the comparison", f"{a.gene}_vs_{b.gene}.csv", "CSV files (*.csv)", (".csv",))
             if path is not None:
                 self._run(f"{a.gene} vs {b.gene}",
@@ -366,13 +402,12 @@ class ExportActions(QObject):
     # ---- images ---------------------------------------------------------------------------
 
     def _scene_for_pose(self):
-        w = self.window
-        return w.compare_view.scene_a if self.state.comparing else w.scene
+        return self.views.scene()
 
     def figure_options(self, clip: str = "none", planes: bool = False) -> FigureOptions:
         """A cut-away and the slice planes for an off-screen image, at the slice panes'
         current slices and drawn from the panes' own slice layers (so they look as shown)."""
-        slices = self.window.slices
+        slices = self.views.figure_slices()
         return FigureOptions(clip=clip, planes=planes, slices_um=tuple(float(v) for v in slices.cursor_um()),
                              source=slices.layers if planes else None)
 
@@ -381,13 +416,12 @@ class ExportActions(QObject):
         """The gene on show rendered off screen as the 3-D view shows it (display settings,
         *Colour by*, *Show voxels outside the brain*, outline; ``view`` None: the camera on
         screen) at ``size`` (width, height) pixels; ``clip``/``planes``: :meth:`figure_options`."""
-        w = self.window
         grid = self._grid()
         d = self.state.display
         pose = self._scene_for_pose().camera_pose() if view is None else None
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            return render_scene(grid, w.outline_mesh, size, view or "oblique", pose, transparent,
+            return render_scene(grid, self.loaded.outline_mesh, size, view or "oblique", pose, transparent,
                                 d.render_values(), color_by=d.color_by, show_outside=d.show_outside_brain,
                                 figure=self.figure_options(clip, planes))
         finally:
@@ -404,14 +438,14 @@ class ExportActions(QObject):
                                 "PNG images (*.png)", (".png",))
             if path is None:
                 return
-            self.window.show_status(f"Rendering {options['size'][0]} x {options['size'][1]} px…")
+            self.views.show_status(f"Rendering {options['size'][0]} x {options['size'][1]} px…")
             pixels = self.render_scene_pixels(options["size"], options["view"], options["transparent"],
                                               options.get("clip", "none"), options.get("planes", False))
             pose = self._scene_for_pose().camera_pose()
             camera = ({"preset": options["view"]} if options["view"] else
                       {"as_on_screen": True, "position_um": list(pose.position),
                        "focal_point_um": list(pose.focal_point), "view_up": list(pose.view_up)})
-            session = self.window.session_binding.snapshot()
+            session = self.views.snapshot()
             session.cut_away, session.slice_planes = options.get("clip", "none"), bool(options.get("planes", False))
             if options["view"]:
                 session.camera.preset, session.camera.position_um = options["view"], None
@@ -436,17 +470,15 @@ class ExportActions(QObject):
             path = self._target("Save an image of the window", f"{name}_window.png", "PNG images (*.png)", (".png",))
             if path is None:
                 return
-            pixels = qimage_to_array(self.window.grab_window().toImage())
+            pixels = qimage_to_array(self.views.grab_window().toImage())
             record = image_record(grids, "whole window" + (" (compare mode)" if self.state.comparing else ""),
-                                  pixels, session=self.window.session_binding.snapshot().to_dict())
+                                  pixels, session=self.views.snapshot().to_dict())
             self._run("window image", lambda: write_png(path, pixels, record))
         self._guarded(go)
 
     def pane_image(self, plane: str) -> QImage:
         """One slice pane's image area as on screen (compare mode: the two-gene panes)."""
-        w = self.window
-        slices = w.compare_view.slices if self.state.comparing else w.slices
-        return slices.panes[plane].canvas.grab().toImage()
+        return self.views.slices().panes[plane].canvas.grab().toImage()
 
     def export_pane_image(self, plane: str) -> None:
         def go():
@@ -458,28 +490,21 @@ class ExportActions(QObject):
             if path is None:
                 return
             pixels = qimage_to_array(self.pane_image(plane))
-            w = self.window
-            pane = (w.compare_view.slices if self.state.comparing else w.slices).panes[plane]
+            pane = self.views.slices().panes[plane]
             record = image_record(grids, f"{plane} slice pane", pixels,
                                   slice={"plane": plane, "index_25um": pane.slice_index,
                                          "position_um": float(pane.slice_index * 25.0)},
-                                  session=self.window.session_binding.snapshot().to_dict())
+                                  session=self.views.snapshot().to_dict())
             self._run(f"{plane} pane image", lambda: write_png(path, pixels, record))
         self._guarded(go)
 
     def copy_scene(self) -> None:
         """The 3-D view(s) as on screen, to the clipboard."""
-        w = self.window
-        if self.state.comparing:
-            w.compare_view.render()
-            image = w.compare_view.views.grab().toImage()
-        else:
-            w.scene.render()
-            image = w.scene.grab().toImage()
+        image = self.views.grab_3d()
         QGuiApplication.clipboard().setImage(image)
-        w.show_status(f"The 3-D view ({image.width()} x {image.height()} px) is on the clipboard.")
+        self.views.show_status(f"The 3-D view ({image.width()} x {image.height()} px) is on the clipboard.")
 
     def copy_window(self) -> None:
-        image = self.window.grab_window().toImage()
+        image = self.views.grab_window().toImage()
         QGuiApplication.clipboard().setImage(image)
-        self.window.show_status(f"The window ({image.width()} x {image.height()} px) is on the clipboard.")
+        self.views.show_status(f"The window ({image.width()} x {image.height()} px) is on the clipboard.")

@@ -6,9 +6,13 @@ message banner above the centre for failures; the status bar shows what is under
 mouse, the last message and the progress (with Cancel) of running downloads.
 
 The panels never talk to each other or fetch anything: they emit signals, this window
-handles them and asks :class:`~allen_viewer.data.AtlasData` for data through
-:class:`~allen_viewer.gui.workers.RequestChannel` s (one per kind of request: a newer
-request always wins over an older one still in flight).
+handles them and asks :class:`~allen_viewer.gui.loaders.Loaders` for data; the loaders run
+the jobs on :class:`~allen_viewer.gui.workers.RequestChannel` s (one per kind of request: a
+newer request always wins over an older one still in flight) and write what they loaded
+into :attr:`MainWindow.loaded`, a Qt-free :class:`~allen_viewer.loaded_data.LoadedData`
+(the index, the atlas, the grids of genes A and B, the outline mesh, the Nissl volume) that
+the window and the compare view subscribe to.  The status bar
+(:mod:`allen_viewer.gui.status_bar`) follows ``state.network``.
 
 Start-up order: the gene index (fast, enables searching), then the ontology and the
 reference space (tree and slices), then the brain outline mesh (3-D).  A gene asked for
@@ -49,40 +53,40 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, 
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QProgressBar,
     QPushButton,
     QSplitter,
     QStackedWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from allen_viewer import config
-from allen_viewer.atlas.ontology import ROOT_ID, Ontology
+from allen_viewer.atlas.ontology import Ontology  # noqa: F401 - documented type of MainWindow.ontology
 from allen_viewer.atlas.reference_space import ReferenceSpace, ccf25_to_um, um_to_grid
-from allen_viewer.render.meshes import brain_outline, mesh_cache_path, structure_surface
+from allen_viewer.render.meshes import structure_surface
 from allen_viewer.data import AtlasData
 from allen_viewer.errors import AllenViewerError, Offline
 from allen_viewer.expression.grid import ExpressionGrid
 from allen_viewer.expression.summary import summarize
 from allen_viewer.gui.about import experiment_page_url, show_about
 from allen_viewer.gui.compare_view import CompareView, GenePickerDialog
-from allen_viewer.gui.export_actions import ExportActions
-from allen_viewer.gui.first_run import ProbeResult, nissl_offer_bar, offline_note_bar, probe_network
+from allen_viewer.gui.export_actions import ExportActions, ExportViews
+from allen_viewer.gui.first_run import ProbeResult, nissl_offer_bar, offline_note_bar
 from allen_viewer.gui.gene_search import GeneSearchPanel
 from allen_viewer.gui.library_search import LibrarySearchPanel
 from allen_viewer.gui.scene3d import ExpressionControls, ExpressionScene
+from allen_viewer.gui.loaders import Loaders
 from allen_viewer.gui.scene_figure import SceneFigureActions
 from allen_viewer.gui.settings import DEFAULT_GENE, ViewerSettings
-from allen_viewer.gui.slice_view import SlicePanes, nissl_to_gray
+from allen_viewer.gui.slice_view import SlicePanes
 from allen_viewer.gui.state_binding import StateBinding, open_session_file, save_session_file
+from allen_viewer.gui.status_bar import STATUS_WIDTH_FRACTION, MessageBanner, TaskIndicator, WindowStatusBar  # noqa: F401
 from allen_viewer.gui.structure_tree import StructureTreePanel
-from allen_viewer.gui.workers import RequestChannel, error_message, shared_pool
+from allen_viewer.gui.workers import RequestChannel, error_message
+from allen_viewer.loaded_data import LoadedData
 from allen_viewer.state import ViewerState
 from allen_viewer.store.gene_index import Experiment, GeneIndex
 
@@ -93,91 +97,8 @@ DEFAULT_CURSOR_UM = np.array([5200.0, 4200.0, 3800.0])
 CURSOR_3D_DELAY_MS = 40
 """Slider and drag moves update the 3-D cursor at most this often (a frame costs ~30 ms)."""
 DEFAULT_SIZE = (1600, 1000)
-STATUS_WIDTH_FRACTION = 0.45
-"""Status-bar messages are elided to this fraction of the window width (hover info gets the rest)."""
 NISSL_SIZE_TEXT = "136 MB"
 """The Nissl volume's download size, as the offer and the Atlas menu say it."""
-
-
-class MessageBanner(QFrame):
-    """A non-modal strip above the views for failures and notices; closes with its button."""
-
-    STYLES = {
-        "error": "background:#5a1d1d; color:#ffe9e9; border:1px solid #a33;",
-        "info": "background:#1d3a5a; color:#e9f3ff; border:1px solid #36a;",
-    }
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setObjectName("messageBanner")
-        self.label = QLabel(self)
-        self.label.setObjectName("messageBannerText")
-        self.label.setWordWrap(True)
-        self.label.setTextFormat(Qt.TextFormat.PlainText)  # server text is never rendered as HTML
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.close_button = QToolButton(self)
-        self.close_button.setText("✕")
-        self.close_button.setAutoRaise(True)
-        self.close_button.setToolTip("Dismiss")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 4, 4, 4)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(self.close_button)
-        self.close_button.clicked.connect(self.hide)
-        self.kind = "info"
-        self.hide()
-
-    def show_message(self, text: str, kind: str = "error") -> None:
-        self.kind = kind
-        self.setStyleSheet(f"#messageBanner {{{self.STYLES[kind]}}} QLabel {{ color: inherit; }}")
-        self.label.setText(text)
-        self.show()
-
-    @property
-    def text(self) -> str:
-        return self.label.text()
-
-
-class TaskIndicator(QWidget):
-    """Status-bar progress of one :class:`RequestChannel`: a label, a bar and Cancel."""
-
-    def __init__(self, channel: RequestChannel, label: str, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.channel = channel
-        self.label = QLabel(label, self)
-        self.bar = QProgressBar(self)
-        self.bar.setFixedWidth(140)
-        self.bar.setMaximumHeight(16)
-        self.bar.setTextVisible(True)
-        self.cancel_button = QToolButton(self)
-        self.cancel_button.setText("Cancel")
-        self.cancel_button.setObjectName(f"cancel_{channel.name}")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.label)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.cancel_button)
-        self.cancel_button.clicked.connect(channel.cancel)
-        channel.started.connect(self._on_started)
-        channel.progressed.connect(self._on_progress)
-        channel.busyChanged.connect(lambda busy: self.setVisible(busy))
-        self.hide()
-
-    def set_label(self, text: str) -> None:
-        self.label.setText(text)
-
-    def _on_started(self, _tag) -> None:
-        self.bar.setRange(0, 0)  # busy until the first progress report
-        self.show()
-
-    def _on_progress(self, done: int, total, _tag) -> None:
-        if total:
-            self.bar.setRange(0, 1000)
-            self.bar.setValue(int(1000 * min(done, total) / total))
-            self.bar.setFormat(f"{done / 1e6:.1f} / {total / 1e6:.1f} MB")
-        else:
-            self.bar.setRange(0, 0)
-            self.bar.setFormat(f"{done / 1e6:.1f} MB")
 
 
 def _fmt(value: float, digits: int = 3) -> str:
@@ -213,31 +134,21 @@ class MainWindow(QMainWindow):
                  parent: QWidget | None = None, restore_layout: bool = True, notices: bool = True):
         super().__init__(parent)
         self.notices = notices
-        self.network = "unknown"
-        """``unknown`` (probing), ``online``, ``offline`` (found) or ``offline-mode`` (asked for)."""
         self.probe_result: ProbeResult | None = None
-        self._offline_detail = ""
         self._nissl_offered = False
         self.about_box = None
         self.data = data or AtlasData()
         self.settings = settings or ViewerSettings()
-        self.index: GeneIndex | None = None
-        self.ontology: Ontology | None = None
-        self.space: ReferenceSpace | None = None
-        self.grid: ExpressionGrid | None = None
+        self.loaded = LoadedData()
+        """What is loaded (:mod:`allen_viewer.loaded_data`), written by :attr:`loaders`."""
         self._pending_query: str | Experiment | None = None
         self._pending_compare: str | None = None
         self._compare_waiting_for_a = False
-        self.compare_grid: ExpressionGrid | None = None
-        """Gene B of compare mode (None until one was loaded)."""
         self.compare_view: CompareView | None = None
         """Made on first use (three more render windows)."""
-        self.outline_mesh = None
         self._selected: int | None = None
         self._outline_done = False
         self._closing = False
-        self._status_text = ""
-        self._grid_where = ""
         self.state = ViewerState()
         """What the window shows (:mod:`allen_viewer.state`), kept by :attr:`session_binding`."""
         self.setObjectName("allenViewerMainWindow")
@@ -273,15 +184,42 @@ class MainWindow(QMainWindow):
         return title
 
     def _build_channels(self) -> None:
-        pool = shared_pool()
-        self.index_channel = RequestChannel("index", pool, self)
-        self.atlas_channel = RequestChannel("atlas", pool, self)
-        self.outline_channel = RequestChannel("outline", pool, self)
-        self.grid_channel = RequestChannel("grid", pool, self)
-        self.nissl_channel = RequestChannel("nissl", pool, self)
-        self.compare_channel = RequestChannel("compare", pool, self)
-        self.probe_channel = RequestChannel("probe", pool, self)
-        self.surface_channels: dict[int, RequestChannel] = {}
+        self.loaders = Loaders(self.data, self.loaded, self)
+        """The channels and their jobs (:mod:`allen_viewer.gui.loaders`); they write :attr:`loaded`."""
+        ld = self.loaders
+        self.index_channel, self.atlas_channel, self.outline_channel = ld.index_channel, ld.atlas_channel, \
+            ld.outline_channel
+        self.grid_channel, self.nissl_channel, self.compare_channel = ld.grid_channel, ld.nissl_channel, \
+            ld.compare_channel
+        self.probe_channel = ld.probe_channel
+        self.surface_channels: dict[int, RequestChannel] = ld.surface_channels
+
+    # what is loaded: read from (and, for tests and scripts, written into) self.loaded
+
+    index = property(lambda self: self.loaded.index, lambda self, v: setattr(self.loaded, "index", v))
+    """The gene index (:class:`GeneIndex`; None until loaded)."""
+    ontology = property(lambda self: self.loaded.ontology, lambda self, v: setattr(self.loaded, "ontology", v))
+    """The structure ontology (:class:`Ontology`; None until the atlas is in)."""
+    space = property(lambda self: self.loaded.space, lambda self, v: setattr(self.loaded, "space", v))
+    """The reference space (:class:`ReferenceSpace`; None until the atlas is in)."""
+    grid = property(lambda self: self.loaded.grid, lambda self, v: setattr(self.loaded, "grid", v))
+    """Gene A, the gene on show (:class:`ExpressionGrid`; None before one is loaded)."""
+    compare_grid = property(lambda self: self.loaded.compare_grid,
+                            lambda self, v: setattr(self.loaded, "compare_grid", v))
+    """Gene B of compare mode (None until one was loaded)."""
+    outline_mesh = property(lambda self: self.loaded.outline_mesh,
+                            lambda self, v: setattr(self.loaded, "outline_mesh", v))
+    """The brain outline mesh (CCF µm; None until made)."""
+
+    @property
+    def network(self) -> str:
+        """``unknown`` (probing), ``online``, ``offline`` (found) or ``offline-mode`` (asked
+        for): ``state.network``."""
+        return self.state.network
+
+    @property
+    def _grid_where(self) -> str:
+        return self.loaders.grid_where
 
     def _build_views(self) -> None:
         self.scene = ExpressionScene(self)
@@ -375,7 +313,7 @@ class MainWindow(QMainWindow):
         shot.setShortcut(QKeySequence("Ctrl+Shift+S"))
         shot.triggered.connect(self._save_screenshot_dialog)
         file_menu.addAction(shot)
-        self.exports = ExportActions(self)
+        self.exports = ExportActions(self.state, self.loaded, self._export_views(), self)
         file_menu.addMenu(self.exports.menu)
         file_menu.addSeparator()
         self.open_session_action = QAction("&Open session…", self)
@@ -476,44 +414,52 @@ class MainWindow(QMainWindow):
         help_menu.addAction(about)
         self.about_action = about
 
+    def _export_views(self) -> ExportViews:
+        """What the exports need of the views on show (compare mode: the compare view's)."""
+        def grab_3d():
+            if self.is_comparing:
+                self.compare_view.render()
+                return self.compare_view.views.grab().toImage()
+            self.scene.render()
+            return self.scene.grab().toImage()
+
+        return ExportViews(
+            scene=lambda: self.compare_view.scene_a if self.is_comparing else self.scene,
+            slices=lambda: self.compare_view.slices if self.is_comparing else self.slices,
+            grab_3d=grab_3d, grab_window=self.grab_window, snapshot=lambda: self.session_binding.snapshot(),
+            show_status=self.show_status, show_error=self.show_error, figure_slices=lambda: self.slices,
+            scene_figure=lambda: getattr(self, "scene_figure", None))
+
     def _build_status_bar(self) -> None:
-        status = self.statusBar()
-        self.hover_label = QLabel("")
-        self.hover_label.setObjectName("hoverInfo")
-        self.hover_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.message_label = QLabel("")
-        self.message_label.setObjectName("statusMessage")
-        self.message_label.setTextFormat(Qt.TextFormat.PlainText)  # messages may quote server text
-        status.addWidget(self.hover_label, 1)
-        status.addPermanentWidget(self.message_label)
-        self.grid_indicator = TaskIndicator(self.grid_channel, "Grid")
-        self.nissl_indicator = TaskIndicator(self.nissl_channel, "Nissl")
-        status.addPermanentWidget(self.grid_indicator)
-        status.addPermanentWidget(self.nissl_indicator)
-        self.network_label = QLabel("")
-        self.network_label.setObjectName("networkState")
-        self.network_label.setStyleSheet("color:#d35400; font-weight:bold; padding: 0 6px;")
-        self.network_label.hide()
-        status.addPermanentWidget(self.network_label)
+        self.status = WindowStatusBar(self.statusBar(), self.state, self.grid_channel, self.nissl_channel, self)
+        """The status bar (:mod:`allen_viewer.gui.status_bar`); its network label follows ``state.network``."""
+        st = self.status
+        self.hover_label, self.message_label, self.network_label = st.hover_label, st.message_label, st.network_label
+        self.grid_indicator, self.nissl_indicator = st.grid_indicator, st.nissl_indicator
 
     def _connect(self) -> None:
-        # background results
-        self.index_channel.resultReady.connect(self._on_index)
+        # what the loaders load (self.loaded's events) and how they fail (their channels)
+        loaded = self.loaded.events
+        loaded.index.connect(self._on_index)
+        loaded.space.connect(self._on_atlas)
+        loaded.outline_mesh.connect(self._on_outline)
+        loaded.grid.connect(self._on_grid)
+        loaded.compare_grid.connect(self._on_compare_grid)
+        loaded.nissl.connect(self._on_nissl)
+        self.state.events.network.connect(self._on_network)
         self.index_channel.failed.connect(self._on_startup_failed)
-        self.atlas_channel.resultReady.connect(self._on_atlas)
         self.atlas_channel.failed.connect(self._on_startup_failed)
-        self.outline_channel.resultReady.connect(self._on_outline)
-        self.outline_channel.failed.connect(lambda msg, *_: self.show_error(f"Brain outline: {msg}"))
-        self.grid_channel.resultReady.connect(self._on_grid)
+        self.loaders.outlineFailed.connect(lambda msg: self.show_error(f"Brain outline: {msg}"))
+        self.loaders.surfaceMask.connect(self._on_surface)
+        self.loaders.surfaceFailed.connect(lambda msg, sid: self.show_error(
+            f"Surface of {self.ontology.by_id(sid).acronym}: {msg}"))
         self.grid_channel.failed.connect(self._on_grid_failed)
         self.grid_channel.cancelled.connect(
             lambda exp: self.show_status(f"Loading {exp.symbol if exp else 'the gene'} cancelled."))
-        self.nissl_channel.resultReady.connect(self._on_nissl)
         self.nissl_channel.failed.connect(self._on_nissl_failed)
         self.nissl_channel.cancelled.connect(lambda _t: self.show_status("Nissl download cancelled; "
                                                                          "it resumes where it stopped next time."))
         self.nissl_channel.busyChanged.connect(self._on_nissl_busy)
-        self.compare_channel.resultReady.connect(self._on_compare_grid)
         self.compare_channel.failed.connect(self._on_compare_failed)
         self.compare_channel.cancelled.connect(
             lambda exp: self.show_status(f"Loading {exp.symbol if exp else 'the gene'} for comparison cancelled."))
@@ -585,44 +531,22 @@ class MainWindow(QMainWindow):
         return {"main": self.splitter, "slices": self.slices.splitter}
 
     def _start(self) -> None:
-        data = self.data
         self.check_network()
         self.show_status("Loading the gene index and the atlas…")
-        self.index_channel.submit(lambda progress, cancel: data.gene_index, tag="index")
         # the first frame needs the index and the grid only: the atlas (tree, slices, outline)
-        # starts once the index is in and no embedded or cached grid is loading (_start_atlas)
-        self._atlas_started = False
-        self.grid_channel.busyChanged.connect(lambda busy: None if busy else self._start_atlas())
-
-    def _start_atlas(self) -> None:
-        """Load the ontology and the reference space in the background, once per window."""
-        if self._atlas_started:
-            return
-        self._atlas_started = True
-        data = self.data
-
-        def load_atlas(progress, cancel):
-            # the labels are memory-mapped (data.reference_space): nothing else is read here;
-            # the brain mask is made by the outline request, and only when its mesh is not cached
-            return data.ontology, data.reference_space
-
-        self.atlas_channel.submit(load_atlas, tag="atlas")
+        # starts once the index is in and no embedded or cached grid is loading (see the loaders)
+        self.loaders.start()
 
     # ------------------------------------------------------------------ messages
 
     def show_status(self, text: str, error: bool = False) -> None:
         """Put a message in the status bar (red for errors; elided, the whole text in its tool tip)."""
-        self.message_label.setStyleSheet("color:#c0392b; font-weight:bold;" if error else "")
-        self._status_text = text
-        width = max(200, int(self.width() * STATUS_WIDTH_FRACTION))
-        metrics = self.message_label.fontMetrics()
-        self.message_label.setText(metrics.elidedText(text, Qt.TextElideMode.ElideRight, width))
-        self.message_label.setToolTip(text)
+        self.status.show_status(text, error)
 
     @property
     def status_text(self) -> str:
         """The last status-bar message, whole."""
-        return self._status_text
+        return self.status.text
 
     def show_error(self, text: str) -> None:
         """Show a failure in the banner and the status bar; the window stays usable."""
@@ -641,9 +565,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ busy state
 
     def channels(self) -> list[RequestChannel]:
-        return [self.index_channel, self.atlas_channel, self.outline_channel, self.grid_channel,
-                self.nissl_channel, self.compare_channel, self.probe_channel, *self.surface_channels.values(),
-                *self.exports.channels(), *self.library_panel.channels()]
+        return [*self.loaders.channels(), *self.exports.channels(), *self.library_panel.channels()]
 
     def is_busy(self) -> bool:
         """True while any background request of this window is in flight."""
@@ -652,17 +574,14 @@ class MainWindow(QMainWindow):
 
     @property
     def atlas_loaded(self) -> bool:
-        return self.space is not None
+        return self.loaded.atlas_loaded
 
     # ------------------------------------------------------------------ start-up results
 
     def _on_startup_failed(self, message: str, _exc, what) -> None:
-        self.show_error(f"Could not load the {what}: {message}")
-        if what == "index":
-            self._start_atlas()  # the atlas does not need the index
+        self.show_error(f"Could not load the {what}: {message}")  # (the loaders then start the atlas)
 
-    def _on_index(self, index: GeneIndex, _tag) -> None:
-        self.index = index
+    def _on_index(self, index: GeneIndex, *_old) -> None:
         self.search_panel.set_locator(self.data.locate)
         self.search_panel.set_index(index)
         recent = [index.by_id(i) for i in self.settings.recent_experiments if index.has_id(i)]
@@ -678,46 +597,22 @@ class MainWindow(QMainWindow):
         pending, self._pending_compare = self._pending_compare, None
         if pending is not None:
             self.compare_with(pending)
-        if not (self.grid_channel.busy and self._grid_where in ("embedded", "cached")):
-            self._start_atlas()  # else once that grid is in (a download does not hold the atlas back)
 
-    def _on_atlas(self, result, _tag) -> None:
-        self.ontology, self.space = result
+    def _on_atlas(self, space: ReferenceSpace, *_old) -> None:
         self.tree_panel.set_ontology(self.ontology)
         self.library_panel.set_ontology(self.ontology)
         self.slices.set_reference_space(self.space)
         if self.index is not None and self.grid is None and not self.grid_channel.busy:
             self.show_status("Ready.")
-        space = self.space
-
-        def outline(progress, cancel):
-            # numpy only: the VTK part runs in the UI thread (_on_outline; see _on_surface);
-            # a cached outline mesh needs no mask (its 77 MB are then never made)
-            if mesh_cache_path(ROOT_ID).is_file():
-                return None
-            return space.brain_mask25
-
-        self.outline_channel.submit(outline, tag="outline")
         if self.data.has_nissl():
             self._load_nissl(download=False)
-        if self.compare_view is not None:
-            self.compare_view.set_reference_space(self.space)
         if self._selected is not None:
             self._on_structure_selected(self._selected)
         self._update_summary()
         self.atlasReady.emit()
 
-    def _on_outline(self, _brain_mask, _tag) -> None:
-        try:
-            mesh = brain_outline(self.space)  # VTK: in the UI thread (see _on_surface)
-        except Exception as exc:  # noqa: BLE001 - shown, as a failed background request would be
-            log.exception("brain outline failed")
-            self.show_error(f"Brain outline: {error_message(exc)}")
-            return
-        self.outline_mesh = mesh
-        self.scene.set_brain_outline(mesh)
-        if self.compare_view is not None:
-            self.compare_view.set_outline(mesh)
+    def _on_outline(self, mesh, *_old) -> None:
+        self.scene.set_brain_outline(mesh)  # (the compare view follows self.loaded itself)
         if not self._outline_done:
             self._outline_done = True
             self.scene.reset_camera()
@@ -758,20 +653,30 @@ class MainWindow(QMainWindow):
         verb = {"embedded": "Opening", "cached": "Opening cached", "remote": "Downloading"}.get(where, "Loading")
         self.show_status(f"{verb} {exp.label}…")
         self.grid_indicator.set_label(f"{exp.symbol}")
-        self._grid_where = where
-        data = self.data
-        self.grid_channel.submit(lambda progress, cancel: data.load_grid(exp, progress, cancel), tag=exp)
+        self.loaders.load_grid(exp)
 
-    def _on_grid(self, grid: ExpressionGrid, exp: Experiment) -> None:
-        self.grid = grid
+    def _on_grid(self, grid: ExpressionGrid | None, *_old) -> None:
+        """Gene A is in (``loaded.grid``): show it everywhere."""
+        if grid is None:
+            return
+        exp = grid.experiment
         self.banner.hide()
         if grid.has_data.any():
             top = float(grid.energy[grid.has_data].max())
             self.controls.set_energy_range(max(top, self.controls.values()["threshold"]))
         self.controls.apply_gene(grid)  # the gene's own percentile threshold, unless pinned
-        self.scene.set_display(**self.controls.values())
+        # the new display and the new spheres share one frame, drawn at the next paint
+        # (scene.set_display and scene.set_grid would each render, and the paint again)
+        # and one rebuild of the points: the old grid is dropped first (cheap), so the new
+        # threshold does not rebuild the old gene's points just before the new gene's
+        layer = self.scene.layer  # None once the scene is closed
+        if layer is not None:
+            layer.set_grid(None)
+            layer.set_display(**self.controls.values())
         self._sync_slice_threshold()
-        self.scene.set_grid(grid)
+        if layer is not None:
+            layer.set_grid(grid)
+        self.scene.request_render()
         self.slices.set_grid(grid)
         self._update_summary()
         self.setWindowTitle(self._title(grid))
@@ -832,8 +737,7 @@ class MainWindow(QMainWindow):
                 self._show_compare()
             return exp
         self.show_status(f"Loading {exp.label} for comparison…")
-        data = self.data
-        self.compare_channel.submit(lambda progress, cancel: data.load_grid(exp, progress, cancel), tag=exp)
+        self.loaders.load_compare(exp)
         return exp
 
     def _compare_dialog(self) -> None:
@@ -847,8 +751,11 @@ class MainWindow(QMainWindow):
         if dialog.exec() and dialog.experiment is not None:
             self.compare_with(dialog.experiment)
 
-    def _on_compare_grid(self, grid: ExpressionGrid, exp: Experiment) -> None:
-        self.compare_grid = grid
+    def _on_compare_grid(self, grid: ExpressionGrid | None, *_old) -> None:
+        """Gene B is in (``loaded.compare_grid``): compare once gene A is in too."""
+        if grid is None:
+            return
+        exp = grid.experiment
         self.compare_mode_action.setEnabled(True)
         self.search_panel.refresh_sources()
         if self.grid is not None:
@@ -867,11 +774,7 @@ class MainWindow(QMainWindow):
             view = CompareView(self)
             self.stack.addWidget(view)
             self.compare_view = view
-            if self.space is not None:
-                view.set_reference_space(self.space)
-            if self.outline_mesh is not None:
-                view.set_outline(self.outline_mesh)
-            view.slices.set_nissl(self.slices.layers.nissl)
+            view.follow(self.loaded)  # the atlas, the outline and the Nissl volume, now and when they come
             self.session_binding.attach_compare_view(view)  # display, background, cursor, structure
             view.pointClicked.connect(self._on_point_clicked)
             view.pointHovered.connect(self._on_point_hovered)
@@ -917,9 +820,10 @@ class MainWindow(QMainWindow):
         if self.grid is None or self.compare_grid is None:
             return
         a, b = self.grid, self.compare_grid
-        self.compare_grid = a
-        self._grid_where = self.data.locate(b.id)
-        self._on_grid(b, b.experiment)
+        with self.loaded.events.compare_grid.blocked():  # A becomes B quietly: no new comparison to start
+            self.loaded.compare_grid = a
+        self.loaders.grid_where = self.data.locate(b.id)
+        self.loaded.grid = b  # shown as a loaded gene A is
 
     # ------------------------------------------------------------------ display
 
@@ -959,21 +863,9 @@ class MainWindow(QMainWindow):
         self._load_nissl(download=not self.data.has_nissl())
 
     def _load_nissl(self, download: bool) -> None:
-        data = self.data
-        space = self.space
-
-        def job(progress, cancel):
-            if download:
-                data.download_nissl(progress=progress, cancel=cancel)
-            volume = data.nissl()
-            if volume is None:
-                raise AllenViewerError("The Nissl volume is not in the cache.")
-            brain = space.brain_mask25 if space is not None else None
-            return nissl_to_gray(volume, brain)
-
         self.nissl_indicator.set_label("Nissl download" if download else "Nissl")
         self.show_status("Downloading the Nissl volume (136 MB)…" if download else "Opening the Nissl volume…")
-        self.nissl_channel.submit(job, tag="download" if download else "open")
+        self.loaders.load_nissl(download)
 
     def _on_nissl_busy(self, busy: bool) -> None:
         self.cancel_nissl_action.setEnabled(busy)
@@ -981,10 +873,11 @@ class MainWindow(QMainWindow):
         if busy:
             self.nissl_offer.hide()  # however the download was started
 
-    def _on_nissl(self, gray: np.ndarray, tag) -> None:
-        self.slices.set_nissl(gray)
-        if self.compare_view is not None:
-            self.compare_view.slices.set_nissl(gray)
+    def _on_nissl(self, gray: np.ndarray | None, *_old) -> None:
+        if gray is None:
+            return
+        tag = self.loaders.nissl_tag
+        self.slices.set_nissl(gray)  # (the compare view follows self.loaded itself)
         self.nissl_action.setEnabled(True)
         self.nissl_action.setToolTip("")
         self.download_nissl_action.setText("Nissl volume downloaded")
@@ -1006,8 +899,7 @@ class MainWindow(QMainWindow):
                 self.probe_channel.cancel_all()
             self._set_network("offline-mode", "offline mode is on (ALLEN_VIEWER_OFFLINE or --offline)")
             return
-        url = self.data.client.api_url
-        self.probe_channel.submit(lambda progress, cancel: probe_network(url), tag="probe")
+        self.loaders.probe()
 
     def _on_probe(self, result: ProbeResult, _tag) -> None:
         self.probe_result = result
@@ -1015,25 +907,32 @@ class MainWindow(QMainWindow):
         self._set_network("online" if result.online else "offline", result.detail)
 
     def _set_network(self, state: str, detail: str) -> None:
-        changed = state != self.network
-        self.network = state
-        self._offline_detail = detail
+        """The network is ``state`` because of ``detail``: written into ``state.network``,
+        which the status bar and :meth:`_on_network` follow (a repeated state with a new
+        reason shows that reason)."""
+        self.status.network_detail = detail
+        if state == self.state.network:
+            self.status.show_network(state)
+            self._on_network(state, state)
+        else:
+            self.state.network = state
+
+    def _on_network(self, state: str, old: str | None = None) -> None:
+        """``state.network`` changed: the first-run bars, the title, ``networkChanged``."""
         if state == "online":
-            self.network_label.hide()
             self.offline_note.hide()
             self.maybe_offer_nissl()
-        else:
+        elif state != "unknown":
             self.nissl_offer.hide()
-            self.network_label.setText("Offline mode" if state == "offline-mode" else "Offline")
-            self.network_label.setToolTip(
-                f"{detail[0].upper() + detail[1:]}. The embedded data and the cache work as usual; "
-                "anything that needs a download is refused until the network is back.")
-            self.network_label.show()
             if state == "offline" and self.notices:
                 self.offline_note.show_text(self._offline_note_text())
         self.setWindowTitle(self._title(self.grid))
-        if changed:
+        if state != old:
             self.networkChanged.emit(state)
+
+    @property
+    def _offline_detail(self) -> str:
+        return self.status.network_detail
 
     def _offline_note_text(self) -> str:
         detail = self._offline_detail or "the Allen API cannot be reached"
@@ -1113,9 +1012,7 @@ class MainWindow(QMainWindow):
         previous = self._selected
         self._selected = structure_id
         if previous is not None and previous != structure_id and previous not in self.tree_panel.visible_ids():
-            channel = self.surface_channels.get(previous)
-            if channel is not None:
-                channel.cancel_all()
+            self.loaders.cancel_surface(previous)
             self.scene.remove_structure_surface(previous)
         self.slices.set_highlight(structure_id)
         self.scene.highlight_structure(structure_id)
@@ -1130,33 +1027,14 @@ class MainWindow(QMainWindow):
             if structure_id not in self.scene.structure_ids:
                 self._request_surface(structure_id)
         elif structure_id != self._selected:
-            channel = self.surface_channels.get(structure_id)
-            if channel is not None:
-                channel.cancel_all()
+            self.loaders.cancel_surface(structure_id)
             self.scene.remove_structure_surface(structure_id)
 
     def _surface_wanted(self, structure_id: int) -> bool:
         return structure_id == self._selected or structure_id in self.tree_panel.visible_ids()
 
     def _request_surface(self, structure_id: int) -> None:
-        if self.space is None:
-            return
-        channel = self.surface_channels.get(structure_id)
-        if channel is None:
-            channel = RequestChannel(f"surface-{structure_id}", shared_pool(), self)
-            channel.resultReady.connect(self._on_surface)
-            channel.failed.connect(lambda msg, _e, sid: self.show_error(
-                f"Surface of {self.ontology.by_id(sid).acronym}: {msg}"))
-            self.surface_channels[structure_id] = channel
-        space = self.space
-
-        def job(progress, cancel):
-            # numpy only (the 25 µm mask, ~0.1 s); the mesh is made in the UI thread (_on_surface)
-            if mesh_cache_path(structure_id).is_file():
-                return None  # read from the cache there, no mask needed
-            return space.mask25(structure_id)
-
-        channel.submit(job, tag=structure_id)
+        self.loaders.request_surface(structure_id)  # the mask in a worker; _on_surface makes the mesh
 
     def _on_surface(self, mask, structure_id: int) -> None:
         """Make the structure's mesh from the worker's mask, in the UI thread.

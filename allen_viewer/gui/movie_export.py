@@ -125,7 +125,7 @@ class MovieExport(QObject):
 
     def ask_movie_options(self) -> dict | None:
         """:class:`MovieExportDialog` values, or None when cancelled."""
-        figure = getattr(self.actions.window, "scene_figure", None)  # the 3-D view's cut-away and planes
+        figure = self.actions.views.scene_figure()  # the 3-D view's cut-away and planes (None: none)
         shown = {} if figure is None else {"clip": figure.cut, "planes": figure.planes_shown}
         dialog = MovieExportDialog(self.actions.window, {**self.options, **shown})
         if not dialog.exec():
@@ -139,13 +139,13 @@ class MovieExport(QObject):
         try:
             self._run()
         except Cancelled:
-            self.actions.window.show_status("Movie export cancelled; nothing was written.")
+            self.actions.views.show_status("Movie export cancelled; nothing was written.")
         except AllenViewerError as exc:
             self.actions._fail(f"Export of the movie failed: {exc}")
 
     def _run(self) -> None:
         actions = self.actions
-        window = actions.window
+        window = actions.window  # the dialogs' parent only
         grid = actions._grid()
         options = self.ask_movie_options()
         if options is None:
@@ -158,7 +158,7 @@ class MovieExport(QObject):
         plan = plan_movie(path, options["frames"], options["fps"], options["size"])
         view = options["view"]
         pose = actions._scene_for_pose().camera_pose() if view is None else None
-        session = window.session_binding.snapshot()
+        session = actions.views.snapshot()
         session.cut_away, session.slice_planes = options.get("clip", "none"), bool(options.get("planes", False))
         if view:  # the sidecar's session starts where the movie starts
             session.camera.preset, session.camera.position_um = view, None
@@ -187,7 +187,7 @@ class MovieExport(QObject):
             return dialog.wasCanceled()
 
         try:
-            result = export_movie(grid, path, outline=window.outline_mesh, size=plan.requested, frames=plan.frames,
+            result = export_movie(grid, path, outline=actions.loaded.outline_mesh, size=plan.requested, frames=plan.frames,
                                   fps=plan.fps, view=view or "oblique", pose=pose, display=d.render_values(),
                                   color_by=d.color_by, show_outside=d.show_outside_brain, threshold_rule=rule,
                                   session=session, progress=progress, cancel=cancel,
@@ -198,6 +198,6 @@ class MovieExport(QObject):
             dialog.deleteLater()
             self.progress_dialog = None
         rounded = " (odd sides rounded down to even for H.264)" if result["rounded"] else ""
-        window.show_status(f"Exported a {result['width']} x {result['height']}{rounded}, {result['frames']}-frame "
+        actions.views.show_status(f"Exported a {result['width']} x {result['height']}{rounded}, {result['frames']}-frame "
                            f"turntable of {grid.gene}: " + ", ".join(str(p) for p in result["files"]))
         actions.exportFinished.emit(list(result["files"]))

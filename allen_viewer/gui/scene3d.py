@@ -444,6 +444,15 @@ class ExpressionScene(QWidget):
             return
         self.plotter.render()
 
+    def request_render(self) -> None:
+        """Schedule one frame at the widget's next paint instead of rendering now: changes
+        made before then share that frame.  (A :meth:`render` draws at once and the widget
+        then paints -- and renders -- again, so three changes that each render cost four
+        frames; a gene switch through :meth:`set_display` and :meth:`set_grid` cost three.)"""
+        if self._closed:
+            return
+        self.plotter.update()  # QWidget.update (pyvista's BasePlotter.update is shadowed): a paint request
+
     def close_scene(self) -> None:
         """Release the VTK objects and the render window; idempotent.  Called on close.
 

@@ -149,6 +149,6 @@ def test_meshes_are_made_in_the_ui_thread(qtbot, window, monkeypatch):
     window.select_structure(None)
     # the brain outline, as when the atlas arrives at start-up
     with qtbot.waitSignal(window.outlineReady, timeout=30_000):
-        window._on_atlas((window.ontology, window.space), "atlas")
+        window.loaders._on_atlas((window.ontology, window.space), "atlas")
     assert calls == [True, True]
     assert window.outline_mesh is not None and window.outline_mesh.n_points > 10_000

@@ -169,7 +169,7 @@ def test_the_gui_export_draws_the_panes_slices_and_the_cut(rig, outline):
 
     _scene, slices, _actions = rig
     slices.set_cursor_um((5000.0, 4000.0, 6500.0))
-    exports = SimpleNamespace(window=SimpleNamespace(slices=slices))
+    exports = SimpleNamespace(views=SimpleNamespace(figure_slices=lambda: slices))  # ExportViews, in part
     figure = ExportActions.figure_options(exports, "left", True)
     assert figure.clip == "left" and figure.planes and figure.source is slices.layers
     assert figure.positions_um == (5000.0, 4000.0, 6500.0)
