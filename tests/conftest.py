@@ -132,3 +132,35 @@ def reference_space(ontology) -> ReferenceSpace:
 @pytest.fixture(scope="session")
 def gene_index() -> GeneIndex:
     return GeneIndex.load(config.resources_dir() / "gene_index.tsv.gz")
+
+
+PDYN_CORONAL = 71717084
+"""The real embedded Pdyn coronal experiment (resources/grids/71717084.zip)."""
+
+
+@pytest.fixture(scope="module")
+def pdyn(gene_index):
+    """The real Pdyn coronal grid (embedded resource), loaded once per module."""
+    from allen_viewer.expression.grid import load_grid
+
+    return load_grid(config.resources_dir() / "grids" / f"{PDYN_CORONAL}.zip", gene_index.by_id(PDYN_CORONAL))
+
+
+@pytest.fixture(scope="module")
+def outline(reference_space):
+    """The brain outline mesh (CCF um) built from the embedded annotation, not the mesh cache."""
+    from allen_viewer.render.meshes import brain_outline
+
+    return brain_outline(reference_space, use_cache=False)
+
+
+@pytest.fixture(scope="module")
+def no_anti_aliasing():
+    """pyvista's anti-aliasing off for a module (``pytest.mark.usefixtures("no_anti_aliasing")``),
+    so off-screen pictures are the same on every machine; restored afterwards."""
+    import pyvista as pv
+
+    previous = pv.global_theme.anti_aliasing
+    pv.global_theme.anti_aliasing = None
+    yield
+    pv.global_theme.anti_aliasing = previous

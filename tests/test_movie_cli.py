@@ -14,7 +14,6 @@ import imageio.v2 as iio2
 import imageio.v3 as iio
 import numpy as np
 import pytest
-import pyvista as pv
 
 from allen_viewer import cli
 from allen_viewer.export import movie
@@ -24,12 +23,7 @@ from tests.export.test_movie import iou as _iou, silhouette as _silhouette
 PDYN = 71717084
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_anti_aliasing():
-    previous = pv.global_theme.anti_aliasing
-    pv.global_theme.anti_aliasing = None
-    yield
-    pv.global_theme.anti_aliasing = previous
+pytestmark = pytest.mark.usefixtures("no_anti_aliasing")  # tests/conftest.py
 
 
 def _run(capsys, *args) -> tuple[int, str, str]:

@@ -9,35 +9,17 @@ import json
 
 import numpy as np
 import pytest
-import pyvista as pv
 
-from allen_viewer import cli, config
-from allen_viewer.expression.grid import load_grid
+from allen_viewer import cli
 from allen_viewer.export.image import read_png_provenance, render_scene
 from allen_viewer.render.cuts import FigureOptions
-from allen_viewer.render.meshes import brain_outline
 from allen_viewer.state import read_session
 
 PDYN = 71717084
 SIZE = (480, 360)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_anti_aliasing():
-    previous = pv.global_theme.anti_aliasing
-    pv.global_theme.anti_aliasing = None
-    yield
-    pv.global_theme.anti_aliasing = previous
-
-
-@pytest.fixture(scope="module")
-def pdyn(gene_index):
-    return load_grid(config.resources_dir() / "grids" / f"{PDYN}.zip", gene_index.by_id(PDYN))
-
-
-@pytest.fixture(scope="module")
-def outline(reference_space):
-    return brain_outline(reference_space, use_cache=False)
+pytestmark = pytest.mark.usefixtures("no_anti_aliasing")  # tests/conftest.py
 
 
 def _coloured(rgb: np.ndarray) -> np.ndarray:

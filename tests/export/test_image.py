@@ -12,10 +12,8 @@ import pytest
 import pyvista as pv
 from PIL import Image
 
-from allen_viewer import ALLEN_CITATION, __version__, cli, config
-from allen_viewer.render.meshes import brain_outline
+from allen_viewer import ALLEN_CITATION, __version__, cli
 from allen_viewer.errors import AllenViewerError
-from allen_viewer.expression.grid import load_grid
 from allen_viewer.render.layers import BACKGROUND, PRESETS, apply_camera_preset
 from allen_viewer.export.image import (
     PROVENANCE_KEY,
@@ -31,22 +29,7 @@ PDYN = 71717084
 BACKGROUND_RGB = np.array([int(BACKGROUND[i:i + 2], 16) for i in (1, 3, 5)])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_anti_aliasing():
-    previous = pv.global_theme.anti_aliasing
-    pv.global_theme.anti_aliasing = None
-    yield
-    pv.global_theme.anti_aliasing = previous
-
-
-@pytest.fixture(scope="module")
-def pdyn(gene_index):
-    return load_grid(config.resources_dir() / "grids" / f"{PDYN}.zip", gene_index.by_id(PDYN))
-
-
-@pytest.fixture(scope="module")
-def outline(reference_space):
-    return brain_outline(reference_space, use_cache=False)
+pytestmark = pytest.mark.usefixtures("no_anti_aliasing")  # tests/conftest.py
 
 
 def _saturated(rgb: np.ndarray) -> np.ndarray:

@@ -12,9 +12,7 @@ import imageio.v2 as iio2
 import imageio.v3 as iio
 import numpy as np
 import pytest
-import pyvista as pv
 
-from allen_viewer import config
 from allen_viewer.errors import AllenViewerError, Cancelled
 from allen_viewer.export import movie as movie_mod
 from allen_viewer.export.image import render_scene
@@ -27,30 +25,13 @@ from allen_viewer.export.movie import (
     turntable_frames,
     turntable_poses,
 )
-from allen_viewer.expression.grid import load_grid
 from allen_viewer.render.layers import GRID_BOUNDS_UM, PRESETS, CameraPose, apply_camera_preset
-from allen_viewer.render.meshes import brain_outline
 from allen_viewer.state import read_session
 
 PDYN = 71717084
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_anti_aliasing():
-    previous = pv.global_theme.anti_aliasing
-    pv.global_theme.anti_aliasing = None
-    yield
-    pv.global_theme.anti_aliasing = previous
-
-
-@pytest.fixture(scope="module")
-def pdyn(gene_index):
-    return load_grid(config.resources_dir() / "grids" / f"{PDYN}.zip", gene_index.by_id(PDYN))
-
-
-@pytest.fixture(scope="module")
-def outline(reference_space):
-    return brain_outline(reference_space, use_cache=False)
+pytestmark = pytest.mark.usefixtures("no_anti_aliasing")  # tests/conftest.py
 
 
 def read_gif(path) -> np.ndarray:

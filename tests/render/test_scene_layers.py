@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 import pyvista as pv
 
-from allen_viewer import config
 from allen_viewer.atlas.reference_space import ANNOTATION_SHAPE
-from allen_viewer.expression.grid import load_grid
 from allen_viewer.formats.grid_file import GRID_SHAPE, GRID_SPACING_UM
 from allen_viewer.render.cuts import CUT_AWAYS, GRID_CENTRE_UM, MIDLINE_UM, FigureOptions, cut_away
 from allen_viewer.render.layers import ExpressionLayer
@@ -28,17 +26,7 @@ from allen_viewer.render.slice_images import PLANES, slice_layers_for
 PDYN = 71717084
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_anti_aliasing():
-    previous = pv.global_theme.anti_aliasing
-    pv.global_theme.anti_aliasing = None
-    yield
-    pv.global_theme.anti_aliasing = previous
-
-
-@pytest.fixture(scope="module")
-def pdyn(gene_index):
-    return load_grid(config.resources_dir() / "grids" / f"{PDYN}.zip", gene_index.by_id(PDYN))
+pytestmark = pytest.mark.usefixtures("no_anti_aliasing")  # tests/conftest.py
 
 
 @pytest.fixture()
