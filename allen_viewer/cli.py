@@ -234,23 +234,35 @@ def _scene_threshold(args, grid) -> tuple[float, str, float | None]:
     return percentile_threshold(grid, pct), f"{pct:g}th percentile of the gene's in-brain energies", pct
 
 
-def cmd_export_image(args) -> int:
-    from allen_viewer.export.image import export_image, parse_size
+def _scene_export(args):
+    """What export image and export movie share, after their own checks: the output checked
+    again, the grid, the threshold, the figure options, the session the sidecar embeds and
+    the brain outline, as a namespace."""
+    from types import SimpleNamespace
+
+    from allen_viewer.export.image import image_session
     from allen_viewer.render.meshes import brain_outline
 
-    size = parse_size(args.size)
-    check_output_path(args.out, args.force)  # before the work, not after it
     data = _data()
     grid = data.load_grid(_pick(data, args.experiment))
     out = check_output_path(args.out, args.force)
     threshold, rule, pct = _scene_threshold(args, grid)
-    from allen_viewer.export.image import image_session
-
     figure = figure_options(args, data.reference_space)
     session = image_session(grid, {"threshold": threshold}, view=args.view, percentile=pct, figure=figure)
-    result = export_image(grid, out, outline=brain_outline(data.reference_space), size=size, view=args.view,
-                          transparent=args.transparent, display={"threshold": threshold},
-                          threshold_rule=rule, session=session, figure=figure)
+    return SimpleNamespace(grid=grid, out=out, threshold=threshold, rule=rule, figure=figure, session=session,
+                           outline=brain_outline(data.reference_space))
+
+
+def cmd_export_image(args) -> int:
+    from allen_viewer.export.image import export_image, parse_size
+
+    size = parse_size(args.size)
+    check_output_path(args.out, args.force)  # before the work, not after it
+    job = _scene_export(args)
+    grid = job.grid
+    result = export_image(grid, job.out, outline=job.outline, size=size, view=args.view,
+                          transparent=args.transparent, display={"threshold": job.threshold},
+                          threshold_rule=job.rule, session=job.session, figure=job.figure)
     png, side = result["files"]
     print(f"Wrote a {result['width']}x{result['height']} {args.view} image of {grid.experiment.label} to {png} "
           f"(provenance in {side})")
@@ -262,23 +274,16 @@ def cmd_export_movie(args) -> int:
 
     plan = plan_movie(args.out, args.frames, args.fps, parse_movie_size(args.size))  # before the work
     check_output_path(args.out, args.force)
-    from allen_viewer.render.meshes import brain_outline
-
-    data = _data()
-    grid = data.load_grid(_pick(data, args.experiment))
-    out = check_output_path(args.out, args.force)
-    threshold, rule, pct = _scene_threshold(args, grid)
-    from allen_viewer.export.image import image_session
+    job = _scene_export(args)
+    grid = job.grid
     from tqdm import tqdm
 
-    figure = figure_options(args, data.reference_space)
-    session = image_session(grid, {"threshold": threshold}, view=args.view, percentile=pct, figure=figure)
     # a bar on a terminal only (disable=None): pipes, logs and CI get just the result line
     with tqdm(total=plan.frames, desc=f"{grid.experiment.symbol} turntable", unit="frame", file=sys.stderr,
               disable=None, leave=False) as bar:
-        result = export_movie(grid, out, outline=brain_outline(data.reference_space), size=plan.requested,
-                              frames=plan.frames, fps=args.fps, view=args.view, display={"threshold": threshold},
-                              threshold_rule=rule, session=session, scene_options={"figure": figure},
+        result = export_movie(grid, job.out, outline=job.outline, size=plan.requested,
+                              frames=plan.frames, fps=args.fps, view=args.view, display={"threshold": job.threshold},
+                              threshold_rule=job.rule, session=job.session, scene_options={"figure": job.figure},
                               progress=lambda done, total: bar.update(done - bar.n))
     movie, side = result["files"]
     rounded = (f" (rounded from {plan.requested[0]}x{plan.requested[1]}: H.264 needs even sides)"

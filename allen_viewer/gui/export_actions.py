@@ -97,6 +97,21 @@ def qimage_to_array(image: QImage, alpha: bool = False) -> np.ndarray:
     return arr[:, :img.width() * channels].reshape(img.height(), img.width(), channels).copy()
 
 
+def size_boxes(size, max_side: int) -> tuple[QSpinBox, QSpinBox, QHBoxLayout]:
+    """A width and a height box (pixels, :data:`MIN_SIDE` to ``max_side``) set to ``size``
+    (width, height), and the row that holds them: the export dialogs' *Size*."""
+    width_box, height_box = QSpinBox(), QSpinBox()
+    for box, value in ((width_box, size[0]), (height_box, size[1])):
+        box.setRange(MIN_SIDE, max_side)
+        box.setSuffix(" px")
+        box.setValue(int(value))
+    row = QHBoxLayout()
+    row.addWidget(width_box)
+    row.addWidget(QLabel("×"))
+    row.addWidget(height_box)
+    return width_box, height_box, row
+
+
 class ImageExportDialog(QDialog):
     """Size (pixels), camera and background of an off-screen image of the 3-D view."""
 
@@ -105,16 +120,7 @@ class ImageExportDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Image of the 3-D view")
         self.setObjectName("imageExportDialog")
-        self.width_box = QSpinBox()
-        self.height_box = QSpinBox()
-        for box, value in ((self.width_box, size[0]), (self.height_box, size[1])):
-            box.setRange(MIN_SIDE, MAX_SIDE)
-            box.setSuffix(" px")
-            box.setValue(int(value))
-        size_row = QHBoxLayout()
-        size_row.addWidget(self.width_box)
-        size_row.addWidget(QLabel("×"))
-        size_row.addWidget(self.height_box)
+        self.width_box, self.height_box, size_row = size_boxes(size, MAX_SIDE)
         self.view_box = QComboBox()
         for text, value in VIEW_CHOICES:
             self.view_box.addItem(text, value)

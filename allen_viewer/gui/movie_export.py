@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QProgressDialog,
     QSpinBox,
@@ -33,7 +32,6 @@ from PySide6.QtWidgets import (
 )
 
 from allen_viewer.errors import AllenViewerError, Cancelled
-from allen_viewer.export.image import MIN_SIDE
 from allen_viewer.export.movie import (
     DEFAULT_FPS,
     DEFAULT_FRAMES,
@@ -45,7 +43,7 @@ from allen_viewer.export.movie import (
     export_movie,
     plan_movie,
 )
-from allen_viewer.gui.export_actions import VIEW_CHOICES
+from allen_viewer.gui.export_actions import VIEW_CHOICES, size_boxes
 from allen_viewer.gui.scene_figure import figure_option_widgets
 
 
@@ -57,15 +55,7 @@ class MovieExportDialog(QDialog):
         values = {**default_movie_options(), **(values or {})}
         self.setWindowTitle("Movie of the 3-D view")
         self.setObjectName("movieExportDialog")
-        self.width_box, self.height_box = QSpinBox(), QSpinBox()
-        for box, value in ((self.width_box, values["size"][0]), (self.height_box, values["size"][1])):
-            box.setRange(MIN_SIDE, MAX_MOVIE_SIDE)
-            box.setSuffix(" px")
-            box.setValue(int(value))
-        size_row = QHBoxLayout()
-        size_row.addWidget(self.width_box)
-        size_row.addWidget(QLabel("×"))
-        size_row.addWidget(self.height_box)
+        self.width_box, self.height_box, size_row = size_boxes(values["size"], MAX_MOVIE_SIDE)
         self.view_box = QComboBox()
         for text, value in VIEW_CHOICES:
             self.view_box.addItem(text, value)

@@ -13,30 +13,17 @@ import pytest
 import pyvista as pv
 from PIL import Image
 
-from allen_viewer import config
-from allen_viewer.expression.grid import load_grid
 from allen_viewer.formats.grid_file import GRID_SPACING_UM
 from allen_viewer.gui.export_actions import ImageExportDialog
 from allen_viewer.gui.scene3d import ExpressionScene
 from allen_viewer.gui.scene_figure import CUT_LABELS, SceneFigureActions
 from allen_viewer.gui.slice_view import SlicePanes
 from allen_viewer.render.cuts import MIDLINE_UM
-from allen_viewer.render.meshes import brain_outline
 from allen_viewer.state import ViewerState
 
 pytestmark = pytest.mark.gui
 
 PDYN = 71717084
-
-
-@pytest.fixture(scope="module")
-def pdyn(gene_index):
-    return load_grid(config.resources_dir() / "grids" / f"{PDYN}.zip", gene_index.by_id(PDYN))
-
-
-@pytest.fixture(scope="module")
-def outline(reference_space):
-    return brain_outline(reference_space, use_cache=False)
 
 
 @pytest.fixture
