@@ -219,6 +219,14 @@ def measure(root: str, seed_id: int, sagittal_id: int, repeats: int = 4) -> dict
     diff = differential_search(library, ontology, "CP", "Isocortex", top=None)
     out["corr"] = [[h.experiment_id, h.r] for h in corr]
     out["diff"] = [[h.experiment_id, h.fold_change] for h in diff]
+    out["mem"] = process_memory()
+    return out
+
+
+def process_memory() -> dict:
+    """This process's peak resident memory and its anonymous and file-backed parts, bytes:
+    ``{"VmHWM", "RssAnon", "RssFile"}`` from /proc/self/status (only VmHWM, from getrusage,
+    where there is no /proc)."""
     status = Path("/proc/self/status").read_text() if Path("/proc/self/status").exists() else ""
     mem = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in status.splitlines()
            if line.split(":")[0] in ("VmHWM", "RssAnon", "RssFile")}
@@ -226,8 +234,7 @@ def measure(root: str, seed_id: int, sagittal_id: int, repeats: int = 4) -> dict
         import resource
 
         mem["VmHWM"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    out["mem"] = mem
-    return out
+    return mem
 
 
 # ---------------------------------------------------------------------------- main

@@ -34,7 +34,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(Path(__file__).resolve().parent)]  # this checkout's allen_viewer, then search.py
-from search import CHUNK, GENOME, Generator, build, generated_library_plan  # noqa: E402  (the same generated library)
+from search import (  # noqa: E402  (the same generated library)
+    CHUNK, GENOME, Generator, build, generated_library_plan, process_memory,
+)
 
 SEED_UM = (5400.0, 3000.0, 2000.0)
 CHECK_VOXELS = 400
@@ -61,14 +63,7 @@ def measure(root: str, repeats: int = 3) -> dict:
     for name, res in (("coronal", cor), ("all", allp)):
         out[name] = {"r": np.where(np.isnan(res.r), None, res.r).tolist(), "experiments": res.experiments,
                      "with_result": int((~np.isnan(res.r)).sum()), "column": res.seed_column}
-    status = Path("/proc/self/status").read_text() if Path("/proc/self/status").exists() else ""
-    mem = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in status.splitlines()
-           if line.split(":")[0] in ("VmHWM", "RssAnon", "RssFile")}
-    if "VmHWM" not in mem:
-        import resource
-
-        mem["VmHWM"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    out["mem"] = mem
+    out["mem"] = process_memory()
     return out
 
 

@@ -485,20 +485,6 @@ class PointLayer:
             return np.zeros(0, np.float32)
         return np.asarray(self.poly.point_data["radius"]) * self.display.size_scale
 
-    def pick_ray(self, origin: np.ndarray, direction: np.ndarray) -> tuple[int, float] | None:
-        """(point id, distance along the ray) of the nearest sphere the ray hits, or None."""
-        if self.actor is None or not self.actor.GetVisibility() or self.poly.n_points == 0:
-            return None
-        p = np.asarray(self.poly.points, dtype=np.float64) - origin
-        t = p @ direction
-        perp2 = np.einsum("ij,ij->i", p, p) - t * t
-        r = self.radii_um().astype(np.float64)
-        hit = np.flatnonzero((t > 0) & (perp2 <= r * r))
-        if hit.size == 0:
-            return None
-        best = hit[np.argmin(t[hit])]
-        return int(best), float(t[best])
-
 
 class ExpressionLayer(PointLayer):
     """One experiment's expression spheres (see the module docstring).
