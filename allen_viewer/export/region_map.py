@@ -100,10 +100,12 @@ def region_session(grid: ExpressionGrid, section: sf.Section, cmap: str):
 
 
 def export_region_map(grid: ExpressionGrid, space, path: Path | str, plane: str, at_um, depth: int | None = None,
-                      structures: list[str] | None = None, value: str = "energy", cmap: str = "viridis") -> dict:
+                      structures: list[str] | None = None, value: str = "energy", cmap: str = "viridis",
+                      note: str = "") -> dict:
     """Draw the region map of ``grid`` on the section of ``plane`` through ``at_um`` (CCF
     µm) and write it to ``path`` (``.svg``, ``.pdf`` or ``.png``) with its sidecar.
 
+    ``note``: a line added under the title (e.g. that the data are generated).
     Returns ``{"files": [figure, sidecar], "regions": [...]}`` (``regions`` as the sidecar's
     ``painted``)."""
     import matplotlib
@@ -192,7 +194,7 @@ def export_region_map(grid: ExpressionGrid, space, path: Path | str, plane: str,
         sf.add_title(layout, f"{e.symbol} ({e.plane} experiment {e.id}): mean {value} per structure and hemisphere",
                      "Data: Allen Mouse Brain Atlas, mouse.brain-map.org. Regions: CCFv3 2017 annotation (25 um). "
                      "Means over the 200 um grid voxels with data.",
-                     f"{rule}; {sf.section_words(section)}")
+                     f"{rule}; {sf.section_words(section)}" + (f". {note}" if note else ""))
     session = region_session(grid, section, cmap)
     record = provenance(
         grid, "region map", figure={

@@ -234,6 +234,7 @@ def add_colour_bar(layout: FigureLayout, cmap, norm, label: str, extend: str = "
     bar = layout.figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=layout.cax, extend=extend)
     if bar.solids is not None:
         bar.solids.set_rasterized(False)  # matplotlib rasterizes long colour bars; keep it a vector
+        bar.solids.set_edgecolor("face")  # and without seams between its bands in PDF/SVG viewers
     bar.set_label(label, fontsize=7)
     bar.ax.tick_params(labelsize=7)
     layout.cax.set_gid("colour_bar")

@@ -167,7 +167,8 @@ def export_slice_figure(grid: ExpressionGrid, space, path: Path | str, plane: st
             colour = colour_map(norm(value))
             x = 200.0 * v[cols_axis] - 100.0
             y = 200.0 * v[rows_axis] - 100.0
-            rect = Rectangle((x, y), 200.0, 200.0, facecolor=colour, edgecolor="none", linewidth=0, zorder=2)
+            # edged in its own colour: renderers that anti-alias each square leave no seams between them
+            rect = Rectangle((x, y), 200.0, 200.0, facecolor=colour, edgecolor=colour, linewidth=0.25, zorder=2)
             rect.set_gid(f"v{v[0]}_{v[1]}_{v[2]}")
             if clip is not None:
                 rect.set_clip_path(clip)
