@@ -110,6 +110,10 @@ def section_at(space: ReferenceSpace, plane: str, at_um) -> Section:
     p = PLANES[plane]
     index = int(um_to_ccf25(at_um)[p.axis])
     labels = np.ascontiguousarray(p.take(space.labels25, index))
+    if not labels.any():
+        axis = ("AP", "DV", "ML")[p.axis]
+        raise AllenViewerError(f"The {plane} section at {axis} {index * ANNOTATION_SPACING_UM:g} um does not cross "
+                               "the brain (no annotated voxel there); choose a point inside the brain.")
     return Section(p, tuple(float(v) for v in at_um), index, int(GRID_MAPS[p.axis][index]), labels)
 
 
