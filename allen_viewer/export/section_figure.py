@@ -256,7 +256,10 @@ def add_title(layout: FigureLayout, text: str, note: str, subtitle: str = "") ->
 def section_words(section: Section) -> str:
     """``coronal section at AP 5300 um`` (the slice's position along its axis)."""
     axis = ("AP", "DV", "ML")[section.plane.axis]
-    return f"{section.plane.name} section at {axis} {section.index25 * ANNOTATION_SPACING_UM:g} um"
+    words = f"{section.plane.name} section at {axis} {section.index25 * ANNOTATION_SPACING_UM:g} um"
+    if section.plane.axis == 2:  # sagittal: say which hemisphere (grid ML 0-28 is the left)
+        words += " (left hemisphere)" if section.hemisphere_pixels()[0, 0] == 0 else " (right hemisphere)"
+    return words
 
 
 def save_figure(layout: FigureLayout, path: Path | str, record: dict) -> list[Path]:
