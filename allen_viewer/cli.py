@@ -223,6 +223,49 @@ def cmd_export_volume(args) -> int:
     return 0
 
 
+def cmd_export_slice(args) -> int:
+    from allen_viewer.export.section_figure import figure_format, parse_at
+    from allen_viewer.export.slice_figure import NISSL_MISSING, export_slice_figure
+
+    figure_format(args.out)  # before the work, not after it
+    at = parse_at(args.at)
+    check_output_path(args.out, args.force)
+    data = _data()
+    if args.background == "nissl" and not data.has_nissl():
+        raise AllenViewerError(NISSL_MISSING)
+    grid = data.load_grid(_pick(data, args.experiment))
+    threshold, rule = None, ""
+    if args.threshold is not None or args.threshold_percentile is not None:
+        threshold, rule, _ = _scene_threshold(args, grid)
+    result = export_slice_figure(grid, data.reference_space, check_output_path(args.out, args.force), args.plane, at,
+                                 labels=args.labels, background=args.background,
+                                 nissl=data.nissl() if args.background == "nissl" else None, cmap=args.cmap,
+                                 threshold=threshold, threshold_rule=rule)
+    figure, side = result["files"]
+    print(f"Wrote a {args.plane} slice of {grid.experiment.label} ({result['voxels']} voxels with data, "
+          f"{result['structures']} structure outlines, {result['labels']} labels) to {figure} (provenance in {side})")
+    return 0
+
+
+def cmd_export_region_map(args) -> int:
+    from allen_viewer.export.region_map import export_region_map
+    from allen_viewer.export.section_figure import figure_format, parse_at
+
+    figure_format(args.out)  # before the work, not after it
+    at = parse_at(args.at)
+    check_output_path(args.out, args.force)
+    data = _data()
+    grid = data.load_grid(_pick(data, args.experiment))
+    result = export_region_map(grid, data.reference_space, check_output_path(args.out, args.force), args.plane, at,
+                               depth=args.depth, structures=_structure_list(args.structures), value=args.value,
+                               cmap=args.cmap)
+    figure, side = result["files"]
+    painted = sum(r["colour"] is not None for r in result["regions"])
+    print(f"Wrote a {args.plane} region map of {grid.experiment.label} ({painted} regions painted, "
+          f"{len(result['regions']) - painted} without data) to {figure} (provenance in {side})")
+    return 0
+
+
 def _scene_threshold(args, grid) -> tuple[float, str, float | None]:
     """(energy threshold, its rule in words, percentile or None) from --threshold or
     --threshold-percentile (default: the 90th percentile of the gene's in-brain energies)."""
@@ -439,6 +482,42 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--volume", default="energy", choices=("energy", "intensity", "density", "all"),
                    help="which volume (default energy; all writes FILE_energy.nrrd, ...)")
     e.set_defaults(func=cmd_export_volume)
+
+    def section_options(e) -> None:
+        """What export slice and export region-map share: the plane, the point, the colours."""
+        from allen_viewer.state import CMAPS
+
+        e.add_argument("--plane", required=True, choices=("coronal", "sagittal", "horizontal"),
+                       help="the section's plane, oriented as the viewer's slice panes")
+        e.add_argument("--at", required=True, metavar="AP,DV,ML",
+                       help="a point of the section in CCFv3 micrometres, e.g. 5300,4000,5700 (through CP)")
+        e.add_argument("--cmap", default="viridis", choices=CMAPS, help="colour map (default viridis)")
+
+    e = export_parser("slice", "one section through a point as a vector figure (SVG or PDF; or PNG): outlines, "
+                               "labels, the expression voxels", "the figure to write: FILE.svg, FILE.pdf or FILE.png")
+    section_options(e)
+    e.add_argument("--labels", action="store_true", help="write the structures' acronyms (as text)")
+    e.add_argument("--background", default="annotation", choices=("annotation", "nissl", "none"),
+                   help="under the voxels: the atlas colours (default), the Nissl stain (after "
+                        "`download-reference nissl`) or none (white)")
+    limit = e.add_mutually_exclusive_group()
+    limit.add_argument("--threshold", type=float, default=None, metavar="ENERGY",
+                       help="draw only voxels with energy at or above this (default: every voxel with data)")
+    limit.add_argument("--threshold-percentile", type=_percentile, default=None, metavar="P",
+                       help="draw only voxels at or above the P-th percentile of the gene's in-brain energies")
+    e.set_defaults(func=cmd_export_slice)
+    e = export_parser("region-map", "each structure on a section filled with the gene's mean, per hemisphere "
+                                    "(SVG, PDF or PNG)", "the figure to write: FILE.svg, FILE.pdf or FILE.png")
+    section_options(e)
+    which = e.add_mutually_exclusive_group()
+    which.add_argument("--depth", type=int, metavar="N",
+                       help="paint each pixel with its structure's ancestor at ontology depth N (itself when "
+                            "shallower; root is 0)")
+    which.add_argument("--structures", metavar="A,B,C",
+                       help="paint only these structures (acronyms) and their descendants; the rest is outlined")
+    e.add_argument("--value", default="energy", choices=("energy", "density", "intensity"),
+                   help="the mean shown (default energy); the values are export structures' left/right columns")
+    e.set_defaults(func=cmd_export_region_map)
 
     def scene_options(e, size: str, what: str, view_help: str = "") -> None:
         """The display options export image and export movie share."""

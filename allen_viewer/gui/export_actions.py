@@ -19,6 +19,8 @@ Image of the 3-D view…             :func:`allen_viewer.export.image.render_sce
 Movie of the 3-D view…             :func:`allen_viewer.export.movie.export_movie`
                                    (``export movie``): a turntable, off screen, MP4 or GIF
                                    (:mod:`allen_viewer.gui.movie_export`)
+Region map (SVG/PDF/PNG)…          :func:`allen_viewer.export.region_map.export_region_map`
+                                   (``export region-map``; :mod:`~allen_viewer.gui.section_figure_export`)
 Image of the whole window…         the window grabbed as on screen, then ``write_png``
 Image of a slice pane ▸            one pane (coronal, sagittal, horizontal) as on screen
 Copy 3-D view / window             to the clipboard (no file)
@@ -225,6 +227,11 @@ class ExportActions(QObject):
         self.movie = MovieExport(self)
         add("movie", "&Movie of the 3-D view…", self.movie.run,
             "The 3-D view turning once about the brain's dorsal-ventral axis, as an MP4 or GIF")
+        from allen_viewer.gui.section_figure_export import SectionFigureExport
+
+        self.figures = SectionFigureExport(self)  # vector slice figures and region maps
+        add("region_map", "Region &map (SVG/PDF/PNG)…", self.figures.export_region_map,
+            "Each structure on the section through the cursor filled with the gene's mean, per hemisphere")
         add("image_window", "Image of the &whole window…", self.export_window_image)
         panes = self.menu.addMenu("Image of a s&lice pane")
         for name in ("coronal", "sagittal", "horizontal"):
@@ -245,7 +252,7 @@ class ExportActions(QObject):
         for key, act in self.actions.items():
             act.setEnabled(has_grid if key not in ("copy_window", "image_window") else True)
         self.actions["comparison"].setEnabled(self.state.comparing and self.loaded.space is not None)
-        for key in ("voxels", "structures"):
+        for key in ("voxels", "structures", "region_map"):
             self.actions[key].setEnabled(has_grid and self.loaded.space is not None)
 
     def _grid(self):

@@ -314,6 +314,7 @@ class MainWindow(QMainWindow):
         shot.triggered.connect(self._save_screenshot_dialog)
         file_menu.addAction(shot)
         self.exports = ExportActions(self.state, self.loaded, self._export_views(), self)
+        self.slices.figureExportRequested.connect(self.exports.figures.export_slice)  # pane menu: vector figure
         file_menu.addMenu(self.exports.menu)
         file_menu.addSeparator()
         self.open_session_action = QAction("&Open session…", self)

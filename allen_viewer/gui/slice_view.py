@@ -368,6 +368,7 @@ class SlicePanes(QWidget):
     pointHovered = Signal(object)
     cursorMoved = Signal(object)
     layersChanged = Signal()  # what the slices show changed (not where): the 3-D slice planes redraw
+    figureExportRequested = Signal(str)  # a pane's context menu: "Export slice (SVG/PDF/PNG)…" (the plane)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -392,7 +393,21 @@ class SlicePanes(QWidget):
             pane.dragged.connect(self._on_dragged)
             pane.hovered.connect(self._on_hovered)
             pane.sliceChanged.connect(self._make_slice_handler(pane))
+            pane.canvas.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            pane.canvas.customContextMenuRequested.connect(
+                lambda pos, p=pane: self.context_menu(p.plane.name).exec(p.canvas.mapToGlobal(pos)))
         self._apply_cursor()
+
+    def context_menu(self, plane: str):
+        """A pane's right-click menu: *Export slice (SVG/PDF/PNG)…* asks (through
+        :attr:`figureExportRequested`) for the vector figure of that pane's slice."""
+        from PySide6.QtWidgets import QMenu
+
+        menu = QMenu(self)
+        act = menu.addAction("Export slice (SVG/PDF/PNG)…")
+        act.setObjectName(f"exportSliceFigure_{plane}")
+        act.triggered.connect(lambda _=False: self.figureExportRequested.emit(plane))
+        return menu
 
     def _make_slice_handler(self, pane: SlicePane):
         def handler(index: int) -> None:
