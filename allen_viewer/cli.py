@@ -487,8 +487,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.epilog = ("An MP4 (H.264, yuv420p) needs even sides: an odd width or height is rounded down to the next even "
                 "number (481x361 -> 480x360) and the frames are rendered at that size, not rescaled; a GIF keeps "
                 "the size asked. Largest side 4096 pixels. The sidecar FILE.mp4.json (FILE.gif.json) holds the "
-                "provenance and the session (allen-viewer --session FILE.mp4 reopens the starting view). A progress bar shows on a "
-                "terminal only.")
+                "provenance and the session (allen-viewer --session FILE.mp4 reopens the starting view). A progress "
+                "bar shows on a terminal only.")
     e.set_defaults(func=cmd_export_movie)
 
     p = sub.add_parser("compare", help="per-structure table comparing two genes, with correlations")

@@ -376,8 +376,8 @@ class ExportActions(QObject):
             grid, space = self._grid(), self._space()
             path = self._target("Export voxels", f"{grid.gene}_{grid.id}_voxels.csv", "CSV files (*.csv)", (".csv",))
             if path is not None:
-                self._run(f"{grid.gene} voxels", lambda: (export_voxels(grid, space, path), [path, sidecar_path(path)])[1],
-                          path)
+                self._run(f"{grid.gene} voxels",
+                          lambda: (export_voxels(grid, space, path), [path, sidecar_path(path)])[1], path)
         self._guarded(go)
 
     def export_structures(self) -> None:
