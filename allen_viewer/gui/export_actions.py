@@ -310,7 +310,10 @@ class ExportActions(QObject):
         if path.suffix.lower() not in suffixes:
             path = path.with_name(path.name + suffixes[0])
         files = None if files_of is None else files_of(path)
-        check_output_path(path, True, files=files)  # what no answer may replace
+        try:  # what no answer may replace: a foreign file at the sidecar's name, a folder, a FIFO, no folder
+            check_output_path(path, True, files=files)
+        except AllenViewerError as exc:
+            raise AllenViewerError(f"Could not write {path}: {exc}") from None
         existing = existing_output_files(path, files)
         if existing and not self.confirm_overwrite(existing):
             self.views.show_status("Export cancelled; nothing was replaced.")

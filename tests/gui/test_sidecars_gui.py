@@ -138,3 +138,24 @@ def test_screenshot_sidecars_are_its_own_and_replaced_only_with_force(tmp_path, 
     assert json.loads((tmp_path / "s.jpg.json").read_text())["session"]["experiment"]["id"] == 71717084
     assert json.loads(side.read_text()) == record and old.read_bytes() == FOREIGN
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]
+
+
+def test_the_search_panels_csv_export_asks_about_both_files_and_keeps_foreign_ones(qapp, tmp_path, monkeypatch):
+    from allen_viewer.errors import AllenViewerError
+    from allen_viewer.gui.save_paths import ask_table_path
+
+    asked: list[str] = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(tmp_path / "hits"), "")))
+    monkeypatch.setattr(QMessageBox, "question",
+                        staticmethod(lambda parent, title, text, *a, **k: asked.append(text) or
+                                     QMessageBox.StandardButton.No))
+    assert ask_table_path(None, "Export", "hits.csv") == tmp_path / "hits.csv" and asked == []  # nothing there
+    (tmp_path / "hits.csv.json").write_bytes(FOREIGN)
+    with pytest.raises(AllenViewerError, match="not a sidecar written by allen_viewer"):
+        ask_table_path(None, "Export", "hits.csv")
+    assert asked == [] and (tmp_path / "hits.csv.json").read_bytes() == FOREIGN
+    (tmp_path / "hits.csv.json").write_text(json.dumps({"export": "search-correlated",
+                                                        "software": "allen_viewer 0.2.0"}))
+    (tmp_path / "hits.csv").write_text("rank\n")
+    assert ask_table_path(None, "Export", "hits.csv") is None  # the answer was No
+    assert len(asked) == 1 and str(tmp_path / "hits.csv") in asked[0] and str(tmp_path / "hits.csv.json") in asked[0]
