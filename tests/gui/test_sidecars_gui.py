@@ -159,3 +159,20 @@ def test_the_search_panels_csv_export_asks_about_both_files_and_keeps_foreign_on
     (tmp_path / "hits.csv").write_text("rank\n")
     assert ask_table_path(None, "Export", "hits.csv") is None  # the answer was No
     assert len(asked) == 1 and str(tmp_path / "hits.csv") in asked[0] and str(tmp_path / "hits.csv.json") in asked[0]
+
+
+def test_a_screenshot_keeps_the_session_file_at_its_old_sidecar_name(tmp_path, qapp, tmp_path_factory):
+    """``--session fig.json --screenshot fig.png`` (issue 18: it replaced the session it opened):
+    fig.json is read, never written; the picture's sidecar is fig.png.json."""
+    from allen_viewer.state import ExperimentRef, ViewerState
+
+    state = ViewerState()
+    state.experiment = ExperimentRef(id=71717084, gene="Pdyn", plane="coronal")
+    session = tmp_path / "fig.json"
+    session.write_text(state.to_json())
+    before = session.read_bytes()
+    r = _run(["--session", str(session), "--screenshot", str(tmp_path / "fig.png")], tmp_path,
+             tmp_path_factory.mktemp("fig_cache"))
+    assert r.returncode == 0, r.stderr
+    assert session.read_bytes() == before
+    assert json.loads((tmp_path / "fig.png.json").read_text())["session"]["experiment"]["id"] == 71717084
