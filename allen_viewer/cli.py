@@ -321,7 +321,7 @@ def cmd_gui(args) -> int:
     from allen_viewer.gui.app import run_gui
 
     if args.screenshot is not None:  # before the window: an existing file, a FIFO, the session read
-        check_output_path(args.screenshot, args.screenshot_force, reads=[args.session])
+        check_output_path(args.screenshot, args.screenshot_force, reads=[args.session], make_folder=True)
     return run_gui(gene=args.gene, screenshot=args.screenshot, offline=args.offline, compare=args.compare,
                    structure=args.structure, session=args.session, force=args.screenshot_force)
 

@@ -102,14 +102,17 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def check_output_path(path: Path, force: bool, companions: Iterable[Path | str] = (),
-                      files: Iterable[Path | str] | None = None, reads: Iterable[Path | str | None] = ()) -> Path:
+                      files: Iterable[Path | str] | None = None, reads: Iterable[Path | str | None] = (),
+                      make_folder: bool = False) -> Path:
     """Refuse, before any work, an output path that cannot or must not be written.
 
     ``files``: the data files the export writes (default ``path``, and an ``.mhd``'s
     ``.raw``: :func:`output_files`); ``companions``: more files written beside them; the
     sidecar is always added.  None may be a folder, link or special file; none may be a file
     the command reads (``reads``).  An existing data file needs ``force``; an existing
-    sidecar needs ``force`` and must be one of ours.  Returns ``Path(path)``.
+    sidecar needs ``force`` and must be one of ours.  ``make_folder``: a folder that does not
+    exist yet is no reason to refuse (the writer makes it: ``--screenshot``).  Returns
+    ``Path(path)``.
     """
     from allen_viewer.export.provenance import foreign_sidecar_message, is_own_sidecar
 
@@ -146,6 +149,8 @@ def check_output_path(path: Path, force: bool, companions: Iterable[Path | str] 
             if os.path.lexists(p):
                 raise OutputRefused(f"{p} already exists; pass --force to overwrite it.")
     parent = path.parent
+    if not parent.exists() and make_folder and not os.path.lexists(parent):
+        return path
     if not parent.exists():
         raise OutputRefused(f"The folder {parent} does not exist.")
     if not parent.is_dir():

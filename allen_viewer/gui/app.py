@@ -132,7 +132,7 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
         from allen_viewer.export.paths import check_output_path
 
         try:
-            check_output_path(Path(screenshot), force, reads=[session])
+            check_output_path(Path(screenshot), force, reads=[session], make_folder=True)
         except AllenViewerError as exc:
             return _error(str(exc))
     data = AtlasData()

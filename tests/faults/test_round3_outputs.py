@@ -180,3 +180,15 @@ def test_session_of_an_image_reads_its_text_then_its_sidecar_then_the_old_name(t
         read_session_source(fig)
     (tmp_path / "s.json").write_text(json.dumps(_session(4.0)))
     assert read_session_source(tmp_path / "s.json").display.threshold == 4.0  # a .json: read as it is
+
+
+def test_a_screenshot_may_make_its_folder_an_export_may_not(tmp_path):
+    from allen_viewer.export.paths import OutputRefused, check_output_path
+
+    target = tmp_path / "new" / "shot.png"
+    assert check_output_path(target, False, make_folder=True) == target  # --screenshot makes the folder
+    with pytest.raises(OutputRefused, match="does not exist"):
+        check_output_path(target, False)
+    (tmp_path / "new").write_text("a file where the folder would be")
+    with pytest.raises(OutputRefused, match="(?i)not a (folder|directory)"):
+        check_output_path(target, False, make_folder=True)
