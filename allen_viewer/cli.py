@@ -13,7 +13,8 @@ from pathlib import Path
 
 from allen_viewer import __version__
 from allen_viewer.errors import AllenViewerError, CorruptData
-from allen_viewer.export.paths import check_output_path
+from allen_viewer.export.paths import check_output_path, claim_output
+from allen_viewer.export.provenance import sidecar_path
 
 PROG = "allen-viewer"
 
@@ -181,10 +182,11 @@ def cmd_export_voxels(args) -> int:
     check_output_path(args.out, args.force)  # before the work, not after it
     data = _data()
     grid = data.load_grid(_pick(data, args.experiment))
-    n = export_voxels(grid, data.reference_space, check_output_path(args.out, args.force),
-                      structure=args.structure, include_missing=args.include_missing,
-                      all_voxels=args.all_voxels)
-    print(f"Wrote {n} voxels of {grid.experiment.label} to {args.out} (provenance in {args.out.with_suffix('.json')})")
+    with claim_output(args.out, args.force) as out:  # locked and checked again: concurrent writers
+        n = export_voxels(grid, data.reference_space, out,
+                          structure=args.structure, include_missing=args.include_missing,
+                          all_voxels=args.all_voxels)
+    print(f"Wrote {n} voxels of {grid.experiment.label} to {args.out} (provenance in {sidecar_path(args.out)})")
     return 0
 
 
@@ -206,19 +208,22 @@ def cmd_export_structures(args) -> int:
     check_output_path(args.out, args.force)  # before the work, not after it
     data = _data()
     grid = data.load_grid(_pick(data, args.experiment))
-    n = export_structures(grid, data.reference_space, check_output_path(args.out, args.force),
-                          depth=args.depth, acronyms=_structure_list(args.structures))
+    with claim_output(args.out, args.force) as out:
+        n = export_structures(grid, data.reference_space, out,
+                              depth=args.depth, acronyms=_structure_list(args.structures))
     print(f"Wrote {n} structures of {grid.experiment.label} to {args.out}")
     return 0
 
 
 def cmd_export_volume(args) -> int:
-    from allen_viewer.export.volume import export_volume
+    from allen_viewer.export.volume import export_volume, volume_files
 
-    check_output_path(args.out, args.force)  # before the work, not after it
+    # before the work, not after it (--volume all: the channels are known once the grid is read)
+    check_output_path(args.out, args.force, files=[] if args.volume == "all" else volume_files(args.out, args.volume))
     data = _data()
     grid = data.load_grid(_pick(data, args.experiment))
-    files = export_volume(grid, check_output_path(args.out, args.force), volume=args.volume)
+    with claim_output(args.out, args.force, files=volume_files(args.out, args.volume, grid.available)) as out:
+        files = export_volume(grid, out, volume=args.volume)
     print(f"Wrote {', '.join(str(f) for f in files)}")
     return 0
 
@@ -303,9 +308,10 @@ def cmd_export_image(args) -> int:
     check_output_path(args.out, args.force)  # before the work, not after it
     job = _scene_export(args)
     grid = job.grid
-    result = export_image(grid, job.out, outline=job.outline, size=size, view=args.view,
-                          transparent=args.transparent, display={"threshold": job.threshold},
-                          threshold_rule=job.rule, session=job.session, figure=job.figure)
+    with claim_output(args.out, args.force):
+        result = export_image(grid, job.out, outline=job.outline, size=size, view=args.view,
+                              transparent=args.transparent, display={"threshold": job.threshold},
+                              threshold_rule=job.rule, session=job.session, figure=job.figure)
     png, side = result["files"]
     print(f"Wrote a {result['width']}x{result['height']} {args.view} image of {grid.experiment.label} to {png} "
           f"(provenance in {side})")
@@ -322,8 +328,9 @@ def cmd_export_movie(args) -> int:
     from tqdm import tqdm
 
     # a bar on a terminal only (disable=None): pipes, logs and CI get just the result line
-    with tqdm(total=plan.frames, desc=f"{grid.experiment.symbol} turntable", unit="frame", file=sys.stderr,
-              disable=None, leave=False) as bar:
+    with claim_output(args.out, args.force), \
+            tqdm(total=plan.frames, desc=f"{grid.experiment.symbol} turntable", unit="frame", file=sys.stderr,
+                 disable=None, leave=False) as bar:
         result = export_movie(grid, job.out, outline=job.outline, size=plan.requested,
                               frames=plan.frames, fps=args.fps, view=args.view, display={"threshold": job.threshold},
                               threshold_rule=job.rule, session=job.session, scene_options={"figure": job.figure},
@@ -344,8 +351,9 @@ def cmd_compare(args) -> int:
     data = _data()
     a = data.load_grid(_pick(data, args.a))
     b = data.load_grid(_pick(data, args.b))
-    result = export_comparison(a, b, data.reference_space, check_output_path(args.out, args.force),
-                               depth=args.depth, acronyms=_structure_list(args.structures))
+    with claim_output(args.out, args.force) as out:
+        result = export_comparison(a, b, data.reference_space, out,
+                                   depth=args.depth, acronyms=_structure_list(args.structures))
     print(f"{a.experiment.label} vs {b.experiment.label}: whole-brain r = {result['whole_brain_r']:.4f} "
           f"over the {result['whole_brain_voxels']} in-brain voxels where both have data (the root row); "
           f"{result['rows']} structures written to {args.out}")
@@ -355,8 +363,10 @@ def cmd_compare(args) -> int:
 def cmd_gui(args) -> int:
     from allen_viewer.gui.app import run_gui
 
+    if args.screenshot is not None:  # before the window: an existing file, a FIFO, the session read
+        check_output_path(args.screenshot, args.screenshot_force, reads=[args.session], make_folder=True)
     return run_gui(gene=args.gene, screenshot=args.screenshot, offline=args.offline, compare=args.compare,
-                   structure=args.structure, session=args.session)
+                   structure=args.structure, session=args.session, force=args.screenshot_force)
 
 
 # ---- parser ---------------------------------------------------------------------------------
@@ -429,10 +439,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="select this structure (e.g. CP) and move the slices into it")
     parser.add_argument("--screenshot", metavar="FILE.png", type=Path,
                         help="with --gene or --session: render the window, save it to FILE.png (and the "
-                             "session it shows to FILE.json) and exit")
-    parser.add_argument("--session", metavar="FILE.json", type=Path,
-                        help="open a saved session (File > Save session), or the FILE.json sidecar of an "
-                             "exported image or screenshot, as it was saved")
+                             "session it shows to its sidecar FILE.png.json) and exit; an existing file is "
+                             "refused unless --force")
+    parser.add_argument("--force", dest="screenshot_force", action="store_true",
+                        help="with --screenshot: replace an existing FILE.png and its sidecar (a FILE.png.json "
+                             "that allen_viewer did not write is never replaced)")
+    parser.add_argument("--session", metavar="FILE", type=Path,
+                        help="open a saved session (File > Save session), a sidecar (FILE.png.json) or an "
+                             "exported image or screenshot, as it was saved: for FILE.png the PNG's own text "
+                             "chunk is read, then FILE.png.json, then an older FILE.json (the first found wins)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("search", help="find experiments by symbol, name words, Entrez id or experiment id")
@@ -550,9 +565,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "default 30)")
     e.epilog = ("An MP4 (H.264, yuv420p) needs even sides: an odd width or height is rounded down to the next even "
                 "number (481x361 -> 480x360) and the frames are rendered at that size, not rescaled; a GIF keeps "
-                "the size asked. Largest side 4096 pixels. The sidecar FILE.json holds the provenance and the "
-                "session (allen-viewer --session FILE.json reopens the starting view). A progress bar shows on a "
-                "terminal only.")
+                "the size asked. Largest side 4096 pixels. The sidecar FILE.mp4.json (FILE.gif.json) holds the "
+                "provenance and the session (allen-viewer --session FILE.mp4 reopens the starting view). A progress "
+                "bar shows on a terminal only.")
     e.set_defaults(func=cmd_export_movie)
 
     p = sub.add_parser("compare", help="per-structure table comparing two genes, with correlations")
@@ -591,6 +606,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--screenshot needs --gene or --session")
     if args.compare and not args.gene:
         parser.error("--compare needs --gene")
+    if getattr(args, "screenshot_force", False) and not args.screenshot:
+        parser.error("--force (before any command) needs --screenshot")
     func = getattr(args, "func", cmd_gui)
     previous_offline = os.environ.get("ALLEN_VIEWER_OFFLINE")
     if args.offline:

@@ -366,14 +366,14 @@ def session_from_record(record, where: str) -> ViewerState:
     under :data:`SESSION_KEY`."""
     if isinstance(record, dict) and record.get("format") != SESSION_FORMAT and SESSION_KEY in record:
         return ViewerState.from_dict(record[SESSION_KEY], f"{where} (its embedded session)")
-    if isinstance(record, dict) and "format" not in record and "export" in record:
+    if isinstance(record, dict) and record.get("format") in (None, "allen_viewer.sidecar") and "export" in record:
         raise AllenViewerError(f"{where} is an export sidecar without a session (written by an older "
                                "allen_viewer, or an export that does not record one).")
     return ViewerState.from_dict(record, where)
 
 
 def read_session(path: Path | str) -> ViewerState:
-    """Read a session file, or an export's ``FILE.json`` sidecar that embeds one.
+    """Read a session file, or an export's sidecar (``FILE.EXT.json``) that embeds one.
 
     Raises AllenViewerError (one line) when the file is missing, unreadable, not JSON or
     not a valid session."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from allen_viewer.errors import AllenViewerError
-from allen_viewer.export.paths import check_output_path, output_errors, undo_on_failure
+from allen_viewer.export.paths import check_output_path, claim_output, output_errors, undo_on_failure
 
 PROG = "allen-viewer"
 
@@ -61,10 +61,11 @@ def cmd_section_image(args) -> int:
     exp = _pick(data, args.experiment)
     view = "expression" if args.expression else "stained"
     sec = section_store(data).section_at(exp, ap, dv, ml, downsample=args.downsample, view=view)
-    with open(sec.path, "rb") as src, output_errors(out), atomic_write(out) as fh:  # ENOSPC, EIO: one line
-        shutil.copyfileobj(src, fh)
-    with undo_on_failure(out):  # a sidecar that cannot be written takes the JPEG with it
-        side = _section_sidecar(data, exp, sec, out, ap, dv, ml, view)
+    with claim_output(out, args.force):  # locked and checked again: the JPEG and its sidecar together
+        with open(sec.path, "rb") as src, output_errors(out), atomic_write(out) as fh:  # ENOSPC, EIO: one line
+            shutil.copyfileobj(src, fh)
+        with undo_on_failure(out):  # a sidecar that cannot be written takes the JPEG with it
+            side = _section_sidecar(data, exp, sec, out, ap, dv, ml, view)
     (fx, fy), (dx, dy) = sec.pixel_full, sec.pixel
     print(f"{exp.label}: section {sec.section_number} (image {sec.image_id}), point at pixel "
           f"({dx:.1f}, {dy:.1f}) of the downsample-{sec.downsample} image ({fx:.1f}, {fy:.1f} at full "
@@ -109,9 +110,10 @@ def cmd_search_spatial(args) -> int:
         raise AllenViewerError(f"The library at {library.root} holds no experiments yet; run "
                                f"`{PROG} library sync` first.")
     result = spatial_correlation(library, at, plane=args.plane, min_overlap=args.min_overlap)
-    n = write_spatial_csv(result, out) if suffix == ".csv" else write_spatial_nrrd(result, out)
-    with undo_on_failure(out):  # a sidecar that cannot be written takes the CSV / NRRD with it
-        side = _spatial_sidecar(result, library, at, n, out)
+    with claim_output(out, args.force):  # locked and checked again: the map and its sidecar together
+        n = write_spatial_csv(result, out) if suffix == ".csv" else write_spatial_nrrd(result, out)
+        with undo_on_failure(out):  # a sidecar that cannot be written takes the CSV / NRRD with it
+            side = _spatial_sidecar(result, library, at, n, out)
     print(f"Seed voxel (AP, DV, ML) = {', '.join(str(i) for i in result.seed_voxel)} at "
           f"{', '.join(str(200 * i) for i in result.seed_voxel)} um; {result.experiments} {result.plane} "
           f"experiments have data there; r for {n} in-brain voxels written to {out}")
@@ -143,7 +145,7 @@ def add_tissue_commands(sub) -> None:
     p.add_argument("--at", required=True, metavar="AP,DV,ML",
                    help="the point in CCF micrometres (e.g. 5400,3000,2000; negative values: --at=-100,...)")
     p.add_argument("--out", type=Path, required=True, metavar="FILE.jpg",
-                   help="the JPEG as served; a FILE.json sidecar gets the section and the point's pixel")
+                   help="the JPEG as served; its sidecar FILE.jpg.json gets the section and the point's pixel")
     p.add_argument("--downsample", type=int, default=4, metavar="N",
                    help="each side divided by 2**N (default 4: a ~12,000 px section becomes ~750 px)")
     p.add_argument("--expression", action="store_true", help="the expression mask instead of the stained image")

@@ -8,6 +8,7 @@ straight from what the server sends, independently of the exporters.
 """
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,7 +89,7 @@ def test_all_voxels_adds_the_outside_ones_marked(capsys, allen_env, fake_allen_d
     assert len(rows) == int((vols["energy"] != -1).sum())
     assert len(outside) == int(((vols["energy"] != -1) & ~brain).sum()) > 0
     assert all(r["structure_id"] == "" and r["intensity"] != "" for r in outside)
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(Path(f"{out}.json").read_text())
     assert side["all_voxels"] is True and "CENTRE" in side["coordinates"]
 
 

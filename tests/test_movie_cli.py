@@ -36,7 +36,7 @@ def test_done_means_a_24_frame_gif_that_turns(tmp_path, capsys):
     out = tmp_path / "t.gif"
     rc, stdout, err = _run(capsys, "Pdyn", "--out", out, "--frames", 24, "--size", "480x360")
     assert rc == 0, err
-    assert "480x360 24-frame turntable of Pdyn" in stdout and "t.json" in stdout
+    assert "480x360 24-frame turntable of Pdyn" in stdout and "t.gif.json" in stdout
     assert "allen-viewer: error" not in err and "frame/s" not in err  # no bar off a terminal
     frames = iio.imread(out, index=None, plugin="pillow", mode="RGB")
     assert frames.shape == (24, 360, 480, 3)
@@ -48,14 +48,14 @@ def test_done_means_a_24_frame_gif_that_turns(tmp_path, capsys):
     assert min(_iou(shapes[k], shapes[(k + 1) % 24]) for k in range(24)) > 0.8
     near = min(_iou(shapes[0], shapes[1]), _iou(shapes[0], shapes[23]))
     assert near > 0.8 and max(_iou(shapes[0], shapes[k]) for k in range(6, 19)) < near - 0.05
-    side = json.loads((tmp_path / "t.json").read_text())
+    side = json.loads((tmp_path / "t.gif.json").read_text())
     assert side["export"] == "movie" and side["experiments"][0]["experiment_id"] == PDYN
     assert (side["movie"]["frames"], side["movie"]["width_px"], side["movie"]["height_px"]) == (24, 480, 360)
     assert side["movie"]["fps"] == pytest.approx(100 / 3) and side["movie"]["format"] == "gif"
     assert side["camera"]["preset"] == "oblique"
     assert side["display"]["threshold_rule"].startswith("90th percentile")
     # the sidecar embeds the session exactly as export image's does
-    state = read_session(tmp_path / "t.json")
+    state = read_session(tmp_path / "t.gif.json")
     assert state.experiment.id == PDYN and state.camera.preset == "oblique"
     assert state.display.threshold_pinned is False and state.display.threshold_percentile == 90.0
     assert state.display.threshold == pytest.approx(side["display"]["energy_threshold"])
@@ -70,9 +70,9 @@ def test_clip_and_planes_reach_the_movie_and_its_sidecar(tmp_path, capsys):
     a = iio.imread(plain, index=0, plugin="pillow", mode="RGB").astype(int)
     b = iio.imread(cut, index=0, plugin="pillow", mode="RGB").astype(int)
     assert (np.abs(a - b).sum(axis=2) > 30).mean() > 0.05  # the first frame shows the cut and the planes
-    side = json.loads((tmp_path / "cut.json").read_text())
+    side = json.loads((tmp_path / "cut.gif.json").read_text())
     assert side["figure"]["cut_away"] == "left" and side["figure"]["slice_planes"] is True
-    state = read_session(tmp_path / "cut.json")
+    state = read_session(tmp_path / "cut.gif.json")
     assert (state.cut_away, state.slice_planes, state.cursor_um) == ("left", True, (5000.0, 4000.0, 5700.0))
 
 
@@ -88,9 +88,9 @@ def test_mp4_reads_back_with_the_asked_frame_count(tmp_path, capsys):
         assert reader.get_meta_data()["size"] == (200, 150)
     finally:
         reader.close()
-    side = json.loads((tmp_path / "t.json").read_text())
+    side = json.loads((tmp_path / "t.mp4.json").read_text())
     assert side["movie"]["codec"].startswith("H.264") and side["movie"]["fps"] == 24
-    state = read_session(tmp_path / "t.json")
+    state = read_session(tmp_path / "t.mp4.json")
     assert state.display.threshold == 7.5 and state.display.threshold_pinned and state.camera.preset == "lateral"
     before = out.read_bytes()
     rc, _, err = _run(capsys, PDYN, "--out", out, "--frames", 2, "--size", "64x48")

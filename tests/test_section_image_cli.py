@@ -1,5 +1,6 @@
 """``allen-viewer section-image`` against the fake Allen server's GENERATED section images."""
 import json
+from pathlib import Path
 
 from allen_viewer import cli
 from tests.fake_allen import sections as fake_sections
@@ -21,7 +22,7 @@ def test_section_image_writes_jpeg_as_served_and_sidecar(capsys, allen_env, tmp_
     assert code == 0, err
     number, col, row = fake_sections.expected_pixel("coronal", 5230, 4010, 2000)
     assert out.read_bytes() == fake_sections.jpeg(PDYN, "coronal", number, 5, "stained", None)
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(Path(f"{out}.json").read_text())
     assert side["section_image_id"] == fake_sections.image_id(PDYN, number)
     assert side["section_number"] == number
     assert side["pixel_full_resolution"] == {"x": col, "y": row}

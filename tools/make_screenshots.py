@@ -210,7 +210,8 @@ def main() -> None:
             tmp = Path(tmp_name)
             if name in CLI_SHOTS:
                 out, cli = CLI_SHOTS[name]
-                _run(["-m", "allen_viewer", *cli, str(out)], _env(tmp))
+                # --force: the picture and its own sidecar (FILE.png.json) replace the previous ones
+                _run(["-m", "allen_viewer", *cli, str(out), "--force"], _env(tmp))
             elif name in EXPORT_SHOTS:
                 out, cli = EXPORT_SHOTS[name]
                 _run(["-m", "allen_viewer", *cli, "--out", str(tmp / out.name)], _env(tmp, ALLEN_VIEWER_OFFLINE="1"))

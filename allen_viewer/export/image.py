@@ -16,7 +16,7 @@ Scene coordinates are CCF µm with x = AP, y = DV, z = ML (grid voxel (i, j, k) 
 folder, then ``os.replace``: a failed export leaves no half-written file), with the
 provenance record in the PNG's text chunks (``Title``, ``Software``, ``Source``,
 ``Copyright``, ``Creation Time`` and the whole record as JSON under
-``allen_viewer:provenance``) and in a ``FILE.json`` sidecar
+``allen_viewer:provenance``) and in a ``FILE.png.json`` sidecar
 (:func:`allen_viewer.export.provenance.write_sidecar`).
 
 Transparent background: the scene is rendered over black with the window's alpha channel
@@ -59,7 +59,7 @@ from allen_viewer.render.layers import (
     caption_actor,
     color_channel,
 )
-from allen_viewer.export.provenance import provenance, sidecar_path, write_sidecar
+from allen_viewer.export.provenance import PNG_PROVENANCE_KEY, provenance, sidecar_path, write_sidecar
 from allen_viewer.render.cuts import FigureOptions
 from allen_viewer.store.atomic import atomic_write
 
@@ -74,7 +74,7 @@ TEXT_REFERENCE_PX = 720.0
 """Text is drawn at the on-screen font sizes for images whose shorter side is this many
 pixels or less, and scaled up in proportion above."""
 CREDIT = "Data: Allen Mouse Brain Atlas, mouse.brain-map.org"
-PROVENANCE_KEY = "allen_viewer:provenance"
+PROVENANCE_KEY = PNG_PROVENANCE_KEY
 """The PNG text chunk that holds the whole provenance record as JSON."""
 
 
@@ -369,7 +369,7 @@ def _text_chunks(record: dict) -> dict[str, str]:
 
 def write_png(path: Path | str, pixels: np.ndarray, record: dict | None = None) -> list[Path]:
     """Write ``pixels`` ((H, W, 3) RGB or (H, W, 4) RGBA uint8, row 0 at the top) as a PNG
-    with ``record`` in its text chunks and in a ``FILE.json`` sidecar; both atomically.
+    with ``record`` in its text chunks and in a ``FILE.png.json`` sidecar; both atomically.
 
     Returns [png, sidecar] (just [png] without a record).  Raises AllenViewerError when
     either file cannot be written; the PNG is then removed again, so nothing is left half done.
@@ -386,6 +386,11 @@ def write_png(path: Path | str, pixels: np.ndarray, record: dict | None = None) 
     for key, value in (_text_chunks(record) if record else {}).items():
         info.add_text(key, value)
     image = Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB")
+    if record is not None:  # a file at the sidecar's name that is not ours: refused before the PNG is touched
+        from allen_viewer.export.provenance import foreign_sidecar_message, is_own_sidecar
+
+        if os.path.lexists(sidecar_path(path)) and not is_own_sidecar(sidecar_path(path)):
+            raise AllenViewerError(foreign_sidecar_message(sidecar_path(path)))
     try:
         with atomic_write(path, "wb") as fh:
             image.save(fh, format="PNG", pnginfo=info, compress_level=6)
@@ -421,7 +426,7 @@ def image_session(grid: ExpressionGrid, display: DisplaySettings | dict | None =
     threshold; ``figure`` (:class:`~allen_viewer.render.cuts.FigureOptions` or None): its
     cut-away and slice planes, and, when it has either, the cursor at its slice positions
     (the viewer's planes and slice-relative cuts go through the cursor).  Embedded in the
-    image's sidecar, so ``allen-viewer --session FILE.json`` reopens the figure in the viewer."""
+    image's sidecar, so ``allen-viewer --session FILE.png`` reopens the figure in the viewer."""
     from allen_viewer.state import ExperimentRef, ViewerState
 
     settings = DisplaySettings(**(asdict(display) if isinstance(display, DisplaySettings) else (display or {})))

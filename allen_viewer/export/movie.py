@@ -31,7 +31,7 @@ feeding each to the encoder as it comes (an MP4 holds one frame in memory at a t
   at most 50.
 * **Writing**: to a temporary file beside the target, renamed over it when complete
   (:func:`allen_viewer.store.atomic.atomic_path`); a failure or a cancel leaves no file
-  and an older file untouched.  Then the ``FILE.json`` provenance sidecar, which embeds
+  and an older file untouched.  Then the ``FILE.mp4.json`` (``FILE.gif.json``) provenance sidecar, which embeds
   the session (:mod:`allen_viewer.state`) that drew the movie, as image sidecars do; if
   the sidecar cannot be written the movie is removed again.
 
@@ -370,7 +370,7 @@ def export_movie(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFA
                  progress: Progress | None = None, cancel: Cancel | None = None,
                  scene_options: dict | None = None) -> dict:
     """Write a turntable movie of ``grid`` to ``path`` (``.mp4`` or ``.gif``) and its
-    ``FILE.json`` sidecar (see the module docstring).
+    ``FILE.mp4.json`` sidecar (see the module docstring).
 
     ``size`` (width, height) pixels asked (an MP4 rounds odd sides down to even);
     ``frames`` in the turn, at ``fps`` frames per second; the turn starts at ``pose`` or at

@@ -1,17 +1,47 @@
-"""Provenance written next to every export (``FILE.json``) or into its header.
+"""Provenance written next to every export (its sidecar ``FILE.EXT.json``) or into its header.
 
 Says which experiment the numbers come from, where Allen serves it, which software wrote
 it and when, and how to cite the Allen Institute.
+
+Sidecars (docs/reliability.md, "Sidecars"):
+
+* One per output, named after the whole output file (:func:`sidecar_path`:
+  ``figure.png`` -> ``figure.png.json``, ``turn.gif`` -> ``turn.gif.json``), so no two
+  outputs share one.  Older versions wrote ``STEM.json`` (:func:`legacy_sidecar_path`);
+  that name is only ever read now (``--session fig.png`` falls back to it), never written.
+* Every sidecar starts with ``"format": "allen_viewer.sidecar"`` and ``"version"``
+  (:data:`SIDECAR_FORMAT`, :data:`SIDECAR_VERSION`).
+* :func:`is_own_sidecar` says whether a file is one of ours (that key, or, written before
+  it existed, a JSON object with ``export`` and a ``software`` starting ``allen_viewer ``);
+  only such a file is ever replaced (with ``--force``), and :func:`write_sidecar` refuses
+  any other file at the sidecar's name.
+* :func:`read_session_source` reads ``--session X``: a session file, a sidecar, or an
+  output (an image, a movie, a table): for ``fig.png`` the PNG's text chunk, then
+  ``fig.png.json``, then the older ``fig.json`` -- the first found wins.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import json
 import math
+import os
 from pathlib import Path
 
 from allen_viewer import ALLEN_CITATION, __version__, config
+from allen_viewer.errors import AllenViewerError
 from allen_viewer.store.atomic import atomic_write
+
+SIDECAR_FORMAT = "allen_viewer.sidecar"
+"""The top-level ``format`` of every sidecar this program writes."""
+SIDECAR_VERSION = 1
+"""The sidecar format's version (1: the first with the ``format`` key and the
+``FILE.EXT.json`` name)."""
+PNG_PROVENANCE_KEY = "allen_viewer:provenance"
+"""The PNG text chunk that holds the whole provenance record as JSON
+(:func:`allen_viewer.export.image.write_png`)."""
+SIDECAR_MAX_BYTES = 50_000_000
+"""A file larger than this at a sidecar's name is not read to decide whether it is ours
+(it is then treated as not ours, so never replaced)."""
 
 
 def experiment_record(grid) -> dict:
@@ -33,6 +63,8 @@ def provenance(grids, what: str, **extra) -> dict:
     """A provenance record for an export of ``what`` made from ``grids`` (one or several)."""
     grids = grids if isinstance(grids, (list, tuple)) else [grids]
     return {
+        "format": SIDECAR_FORMAT,
+        "version": SIDECAR_VERSION,
         "export": what,
         "experiments": [experiment_record(g) for g in grids],
         "software": f"allen_viewer {__version__}",
@@ -44,8 +76,42 @@ def provenance(grids, what: str, **extra) -> dict:
     }
 
 
-def sidecar_path(path: Path) -> Path:
-    return Path(str(path) + ".json") if Path(path).suffix == "" else Path(path).with_suffix(".json")
+def sidecar_path(path: Path | str) -> Path:
+    """The sidecar of the output ``path``: the whole file name plus ``.json``
+    (``figure.png`` -> ``figure.png.json``; ``table.json`` -> ``table.json.json``).  The one
+    place that names sidecars: the CLI, the window and every writer use it."""
+    return Path(str(path) + ".json")
+
+
+def legacy_sidecar_path(path: Path | str) -> Path:
+    """Where versions before the ``format`` key put the sidecar of ``path``: ``STEM.json``
+    (``figure.png`` -> ``figure.json``).  Read only (:func:`read_session_source`)."""
+    path = Path(path)
+    return Path(str(path) + ".json") if path.suffix == "" else path.with_suffix(".json")
+
+
+def is_own_sidecar(path: Path | str) -> bool:
+    """Whether ``path`` is a regular file holding a sidecar this program wrote: a JSON
+    object with ``"format": "allen_viewer.sidecar"``, or (written before that key) one with
+    an ``export`` key and a ``software`` starting ``allen_viewer ``.  Anything else -- not
+    JSON, another JSON, too large, unreadable, a link or special file -- is not."""
+    import os
+    import stat
+
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > SIDECAR_MAX_BYTES:
+            return False
+        with open(path, "rb") as fh:
+            record = json.loads(fh.read().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    if not isinstance(record, dict):
+        return False
+    if record.get("format") == SIDECAR_FORMAT:
+        return True
+    software = record.get("software")
+    return "export" in record and isinstance(software, str) and software.startswith("allen_viewer ")
 
 
 def json_safe(value):
@@ -61,12 +127,81 @@ def json_safe(value):
 
 
 def write_sidecar(path: Path, record: dict) -> Path:
-    """Write ``record`` as JSON beside ``path`` (``FILE.csv`` -> ``FILE.json``), atomically;
-    non-finite numbers become ``null``; a file-system error is one AllenViewerError line."""
-    from allen_viewer.export.paths import output_errors
+    """Write ``record`` as JSON beside ``path`` (``FILE.csv`` -> ``FILE.csv.json``), atomically,
+    starting with the ``format`` and ``version`` keys; non-finite numbers become ``null``; a
+    file-system error is one AllenViewerError line.  A file at the sidecar's name that is not
+    one of ours (:func:`is_own_sidecar`) is never replaced: AllenViewerError, nothing written
+    (the callers check this before their work too; this is the last guard)."""
+    from allen_viewer.export.paths import OutputRefused, output_errors
 
     side = sidecar_path(path)
+    if os.path.lexists(side) and not is_own_sidecar(side):
+        raise OutputRefused(foreign_sidecar_message(side))
+    record = {"format": SIDECAR_FORMAT, "version": SIDECAR_VERSION,
+              **{k: v for k, v in record.items() if k not in ("format", "version")}}
     text = json.dumps(json_safe(record), indent=2, default=str, allow_nan=False)
     with output_errors(side), atomic_write(side, "w") as fh:
         fh.write(text + "\n")
     return side
+
+
+def foreign_sidecar_message(side: Path | str) -> str:
+    """The one line for a file at a sidecar's name that is not one of ours."""
+    return (f"{side} exists and is not a sidecar written by allen_viewer; it is never replaced, not even "
+            "with --force. Move it away or choose another output name.")
+
+
+def _read_json_file(path: Path, where: str):
+    from allen_viewer.state import _parse_json
+
+    try:
+        if os.path.getsize(path) > SIDECAR_MAX_BYTES:
+            raise AllenViewerError(f"{where} is too large to be a session or sidecar.")
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise AllenViewerError(f"{where} is not a text file.") from None
+    except OSError as exc:
+        raise AllenViewerError(f"Could not read {where} ({exc.strerror or exc}).") from None
+    return _parse_json(text, where)
+
+
+def _png_record(path: Path):
+    """The provenance record in a PNG's text chunk, or None when the file is not a PNG or has
+    none; AllenViewerError when the chunk is there but not JSON."""
+    from allen_viewer.state import _parse_json
+
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(8) != b"\x89PNG\r\n\x1a\n":
+                return None
+        from PIL import Image
+
+        with Image.open(path) as im:
+            text = getattr(im, "text", {}).get(PNG_PROVENANCE_KEY)
+    except OSError:
+        return None
+    except Exception:  # Pillow's own errors on a damaged PNG: no chunk to read
+        return None
+    return None if text is None else _parse_json(text, f"{path} (its {PNG_PROVENANCE_KEY} text chunk)")
+
+
+def read_session_source(path: Path | str):
+    """The :class:`~allen_viewer.state.ViewerState` that ``--session path`` means.
+
+    A ``.json`` file is a session file or a sidecar (read as such).  Any other file is an
+    output: a PNG's own text chunk is read first, then its sidecar ``path.json``, then the
+    sidecar name of older versions (``STEM.json``); the first found wins.  One
+    AllenViewerError line when none is found or what is found holds no session."""
+    from allen_viewer.state import read_session, session_from_record
+
+    path = Path(path)
+    if path.suffix.lower() == ".json" or not path.is_file():
+        return read_session(path)
+    record = _png_record(path)
+    if record is not None:
+        return session_from_record(record, f"{path} (its {PNG_PROVENANCE_KEY} text chunk)")
+    for side in (sidecar_path(path), legacy_sidecar_path(path)):
+        if side.is_file():
+            return session_from_record(_read_json_file(side, str(side)), str(side))
+    raise AllenViewerError(f"{path} is not a session file, and neither its text (PNG) nor a sidecar "
+                           f"{sidecar_path(path).name} or {legacy_sidecar_path(path).name} holds a session.")

@@ -1,7 +1,7 @@
 """CSV exports: one row per voxel, one row per structure, and the two-gene comparison.
 
 CSVs have a single header row and no comment lines, so they open cleanly in pandas and
-spreadsheets; provenance goes to a ``FILE.json`` sidecar.  Missing values are empty cells.
+spreadsheets; provenance goes to a ``FILE.csv.json`` sidecar.  Missing values are empty cells.
 Every file is written atomically: a failed export leaves no half-written file.
 """
 from __future__ import annotations

@@ -31,6 +31,21 @@ def _image(volume: np.ndarray, has_data: np.ndarray) -> sitk.Image:
     return image
 
 
+def volume_files(path: Path | str, volume: str, available=("energy", "intensity", "density")) -> list[Path]:
+    """The volume files an export of ``volume`` to ``path`` writes (without the sidecar): ``path``
+    itself, or for ``all`` one ``FILE_<name>.EXT`` per volume in ``available``; an ``.mhd``'s
+    ``.raw`` beside each (the files :func:`export_volume` writes, checked before it runs)."""
+    path = Path(path)
+    names = list(available) if volume == "all" else [volume]
+    if volume != "all" or len(names) == 1:  # as export_volume: one volume is written to path itself
+        targets = [path]
+    else:
+        targets = [path.with_name(f"{path.stem}_{n}{path.suffix}") for n in names]
+    if path.suffix.lower() == ".mhd":
+        targets += [t.with_suffix(".raw") for t in list(targets)]
+    return targets
+
+
 def export_volume(grid: ExpressionGrid, path: Path, volume: str = "energy") -> list[Path]:
     """Write one volume (or ``all`` available, as ``FILE_energy.nrrd`` ...) and a sidecar.
 

@@ -16,15 +16,21 @@
 * ``--structure ACRONYM|ID`` selects that structure once the atlas is in and moves the
   cursor into it (the slice panes cut through it, its surface is shown in 3-D); with
   ``--screenshot`` the picture waits for the surface.
-* ``--session FILE.json`` opens a saved session (*File > Save session…*) or the sidecar of
-  an exported image or screenshot that embeds one (:mod:`allen_viewer.state`): its gene(s),
+* ``--session FILE`` opens a saved session (*File > Save session…*), the sidecar of an
+  export that embeds one, or the export itself (for ``fig.png`` its PNG text chunk, then
+  ``fig.png.json``, then an older ``fig.json``:
+  :func:`allen_viewer.export.provenance.read_session_source`): its gene(s),
   display, threshold rule, camera, cursor and structures; ``--gene`` is then not needed
   (given, it replaces the session's gene, which then gets its threshold by the session's
   rule: its own percentile, or the pinned energy; the exact saved energy only goes with
   the saved experiment).  With ``--screenshot FILE.png`` the picture
   waits until all of the session is applied.
-* Every ``--screenshot FILE.png`` also writes ``FILE.json``: the image's provenance with the
-  session it shows, so ``--session FILE.json`` reopens it.
+* Every ``--screenshot FILE.png`` also writes its sidecar ``FILE.png.json``: the image's
+  provenance with the session it shows, so ``--session FILE.png`` reopens it.  An existing
+  file (the image or its sidecar) is refused unless ``force`` (``--force``), a sidecar
+  allen_viewer did not write always; the session file read is never written over
+  (:func:`allen_viewer.export.paths.check_output_path`, checked before the window opens
+  and again, under the output's lock, when the files are written).
 * ``--offline`` (or ``ALLEN_VIEWER_OFFLINE=1``) keeps everything on the embedded data and
   the cache.  Otherwise the window probes the network in the background at start-up (see
   :mod:`allen_viewer.gui.first_run`); screenshot runs show no first-run bars.
@@ -107,12 +113,14 @@ def wait_until(app, predicate, timeout_s: float) -> bool:
 
 
 def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bool = False,
-            compare: str | None = None, structure: str | None = None, session: Path | None = None) -> int:
+            compare: str | None = None, structure: str | None = None, session: Path | None = None,
+            force: bool = False) -> int:
     """Open the viewer (see the module docstring); returns the process exit status.
 
     ``compare``: a second gene (symbol or id) to compare with ``gene`` in compare mode.
     ``structure``: a structure (acronym or Allen id) to select and move the cursor into.
     ``session``: a session file (or an export sidecar embedding one) to open.
+    ``force``: with ``screenshot``, replace an existing image and its own sidecar.
     """
     if offline:
         os.environ["ALLEN_VIEWER_OFFLINE"] = "1"
@@ -120,13 +128,20 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
     from allen_viewer.data import AtlasData
     from allen_viewer.errors import AllenViewerError
 
+    if screenshot is not None:  # before any work: an existing file, a FIFO, the session it reads
+        from allen_viewer.export.paths import check_output_path
+
+        try:
+            check_output_path(Path(screenshot), force, reads=[session], make_folder=True)
+        except AllenViewerError as exc:
+            return _error(str(exc))
     data = AtlasData()
     state = saved_id = None
     if session is not None:
-        from allen_viewer.state import read_session
+        from allen_viewer.export.provenance import read_session_source
 
         try:
-            state = read_session(session)
+            state = read_session_source(session)
             saved_id = None if state.experiment is None else state.experiment.id
             if gene is not None:
                 from allen_viewer.state import ExperimentRef
@@ -182,7 +197,7 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
         return app.exec()
 
     return _screenshot(app, data, experiment, Path(screenshot), DEFAULT_SIZE, MainWindow, ViewerSettings, other,
-                       structure_id, state, saved_id)
+                       structure_id, state, saved_id, force=force, reads=[session])
 
 
 def _go_to_structure_when_ready(window, structure_id: int) -> None:
@@ -194,8 +209,11 @@ def _go_to_structure_when_ready(window, structure_id: int) -> None:
 
 
 def _screenshot(app, data, experiment, path: Path, size, window_class, settings_class, other=None,
-                structure_id: int | None = None, state=None, saved_id: int | None = None) -> int:
+                structure_id: int | None = None, state=None, saved_id: int | None = None, force: bool = False,
+                reads=()) -> int:
     from allen_viewer.errors import AllenViewerError
+    from allen_viewer.export.paths import claim_output
+    from allen_viewer.export.provenance import sidecar_path
 
     window = window_class(data, settings_class(read_only=True), restore_layout=False, notices=False)
     failures: list[str] = []
@@ -240,11 +258,12 @@ def _screenshot(app, data, experiment, path: Path, size, window_class, settings_
         except OSError as exc:
             return _error(f"cannot create the folder {path.parent} ({exc.strerror or exc})")
         try:
-            _write_screenshot(window, path)
+            with claim_output(path, force, reads=reads):  # checked again, locked: image and sidecar together
+                _write_screenshot(window, path)
         except AllenViewerError as exc:
             return _error(str(exc))
         print(f"Screenshot of {what}{' (compare mode)' if other is not None else ''} saved to {path} "
-              f"(its session in {path.with_suffix('.json')})")
+              f"(its session in {sidecar_path(path)})")
         return 0
     finally:
         window.close()
@@ -253,7 +272,7 @@ def _screenshot(app, data, experiment, path: Path, size, window_class, settings_
 
 
 def _write_screenshot(window, path: Path) -> None:
-    """The window as ``path`` (PNG) and ``path``.json: the image's provenance with the session
+    """The window as ``path`` (PNG) and its sidecar ``path.json``: the image's provenance with the session
     it shows (both atomic; AllenViewerError when either cannot be written)."""
     from allen_viewer.export.image import image_record, write_png
     from allen_viewer.gui.export_actions import qimage_to_array
@@ -266,11 +285,15 @@ def _write_screenshot(window, path: Path) -> None:
         write_png(path, pixels, record)
         return
     from allen_viewer.errors import AllenViewerError
+    from allen_viewer.export.paths import output_errors, undo_on_failure
     from allen_viewer.export.provenance import write_sidecar
+    from allen_viewer.store.atomic import atomic_path
 
-    if not window.save_screenshot(path):  # another format Qt writes (JPEG, BMP, ...)
-        raise AllenViewerError(f"could not write the screenshot {path}")
-    try:
+    # another format Qt writes (JPEG, BMP, ...): to a temporary sibling with the same suffix (Qt picks the
+    # format by it), renamed over path; never written through a FIFO or a link
+    with output_errors(path), atomic_path(path, path.suffix) as tmp:
+        if not window.save_screenshot(tmp):
+            raise AllenViewerError(f"could not write the screenshot {path} (Qt has no writer for "
+                                   f"{path.suffix or 'files without a suffix'})")
+    with undo_on_failure(path):
         write_sidecar(path, record)
-    except OSError as exc:
-        raise AllenViewerError(f"could not write {path.with_suffix('.json')} ({exc.strerror or exc})") from None

@@ -27,10 +27,10 @@ Copy 3-D view / window             to the clipboard (no file)
 =================================  =============================================================
 
 Everything exports the gene on show (gene A in compare mode; window and slice images of
-the comparison record both experiments).  Every file gets its ``FILE.json`` provenance
+the comparison record both experiments).  Every file gets its ``FILE.EXT.json`` provenance
 sidecar and is written atomically, so a failed export leaves no half-written file.  Image
 sidecars embed the session that drew them (``"session"``, :mod:`allen_viewer.state`), so
-*File > Open session…* or ``allen-viewer --session FILE.json`` reopens the figure.  The
+*File > Open session…* or ``allen-viewer --session FILE.png`` reopens the figure.  The
 display settings and compare mode are read from the window's state
 (:attr:`ExportActions.state`), not from its widgets; the grids, the atlas and the outline
 from :attr:`ExportActions.loaded` (:class:`~allen_viewer.loaded_data.LoadedData`); the
@@ -39,8 +39,13 @@ views on show, the session snapshot and the status messages through
 reach into the window.
 
 Overwriting is never silent: the save dialog's own confirmation is turned off and
-:meth:`ExportActions.confirm_overwrite` asks instead, naming the sidecar too (the same
-question on every platform, and one the tests can answer).  The CSV, volume and PNG
+:meth:`ExportActions.confirm_overwrite` asks instead, naming every file of the export that
+exists (the data files, an ``.mhd``'s ``.raw``, ``all``'s per-volume files, the sidecar
+``FILE.EXT.json``: :func:`allen_viewer.export.paths.existing_output_files`; the same
+question on every platform, and one the tests can answer).  A file at the sidecar's name
+that allen_viewer did not write is never replaced: the export is refused in the banner
+before anything is asked (:func:`allen_viewer.export.paths.check_output_path`), and the
+files are written under the output's lock (:func:`allen_viewer.export.paths.claim_output`).  The CSV, volume and PNG
 writing runs in the viewer's thread pool; rendering the 3-D view off screen stays in the
 UI thread (OpenGL contexts belong to the thread that made them) under a busy cursor.
 Failures show in the window's error banner.
@@ -77,6 +82,7 @@ from PySide6.QtWidgets import (
 
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.export.image import DEFAULT_IMAGE_SIZE, MAX_SIDE, MIN_SIDE, image_record, render_scene, write_png
+from allen_viewer.export.paths import check_output_path, claim_output, existing_output_files
 from allen_viewer.export.provenance import sidecar_path
 from allen_viewer.gui.workers import RequestChannel, shared_pool
 from allen_viewer.gui.scene_figure import figure_option_widgets
@@ -300,14 +306,22 @@ class ExportActions(QObject):
         item, ok = QInputDialog.getItem(self.window, "Volume export", "Volume:", choices, 0, False)
         return item if ok and item else None
 
-    def _target(self, caption: str, suggested: str, file_filter: str, suffixes: tuple[str, ...]) -> Path | None:
-        """Ask for a path, add the suffix when missing, confirm replacing it and its sidecar."""
+    def _target(self, caption: str, suggested: str, file_filter: str, suffixes: tuple[str, ...],
+                files_of=None) -> Path | None:
+        """Ask for a path, add the suffix when missing, confirm replacing every file of the
+        export that exists (``files_of(path)``: its data files when not just ``path``); a
+        foreign file at the sidecar's name, a folder or a special file: AllenViewerError."""
         path = self.ask_save_path(caption, suggested, file_filter)
         if path is None:
             return None
         if path.suffix.lower() not in suffixes:
             path = path.with_name(path.name + suffixes[0])
-        existing = [p for p in (path, sidecar_path(path)) if p.exists()]
+        files = None if files_of is None else files_of(path)
+        try:  # what no answer may replace: a foreign file at the sidecar's name, a folder, a FIFO, no folder
+            check_output_path(path, True, files=files)
+        except AllenViewerError as exc:
+            raise AllenViewerError(f"Could not write {path}: {exc}") from None
+        existing = existing_output_files(path, files)
         if existing and not self.confirm_overwrite(existing):
             self.views.show_status("Export cancelled; nothing was replaced.")
             return None
@@ -316,8 +330,9 @@ class ExportActions(QObject):
 
     # ---- running --------------------------------------------------------------------------
 
-    def _run(self, label: str, job) -> RequestChannel:
-        """Run ``job()`` (returns the list of paths written) in the thread pool."""
+    def _run(self, label: str, job, path: Path | None = None, files=None) -> RequestChannel:
+        """Run ``job()`` (returns the list of paths written) in the thread pool; with ``path``,
+        under :func:`~allen_viewer.export.paths.claim_output` (locked, checked again)."""
         channel = RequestChannel(f"export-{label}", shared_pool(), self)
         self._jobs.append(channel)
 
@@ -333,7 +348,10 @@ class ExportActions(QObject):
 
         def run(progress, cancel):
             try:
-                return job()
+                if path is None:
+                    return job()
+                with claim_output(path, True, files=files):  # the user has agreed to replace what exists
+                    return job()
             except OSError as exc:  # a full disk, a folder that is a file, no permission
                 where = f" {exc.filename}" if exc.filename else ""
                 raise AllenViewerError(f"could not write{where} ({exc.strerror or exc}).") from None
@@ -368,7 +386,8 @@ class ExportActions(QObject):
             grid, space = self._grid(), self._space()
             path = self._target("Export voxels", f"{grid.gene}_{grid.id}_voxels.csv", "CSV files (*.csv)", (".csv",))
             if path is not None:
-                self._run(f"{grid.gene} voxels", lambda: (export_voxels(grid, space, path), [path, sidecar_path(path)])[1])
+                self._run(f"{grid.gene} voxels",
+                          lambda: (export_voxels(grid, space, path), [path, sidecar_path(path)])[1], path)
         self._guarded(go)
 
     def export_structures(self) -> None:
@@ -380,22 +399,24 @@ class ExportActions(QObject):
                                 "CSV files (*.csv)", (".csv",))
             if path is not None:
                 self._run(f"{grid.gene} structure means",
-                          lambda: (export_structures(grid, space, path), [path, sidecar_path(path)])[1])
+                          lambda: (export_structures(grid, space, path), [path, sidecar_path(path)])[1], path)
         self._guarded(go)
 
     def export_volume(self) -> None:
         def go():
-            from allen_viewer.export.volume import export_volume
+            from allen_viewer.export.volume import export_volume, volume_files
 
             grid = self._grid()
             volume = self.ask_volume(grid.available)
             if volume is None:
                 return
             path = self._target("Export volume", f"{grid.gene}_{grid.id}_{volume}.nrrd",
-                                "NRRD (*.nrrd);;MetaImage (*.mhd)", (".nrrd", ".mhd"))
+                                "NRRD (*.nrrd);;MetaImage (*.mhd)", (".nrrd", ".mhd"),
+                                files_of=lambda p: volume_files(p, volume, grid.available))
             if path is not None:
                 self._run(f"{grid.gene} {volume} volume",
-                          lambda: [*export_volume(grid, path, volume=volume), sidecar_path(path)])
+                          lambda: [*export_volume(grid, path, volume=volume), sidecar_path(path)],
+                          path, volume_files(path, volume, grid.available))
         self._guarded(go)
 
     def export_comparison(self) -> None:
@@ -409,7 +430,7 @@ class ExportActions(QObject):
             path = self._target("Export the comparison", f"{a.gene}_vs_{b.gene}.csv", "CSV files (*.csv)", (".csv",))
             if path is not None:
                 self._run(f"{a.gene} vs {b.gene}",
-                          lambda: (export_comparison(a, b, space, path), [path, sidecar_path(path)])[1])
+                          lambda: (export_comparison(a, b, space, path), [path, sidecar_path(path)])[1], path)
         self._guarded(go)
 
     # ---- images ---------------------------------------------------------------------------
@@ -473,7 +494,7 @@ class ExportActions(QObject):
                                   session=session.to_dict(),
                                   figure=self.figure_options(options.get("clip", "none"),
                                                              options.get("planes", False)).describe())
-            self._run(f"{grid.gene} 3-D image", lambda: write_png(path, pixels, record))
+            self._run(f"{grid.gene} 3-D image", lambda: write_png(path, pixels, record), path)
         self._guarded(go)
 
     def export_window_image(self) -> None:
@@ -486,7 +507,7 @@ class ExportActions(QObject):
             pixels = qimage_to_array(self.views.grab_window().toImage())
             record = image_record(grids, "whole window" + (" (compare mode)" if self.state.comparing else ""),
                                   pixels, session=self.views.snapshot().to_dict())
-            self._run("window image", lambda: write_png(path, pixels, record))
+            self._run("window image", lambda: write_png(path, pixels, record), path)
         self._guarded(go)
 
     def pane_image(self, plane: str) -> QImage:
@@ -508,7 +529,7 @@ class ExportActions(QObject):
                                   slice={"plane": plane, "index_25um": pane.slice_index,
                                          "position_um": float(pane.slice_index * 25.0)},
                                   session=self.views.snapshot().to_dict())
-            self._run(f"{plane} pane image", lambda: write_png(path, pixels, record))
+            self._run(f"{plane} pane image", lambda: write_png(path, pixels, record), path)
         self._guarded(go)
 
     def copy_scene(self) -> None:

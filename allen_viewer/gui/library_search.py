@@ -608,14 +608,16 @@ class LibrarySearchPanel(QWidget):
     def _export_dialog(self) -> None:
         req = self._request
         name = "search.csv" if req is None else req.spec.file_stem(req) + ".csv"
-        path, _ = QFileDialog.getSaveFileName(self, "Export the search results", name, "CSV files (*.csv)")
-        if not path:
-            return
-        if not path.lower().endswith(".csv"):
-            path += ".csv"
-        try:
-            n = self.export_csv(path)
+        from allen_viewer.export.paths import claim_output
+        from allen_viewer.gui.save_paths import ask_table_path
+
+        try:  # the final name, asked about with its sidecar; a foreign sidecar-named file refused
+            path = ask_table_path(self, "Export the search results", name)
+            if path is None:
+                return
+            with claim_output(path, True):
+                n = self.export_csv(path)
         except (AllenViewerError, OSError) as exc:
             self._show_error(f"Export failed: {getattr(exc, 'strerror', None) or exc}")
             return
-        self.result_label.setText(f"Wrote {n} rows to {path} (and its .json sidecar).")
+        self.result_label.setText(f"Wrote {n} rows to {path} (and its sidecar {path}.json).")

@@ -1177,15 +1177,20 @@ class MainWindow(QMainWindow):
                 self.show_error(f"Could not save the screenshot to {path}.")
 
     def _open_session_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open session", "", "Sessions and image sidecars (*.json)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", "", "Sessions, sidecars and images (*.json *.png)")
         if path:
             open_session_file(self, path)
 
     def _save_session_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save session", "allen-viewer-session.json",
-                                              "Sessions (*.json)")
-        if path:
-            save_session_file(self, path if path.lower().endswith(".json") else path + ".json")
+        from allen_viewer.gui.save_paths import ask_session_path
+
+        try:  # asks about the final name (.json added), not the one typed
+            path = ask_session_path(self)
+        except AllenViewerError as exc:
+            self.show_error(str(exc))
+            return
+        if path is not None:
+            save_session_file(self, path)
 
     def _about(self) -> None:
         self.about_box = show_about(self)

@@ -176,13 +176,17 @@ class MovieExport(QObject):
             QApplication.processEvents()
             return dialog.wasCanceled()
 
+        from allen_viewer.export.paths import claim_output
+
         try:
-            result = export_movie(grid, path, outline=actions.loaded.outline_mesh, size=plan.requested, frames=plan.frames,
-                                  fps=plan.fps, view=view or "oblique", pose=pose, display=d.render_values(),
-                                  color_by=d.color_by, show_outside=d.show_outside_brain, threshold_rule=rule,
-                                  session=session, progress=progress, cancel=cancel,
-                                  scene_options={"figure": actions.figure_options(options.get("clip", "none"),
-                                                                                  options.get("planes", False))})
+            with claim_output(path, True):  # locked and checked again; the user agreed to replace what exists
+                result = export_movie(grid, path, outline=actions.loaded.outline_mesh, size=plan.requested,
+                                      frames=plan.frames,
+                                      fps=plan.fps, view=view or "oblique", pose=pose, display=d.render_values(),
+                                      color_by=d.color_by, show_outside=d.show_outside_brain, threshold_rule=rule,
+                                      session=session, progress=progress, cancel=cancel,
+                                      scene_options={"figure": actions.figure_options(options.get("clip", "none"),
+                                                                                      options.get("planes", False))})
         finally:
             dialog.close()
             dialog.deleteLater()

@@ -303,10 +303,10 @@ class StateBinding(QObject):
 
 def open_session_file(window, path) -> bool:
     """Read a session (or an export sidecar with one) and show it; errors go to the banner."""
-    from allen_viewer.state import read_session
+    from allen_viewer.export.provenance import read_session_source
 
     try:
-        session = read_session(path)
+        session = read_session_source(path)  # a session, a sidecar, or an image (its text, then its sidecar)
         window.session_binding.apply(session)
     except AllenViewerError as exc:
         window.show_error(f"Could not open the session: {exc}")

@@ -33,8 +33,8 @@ def _library(data):
     return Library(data.cache.root / "library")
 
 
-def _check_out(path: Path | None, force: bool) -> Path | None:
-    return None if path is None else check_output_path(path, force)
+def _check_out(path: Path | None, force: bool, reads=()) -> Path | None:
+    return None if path is None else check_output_path(path, force, reads=reads)
 
 
 def _mb(n: int) -> str:
@@ -200,9 +200,12 @@ def _search(args, kind: str, **values) -> int:
     print(spec.heading(request, seed))
     _print_table(spec.print_columns, [spec.print_row(r) for r in rows])
     if out is not None:
-        write_results_csv(out, spec.csv_columns, rows, spec.export,
-                          **spec.record(request, seed, bool(args.remote or args.remote_only),
-                                        library_record(library)))
+        from allen_viewer.export.paths import claim_output
+
+        with claim_output(out, args.force):  # locked and checked again: the CSV and its sidecar together
+            write_results_csv(out, spec.csv_columns, rows, spec.export,
+                              **spec.record(request, seed, bool(args.remote or args.remote_only),
+                                            library_record(library)))
         print(f"Wrote {len(rows)} rows to {out}")
     return 0
 
@@ -235,7 +238,7 @@ def cmd_matrix(args) -> int:
     from allen_viewer.library.results import library_record
     from allen_viewer.library.sync import read_gene_list
 
-    out = _check_out(args.out, args.force)
+    out = _check_out(args.out, args.force, reads=[args.structures, args.genes])  # never onto a list it reads
     data = _data()
     library = _library(data)
     structures = _read_structures(args.structures) if args.structures else None
@@ -244,15 +247,18 @@ def cmd_matrix(args) -> int:
                                          genes=genes, value=args.value, combine=args.combine)
     if missing:
         _warn(f"not in the library, left out: {', '.join(missing[:20])}" + (" ..." if len(missing) > 20 else ""))
-    n = write_matrix_csv(matrix, out)
-    with undo_on_failure(out):
-        write_sidecar(out, provenance([], "matrix", rows=n, genes=len(matrix.genes), value=f"mean {args.value}",
-                                  combine=args.combine, depth=args.depth, structures=structures,
-                                  library=library_record(library), experiments=matrix.experiments,
-                                  method="rows: structures, each pooling its own and all descendants' 200 um grid "
-                                         "voxels (Allen gridAnnotation); columns: genes; mean over voxels with "
-                                         "data (-1 excluded), as `export structures`; a gene's experiments "
-                                         f"combined by rule {args.combine!r}"))
+    from allen_viewer.export.paths import claim_output
+
+    with claim_output(out, args.force, reads=[args.structures, args.genes]):  # locked, checked again
+        n = write_matrix_csv(matrix, out)
+        with undo_on_failure(out):
+            write_sidecar(out, provenance([], "matrix", rows=n, genes=len(matrix.genes), value=f"mean {args.value}",
+                                      combine=args.combine, depth=args.depth, structures=structures,
+                                      library=library_record(library), experiments=matrix.experiments,
+                                      method="rows: structures, each pooling its own and all descendants' 200 um grid "
+                                             "voxels (Allen gridAnnotation); columns: genes; mean over voxels with "
+                                             "data (-1 excluded), as `export structures`; a gene's experiments "
+                                             f"combined by rule {args.combine!r}"))
     print(f"Wrote {n} structures x {len(matrix.genes)} genes (mean {args.value}, {args.combine}) to {out}")
     return 0
 
@@ -286,7 +292,7 @@ def add_library_commands(sub) -> None:
     def search_options(p):
         p.add_argument("--plane", choices=("coronal", "sagittal"), help="only experiments cut in this plane")
         p.add_argument("--top", type=int, default=50, metavar="N", help="rows to show (default 50)")
-        p.add_argument("--out", type=Path, metavar="FILE.csv", help="also write the rows to a CSV (+ .json)")
+        p.add_argument("--out", type=Path, metavar="FILE.csv", help="also write the rows to a CSV (+ its FILE.csv.json sidecar)")
         p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
         g = p.add_mutually_exclusive_group()
         g.add_argument("--remote", action="store_true", help="also ask Allen's own search service (online)")
@@ -317,6 +323,6 @@ def add_library_commands(sub) -> None:
                    help="several experiments of a gene: prefer-coronal (its default experiment, as the viewer "
                         "shows it) or mean (of the experiments' structure means)")
     p.add_argument("--out", type=Path, required=True, metavar="FILE.csv",
-                   help="the region x gene table (rows structures, columns genes; + FILE.json provenance)")
+                   help="the region x gene table (rows structures, columns genes; + FILE.csv.json provenance)")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.set_defaults(func=cmd_matrix)

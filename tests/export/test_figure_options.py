@@ -5,6 +5,8 @@ real embedded data.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import json
 
 import numpy as np
@@ -83,8 +85,8 @@ def test_cli_clip_and_planes(tmp_path, capsys):
     record = read_png_provenance(out)
     assert record["figure"] == {"cut_away": "left", "cut_away_hides": "the left hemisphere", "slice_planes": True,
                                 "slices_um": [5000.0, 4000.0, 5700.0]}
-    assert json.loads(out.with_suffix(".json").read_text())["figure"]["cut_away"] == "left"
-    session = read_session(out.with_suffix(".json"))  # reopens as drawn: the cut, the planes at the slices
+    assert json.loads(Path(f"{out}.json").read_text())["figure"]["cut_away"] == "left"
+    session = read_session(Path(f"{out}.json"))  # reopens as drawn: the cut, the planes at the slices
     assert (session.cut_away, session.slice_planes, session.cursor_um) == ("left", True, (5000.0, 4000.0, 5700.0))
     for bad in (["--clip", "middle"], ["--slices", "1,2"], ["--slices", "0,0,99999"], ["--slices", "nan,1,1"]):
         with pytest.raises(SystemExit) as exc:

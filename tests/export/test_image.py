@@ -4,6 +4,8 @@ Plain off-screen pyvista plotters: these run without a display (EGL) or under Xv
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import json
 import os
 
@@ -110,13 +112,13 @@ def test_export_writes_png_and_sidecar_with_provenance(pdyn, outline, tmp_path):
     path = tmp_path / "pdyn.png"
     result = export_image(pdyn, path, outline, size=(640, 480), view="dorsal", transparent=True,
                           display={"threshold": 3.0, "cmap": "magma"})
-    assert result["files"] == [path, tmp_path / "pdyn.json"]
+    assert result["files"] == [path, tmp_path / "pdyn.png.json"]
     with Image.open(path) as im:
         assert im.size == (640, 480) and im.mode == "RGBA"
         assert "Pdyn" in im.text["Title"] and im.text["Software"] == f"allen_viewer {__version__}"
         assert f"grid_data/download/{PDYN}" in im.text["Source"]
         assert json.loads(im.text[PROVENANCE_KEY])["experiments"][0]["experiment_id"] == PDYN
-    side = json.loads((tmp_path / "pdyn.json").read_text())
+    side = json.loads((tmp_path / "pdyn.png.json").read_text())
     exp = side["experiments"][0]
     assert (exp["experiment_id"], exp["gene"], exp["plane"]) == (PDYN, "Pdyn", "coronal")
     assert exp["source_url"].endswith(f"/grid_data/download/{PDYN}")
@@ -146,8 +148,8 @@ def test_a_failed_write_leaves_no_file_and_keeps_the_old_one(tmp_path, monkeypat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shot.png"]  # no temporary file left
 
     # the sidecar cannot be written (its name is taken by a folder): the PNG goes too
-    (tmp_path / "other.json").mkdir()
-    with pytest.raises(AllenViewerError, match="other.json"):
+    (tmp_path / "other.png.json").mkdir()
+    with pytest.raises(AllenViewerError, match="other.png.json"):
         write_png(tmp_path / "other.png", px, {"experiments": []})
     assert not (tmp_path / "other.png").exists()
     with pytest.raises(AllenViewerError, match="PNG"):
@@ -162,7 +164,7 @@ def test_cli_export_image(tmp_path, capsys):
     assert "480x320 lateral image of Pdyn" in capsys.readouterr().out
     with Image.open(out) as im:
         assert im.size == (480, 320) and im.mode == "RGBA"
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(Path(f"{out}.json").read_text())
     assert side["camera"] == {"preset": "lateral"} and side["display"]["energy_threshold"] == 2.0
     before = out.read_bytes()
     assert cli.main(["--offline", "export", "image", "Pdyn", "--out", str(out)]) == 1

@@ -178,7 +178,7 @@ def test_mp4_reads_back_with_its_frames_rounded_size_and_sidecar(pdyn, tmp_path)
     result = export_movie(pdyn, path, None, size=(161, 121), frames=6, fps=12, view="dorsal",
                           display={"threshold": 4.0}, threshold_rule="energy 4 (test)",
                           progress=lambda done, total: seen.append((done, total)))
-    assert result["files"] == [path, tmp_path / "turn.json"] and result["rounded"] is True
+    assert result["files"] == [path, tmp_path / "turn.mp4.json"] and result["rounded"] is True
     assert seen == [(k, 6) for k in range(1, 7)]
     reader = iio2.get_reader(path, "FFMPEG")
     try:
@@ -189,7 +189,7 @@ def test_mp4_reads_back_with_its_frames_rounded_size_and_sidecar(pdyn, tmp_path)
     finally:
         reader.close()
     assert len(frames) == 6 and frames[0].shape == (120, 160, 3)
-    side = json.loads((tmp_path / "turn.json").read_text())
+    side = json.loads((tmp_path / "turn.mp4.json").read_text())
     m = side["movie"]
     assert side["export"] == "movie" and side["experiments"][0]["experiment_id"] == PDYN
     assert (m["format"], m["frames"], m["fps"], m["width_px"], m["height_px"]) == ("mp4", 6, 12, 160, 120)
@@ -197,7 +197,7 @@ def test_mp4_reads_back_with_its_frames_rounded_size_and_sidecar(pdyn, tmp_path)
     assert "H.264" in m["codec"] and m["duration_s"] == 0.5 and "ffmpeg" in m["encoder"]
     assert side["camera"]["preset"] == "dorsal" and side["camera"]["turn"]["degrees_per_frame"] == 60.0
     assert side["display"]["energy_threshold"] == 4.0 and side["display"]["threshold_rule"] == "energy 4 (test)"
-    state = read_session(tmp_path / "turn.json")  # the session that drew it reopens
+    state = read_session(tmp_path / "turn.mp4.json")  # the session that drew it reopens
     assert state.experiment.id == PDYN and state.display.threshold == 4.0 and state.camera.preset == "dorsal"
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]
 
@@ -208,7 +208,7 @@ def test_gif_keeps_its_size_and_frames(pdyn, tmp_path):
     frames = read_gif(path)
     assert frames.shape == (5, 63, 97, 3)
     assert iio.immeta(path, index=0, plugin="pillow")["duration"] == 50  # 20 fps: 5 hundredths a frame
-    side = json.loads((tmp_path / "turn.json").read_text())
+    side = json.loads((tmp_path / "turn.gif.json").read_text())
     assert side["movie"]["format"] == "gif" and side["movie"]["size_rule"] == "as asked"
 
 
@@ -225,10 +225,10 @@ def test_cancel_leaves_no_file_and_keeps_the_old_one(pdyn, tmp_path):
 
 
 def test_a_failed_sidecar_removes_the_movie(pdyn, tmp_path):
-    (tmp_path / "turn.json").mkdir()  # the sidecar's name is taken by a folder
-    with pytest.raises(AllenViewerError, match="turn.json"):
+    (tmp_path / "turn.gif.json").mkdir()  # the sidecar's name is taken by a folder
+    with pytest.raises(AllenViewerError, match="turn.gif.json"):
         export_movie(pdyn, tmp_path / "turn.gif", None, size=(64, 48), frames=2)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["turn.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["turn.gif.json"]
 
 
 def test_a_failed_encoder_leaves_nothing(pdyn, tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
 """CSV exports checked against an independent reading of the real Allen zips."""
+from pathlib import Path
 import csv
 import json
 import zipfile
@@ -58,7 +59,7 @@ def test_voxel_csv_matches_the_raw_file(tmp_path, reference_space, ontology, exp
         sid = int(reference_space.grid_annotation[ap, dv, ml])
         assert sid and int(row["structure_id"]) == sid
         assert row["structure_name"] == ontology.by_id(sid).name
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(Path(f"{out}.json").read_text())
     assert "CENTRE" in side["coordinates"] and "29-57" in side["units"]["hemisphere"]
     assert side["experiments"][0]["experiment_id"] == exp_id and "Allen" in side["citation"]
     assert side["rows"] == n and side["software"].startswith("allen_viewer")

@@ -1,4 +1,5 @@
 """Volume exports read back with SimpleITK."""
+from pathlib import Path
 import json
 
 import numpy as np
@@ -26,7 +27,7 @@ def test_round_trip(tmp_path, name):
     # the grid as served: outside-brain values are kept
     assert np.array_equal(arr[g.has_data_anywhere], g.energy[g.has_data_anywhere])
     assert (arr[~g.has_data_anywhere] == -1).all() and g.outside_brain.any()
-    side = json.loads((tmp_path / name).with_suffix(".json").read_text())
+    side = json.loads(Path(f"{tmp_path / name}.json").read_text())
     assert side["no_data_value"] == -1 and side["experiments"][0]["gene"] == "Pdyn"
 
 

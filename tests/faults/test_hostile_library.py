@@ -98,10 +98,10 @@ def test_searches_and_matrix_refuse_a_damaged_library(library, name, tmp_path):
             # are intact here; energy.f16 damage is not in its numbers (status names it)
             assert r.code == 0, r.err
             out.unlink()
-            out.with_suffix(".json").unlink()
+            Path(f"{out}.json").unlink()
             continue
         assert_one_line_error(r, "damaged", file)
-        assert not out.exists() and not out.with_suffix(".json").exists()
+        assert not out.exists() and not Path(f"{out}.json").exists()
     assert snapshot(library.root) == before  # the searches changed nothing
 
 
@@ -169,7 +169,7 @@ def test_the_spatial_search_refuses_damaged_energy(library, name, tmp_path):
     r = cli_run("--offline", "search-spatial", "--at", "5400,3000,2000", "--plane", "all", "--min-overlap", "3",
                 "--out", out)
     assert_one_line_error(r, "damaged", file, "Delete the folder")
-    assert not out.exists() and not out.with_suffix(".json").exists()
+    assert not out.exists() and not Path(f"{out}.json").exists()
     assert snapshot(library.root) == before
     with pytest.raises(CorruptData, match=file):
         spatial_correlation(Library(library.root).refresh(), AT, plane="all", min_overlap=3)
@@ -220,5 +220,5 @@ def test_a_spatial_nrrd_with_a_250_byte_name_is_written(library, tmp_path):
     out = tmp_path / ("x" * 245 + ".nrrd")
     r = cli_run(*SPATIAL, "--out", out)
     assert r.code == 0, r.err
-    assert out.is_file() and out.with_suffix(".json").is_file()
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, out.with_suffix(".json").name])
+    assert out.is_file() and Path(f"{out}.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, Path(f"{out}.json").name])

@@ -75,10 +75,10 @@ def test_a_special_sidecar_or_raw_file_is_refused_before_the_work(tmp_path, kind
     r = cli_run("--offline", "export", "volume", EMBEDDED, "--out", out, "--force")
     assert_one_line_error(r, "v.raw")
     assert snapshot(tmp_path) == before
-    _special(tmp_path, kind, "s.json")
+    _special(tmp_path, kind, "s.csv.json")
     before = snapshot(tmp_path)
     r = cli_run("--offline", "export", "structures", EMBEDDED, "--out", tmp_path / "s.csv")
-    assert_one_line_error(r, "s.json")
+    assert_one_line_error(r, "s.csv.json")
     assert snapshot(tmp_path) == before
 
 
@@ -251,7 +251,7 @@ def test_sidecars_are_strict_json_without_nan(tmp_path):
         raise AssertionError(f"{name} in the sidecar")
 
     data = json.loads(side.read_text(), parse_constant=refuse)
-    assert data == {"r": None, "nested": [None, 1.5]}
+    assert data == {"format": "allen_viewer.sidecar", "version": 1, "r": None, "nested": [None, 1.5]}
 
 
 # ---- 2. arguments --------------------------------------------------------------------------

@@ -6,6 +6,8 @@ compare mode and each later one checks it is still open.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import json
 import math
 import os
@@ -217,7 +219,7 @@ def test_comparison_table_export_from_compare_mode(qtbot, window, tmp_path):
     with qtbot.waitSignal(exports.exportFinished, timeout=30_000):
         exports.actions["comparison"].trigger()
     assert out.read_text().splitlines()[0].startswith("structure_id,acronym")
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(Path(f"{out}.json").read_text())
     assert side["whole_brain_r"] == pytest.approx(view.whole_brain_r)
     assert [e["experiment_id"] for e in side["experiments"]] == [PDYN, NRP1]
 

@@ -69,11 +69,11 @@ def test_voxels_csv_through_the_core_with_its_sidecar(qtbot, window, answers, tm
     answers.path = tmp_path / "pdyn_voxels"  # no suffix: .csv is added
     files = _export(qtbot, window, "voxels")
     out = tmp_path / "pdyn_voxels.csv"
-    assert files == [out, tmp_path / "pdyn_voxels.json"]
+    assert files == [out, tmp_path / "pdyn_voxels.csv.json"]
     lines = out.read_text().splitlines()
     assert lines[0] == ",".join(VOXEL_COLUMNS)
     assert len(lines) - 1 == int(window.grid.has_data.sum())
-    side = json.loads((tmp_path / "pdyn_voxels.json").read_text())
+    side = json.loads((tmp_path / "pdyn_voxels.csv.json").read_text())
     assert side["experiments"][0]["experiment_id"] == PDYN and side["export"] == "voxels"
     assert "Exported" in window.status_text
 
@@ -86,13 +86,13 @@ def test_never_overwrites_silently(qtbot, window, answers, tmp_path):
     with qtbot.assertNotEmitted(window.exports.exportFinished, wait=300):
         window.exports.actions["structures"].trigger()
     assert answers.asked_to_replace == [[out]]
-    assert out.read_text() == "keep me" and not out.with_suffix(".json").exists()
+    assert out.read_text() == "keep me" and not (tmp_path / "structures.csv.json").exists()
     answers.replace = True
     _export(qtbot, window, "structures")
     assert out.read_text().startswith("structure_id,acronym")
     # the sidecar now exists too, and the next export names both
     _export(qtbot, window, "structures")
-    assert answers.asked_to_replace[-1] == [out, out.with_suffix(".json")]
+    assert answers.asked_to_replace[-1] == [out, tmp_path / "structures.csv.json"]
 
 
 def test_volume_export(qtbot, window, answers, tmp_path):
@@ -100,7 +100,7 @@ def test_volume_export(qtbot, window, answers, tmp_path):
     _export(qtbot, window, "volume")
     image = sitk.ReadImage(str(tmp_path / "pdyn.nrrd"))
     assert image.GetSize() == (67, 41, 58) and image.GetSpacing() == (200.0, 200.0, 200.0)
-    assert (tmp_path / "pdyn.json").exists()
+    assert (tmp_path / "pdyn.nrrd.json").exists()
 
 
 def test_3d_image_at_a_size_larger_than_the_screen(qtbot, window, answers, tmp_path):
@@ -108,7 +108,7 @@ def test_3d_image_at_a_size_larger_than_the_screen(qtbot, window, answers, tmp_p
     answers.image = {"size": (2400, 1500), "view": None, "transparent": False}  # the screen is 1920 x 1080
     window.scene.camera_preset("lateral")
     files = _export(qtbot, window, "image_3d")
-    assert files == [tmp_path / "scene.png", tmp_path / "scene.json"]
+    assert files == [tmp_path / "scene.png", tmp_path / "scene.png.json"]
     with Image.open(files[0]) as im:
         assert im.size == (2400, 1500) and im.mode == "RGB"
         px = np.asarray(im).astype(int)

@@ -4,6 +4,8 @@ a gene on click, Allen's service in the same table (the fake server), its outage
 library, CSV export, cancel and "newest search wins"."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import csv
 import json
 import threading
@@ -444,7 +446,7 @@ def test_export_writes_the_cli_columns(qtbot, make_panel, allen_env, allen_clien
     assert [r[-1] for r in rows[1:]] == ["local"] * 12 + ["allen"] * 2
     allen_row = rows[13]
     assert allen_row[5] == "" and float(allen_row[9]) > 0  # Allen: sums, no means
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(Path(f"{out}.json").read_text())
     assert side["export"] == "search-differential" and side["target"] == ["CP"] and side["remote"] is True
     assert side["library"]["experiments"] == 12 and side["rows"] == 14
     assert not list(tmp_path.glob(".*.part"))  # written atomically
@@ -456,5 +458,5 @@ def test_export_writes_the_cli_columns(qtbot, make_panel, allen_env, allen_clien
     with out.open(newline="") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == CORR_COLUMNS and rows[1][1] == str(TWICE)
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(Path(f"{out}.json").read_text())
     assert side["seed_experiment_id"] == PDYN and side["domain"] == ["root"]

@@ -96,14 +96,14 @@ def test_mp4_from_the_camera_on_screen(qtbot, window, answers, tmp_path):
     with qtbot.waitSignal(exports.exportFinished, timeout=120_000) as blocker:
         exports.actions["movie"].trigger()
     out = tmp_path / "pdyn_turn.mp4"
-    assert blocker.args[0] == [out, tmp_path / "pdyn_turn.json"]
+    assert blocker.args[0] == [out, tmp_path / "pdyn_turn.mp4.json"]
     assert shown == [True]  # the progress dialog was up while the frames were rendered
     reader = iio2.get_reader(out, "FFMPEG")
     try:
         assert reader.count_frames() == 4 and reader.get_meta_data()["size"] == (160, 120)
     finally:
         reader.close()
-    side = json.loads((tmp_path / "pdyn_turn.json").read_text())
+    side = json.loads((tmp_path / "pdyn_turn.mp4.json").read_text())
     turn = side["camera"]["turn"]
     assert side["export"] == "movie" and turn["fitted_to_the_whole_turn"] is False
     np.testing.assert_allclose(side["camera"]["position_um"], pose.position, atol=1e-6)
@@ -111,7 +111,7 @@ def test_mp4_from_the_camera_on_screen(qtbot, window, answers, tmp_path):
     d = window.state.display
     assert side["display"]["energy_threshold"] == pytest.approx(d.threshold)
     assert side["movie"]["size_asked"] == {"width_px": 161, "height_px": 121}
-    state = read_session(tmp_path / "pdyn_turn.json")
+    state = read_session(tmp_path / "pdyn_turn.mp4.json")
     assert state.experiment.id == PDYN and state.camera.preset is None
     np.testing.assert_allclose(state.camera.position_um, pose.position, atol=1e-3)
     assert "turntable of Pdyn" in window.status_text and "rounded" in window.status_text
@@ -124,7 +124,7 @@ def test_gif_from_a_preset(qtbot, window, answers, tmp_path):
         window.exports.actions["movie"].trigger()
     frames = iio.imread(tmp_path / "turn.gif", index=None, plugin="pillow", mode="RGB")
     assert frames.shape == (3, 90, 120, 3)
-    state = read_session(tmp_path / "turn.json")
+    state = read_session(tmp_path / "turn.gif.json")
     assert state.camera.preset == "dorsal" and state.camera.position_um is None
     assert window.exports.movie.options["view"] == "dorsal"  # the dialog remembers the last answers
 

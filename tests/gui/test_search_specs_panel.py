@@ -3,6 +3,8 @@ own radio button, form, table columns and CSV, with no change to the panel (the 
 of tests/library/test_searches.py: two real grids and GENERATED experiments)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import csv
 import json
 
@@ -47,7 +49,7 @@ def test_a_new_spec_is_a_new_form_and_table(qtbot, ontology, gene_index, library
     with out.open(newline="") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == spec.csv_columns and rows[1][:2] == ["1", str(PDYN)]
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(Path(f"{out}.json").read_text())
     assert side["export"] == "search-mean-in" and side["region"] == ["CP"] and side["library"]["experiments"] == 5
     # Allen's service has no such search: the panel says so and keeps the local rows
     panel.search(remote=True)

@@ -206,13 +206,13 @@ def test_image_exports_from_the_window_embed_their_session(qtbot, window, tmp_pa
     exports.ask_image_options = lambda: {"size": (320, 240), "view": "lateral", "transparent": False}
     with qtbot.waitSignal(exports.exportFinished, timeout=60_000):
         exports.actions["image_3d"].trigger()
-    session = read_session(tmp_path / "shot.json")
+    session = read_session(tmp_path / "shot.png.json")
     assert session.experiment.id == PDYN and session.camera.preset == "lateral"
     assert session.display.threshold == pytest.approx(w.controls.values()["threshold"])
     exports.ask_save_path = lambda caption, suggested, file_filter: tmp_path / "pane.png"
     with qtbot.waitSignal(exports.exportFinished, timeout=60_000):
         exports.actions["image_coronal"].trigger()
-    assert read_session(tmp_path / "pane.json").cursor_um == w.state.cursor_um
+    assert read_session(tmp_path / "pane.png.json").cursor_um == w.state.cursor_um
 
 
 def test_a_bad_session_file_goes_to_the_banner(window, tmp_path):
@@ -247,20 +247,20 @@ def _run(args, tmp_path, cache):
 
 def test_an_exported_image_reopens_as_the_same_session(tmp_path, qapp, cli_cache):
     """``export image Pdyn --threshold 7.5 --view dorsal --out a.png`` then
-    ``--session a.json --screenshot b.png``: the same gene, threshold, camera and display; b.json carries it."""
+    ``--session a.png.json --screenshot b.png``: the same gene, threshold, camera and display; b.png.json carries it."""
     a_png, b_png = tmp_path / "a.png", tmp_path / "b.png"
     result = _run(["export", "image", "Pdyn", "--threshold", "7.5", "--view", "dorsal", "--size", "400x300",
                    "--out", str(a_png)], tmp_path, cli_cache)
     assert result.returncode == 0, result.stderr
-    a = json.loads((tmp_path / "a.json").read_text())["session"]
+    a = json.loads((tmp_path / "a.png.json").read_text())["session"]
     assert a["experiment"] == {"id": PDYN, "gene": "Pdyn", "plane": "coronal"}
     assert a["display"]["threshold"] == 7.5 and a["display"]["threshold_pinned"] is True
     assert a["camera"]["preset"] == "dorsal"
 
-    result = _run(["--session", str(tmp_path / "a.json"), "--screenshot", str(b_png)], tmp_path, cli_cache)
+    result = _run(["--session", str(tmp_path / "a.png.json"), "--screenshot", str(b_png)], tmp_path, cli_cache)
     assert result.returncode == 0, result.stderr
     assert b_png.is_file()
-    b = json.loads((tmp_path / "b.json").read_text())
+    b = json.loads((tmp_path / "b.png.json").read_text())
     assert b["export"] == "image" and b["experiments"][0]["experiment_id"] == PDYN
     b = b["session"]
     assert b["experiment"] == a["experiment"]
@@ -270,10 +270,10 @@ def test_an_exported_image_reopens_as_the_same_session(tmp_path, qapp, cli_cache
     pos, focal = np.array(b["camera"]["position_um"]), np.array(b["camera"]["focal_point_um"])
     direction = (focal - pos) / np.linalg.norm(focal - pos)
     assert np.allclose(direction, [0, 1, 0], atol=1e-6) and np.allclose(b["camera"]["view_up"], [-1, 0, 0])
-    # and b.json reopens too
-    result = _run(["--session", str(tmp_path / "b.json"), "--screenshot", str(tmp_path / "c.png")], tmp_path, cli_cache)
+    # and b.png reopens too, from its own PNG text chunk
+    result = _run(["--session", str(tmp_path / "b.png"), "--screenshot", str(tmp_path / "c.png")], tmp_path, cli_cache)
     assert result.returncode == 0, result.stderr
-    c = json.loads((tmp_path / "c.json").read_text())["session"]
+    c = json.loads((tmp_path / "c.png.json").read_text())["session"]
     assert c["display"] == b["display"] and c["experiment"] == b["experiment"]
     assert np.allclose(c["camera"]["position_um"], b["camera"]["position_um"], atol=1e-3)
 
@@ -282,7 +282,7 @@ def test_a_percentile_export_reopens_with_its_rule(tmp_path, qapp, cli_cache):
     result = _run(["export", "image", "Pdyn", "--threshold-percentile", "80", "--size", "300x200",
                    "--out", str(tmp_path / "p.png")], tmp_path, cli_cache)
     assert result.returncode == 0, result.stderr
-    a = read_session(tmp_path / "p.json")
+    a = read_session(tmp_path / "p.png.json")
     assert a.display.threshold_pinned is False and a.display.threshold_percentile == 80.0
     assert a.display.threshold_rule == "percentile" and a.camera.preset == "oblique"
 
@@ -293,12 +293,13 @@ def test_session_with_another_gene_on_the_command_line_uses_the_rule(tmp_path, q
     result = _run(["export", "image", "Pdyn", "--threshold-percentile", "90", "--size", "300x200",
                    "--out", str(tmp_path / "p.png")], tmp_path, cli_cache)
     assert result.returncode == 0, result.stderr
-    a = read_session(tmp_path / "p.json")
+    a = read_session(tmp_path / "p.png.json")
     assert a.display.threshold_pinned is False and a.display.threshold_percentile == 90.0
-    result = _run(["--session", str(tmp_path / "p.json"), "--gene", "Nrp1", "--screenshot", str(tmp_path / "n.png")],
+    result = _run(["--session", str(tmp_path / "p.png.json"), "--gene", "Nrp1",
+                   "--screenshot", str(tmp_path / "n.png")],
                   tmp_path, cli_cache)
     assert result.returncode == 0, result.stderr
-    b = read_session(tmp_path / "n.json")
+    b = read_session(tmp_path / "n.png.json")
     assert b.experiment.id == NRP1
     assert b.display.threshold_pinned is False and b.display.threshold_percentile == 90.0
     assert abs(b.display.threshold - a.display.threshold) > 1.0, (a.display.threshold, b.display.threshold)

@@ -1,5 +1,6 @@
 """The library's CLI commands, through a parser built with add_library_commands, against
 the fake Allen server."""
+from pathlib import Path
 import argparse
 import csv
 import json
@@ -66,7 +67,7 @@ def test_search_differential_table_csv_and_sidecar(synced, capsys, tmp_path):
     assert 0 < len(rows) <= 5 and list(rows[0])[:5] == ["rank", "experiment_id", "gene", "plane", "fold_change"]
     folds = [float(r["fold_change"]) for r in rows]
     assert folds == sorted(folds, reverse=True)
-    side = json.loads(out_csv.with_suffix(".json").read_text())
+    side = json.loads(Path(f"{out_csv}.json").read_text())
     assert side["export"] == "search-differential" and side["target"] == ["CP"] and "citation" in side
     code, out, err = run(capsys, "search-differential", "--target", "CP", "--contrast", "Isocortex",
                          "--out", str(out_csv))
@@ -84,7 +85,7 @@ def test_search_correlated_local_and_remote(synced, capsys, allen_env, tmp_path)
     with open(tmp_path / "c.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert rows and all(r["plane"] == "sagittal" for r in rows)
-    assert json.loads((tmp_path / "c.json").read_text())["domain"] == ["Isocortex"]
+    assert json.loads((tmp_path / "c.csv.json").read_text())["domain"] == ["Isocortex"]
 
 
 def test_remote_failures_fall_back_or_fail_plainly(synced, capsys, allen_env):
@@ -122,7 +123,7 @@ def test_matrix_command(synced, capsys, tmp_path):
         rows = list(csv.reader(fh))
     assert rows[0] == ["structure_id", "acronym", "name", "depth", "voxels", "Pdyn", "Gad1"]
     assert [r[1] for r in rows[1:]] == ["CP", "Isocortex", "HPF"]
-    side = json.loads(out_csv.with_suffix(".json").read_text())
+    side = json.loads(Path(f"{out_csv}.json").read_text())
     assert side["combine"] == "mean" and len(side["experiments"]["Gad1"]) > 1
     code, out, err = run(capsys, "matrix", "--depth", "1", "--value", "density", "--out", str(tmp_path / "d.csv"))
     assert code == 0, err  # no density was synced: empty cells, but a valid table
@@ -148,7 +149,7 @@ def test_search_correlated_r_equals_compare_in_brain_r(synced, capsys, tmp_path)
     with open(out_csv, newline="") as fh:
         r_search = {r["experiment_id"]: float(r["r"]) for r in csv.DictReader(fh)}["74272479"]
     assert cli.main(["compare", "Pdyn", "Nrp1", "--out", str(tmp_path / "cmp.csv")]) == 0
-    side = json.loads((tmp_path / "cmp.json").read_text())
+    side = json.loads((tmp_path / "cmp.csv.json").read_text())
     with open(tmp_path / "cmp.csv", newline="") as fh:
         root = next(r for r in csv.DictReader(fh) if r["acronym"] == "root")
     assert side["whole_brain_r"] == pytest.approx(float(root["r"]), abs=1e-9)

@@ -1,5 +1,6 @@
 """Spatial (voxel-seeded) correlation on a small GENERATED library, checked against a plain
 numpy computation, for a seed in each hemisphere; and the search-spatial command."""
+from pathlib import Path
 import json
 
 import numpy as np
@@ -143,7 +144,7 @@ def test_search_spatial_cli_csv_and_nrrd(library, layout, tmp_path, monkeypatch,
     assert (float(x), float(y), float(z)) == (200 * int(ap), 200 * int(dv), 200 * int(ml))
     col = int(np.flatnonzero(layout.voxels == np.ravel_multi_index((int(ap), int(dv), int(ml)), GRID_SHAPE))[0])
     assert float(r) == pytest.approx(want.r[col], abs=1e-6) and int(n) == want.n[col]
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(Path(f"{out}.json").read_text())
     assert side["seed_voxel"] == [27, 15, 10] and side["plane"] == "coronal" and side["min_overlap"] == 10
     assert "27, 15, 10" in capsys.readouterr().out
     # the NRRD: the grid's geometry, NaN where no result
