@@ -242,10 +242,11 @@ def cmd_export_slice(args) -> int:
     threshold, rule = None, ""
     if args.threshold is not None or args.threshold_percentile is not None:
         threshold, rule, _ = _scene_threshold(args, grid)
-    result = export_slice_figure(grid, data.reference_space, check_output_path(args.out, args.force), args.plane, at,
-                                 labels=args.labels, background=args.background,
-                                 nissl=data.nissl() if args.background == "nissl" else None, cmap=args.cmap,
-                                 threshold=threshold, threshold_rule=rule)
+    nissl = data.nissl() if args.background == "nissl" else None
+    with claim_output(args.out, args.force) as out:  # locked and checked again: concurrent writers
+        result = export_slice_figure(grid, data.reference_space, out, args.plane, at,
+                                     labels=args.labels, background=args.background,
+                                     nissl=nissl, cmap=args.cmap, threshold=threshold, threshold_rule=rule)
     figure, side = result["files"]
     print(f"Wrote a {args.plane} slice of {grid.experiment.label} ({result['voxels']} voxels with data, "
           f"{result['structures']} structure outlines, {result['labels']} labels) to {figure} (provenance in {side})")
@@ -261,9 +262,10 @@ def cmd_export_region_map(args) -> int:
     check_output_path(args.out, args.force)
     data = _data()
     grid = data.load_grid(_pick(data, args.experiment))
-    result = export_region_map(grid, data.reference_space, check_output_path(args.out, args.force), args.plane, at,
-                               depth=args.depth, structures=_structure_list(args.structures), value=args.value,
-                               cmap=args.cmap)
+    with claim_output(args.out, args.force) as out:  # locked and checked again: concurrent writers
+        result = export_region_map(grid, data.reference_space, out, args.plane, at,
+                                   depth=args.depth, structures=_structure_list(args.structures),
+                                   value=args.value, cmap=args.cmap)
     figure, side = result["files"]
     painted = sum(r["colour"] is not None for r in result["regions"])
     print(f"Wrote a {args.plane} region map of {grid.experiment.label} ({painted} regions painted, "
