@@ -36,8 +36,12 @@ class SetSeed:
         self.label = f"the gene set of {smap.gene_set.k} genes ({', '.join(smap.gene_set.symbols[:5])}" + (
             ", ..." if smap.gene_set.k > 5 else "") + ")"
 
+    @property
+    def notes(self) -> list[str]:
+        return list(self.score_map.gene_set.notes)
+
     def note(self) -> str:
-        return "; ".join(self.score_map.gene_set.notes)
+        return "; ".join(self.notes)
 
 
 class GeneSetCorrelationSpec(CorrelationSpec):
