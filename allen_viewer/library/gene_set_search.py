@@ -15,8 +15,6 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-import numpy as np
-
 from allen_viewer.expression.gene_sets import resolve_gene_set, score_map
 from allen_viewer.library.searches import STRUCTURES, CorrelationSpec, FormField
 
@@ -78,24 +76,29 @@ class GeneSetCorrelationSpec(CorrelationSpec):
         return out
 
     def search_local(self, data, library, request, progress, cancel, on_seed):
-        from allen_viewer.library.search import correlation_search
-
         gene_set = resolve_gene_set(data.gene_index, list(request["genes"] or ()))
         smap = score_map(data, gene_set, library, cancel=cancel)
-        seed = SetSeed(smap)
-        values = library.layout.columns(smap.score)
-        hits = correlation_search(library, data.ontology, values, domain=list(request["domain"]) or None,
-                                  plane=request.plane, top=None, min_overlap=self._min_overlap(request))
-        genes = {s.lower() for s in gene_set.symbols}
-        kept = [h for h in hits if h.symbol.lower() not in genes][:request.top]
-        return [replace(h, rank=i + 1) for i, h in enumerate(kept)], seed
+        hits = set_search(library, data.ontology, smap, domain=list(request["domain"]) or None,
+                          plane=request.plane, top=request.top, min_overlap=self._min_overlap(request))
+        return hits, SetSeed(smap)
 
 
 GENE_SET_CORRELATION = GeneSetCorrelationSpec()
 
 
-def set_score_columns(library, smap) -> np.ndarray:
-    """The score map as library columns (V,), NaN where there is no score (for tests and
-    benchmarks: what the search correlates with, before the float16 rounding)."""
-    return library.layout.columns(smap.score)
+def set_search(library, ontology, smap, domain=None, plane: str | None = None, top: int | None = 50,
+               min_overlap: int | None = None) -> list:
+    """CorrelationHits of the library's experiments against a :class:`ScoreMap`'s score (see
+    the module docstring), best first, every experiment of the set's genes left out, ranks
+    renumbered from 1, at most ``top``."""
+    from allen_viewer.library.defaults import MIN_OVERLAP
+    from allen_viewer.library.search import correlation_search
+
+    values = library.layout.columns(smap.score)
+    hits = correlation_search(library, ontology, values, domain=domain, plane=plane, top=None,
+                              min_overlap=MIN_OVERLAP if min_overlap is None else int(min_overlap))
+    genes = {s.lower() for s in smap.gene_set.symbols}
+    kept = [h for h in hits if h.symbol.lower() not in genes]
+    kept = kept if top is None else kept[:max(0, int(top))]
+    return [replace(h, rank=i + 1) for i, h in enumerate(kept)]
 
