@@ -152,7 +152,7 @@ def run_export(args, what: str) -> int:
 
 
 def _composite(args, data, what: str) -> int:
-    from allen_viewer.expression.gene_sets import COMPOSITE_THRESHOLD, palette, percentile_ranks
+    from allen_viewer.expression.gene_sets import COMPOSITE_THRESHOLD, load_set_grids, palette, percentile_ranks
     from allen_viewer.export.many_genes import composite_display, many_session
     from allen_viewer.export.paths import check_output_path
 
@@ -167,7 +167,7 @@ def _composite(args, data, what: str) -> int:
     if s.k == 2 and args.palette:
         _note("--palette chooses three-gene colours; two genes are green and magenta")
     colors = palette(s.k, None if s.k == 2 else args.palette)
-    grids = [data.load_grid(e) for e in s.experiments]
+    grids, source = load_set_grids(data, s, _library(data))  # the library when it holds all of them
     ranks = percentile_ranks(grids)
     pct = args.threshold_percentile
     t = COMPOSITE_THRESHOLD if pct is None else pct / 100.0
@@ -181,7 +181,7 @@ def _composite(args, data, what: str) -> int:
     out = check_output_path(args.out, args.force)
     caption = "Composite: " + ", ".join(f"{e.symbol} ({e.plane}, {e.id})" for e in s.experiments)
     extra = {"composite": {"experiments": [e.id for e in s.experiments],
-                           "palette": [name for name, _ in colors], "notes": s.notes}}
+                           "palette": [name for name, _ in colors], "notes": s.notes}, "grids_from": source}
     label = "the composite of " + ", ".join(labels)
     return _scene_out(args, data, what, "composite", (ranks, colors, labels), out, s.experiments, display, session,
                       extra, caption, label)
