@@ -17,13 +17,14 @@ from tests.library import NRP1, PDYN, atlas_data, build_library, make_layout, re
 
 
 def numpy_ranks(energy: np.ndarray, has: np.ndarray) -> np.ndarray:
-    """Mid-ranks 0..1 over the voxels with data, computed with np.unique (plain numpy)."""
+    """Mid-ranks 0..1 over the voxels with data (plain numpy: each value's count of smaller
+    values plus half its ties, by searching the sorted values)."""
     out = np.full(energy.shape, np.nan)
     v = energy[has].astype(np.float64)
-    values, inverse, counts = np.unique(v, return_inverse=True, return_counts=True)
-    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    mid = start + (counts - 1) / 2.0
-    out[has] = mid[inverse] / (v.size - 1)
+    ordered = np.sort(v)
+    below = np.searchsorted(ordered, v, side="left")
+    ties = np.searchsorted(ordered, v, side="right") - below
+    out[has] = (below + (ties - 1) / 2.0) / (v.size - 1)
     return out
 
 
