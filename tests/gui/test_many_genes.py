@@ -1,0 +1,57 @@
+"""The window's composites and gene-set maps (issue 23): the state's mode drives a view with
+the composite's or the score's layer; closing it goes back to one gene."""
+import numpy as np
+import pytest
+
+from allen_viewer.expression import gene_sets as gs
+from tests.gui.offline_window import offline_window, wait
+from tests.library import NRP1, PDYN, real_grid
+
+
+@pytest.fixture(scope="module")
+def window(qapp, tmp_path_factory, ontology, reference_space, gene_index):
+    with offline_window(tmp_path_factory, ontology, reference_space, gene_index, gene="Pdyn") as w:
+        yield w
+
+
+def test_menu_offers_both(window):
+    texts = [a.text() for a in window.many_genes.actions.values()]
+    assert texts == ["Composite of genes…", "Gene-set map…"]
+
+
+def test_composite_follows_the_state_and_matches_the_mapping(window, gene_index, tmp_path):
+    many = window.many_genes
+    many.choose("composite", ["Pdyn", "Nrp1"])
+    assert window.state.mode == "composite" and window.state.mode_experiments == (PDYN, NRP1)
+    assert wait(lambda: many.view is not None and many.view.layer.has_content)
+    layer = many.view.layer
+    ranks = gs.percentile_ranks([real_grid(gene_index, PDYN), real_grid(gene_index, NRP1)])
+    drawn = gs.composite_drawn(ranks, 0.9)
+    assert layer.poly.n_points == int(drawn.sum())
+    flat = np.asarray(layer.poly.point_data["grid_index"])
+    rgb = gs.composite_rgb(ranks, gs.palette(2), 0.9).reshape(-1, 3)[flat]
+    assert np.abs(np.asarray(layer.poly.point_data["rgb"]) / 255.0 - rgb).max() <= 0.5 / 255 + 1e-6
+    assert [a.GetInput() for a in layer.legend[:2]] == ["Pdyn: green", "Nrp1: magenta"]
+    many.view.grab().save(str(tmp_path / "composite-window.png"))
+
+
+def test_gene_set_map_then_close_back_to_one_gene(window, gene_index):
+    many = window.many_genes
+    many.choose("gene-set", ["Pdyn", "Nrp1"])
+    assert wait(lambda: many.view is not None and many.view.mode == "gene-set" and many.view.layer.has_content)
+    assert many.view.layer.title.startswith("gene-set score (mean percentile rank)")
+    assert window.state.mode == "gene-set"
+    many.view.close()
+    assert wait(lambda: window.state.mode == "gene")
+    assert many.view is None
+
+
+def test_a_refused_set_changes_nothing(window, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    before = (window.state.mode, window.state.mode_experiments)
+    window.many_genes.choose("gene-set", ["Pdyn"])
+    assert shown and "one gene" in shown[0]
+    assert (window.state.mode, window.state.mode_experiments) == before
