@@ -188,7 +188,10 @@ def min_genes(k: int) -> int:
 
 def n_genes(ranks: np.ndarray) -> np.ndarray:
     """int16 (AP, DV, ML): how many experiments have data (a rank) at each voxel."""
-    return np.sum(~np.isnan(ranks), axis=0, dtype=np.int16)
+    n = np.zeros(ranks.shape[1:], np.int16)
+    for r in ranks:  # one gene at a time: no temporary the size of the whole stack
+        n += ~np.isnan(r)
+    return n
 
 
 def score(ranks: np.ndarray, k: int | None = None) -> np.ndarray:
@@ -196,7 +199,9 @@ def score(ranks: np.ndarray, k: int | None = None) -> np.ndarray:
     where fewer than ``ceil(k / 2)`` have data (``k``: the set's size, default the ranks' count)."""
     k = ranks.shape[0] if k is None else int(k)
     n = n_genes(ranks)
-    total = np.nansum(ranks, axis=0, dtype=np.float64)
+    total = np.zeros(ranks.shape[1:], np.float64)
+    for r in ranks:
+        total += np.nan_to_num(r, nan=0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = (total / n).astype(np.float32)
     out[n < max(min_genes(k), 1)] = np.nan
