@@ -55,3 +55,33 @@ def test_a_refused_set_changes_nothing(window, monkeypatch):
     window.many_genes.choose("gene-set", ["Pdyn"])
     assert shown and "one gene" in shown[0]
     assert (window.state.mode, window.state.mode_experiments) == before
+
+
+def test_genes_like_this_set(window, gene_index, ontology):
+    """The button runs the library search by the set: the rows match set_search's, which
+    tests/library/test_gene_set_search.py checks against numpy (library: Pdyn, Nrp1 and
+    GENERATED rows)."""
+    from allen_viewer.library.gene_set_search import set_search
+    from tests.library import build_library, make_layout
+
+    layout = make_layout(ontology)
+    pdyn = layout.columns(real_grid(gene_index, PDYN).energy)
+    nrp1 = layout.columns(real_grid(gene_index, NRP1).energy)
+    rng = np.random.default_rng(5)
+    rows = [(PDYN, "Pdyn", "coronal", pdyn), (NRP1, "Nrp1", "coronal", nrp1)]
+    for i in range(6):  # GENERATED
+        v = (rng.random() * np.nan_to_num(pdyn) + rng.random() * np.nan_to_num(nrp1)
+             + rng.random(layout.n_voxels).astype(np.float32)).astype(np.float32)
+        v[rng.random(layout.n_voxels) < 0.05] = np.nan
+        rows.append((2000 + i, f"Gen{i}", "coronal", v))
+    library = build_library(window.data.cache.root / "library", layout, rows)
+    many = window.many_genes
+    many.choose("gene-set", ["Pdyn", "Nrp1"])
+    assert wait(lambda: many.view is not None and many.view.mode == "gene-set" and many.view.like.isEnabled())
+    assert "grids from the local library" in many.view.notes.text()
+    many.view.like.click()
+    assert wait(lambda: many.view.hits.count() == 6)
+    expected = set_search(library, ontology, many.view.payload, top=50)
+    assert [many.view.hits.item(i).text().split()[3] for i in range(6)] == [str(h.experiment_id) for h in expected]
+    many.view.close()
+    assert wait(lambda: window.state.mode == "gene")
