@@ -15,13 +15,15 @@ writes the state, the view follows it.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction
+import numpy as np
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
+    QHBoxLayout,
     QLabel,
     QListWidget,
     QMainWindow,
@@ -96,6 +98,17 @@ class ManyGenesView(QMainWindow):
         layout = QVBoxLayout(central)
         self.scene = ExpressionScene(central, layer=CompositeLayer if mode == "composite" else ScoreLayer)
         layout.addWidget(self.scene, 1)
+        row = QHBoxLayout()
+        self.slices = {}
+        for plane in ("coronal", "sagittal", "horizontal"):
+            label = QLabel(plane)
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setToolTip(f"The {plane} 200 µm slice through the cursor, coloured as the 3-D view; grey: brain "
+                             "where nothing reaches the threshold")
+            row.addWidget(label)
+            self.slices[plane] = label
+        layout.addLayout(row)
+        self.slice_pixels: dict = {}
         self.notes = QLabel("Loading…")
         self.notes.setWordWrap(True)
         layout.addWidget(self.notes)
@@ -109,20 +122,25 @@ class ManyGenesView(QMainWindow):
         self.hits.setVisible(False)
         layout.addWidget(self.hits)
         self.setCentralWidget(central)
-        self.resize(900, 700)
+        self.resize(1000, 1000)
         self.payload = None
 
     @property
     def layer(self):
         return self.scene.layer
 
-    def show_composite(self, ranks, colors, labels, note: str) -> None:
+    def show_composite(self, ranks, colors, labels, note: str, cursor=None) -> None:
+        from allen_viewer.render.gene_set_layers import voxel_colours_composite
+
         self.payload = (ranks, colors, labels)
         self.layer.set_data(ranks, colors, labels)
         self.scene.render()
         self.notes.setText(note)
+        self._show_slices(*voxel_colours_composite(ranks, colors, self.layer.display.threshold), cursor)
 
-    def show_score(self, smap, note: str) -> None:
+    def show_score(self, smap, note: str, cursor=None) -> None:
+        from allen_viewer.render.gene_set_layers import voxel_colours_score
+
         self.payload = smap
         threshold, _, _ = gs.score_threshold(smap.score)
         self.layer.set_display(threshold=threshold)
@@ -130,6 +148,23 @@ class ManyGenesView(QMainWindow):
         self.scene.render()
         self.notes.setText(note)
         self.like.setEnabled(True)
+        self._show_slices(*voxel_colours_score(smap.score, threshold, self.layer.cmap), cursor)
+
+    def _show_slices(self, rgb, drawn, cursor) -> None:
+        from allen_viewer.expression.brain import brain_mask
+        from allen_viewer.render.gene_set_layers import mapping_slices
+        from allen_viewer.render.layers import BACKGROUND
+
+        shape = drawn.shape
+        index = [s // 2 for s in shape] if cursor is None else [
+            int(np.clip(round(c / 200.0), 0, s - 1)) for c, s in zip(cursor, shape)]
+        bg = tuple(int(BACKGROUND[i:i + 2], 16) / 255.0 for i in (1, 3, 5))
+        self.slice_pixels = mapping_slices(rgb, drawn, brain_mask(), index, bg)
+        for plane, px in self.slice_pixels.items():
+            px = np.ascontiguousarray(np.repeat(np.repeat(px, 3, axis=0), 3, axis=1))  # 3 screen pixels a voxel
+            image = QImage(px.data, px.shape[1], px.shape[0], px.strides[0], QImage.Format.Format_RGB888).copy()
+            self.slices[plane].setPixmap(QPixmap.fromImage(image))
+            self.slices[plane].setMinimumSize(image.width(), image.height())
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.scene.close_scene()
@@ -240,12 +275,13 @@ class ManyGenes(QObject):
         if mode == "composite":
             ranks, colors, labels, source = result
             self.view.show_composite(ranks, colors, labels, f"{', '.join(labels)}: a voxel is drawn where one gene's "
-                                     f"percentile rank is >= 0.9; grids from {_where(source)}")
+                                     f"percentile rank is >= 0.9; grids from {_where(source)}", self.state.cursor_um)
         else:
             smap = result
             notes = "; ".join(smap.gene_set.notes)
             self.view.show_score(smap, f"{smap.gene_set.k} experiments, grids from {_where(smap.source)}; score >= its "
-                                       "90th percentile drawn" + (f". {notes}" if notes else ""))
+                                       "90th percentile drawn" + (f". {notes}" if notes else ""),
+                                 self.state.cursor_um)
 
     def _failed(self, message, _exc, _tag) -> None:
         if self.view is not None:

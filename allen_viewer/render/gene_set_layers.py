@@ -145,3 +145,41 @@ class CompositeLayer(PointLayer):
         self.legend = []
         super().detach()
 
+
+
+# ---------------------------------------------------------------------------- slices
+
+SLICE_BRAIN = (0.26, 0.28, 0.31)
+"""The grey of in-brain voxels where nothing is drawn on a slice (outside the brain: the background)."""
+SLICE_PLANES = ("coronal", "sagittal", "horizontal")
+
+
+def voxel_colours_score(score: np.ndarray, threshold: float, cmap: str = "viridis") -> tuple[np.ndarray, np.ndarray]:
+    """(rgb float (AP, DV, ML, 3), drawn bool) of a score map as the 3-D view colours it:
+    the colour map over [threshold, 1], drawn where the score is >= the threshold."""
+    from matplotlib import colormaps
+
+    with np.errstate(invalid="ignore"):
+        drawn = ~np.isnan(score) & (score >= threshold)
+    lo = float(np.clip(threshold, 0.0, 0.99))
+    t = np.clip((np.nan_to_num(score, nan=lo) - lo) / (1.0 - lo), 0.0, 1.0)
+    return colormaps[cmap](t)[..., :3].astype(np.float32), drawn
+
+
+def voxel_colours_composite(ranks: np.ndarray, colors, threshold: float = COMPOSITE_THRESHOLD):
+    """(rgb float (AP, DV, ML, 3), drawn bool) of a composite, as the 3-D view colours it."""
+    return composite_rgb(ranks, colors, threshold), composite_drawn(ranks, threshold)
+
+
+def mapping_slices(rgb: np.ndarray, drawn: np.ndarray, brain: np.ndarray, index, background) -> dict:
+    """The three 200 µm slices through grid voxel ``index`` (AP, DV, ML) of a voxel mapping,
+    uint8 RGB each: the mapping where drawn, grey in the brain elsewhere (transparent to
+    the anatomy: no colour where no gene reaches the threshold), ``background`` outside.
+    Coronal: rows dorsal to ventral, columns ML 0 (left) to 57; sagittal: rows dorsal to
+    ventral, columns anterior to posterior; horizontal: rows anterior to posterior, columns
+    ML 0 to 57."""
+    ap, dv, ml = (int(i) for i in index)
+    base = np.where(brain[..., None], np.asarray(SLICE_BRAIN, np.float32), np.asarray(background, np.float32))
+    full = np.where(drawn[..., None], rgb, base)
+    cuts = {"coronal": full[ap, :, :], "sagittal": full[:, :, ml].transpose(1, 0, 2), "horizontal": full[:, dv, :]}
+    return {k: np.round(np.clip(v, 0, 1) * 255).astype(np.uint8) for k, v in cuts.items()}

@@ -32,6 +32,28 @@ def test_composite_follows_the_state_and_matches_the_mapping(window, gene_index,
     rgb = gs.composite_rgb(ranks, gs.palette(2), 0.9).reshape(-1, 3)[flat]
     assert np.abs(np.asarray(layer.poly.point_data["rgb"]) / 255.0 - rgb).max() <= 0.5 / 255 + 1e-6
     assert [a.GetInput() for a in layer.legend[:2]] == ["Pdyn: green", "Nrp1: magenta"]
+    # the slices show the same mapping: the colour where drawn, no colour elsewhere
+    full = gs.composite_rgb(ranks, gs.palette(2), 0.9)
+    ap, dv, ml = (int(round(c / 200.0)) for c in window.state.cursor_um)
+    cor = many.view.slice_pixels["coronal"]
+    assert cor.shape == (41, 58, 3)
+    d = drawn[ap]
+    assert d.any() and (~d).any()
+    assert np.abs(cor[d] / 255.0 - full[ap][d]).max() <= 0.5 / 255 + 1e-6
+    from allen_viewer.expression.brain import brain_mask
+    from allen_viewer.render.gene_set_layers import SLICE_BRAIN
+    from allen_viewer.render.layers import BACKGROUND
+
+    grey = np.round(np.array(SLICE_BRAIN) * 255)
+    bg = np.array([int(BACKGROUND[i:i + 2], 16) for i in (1, 3, 5)])
+    inside = brain_mask()[ap]
+    assert np.array_equal(cor[~d & inside], np.broadcast_to(grey, cor[~d & inside].shape))
+    assert np.array_equal(cor[~d & ~inside], np.broadcast_to(bg, cor[~d & ~inside].shape))
+    assert many.view.slice_pixels["sagittal"][:, :, :].shape == (41, 67, 3)
+    assert many.view.slice_pixels["horizontal"].shape == (67, 58, 3)
+    from PySide6.QtTest import QTest
+
+    QTest.qWait(300)  # the layout takes the slices' new sizes
     many.view.grab().save(str(tmp_path / "composite-window.png"))
 
 
