@@ -209,8 +209,9 @@ def _scene_out(args, data, what, kind, payload, out, experiments, display, sessi
                                size=parse_movie_size(args.size), frames=args.frames, fps=args.fps, view=args.view,
                                caption=caption)
     movie, side = result["files"]
-    print(f"Wrote a {result['width']}x{result['height']} {result['frames']}-frame turntable of {label} to {movie} "
-          f"(provenance in {side})")
+    rounded = " (H.264 needs even sides: rounded down)" if result["rounded"] else ""
+    print(f"Wrote a {result['width']}x{result['height']}{rounded} {result['frames']}-frame turntable of {label} to "
+          f"{movie} (provenance in {side})")
     return 0
 
 

@@ -17,7 +17,13 @@ and checks the score map against plain numpy (ranks by searching the sorted valu
 
     python benchmarks/gene_sets.py [--experiments N] [--repeats R]
 
-Ends with ``RESULT score_s=<s> search_s=<s> experiments=<N> max_score_error=<e>``.
+With ``--frame`` (needs a display, e.g. under ``xvfb-run``) it also times, in the same run
+and off-screen window, a composite's "click to frame" against a single gene's: ranking the
+loaded Pdyn and Nrp1 grids, building the composite layer and rendering one frame, against
+building Pdyn's expression layer and rendering one frame (median of 9, alternating).
+
+Ends with ``RESULT score_s=<s> search_s=<s> experiments=<N> max_score_error=<e>`` (with
+``--frame``: ``composite_frame_s=<s> single_frame_s=<s> ratio=<x>`` added).
 """
 from __future__ import annotations
 
@@ -61,11 +67,62 @@ def numpy_score(library, rows) -> np.ndarray:
     return mean
 
 
+def frame_times(repeats: int = 9) -> tuple[float, float, float]:
+    """Median seconds to a finished frame: (composite with its ranking, composite from ranks
+    already computed -- the window ranks in its worker thread, with the grid loads --, single
+    gene), from grids in memory."""
+    import pyvista as pv
+
+    from allen_viewer import config
+    from allen_viewer.expression.gene_sets import palette, percentile_ranks
+    from allen_viewer.expression.grid import load_grid
+    from allen_viewer.render.gene_set_layers import CompositeLayer
+    from allen_viewer.render.layers import ExpressionLayer
+    from allen_viewer.store.gene_index import GeneIndex
+
+    index = GeneIndex.load(config.resources_dir() / "gene_index.tsv.gz")
+    grids = [load_grid(config.resources_dir() / "grids" / f"{i}.zip", index.by_id(i)) for i in (71717084, 74272479)]
+    plotter = pv.Plotter(off_screen=True, window_size=(960, 720))
+    plotter.disable_anti_aliasing()
+    single, composite = ExpressionLayer(plotter), CompositeLayer(plotter)
+    colours = palette(2)
+    t_single, t_comp, t_layer = [], [], []
+    try:
+        for _ in range(repeats):
+            t = time.perf_counter()
+            ranks = percentile_ranks(grids)
+            t_rank = time.perf_counter()
+            composite.set_data(ranks, colours, ["Pdyn", "Nrp1"])
+            plotter.render()
+            t_comp.append(time.perf_counter() - t)
+            t_layer.append(time.perf_counter() - t_rank)
+            composite.set_data(None)
+            t = time.perf_counter()
+            single.set_grid(grids[0])
+            plotter.render()
+            t_single.append(time.perf_counter() - t)
+            single.set_grid(None)
+    finally:
+        single.detach()
+        composite.detach()
+        plotter.close()
+    return statistics.median(t_comp), statistics.median(t_layer), statistics.median(t_single)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--experiments", type=int, default=GENOME)
     parser.add_argument("--repeats", type=int, default=4)
+    parser.add_argument("--frame", action="store_true", help="also time a composite's frame against a gene's")
     args = parser.parse_args()
+    frame = ""
+    if args.frame:
+        comp_s, layer_s, single_s = frame_times()
+        print(f"to a frame, Pdyn+Nrp1 composite: {comp_s:.3f} s with the ranking, {layer_s:.3f} s from ranks (the "
+              f"window ranks in its worker); Pdyn alone (layer, one frame): {single_s:.3f} s; ratios "
+              f"{comp_s / single_s:.2f} and {layer_s / single_s:.2f} (aim <= 1.5)")
+        frame = (f" composite_frame_s={comp_s:.3f} composite_layer_frame_s={layer_s:.3f} single_frame_s={single_s:.3f}"
+                 f" ratio={comp_s / single_s:.2f} layer_ratio={layer_s / single_s:.2f}")
 
     from allen_viewer.expression.gene_sets import GeneSet, score_map
     from allen_viewer.library.gene_set_search import set_search
@@ -110,7 +167,8 @@ def main() -> None:
         if hasattr(os, "getloadavg"):
             print("load average (1, 5, 15 min): " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
                   + f" on {os.cpu_count()} CPUs (other work on the machine slows every figure)")
-        print(f"RESULT score_s={score_s:.3f} search_s={search_s:.3f} experiments={n} max_score_error={err:.2e}")
+        print(f"RESULT score_s={score_s:.3f} search_s={search_s:.3f} experiments={n} max_score_error={err:.2e}"
+              + frame)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -82,10 +82,12 @@ class CompositeLayer(PointLayer):
         if self.ranks is None:
             return None
         t = self.display.threshold
-        drawn = composite_drawn(self.ranks, t)
-        flat = np.flatnonzero(drawn)
-        strength = composite_brightness(self.ranks, t).max(axis=0).ravel()[flat]
-        rgb = composite_rgb(self.ranks, self.colors, t).reshape(-1, 3)[flat]
+        n = len(self.ranks)
+        flat = np.flatnonzero(composite_drawn(self.ranks, t))
+        # the drawn voxels only: composite_rgb's rule (brightness x colour, added, clipped)
+        b = composite_brightness(self.ranks.reshape(n, -1)[:, flat], t)
+        strength = b.max(axis=0) if n else np.zeros(0, np.float32)
+        rgb = np.clip(b.T @ np.asarray([c for _, c in self.colors], np.float32), 0.0, 1.0)
         poly = _points_poly(flat, strength, strength, sphere_radius_um(strength, 1.0))
         poly.point_data["rgb"] = np.round(rgb * 255).astype(np.uint8)
         return poly
