@@ -55,6 +55,25 @@ def gene_set_members(args) -> list[str]:
     return parse_gene_set(args.gene_set)
 
 
+class _SetBar:
+    """``progress(done, total)`` over a set's experiments -> one tqdm bar on stderr (a
+    terminal only: pipes and logs get just the result line)."""
+
+    def __init__(self, total: int):
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=total, desc="gene set", unit="exp", file=sys.stderr, disable=None, leave=False)
+
+    def __call__(self, done: int, total: int | None) -> None:
+        self._bar.update(done - self._bar.n)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._bar.close()
+
+
 def _note(text: str) -> None:
     print(f"{PROG}: note: {text}", file=sys.stderr)
 
@@ -118,7 +137,8 @@ def run_export(args, what: str) -> int:
         _note(n)
     from allen_viewer.expression.gene_sets import score_map
 
-    smap = score_map(data, s, _library(data))
+    with _SetBar(s.k) as bar:  # one bar for the whole set, on a terminal only
+        smap = score_map(data, s, _library(data), progress=bar)
     out = check_output_path(args.out, args.force)
     where = "the local library" if smap.source == "library" else "the experiments' grid files"
     label = f"the gene set of {s.k} experiments (grids from {where})"
@@ -167,7 +187,8 @@ def _composite(args, data, what: str) -> int:
     if s.k == 2 and args.palette:
         _note("--palette chooses three-gene colours; two genes are green and magenta")
     colors = palette(s.k, None if s.k == 2 else args.palette)
-    grids, source = load_set_grids(data, s, _library(data))  # the library when it holds all of them
+    with _SetBar(s.k) as bar:  # the library when it holds all of them
+        grids, source = load_set_grids(data, s, _library(data), progress=bar)
     ranks = percentile_ranks(grids)
     pct = args.threshold_percentile
     t = COMPOSITE_THRESHOLD if pct is None else pct / 100.0

@@ -272,7 +272,7 @@ def load_set_grids(data, gene_set: GeneSet, library=None, progress: Callable | N
     for i, e in enumerate(exps):
         if cancel is not None and cancel():
             raise Cancelled("cancelled")
-        grids.append(data.load_grid(e))
+        grids.append(data.load_grid(e, cancel=cancel))
         if progress is not None:
             progress(i + 1, len(exps))
     return grids, GRIDS

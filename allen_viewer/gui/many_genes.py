@@ -266,6 +266,7 @@ class ManyGenes(QObject):
     def _closed(self, view) -> None:
         if self.view is view:  # closed by the user: back to the single gene
             self.view = None
+            self.channel.cancel()  # a set still loading stops between experiments
             self.state.mode = "gene"
 
     def _loaded(self, result, tag) -> None:
