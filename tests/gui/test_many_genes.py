@@ -107,3 +107,17 @@ def test_genes_like_this_set(window, gene_index, ontology):
     assert [many.view.hits.item(i).text().split()[3] for i in range(6)] == [str(h.experiment_id) for h in expected]
     many.view.close()
     assert wait(lambda: window.state.mode == "gene")
+
+
+def test_a_session_in_composite_mode_opens_the_view(window, tmp_path):
+    from allen_viewer.state import read_session, write_session
+
+    twin = window.state.copy()
+    twin.mode, twin.mode_experiments = "composite", (NRP1, PDYN)
+    again = read_session(write_session(tmp_path / "s.json", twin))
+    window.state.update_from(again)
+    many = window.many_genes
+    assert wait(lambda: many.view is not None and many.view.layer.has_content)
+    assert [a.GetInput() for a in many.view.layer.legend[:2]] == ["Nrp1: green", "Pdyn: magenta"]
+    many.view.close()
+    assert wait(lambda: window.state.mode == "gene")
