@@ -9,6 +9,7 @@ from PIL import Image
 
 from allen_viewer import cli
 from tests.expression.test_gene_sets import numpy_ranks, numpy_score
+from tests.fake_allen.fixtures import allen_env, fake_allen, fake_allen_data  # noqa: F401
 from tests.library import NRP1, PDYN, real_grid
 
 pytestmark = pytest.mark.usefixtures("no_anti_aliasing")  # tests/conftest.py
@@ -124,3 +125,18 @@ def test_composite_refusals(capsys, tmp_path):
                        str(out))
     assert code == 1 and "2 or 3 genes" in err
     assert not any(tmp_path.iterdir())
+
+
+def test_three_gene_composite_with_the_colour_blind_palette(capsys, tmp_path, allen_env):
+    """Penk's grid comes from the fake server: GENERATED data (tests/fake_allen/data.py)."""
+    out = tmp_path / "c3.png"
+    code, _, err = run(capsys, "export", "image", "--composite", "Pdyn,Nrp1,Penk", "--palette", "colour-blind",
+                       "--size", "320x240", "--out", str(out))
+    assert code == 0, err
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert [c["colour"] for c in side["display"]["colours"].values()] == ["orange", "sky blue", "reddish purple"]
+    assert side["composite"]["palette"] == ["orange", "sky blue", "reddish purple"]
+    assert len(side["session"]["mode_experiments"]) == 3 and side["grids_from"] == "grids"
+    px = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    orange = (px[..., 0] > 150) & (px[..., 1] > 90) & (px[..., 1] < 180) & (px[..., 2] < 40)
+    assert orange.sum() > 50
