@@ -124,6 +124,8 @@ class ManyGenesView(QMainWindow):
         self.setCentralWidget(central)
         self.resize(1000, 1000)
         self.payload = None
+        self.energies = None
+        self.scene.pointPicked.connect(self.report)
 
     @property
     def layer(self):
@@ -149,6 +151,29 @@ class ManyGenesView(QMainWindow):
         self.notes.setText(note)
         self.like.setEnabled(True)
         self._show_slices(*voxel_colours_score(smap.score, threshold, self.layer.cmap), cursor)
+
+    def report(self, um) -> str:
+        """The line a click on the 3-D view shows: the voxel, and each gene's energy and
+        rank (composite) or the score and n_genes (gene set) there."""
+        if self.payload is None:
+            return ""
+        shape = (67, 41, 58)
+        i = tuple(int(np.clip(round(float(c) / 200.0), 0, s - 1)) for c, s in zip(um, shape))
+        where = f"voxel AP {i[0]}, DV {i[1]}, ML {i[2]}: "
+
+        def num(v):
+            return "no data" if v != v else f"{v:.3g}"
+
+        if self.mode == "composite":
+            ranks, _colors, labels = self.payload
+            parts = [f"{label} energy {num(float(e[i]))}, rank {num(float(r[i]))}"
+                     for label, e, r in zip(labels, self.energies, ranks)]
+        else:
+            parts = [f"score {num(float(self.payload.score[i]))}, n_genes {int(self.payload.n_genes[i])} of "
+                     f"{self.payload.gene_set.k}"]
+        text = where + "; ".join(parts)
+        self.notes.setText(text)
+        return text
 
     def _show_slices(self, rgb, drawn, cursor) -> None:
         from allen_viewer.expression.brain import brain_mask
@@ -259,7 +284,8 @@ class ManyGenes(QObject):
                 return gs.score_map(data, s, library, progress, cancel)
             grids, source = gs.load_set_grids(data, s, library, progress, cancel)
             colors = gs.palette(s.k, None if s.k == 2 else (palette or None))
-            return gs.percentile_ranks(grids), colors, [e.symbol for e in s.experiments], source
+            energies = [g.energy for g in grids]
+            return gs.percentile_ranks(grids), colors, [e.symbol for e in s.experiments], source, energies
 
         self.channel.submit(job, (mode, ids))
 
@@ -274,7 +300,8 @@ class ManyGenes(QObject):
         if self.view is None or self.view.mode != mode:
             return
         if mode == "composite":
-            ranks, colors, labels, source = result
+            ranks, colors, labels, source, energies = result
+            self.view.energies = energies
             self.view.show_composite(ranks, colors, labels, f"{', '.join(labels)}: a voxel is drawn where one gene's "
                                      f"percentile rank is >= 0.9; grids from {_where(source)}", self.state.cursor_um)
         else:

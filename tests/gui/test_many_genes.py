@@ -51,6 +51,12 @@ def test_composite_follows_the_state_and_matches_the_mapping(window, gene_index,
     assert np.array_equal(cor[~d & ~inside], np.broadcast_to(bg, cor[~d & ~inside].shape))
     assert many.view.slice_pixels["sagittal"][:, :, :].shape == (41, 67, 3)
     assert many.view.slice_pixels["horizontal"].shape == (67, 58, 3)
+    # a click reports each gene's energy and rank at the voxel
+    pdyn_grid = real_grid(gene_index, PDYN)
+    text = many.view.report((ap * 200.0, dv * 200.0, ml * 200.0))
+    e = pdyn_grid.energy[ap, dv, ml]
+    assert text.startswith(f"voxel AP {ap}, DV {dv}, ML {ml}: Pdyn energy ")
+    assert (f"Pdyn energy {e:.3g}, rank {ranks[0][ap, dv, ml]:.3g}" in text) if e == e else "no data" in text
     from PySide6.QtTest import QTest
 
     QTest.qWait(300)  # the layout takes the slices' new sizes
