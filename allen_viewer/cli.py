@@ -179,6 +179,9 @@ def cmd_guide(args) -> int:
 def cmd_export_voxels(args) -> int:
     from allen_viewer.export.tables import export_voxels
 
+    if _many_genes(args):  # --gene-set, --gene-set-file, --composite (gene_set_commands.py)
+        return _run_many(args, "voxels")
+
     check_output_path(args.out, args.force)  # before the work, not after it
     data = _data()
     grid = data.load_grid(_pick(data, args.experiment))
@@ -188,6 +191,19 @@ def cmd_export_voxels(args) -> int:
                           all_voxels=args.all_voxels)
     print(f"Wrote {n} voxels of {grid.experiment.label} to {args.out} (provenance in {sidecar_path(args.out)})")
     return 0
+
+
+def _many_genes(args) -> bool:
+    from allen_viewer.gene_set_commands import check_single, many_genes
+
+    check_single(args)  # an experiment, or a set, or a composite: exactly one
+    return many_genes(args)
+
+
+def _run_many(args, what: str) -> int:
+    from allen_viewer.gene_set_commands import run_export
+
+    return run_export(args, what)
 
 
 def _percentile(text: str) -> float:
@@ -204,6 +220,9 @@ def _structure_list(text: str | None) -> list[str] | None:
 
 def cmd_export_structures(args) -> int:
     from allen_viewer.export.tables import export_structures
+
+    if _many_genes(args):  # --gene-set, --gene-set-file, --composite (gene_set_commands.py)
+        return _run_many(args, "structures")
 
     check_output_path(args.out, args.force)  # before the work, not after it
     data = _data()
@@ -306,6 +325,9 @@ def _scene_export(args):
 def cmd_export_image(args) -> int:
     from allen_viewer.export.image import export_image, parse_size
 
+    if _many_genes(args):  # --gene-set, --gene-set-file, --composite (gene_set_commands.py)
+        return _run_many(args, "image")
+
     size = parse_size(args.size)
     check_output_path(args.out, args.force)  # before the work, not after it
     job = _scene_export(args)
@@ -322,6 +344,9 @@ def cmd_export_image(args) -> int:
 
 def cmd_export_movie(args) -> int:
     from allen_viewer.export.movie import export_movie, parse_movie_size, plan_movie
+
+    if _many_genes(args):  # --gene-set, --gene-set-file, --composite (gene_set_commands.py)
+        return _run_many(args, "movie")
 
     plan = plan_movie(args.out, args.frames, args.fps, parse_movie_size(args.size))  # before the work
     check_output_path(args.out, args.force)
@@ -474,15 +499,20 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write voxels, structure means, volumes or 3-D images to files")
     export = export.add_subparsers(dest="what", metavar="WHAT", required=True)
 
-    def export_parser(name, help_text, out_help):
+    def export_parser(name, help_text, out_help, many=False):
         e = export.add_parser(name, help=help_text)
-        e.add_argument("experiment", metavar="ID|SYMBOL", help="an experiment id, or a gene symbol (its coronal "
-                                                               "experiment when there is one)")
+        e.add_argument("experiment", metavar="ID|SYMBOL", nargs="?" if many else None,
+                       help="an experiment id, or a gene symbol (its coronal experiment when there is one)"
+                            + ("; or leave it out and give --gene-set" + (" or --composite" if many == "scene" else "")
+                               if many else ""))
         e.add_argument("--out", type=Path, required=True, metavar="FILE", help=out_help)
         e.add_argument("--force", action="store_true", help="overwrite an existing file")
         return e
 
-    e = export_parser("voxels", "one CSV row per grid voxel with data", "the CSV file to write (FILE.csv)")
+    from allen_viewer.gene_set_commands import add_gene_set_options
+
+    e = export_parser("voxels", "one CSV row per grid voxel with data", "the CSV file to write (FILE.csv)", True)
+    add_gene_set_options(e)
     e.add_argument("--structure", metavar="ACRONYM", help="only voxels in this structure and its descendants")
     e.add_argument("--include-missing", action="store_true", help="also the no-data (-1) voxels, with empty values")
     e.add_argument("--all-voxels", action="store_true",
@@ -490,7 +520,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "only in-brain voxels (200 um grid annotation > 0) are written")
     e.set_defaults(func=cmd_export_voxels)
     e = export_parser("structures", "one CSV row per structure with data (means pool descendants)",
-                      "the CSV file to write (FILE.csv)")
+                      "the CSV file to write (FILE.csv)", True)
+    add_gene_set_options(e)
     e.add_argument("--depth", type=int, metavar="N", help="only structures at ontology depth <= N (root is 0)")
     e.add_argument("--structures", metavar="A,B,C", help="only these structures (acronyms)")
     e.set_defaults(func=cmd_export_structures)
@@ -546,19 +577,23 @@ def build_parser() -> argparse.ArgumentParser:
                            help="transparent background (dark text, for light pages)")
         limit = e.add_mutually_exclusive_group()
         limit.add_argument("--threshold", type=float, default=None, metavar="ENERGY",
-                           help="voxels with expression energy below this are not drawn (an absolute value)")
+                           help="voxels with expression energy below this are not drawn (an absolute value; with "
+                                "--gene-set a score, 0-1)")
         limit.add_argument("--threshold-percentile", type=_percentile, default=None, metavar="P",
                            help="draw the voxels at or above the P-th percentile of the gene's own in-brain "
-                                "energies (default 90)")
+                                "energies (default 90; with --gene-set of the score's in-brain values; with "
+                                "--composite the percentile rank P/100 each gene must reach)")
         add_figure_options(e)
 
     e = export_parser("image", "the 3-D scene rendered off screen to a PNG, at any size",
-                      "the PNG file to write (FILE.png)")
+                      "the PNG file to write (FILE.png)", "scene")
+    add_gene_set_options(e, composite=True)
     scene_options(e, "1600x1200", "image")
     e.set_defaults(func=cmd_export_image)
     e = export_parser("movie", "the 3-D scene turning once about the dorsal-ventral axis, as an MP4 or GIF "
                                "(off screen)",
-                      "the movie to write: FILE.mp4 (H.264) or FILE.gif")
+                      "the movie to write: FILE.mp4 (H.264) or FILE.gif", "scene")
+    add_gene_set_options(e, composite=True)
     scene_options(e, "960x720", "frame", "; the turn starts here")
     e.add_argument("--frames", type=int, default=120, metavar="N",
                    help="frames in the full turn, 2 to 3600 (default 120: 3 degrees a frame)")

@@ -39,13 +39,19 @@ from psygnal import evented
 from allen_viewer.errors import AllenViewerError
 
 SESSION_FORMAT = "allen_viewer.session"
-SESSION_VERSION = 3
+SESSION_VERSION = 4
 """Version 2 added ``structure_styles`` and ``structure_labels`` (figures: per-structure
 colour and opacity, acronyms on the slices); a version 1 session has neither key and reads
 with their defaults (no styles, labels off).  Version 3 added ``cut_away`` and
 ``slice_planes`` (the 3-D view's cut-away and slice planes; older sessions: none, off)."""
 SESSION_V2_KEYS = ("structure_styles", "structure_labels")
 SESSION_V3_KEYS = ("cut_away", "slice_planes")
+SESSION_V4_MODE_KEYS = ("mode", "mode_experiments")
+"""Version 4 (gene sets, issue 23) added ``mode`` (:data:`MODES`) and ``mode_experiments``
+(the experiment ids a composite or gene-set map uses); versions 1-3 read as ``gene`` and ()."""
+MODES = ("gene", "composite", "gene-set")
+"""What the 3-D view shows: one gene (or the comparison, see ``comparing``), a composite of
+2-3 genes (``mode_experiments``, one colour each), or a gene set's score map."""
 SESSION_KEY = "session"
 """The key under which an export's provenance sidecar embeds the session that drew it."""
 
@@ -203,6 +209,8 @@ class ViewerState:
     structure_labels: bool = False
     cut_away: str = "none"
     slice_planes: bool = False
+    mode: str = "gene"
+    mode_experiments: tuple[int, ...] = ()
 
     # ---- structure styles ---------------------------------------------------------------
 
@@ -254,6 +262,8 @@ class ViewerState:
             "structure_labels": self.structure_labels,
             "cut_away": self.cut_away,
             "slice_planes": self.slice_planes,
+            "mode": self.mode,
+            "mode_experiments": list(self.mode_experiments),
         }
 
     def to_json(self) -> str:
@@ -279,7 +289,8 @@ class ViewerState:
             raise AllenViewerError(f"{where}: session version {version} is not a version allen_viewer wrote.")
         d.keys(top, "", ("format", "version", "experiment", "compare_with", "comparing", "display", "camera",
                          "cursor_um", "selected_structure", "visible_structures", "slice_background")
-               + (SESSION_V2_KEYS if version >= 2 else ()) + (SESSION_V3_KEYS if version >= 3 else ()))
+               + (SESSION_V2_KEYS if version >= 2 else ()) + (SESSION_V3_KEYS if version >= 3 else ())
+               + (SESSION_V4_MODE_KEYS if version >= 4 else ()))
         display = d.mapping(top["display"], "display")
         d.keys(display, "display", [f.name for f in fields(DisplayState)])
         camera = d.mapping(top["camera"], "camera")
@@ -317,9 +328,18 @@ class ViewerState:
             structure_labels=d.boolean(top["structure_labels"], "structure_labels") if version >= 2 else False,
             cut_away=d.choice(top["cut_away"], "cut_away", CUT_AWAYS) if version >= 3 else "none",
             slice_planes=d.boolean(top["slice_planes"], "slice_planes") if version >= 3 else False,
+            mode=d.choice(top["mode"], "mode", MODES) if version >= 4 else "gene",
+            mode_experiments=tuple(d.integer(v, f"mode_experiments[{i}]") for i, v in enumerate(
+                d.sequence(top["mode_experiments"], "mode_experiments"))) if version >= 4 else (),
         )
         if state.camera.preset is None and state.camera.position_um is None:
             raise AllenViewerError(f"{where}: camera has neither a preset nor a position_um.")
+        if state.mode == "composite" and not 2 <= len(state.mode_experiments) <= 3:
+            raise AllenViewerError(f"{where}: a composite has 2 or 3 mode_experiments, not "
+                                   f"{len(state.mode_experiments)}.")
+        if state.mode == "gene-set" and not 2 <= len(state.mode_experiments) <= 500:
+            raise AllenViewerError(f"{where}: a gene set has 2 to 500 mode_experiments, not "
+                                   f"{len(state.mode_experiments)}.")
         if state.comparing and (state.experiment is None or state.compare_with is None):
             raise AllenViewerError(f"{where}: \"comparing\" is true but experiment and compare_with are not both set.")
         return state
@@ -336,7 +356,8 @@ class ViewerState:
         for f in fields(CameraState):
             setattr(self.camera, f.name, getattr(other.camera, f.name))
         for name in ("experiment", "compare_with", "comparing", "cursor_um", "selected_structure",
-                     "visible_structures", "slice_background", *SESSION_V2_KEYS, *SESSION_V3_KEYS):
+                     "visible_structures", "slice_background", *SESSION_V2_KEYS, *SESSION_V3_KEYS,
+                     *SESSION_V4_MODE_KEYS):
             setattr(self, name, getattr(other, name))
         if network:
             self.network = other.network

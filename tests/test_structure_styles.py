@@ -72,7 +72,7 @@ def test_styles_and_labels_round_trip_through_a_session_file(tmp_path):
 def test_a_version_1_session_still_opens_with_the_defaults():
     data = ViewerState().to_dict()
     data["version"] = 1
-    for key in ("structure_styles", "structure_labels", "cut_away", "slice_planes"):
+    for key in ("structure_styles", "structure_labels", "cut_away", "slice_planes", "mode", "mode_experiments"):
         data.pop(key)
     state = ViewerState.from_dict(data)
     assert state.structure_styles == () and state.structure_labels is False

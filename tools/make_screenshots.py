@@ -71,6 +71,10 @@ EXPORT_SHOTS = {
     "export-planes": (IMAGES / "export-planes.png",
                       ["--offline", "export", "image", "Pdyn", "--planes", "--slices", "5000,4000,5700",
                        "--threshold", "12", "--size", "1200x800"]),
+    "composite": (IMAGES / "composite.png",
+                  ["--offline", "export", "image", "--composite", "Pdyn,Nrp1", "--size", "1200x800"]),
+    "gene-set": (IMAGES / "gene-set.png",
+                 ["--offline", "export", "image", "--gene-set", "Pdyn,Nrp1", "--size", "1200x800"]),
 }
 WINDOW_SHOTS = {"first-run": IMAGES / "first-run.png", "offline": IMAGES / "offline.png",
                 "section": IMAGES / "section-dock.png", "figures": IMAGES / "figures.png"}

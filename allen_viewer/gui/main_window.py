@@ -365,6 +365,9 @@ class MainWindow(QMainWindow):
         self.compare_mode_action.setToolTip("Switch between the single-gene view and the comparison")
         self.compare_mode_action.toggled.connect(self.set_compare_mode)
         view.addAction(self.compare_mode_action)
+        from allen_viewer.gui.many_genes import install_many_genes
+
+        self.many_genes = install_many_genes(self, view)  # composites and gene-set maps (issue 23)
         view.addSeparator()
         group = QActionGroup(self)
         self.annotation_action = QAction("Slices: atlas annotation", self, checkable=True)

@@ -180,7 +180,7 @@ def _search(args, kind: str, **values) -> int:
     from allen_viewer.library.results import library_record, write_results_csv
     from allen_viewer.library.searches import run_local, run_remote, spec_of
 
-    spec = spec_of(kind)
+    spec = spec_of(kind) if isinstance(kind, str) else kind  # a spec outside the panel's (gene sets)
     request = spec.request(plane=args.plane, top=args.top, **values)
     out = _check_out(args.out, args.force)
     data = _data()
@@ -191,6 +191,8 @@ def _search(args, kind: str, **values) -> int:
         local = run_local(data, library, request, how_to_fill=f"run `{PROG} library sync` first (or pass "
                           "--remote-only to ask Allen's service)", on_seed=_seed_warning)
         hits, seed = list(local.hits), local.seed
+        for line in getattr(seed, "notes", ()):  # a gene set's duplicates, unknown symbols, sagittal members
+            _warn(f"note: {line}")
     if args.remote or args.remote_only:
         found = _remote(args, spec.service, lambda: run_remote(data, lambda: library, request, seed=seed))
         if found is not None:
@@ -215,6 +217,13 @@ def cmd_search_differential(args) -> int:
 
 
 def cmd_search_correlated(args) -> int:
+    from allen_viewer.gene_set_commands import search_members
+
+    genes = search_members(args)  # --gene-set / --gene-set-file, or None for a seed
+    if genes is not None:
+        from allen_viewer.library.gene_set_search import GENE_SET_CORRELATION
+
+        return _search(args, GENE_SET_CORRELATION, domain=args.domain, genes=genes, min_overlap=args.min_voxels)
     return _search(args, "correlation", seed=args.seed, domain=args.domain, min_overlap=args.min_voxels)
 
 
@@ -305,8 +314,11 @@ def add_library_commands(sub) -> None:
     p.set_defaults(func=cmd_search_differential)
 
     p = sub.add_parser("search-correlated", help="experiments whose grid correlates with a seed experiment")
-    p.add_argument("seed", metavar="ID|SYMBOL", help="the seed experiment (a symbol: its library experiment, "
-                                                     "coronal first)")
+    p.add_argument("seed", metavar="ID|SYMBOL", nargs="?", help="the seed experiment (a symbol: its library "
+                                                                 "experiment, coronal first); or --gene-set")
+    from allen_viewer.gene_set_commands import add_gene_set_options
+
+    add_gene_set_options(p)
     p.add_argument("--domain", metavar="ACR[,ACR]", help="structures to correlate over (default: the whole brain)")
     p.add_argument("--min-voxels", type=int, default=MIN_OVERLAP, metavar="N",
                    help=f"fewest voxels with data in both (default {MIN_OVERLAP})")
