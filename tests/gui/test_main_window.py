@@ -275,6 +275,7 @@ def test_a_newer_gene_overtakes_a_delayed_download(qtbot, window, server, gene_i
     assert window.data.locate(slow.id) == "remote" and window.data.locate(fast.id) == "remote"
     server.inject(f"/grid_data/download/{slow.id}", "delay", seconds=2.5)
     loaded = []
+    dropped = window.grid_channel.dropped
     window.gridLoaded.connect(loaded.append)
     try:
         window.request_gene(slow.symbol)
@@ -283,14 +284,14 @@ def test_a_newer_gene_overtakes_a_delayed_download(qtbot, window, server, gene_i
         _load(qtbot, window, fast.symbol)
         assert window.grid.id == fast.id
         # let the delayed download finish: its result must not replace the newer gene
+        # (once in_flight is 0 every answer has reached the channel: nothing more can come)
         qtbot.waitUntil(lambda: window.grid_channel.in_flight == 0, timeout=15_000)
-        qtbot.wait(100)
     finally:
         window.gridLoaded.disconnect(loaded.append)
     assert [g.id for g in loaded] == [fast.id]
-    assert window.grid_channel.dropped >= 1  # the overtaken request ended and was dropped
+    assert window.grid_channel.dropped == dropped + 1  # the overtaken request ended and was dropped
     assert window.grid.id == fast.id and "Sst" in window.windowTitle()
-    assert window.scene.expression_points.n_points > 0
+    assert window.scene.expression_points.n_points == _drawn_count(window)
     assert not window.banner.isVisible()
     assert not window.grid_indicator.isVisible()
 
@@ -306,7 +307,10 @@ def test_an_html_outage_is_reported_and_the_window_stays_usable(qtbot, window, s
     assert window.data.locate(exp.id) == "remote"  # nothing was cached
     # still usable: search and load an embedded gene
     grid = _load(qtbot, window, "Nrp1")
-    assert grid.id == NRP1 and window.scene.expression_points.n_points > 0
+    assert grid.id == NRP1 and window.scene.expression_points.n_points == _drawn_count(window)
+    from tests import numpy_reference as ref
+
+    assert grid.has_data.sum() == ref.has_data(NRP1).sum()  # the embedded grid, read by plain numpy
     assert not window.banner.isVisible()
 
 
@@ -403,3 +407,14 @@ def test_without_gene_the_viewer_opens_the_last_gene_or_pdyn(tmp_path):
     ro = ViewerSettings(tmp_path / "fresh.ini", read_only=True)
     ro.remember_experiment(PDYN)
     assert ViewerSettings(tmp_path / "fresh.ini").last_experiment == NRP1  # read-only wrote nothing
+
+
+def _drawn_count(window) -> int:
+    """Voxels the 3-D view must draw: in-brain (the 200 µm annotation > 0, read by plain
+    numpy) with data (energy not -1) and at or above the shown threshold."""
+    from tests import numpy_reference as ref
+
+    grid, threshold = window.grid, window.controls.values()["threshold"]
+    energy = np.asarray(grid.energy)
+    with np.errstate(invalid="ignore"):
+        return int((ref.brain() & (energy != -1) & ~np.isnan(energy) & (energy >= threshold)).sum())
