@@ -255,6 +255,8 @@ def test_grab_is_not_blank(scene, qtbot, outline, grids):
     img = scene.grab().toImage()
     assert img.width() > 100 and img.height() > 100
     colours = {img.pixel(x, y) for x in range(0, img.width(), 7) for y in range(0, img.height(), 7)}
+    # a rendered picture (lit, shaded spheres): its colour count is not known exactly, so
+    # this bound only says the grab is not blank (issue 24 keeps it, as a lower bound)
     assert len(colours) > 50  # background, outline shades, the colour map, text
 
 
