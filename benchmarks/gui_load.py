@@ -34,7 +34,8 @@ Four measurements, each printed, then one ``RESULT`` line:
 4. **Click to frame** (``click_to_frame_median_s``, ``layer_only_median_s``): ``--clicks``
    gene clicks (Pdyn / Nrp1, embedded, i.e. a cached gene) from the gene search panel's
    ``experimentActivated`` to the end of the first 3-D frame whose expression layer holds
-   the gene clicked (the render window's ``EndEvent``), in a real ``QEventLoop``: the grid
+   the gene clicked (the render window's ``EndEvent``, then ``WaitForCompletion``, as the
+   reference waits), in a real ``QEventLoop``: the grid
    load in the worker, the window's update of every pane, and the frame.  In the same
    window and run, the layer alone: ``set_grid`` and one finished frame (what
    ``benchmarks/render.py``'s ``switch_s`` times), the floor the click can reach.  Aim:
@@ -230,7 +231,8 @@ def measure_click_to_frame(app, window, count: int) -> dict:
 
     ``click_to_frame``: from the gene search panel's ``experimentActivated`` (what Enter or
     a click on a listed gene emits) to the end of the first 3-D frame (the render window's
-    ``EndEvent``) drawn with that gene's spheres -- loading the grid from the embedded data
+    ``EndEvent``, then ``WaitForCompletion`` as in ``layer_only``, so both sides are timed
+    the same way) drawn with that gene's spheres -- loading the grid from the embedded data
     in the worker, the window's update of every pane, and the frame.  ``layer_only``: the
     same switches straight into the scene's expression layer (``set_grid``, then one
     ``render()`` finished with ``WaitForCompletion``): what ``benchmarks/render.py``'s
@@ -256,6 +258,7 @@ def measure_click_to_frame(app, window, count: int) -> dict:
         layer = window.scene.layer
         if "t" not in target and "id" in target and layer is not None and layer.grid is not None \
                 and layer.grid.id == target["id"]:
+            rw.WaitForCompletion()  # the frame finished on the GPU, as the layer-alone reference waits
             target["t"] = time.perf_counter()
             loop.quit()
 

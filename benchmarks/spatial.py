@@ -9,7 +9,8 @@ library and times :func:`allen_viewer.library.spatial.spatial_correlation` for a
 the left striatum region (grid voxel (27, 15, 10), 5400,3000,2000 µm): with the coronal
 experiments (the default) and with ``--plane all``.  A plain numpy computation of r for
 400 random voxels (from the generated float32 grids rounded to float16, per voxel pair,
-two-pass) checks the results.
+two-pass) checks the results: the same voxels must have an r and every r must agree to
+1e-5; when they do not, it prints why and exits with status 1 WITHOUT a RESULT line.
 
     python benchmarks/spatial.py [--experiments N]
 
@@ -40,6 +41,7 @@ from search import (  # noqa: E402  (the same generated library)
 
 SEED_UM = (5400.0, 3000.0, 2000.0)
 CHECK_VOXELS = 400
+CHECK_TOLERANCE = 1e-5  # |r| difference allowed against the float64 two-pass reference
 
 
 def measure(root: str, repeats: int = 3) -> dict:
@@ -125,20 +127,29 @@ def main() -> None:
                   f"{warm(times):.2f} s; {m[key]['experiments']:,} experiments with data at the seed, "
                   f"r for {m[key]['with_result']:,} voxels")
         rng = np.random.default_rng(3)
+        failed = []
         check = np.sort(rng.choice(layout.n_voxels, CHECK_VOXELS, replace=False))
         for key, planes in (("coronal", ("coronal",)), ("all", ("coronal", "sagittal"))):
             ours = np.array([np.nan if v is None else v for v in m[key]["r"]])[check]
             ref = reference(gen, m[key]["column"], check, planes)
             same = np.array_equal(np.isnan(ours), np.isnan(ref))
             diff = np.nanmax(np.abs(ours - ref)) if (~np.isnan(ref)).any() else 0.0
+            ok = bool(same) and bool((~np.isnan(ref)).any()) and bool(diff <= CHECK_TOLERANCE)
             print(f"check vs plain numpy ({key}, {CHECK_VOXELS} random voxels): same voxels with a result: {same}; "
-                  f"max |r diff| {diff:.2e}")
+                  f"max |r diff| {diff:.2e} -> {'PASS' if ok else 'FAIL'} (need the same voxels, "
+                  f"|r diff| <= {CHECK_TOLERANCE:g})")
+            if not ok:
+                failed.append(key)
         mem = m["mem"]
         print(f"process memory: peak RSS {mem['VmHWM'] / 1e9:.2f} GB (at the end {mem.get('RssFile', 0) / 1e9:.2f} GB "
               f"memory-mapped library pages, {mem.get('RssAnon', 0) / 1e9:.2f} GB private)")
         if hasattr(os, "getloadavg"):
             print("load average (1, 5, 15 min): " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
                   + f" on {os.cpu_count()} CPUs")
+        if failed:
+            print(f"CHECK FAILED ({', '.join(failed)}): the library's r differs from plain numpy; no RESULT",
+                  file=sys.stderr)
+            sys.exit(1)
         print(f"RESULT spatial_s={spatial_s:.3f} all_s={all_s:.3f} peak_rss_gb={mem['VmHWM'] / 1e9:.2f}")
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Install what the tests need (Debian packages for a virtual display and OpenGL, the package
 # with its test extras) and run the whole test suite under Xvfb.  This is the README's test
-# command and what CI runs (.ci/run).  Exits non-zero when a test fails or no test ran.
+# command and what CI runs (.ci/run); desktop-file-utils is for tests/test_packaging.py's
+# desktop-file-validate, so that test runs in CI instead of skipping.  Exits non-zero when a
+# test fails or no test ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES="xvfb xauth libegl1 libgl1-mesa-dri libdbus-1-3 libfontconfig1 libglib2.0-0 libxkbcommon0
 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0
-libxcb-shape0 libxcb-util1 libxcb-xkb1"
+libxcb-shape0 libxcb-util1 libxcb-xkb1 desktop-file-utils"
 
 missing=()
 for p in $APT_PACKAGES; do

@@ -46,10 +46,29 @@ def test_normalised_comparison_and_pseudocount():
     res = config.resources_dir() / "grids"
     a = load_grid(res / "71717084.zip", Experiment(71717084, "Pdyn", "", None, "coronal"))
     b = load_grid(res / "74272479.zip", Experiment(74272479, "Nrp1", "", None, "coronal"))
+    from tests import numpy_reference as ref
+
     p = scaled_energy(a, "percentile")[a.has_data]
     assert p.min() >= 0 and p.max() == pytest.approx(1.0) and abs(np.median(p) - 0.5) < 0.01
     z = scaled_energy(a, "zscore")[a.has_data].astype(np.float64)
     assert z.mean() == pytest.approx(0, abs=1e-6) and z.std() == pytest.approx(1, abs=1e-6)
+    # every voxel against an independent numpy implementation over the raw file's values
+    # (mid-ranks of ties through np.unique; z by hand), not only their summary statistics
+    for grid, exp_id in ((a, 71717084), (b, 74272479)):
+        has = ref.has_data(exp_id)
+        np.testing.assert_array_equal(grid.has_data, has)
+        values = ref.energy(exp_id)[has]
+        np.testing.assert_allclose(scaled_energy(grid, "percentile")[has], ref.mid_ranks(values), rtol=0, atol=1e-6)
+        np.testing.assert_allclose(scaled_energy(grid, "zscore")[has], ref.z_scores(values), rtol=1e-5, atol=1e-6)
+        assert np.isnan(scaled_energy(grid, "percentile")[~has]).all()
+        assert np.isnan(scaled_energy(grid, "zscore")[~has]).all()
+    both = ref.has_data(71717084) & ref.has_data(74272479)
+    expected = (ref.mid_ranks(ref.energy(71717084)[ref.has_data(71717084)]),
+                ref.mid_ranks(ref.energy(74272479)[ref.has_data(74272479)]))
+    pa, pb = np.full(both.shape, np.nan), np.full(both.shape, np.nan)
+    pa[ref.has_data(71717084)], pb[ref.has_data(74272479)] = expected
+    np.testing.assert_allclose(compare_values(a, b, "difference", "percentile")[both], (pa - pb)[both],
+                               rtol=0, atol=2e-6)
     assert np.isnan(scaled_energy(a, "raw")[a.outside_brain]).all()  # never outside the brain
     both = a.has_data & b.has_data
     ratio = compare_values(a, b, "ratio", "raw")

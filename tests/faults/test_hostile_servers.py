@@ -63,7 +63,9 @@ def test_a_dripping_grid_is_abandoned_with_a_message(tmp_path):
         t = time.monotonic()
         with pytest.raises(TooSlow) as err:
             client(srv.url).download_grid(TARGET, tmp_path / "g" / f"{TARGET}.zip")
-        assert time.monotonic() - t < 5.0
+        # a deadline test: the stalled body ends within 5x the rate window (TooSlow already
+        # says it was abandoned for its rate; the bound only says it did not run on)
+        assert time.monotonic() - t < 5 * FAST.window
         assert srv.hits[GRID] == 1  # abandoned, not retried
     assert_clear(err.value, "bytes/s", "abandoned", "127.0.0.1")
     assert _no_temp(tmp_path) == []
@@ -121,7 +123,7 @@ def test_a_long_retry_after_is_not_slept_and_says_rate_limiting():
         t = time.monotonic()
         with pytest.raises(ServiceUnavailable) as err:
             client(srv.url, retries=3).rma("model::Gene")
-        assert time.monotonic() - t < 2.0
+        assert time.monotonic() - t < 3600 / 10  # not the hour asked for (a bound far from any speed)
         assert srv.hits[QUERY] == 1
     text = assert_clear(err.value, "rate-limiting", "429", "3,600 s")
     assert "may be down" not in text
@@ -203,10 +205,9 @@ def test_a_grid_zip_inflating_past_the_total_cap_is_refused_before_inflating(tmp
     assert len(body) < 500_000  # small on the wire (the real grid and 3 x 6 KB), 18 MiB inflated
     with HostileServer() as srv:
         srv.routes[GRID] = lambda req: send(req, body, ctype="application/zip")
-        t = time.monotonic()
         with pytest.raises(CorruptDownload) as err:
             client(srv.url).download_grid(TARGET, tmp_path / f"{TARGET}.zip")
-        assert time.monotonic() - t < 3.0
+    # refused on the sizes the zip declares (the message names the total cap), not on time
     assert_clear(err.value, "in all")
     assert _no_temp(tmp_path) == []
 

@@ -10,6 +10,7 @@ from allen_viewer.expression.grid import load_grid
 from allen_viewer.render.layers import OUTSIDE_COLOR, build_expression_points
 from allen_viewer.gui.scene3d import ExpressionControls, ExpressionScene
 from allen_viewer.gui.settings import ViewerSettings
+from tests import numpy_reference as ref
 
 pytestmark = pytest.mark.gui
 
@@ -17,20 +18,31 @@ PDYN, NRP1 = 71717084, 74272479
 
 
 def test_default_threshold_rule_is_the_genes_90th_percentile(grids, reference_space):
-    """The rule pinned: 90th percentile of the gene's in-brain energies.  Pdyn: 7.11 (an
-    independent numpy reading of the real file gives 7.1126), Nrp1: 1.49; at Pdyn's the
-    striatum holds about half the drawn voxels and the isocortex only 672."""
+    """The rule: 90th percentile of the gene's in-brain energies.  Every expected value is
+    computed here by plain numpy from the real files (tests/numpy_reference.py: the embedded
+    grid zips, the 200 µm annotation, the ontology JSON); on this data Pdyn's is 7.11 and
+    Nrp1's 1.49, the striatum holds about half of Pdyn's drawn voxels and the 85th
+    percentile would bury it in cortex (about 1,900 isocortex voxels against 672)."""
     assert DEFAULT_THRESHOLD_PERCENTILE == 90.0
     pdyn, nrp1 = grids[PDYN], grids[NRP1]
-    assert percentile_threshold(pdyn) == pytest.approx(7.1126, abs=1e-3)
-    assert percentile_threshold(nrp1) == pytest.approx(1.4884, abs=1e-3)
+    np.testing.assert_array_equal(pdyn.has_data, ref.has_data(PDYN))
+    assert percentile_threshold(pdyn) == pytest.approx(ref.percentile(PDYN, 90), rel=1e-12)
+    assert percentile_threshold(nrp1) == pytest.approx(ref.percentile(NRP1, 90), rel=1e-12)
+    cut90 = ref.percentile(PDYN, 90)
+    expected = ref.has_data(PDYN) & (ref.energy(PDYN) >= cut90)
     drawn = pdyn.has_data & (pdyn.energy >= percentile_threshold(pdyn))
-    striatum = reference_space.grid_mask("STR")
-    isocortex = reference_space.grid_mask("Isocortex")
-    assert int(drawn.sum()) == 6056
-    assert int((drawn & striatum).sum()) == 2935 and int((drawn & isocortex).sum()) == 672
+    np.testing.assert_array_equal(drawn, expected)
+    striatum, isocortex = ref.structure_mask("STR"), ref.structure_mask("Isocortex")
+    np.testing.assert_array_equal(reference_space.grid_mask("STR"), striatum)
+    np.testing.assert_array_equal(reference_space.grid_mask("Isocortex"), isocortex)
+    in_str, in_ctx = int((expected & striatum).sum()), int((expected & isocortex).sum())
+    assert int((drawn & striatum).sum()) == in_str and int((drawn & isocortex).sum()) == in_ctx
+    assert in_str > expected.sum() * 0.45 and in_ctx < in_str / 4  # the rule's point: striatum, not cortex
+    cut85 = ref.percentile(PDYN, 85)
     at85 = pdyn.has_data & (pdyn.energy >= percentile_threshold(pdyn, 85))
-    assert int((at85 & isocortex).sum()) == 1902  # the 85th would still bury the striatum in cortex
+    expected85 = int((ref.has_data(PDYN) & (ref.energy(PDYN) >= cut85) & isocortex).sum())
+    assert int((at85 & isocortex).sum()) == expected85
+    assert expected85 > 2.5 * in_ctx  # the 85th would bring much more cortex in
 
 
 def test_each_gene_gets_its_own_threshold_unless_pinned(qtbot, grids):
@@ -38,18 +50,19 @@ def test_each_gene_gets_its_own_threshold_unless_pinned(qtbot, grids):
     qtbot.addWidget(controls)
     controls.set_energy_range(40.0)
     controls.apply_gene(grids[PDYN])
-    assert controls.values()["threshold"] == pytest.approx(7.11, abs=0.01)
-    assert controls.histogram.counts.sum() == int(grids[PDYN].has_data.sum())
+    # the spin box shows two decimals: the rule's value to within its rounding
+    assert controls.values()["threshold"] == pytest.approx(ref.percentile(PDYN, 90), abs=0.005)
+    assert controls.histogram.counts.sum() == int(ref.has_data(PDYN).sum())
     assert controls.histogram.drawn_fraction() == pytest.approx(0.1, abs=0.02)
     controls.apply_gene(grids[NRP1])
-    assert controls.values()["threshold"] == pytest.approx(1.49, abs=0.01)
+    assert controls.values()["threshold"] == pytest.approx(ref.percentile(NRP1, 90), abs=0.005)
     controls.threshold.setValue(3.0)
     controls.pinned.setChecked(True)
     controls.apply_gene(grids[PDYN])
     assert controls.values()["threshold"] == pytest.approx(3.0)
     controls.pinned.setChecked(False)
     controls.percentile.setValue(85.0)  # recomputed at once for the shown gene
-    assert controls.values()["threshold"] == pytest.approx(5.31, abs=0.01)
+    assert controls.values()["threshold"] == pytest.approx(ref.percentile(PDYN, 85), abs=0.005)
 
 
 def test_settings_keep_the_rule_and_the_pin(qtbot, tmp_path):
@@ -72,7 +85,6 @@ def test_settings_keep_the_rule_and_the_pin(qtbot, tmp_path):
 def test_colour_by_channel_and_outside_voxels_marked(qtbot, gene_index, tmp_path):
     """A GENERATED grid with all three channels and data outside the brain."""
     from allen_viewer.formats import grid_file as gf
-    from allen_viewer.expression.brain import brain_mask
 
     rng = np.random.default_rng(1)
     energy = rng.uniform(0, 10, gf.GRID_SHAPE).astype(np.float32)
@@ -88,7 +100,7 @@ def test_colour_by_channel_and_outside_voxels_marked(qtbot, gene_index, tmp_path
     try:
         scene.set_display(threshold=0.0)
         scene.set_grid(grid)
-        assert scene.expression_points.n_points == int(brain_mask().sum())
+        assert scene.expression_points.n_points == int(ref.brain().sum())
         assert scene.color_bar_title.startswith("intensity")
         for channel, volume in (("density", density), ("energy", energy)):
             scene.set_color_by(channel)
@@ -99,7 +111,7 @@ def test_colour_by_channel_and_outside_voxels_marked(qtbot, gene_index, tmp_path
         scene.set_show_outside(True)
         pts = scene.expression_points
         assert pts.n_points == energy.size
-        outside = ~brain_mask().ravel()[np.asarray(pts["grid_index"])]
+        outside = ~ref.brain().ravel()[np.asarray(pts["grid_index"])]
         assert np.isnan(np.asarray(pts["color_value"])[outside]).all()
         assert not np.isnan(np.asarray(pts["color_value"])[~outside]).any()
         nan_rgb = scene.expression_actor.mapper.GetLookupTable().GetNanColor()[:3]
@@ -110,4 +122,5 @@ def test_colour_by_channel_and_outside_voxels_marked(qtbot, gene_index, tmp_path
 
 def test_outside_voxels_are_never_drawn_by_default(grids):
     pts = build_expression_points(grids[PDYN], 0.0)
-    assert pts.n_points == int(grids[PDYN].has_data.sum()) == 60556
+    assert pts.n_points == int(ref.has_data(PDYN).sum())
+    np.testing.assert_array_equal(np.sort(np.asarray(pts["grid_index"])), np.flatnonzero(ref.has_data(PDYN)))

@@ -83,8 +83,9 @@ def test_never_overwrites_silently(qtbot, window, answers, tmp_path):
     out.write_text("keep me")
     answers.path = out
     answers.replace = False
-    with qtbot.assertNotEmitted(window.exports.exportFinished, wait=300):
+    with qtbot.assertNotEmitted(window.exports.exportFinished):
         window.exports.actions["structures"].trigger()
+    assert window.exports.channels() == []  # no export job was started, so none can finish later
     assert answers.asked_to_replace == [[out]]
     assert out.read_text() == "keep me" and not (tmp_path / "structures.csv.json").exists()
     answers.replace = True

@@ -47,7 +47,7 @@ def test_probe_says_online_when_the_host_answers_and_why_not_otherwise(fake_serv
         port = silent.getsockname()[1]
         mute = probe_network(f"http://127.0.0.1:{port}", timeout=0.5)
     assert not mute.online and "did not answer within 0.5 s" in mute.detail
-    assert mute.elapsed_s < 3.0
+    assert mute.elapsed_s < 6 * 0.5  # a deadline test: the silent host is given up on (margin 6x the timeout)
 
 
 def test_about_text_is_built_without_qt():
@@ -197,7 +197,8 @@ def test_dont_ask_again_is_remembered(qtbot, make_window, server):
     again = make_window(api_url=server.api_url, settings="declines.ini", download_url=server.download_url)
     _wait_started(qtbot, again)
     assert again.network == "online"
-    qtbot.wait(200)
+    # the offer is decided in the same call that sets the network online (_on_network ->
+    # maybe_offer_nissl), which has run once the probe's answer is in: nothing to wait for
     assert not again.nissl_offer.isVisible() and not again.maybe_offer_nissl()
     assert not server.requests_to(NISSL_PATH)
 

@@ -78,7 +78,7 @@ def test_double_click_loads_a_row(qtbot, panel):
     got = []
     panel.experimentActivated.connect(got.append)
     qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    qtbot.wait(10)
+    qtbot.waitUntil(lambda: len(got) > 0, timeout=5000)
     assert [e.id for e in got] == [PDYN_SAGITTAL]
 
 
@@ -129,7 +129,7 @@ def test_recent_genes_are_one_click_away(qtbot, panel, gene_index):
     got = []
     panel.experimentActivated.connect(got.append)
     qtbot.mouseClick(panel.recent.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    qtbot.wait(10)
+    qtbot.waitUntil(lambda: len(got) > 0, timeout=5000)
     assert [e.id for e in got] == [PDYN_CORONAL]
     assert panel.recent_experiments() == recent
 

@@ -14,7 +14,10 @@ Xvfb, other jobs running (``benchmarks/gui_load.py`` prints the same figures):
 * Event-loop lateness of a 10 ms timer while the Nissl stand-in (4.7 MB) downloads slowly,
   is converted and shown, with a 100-experiment library sync running alongside: p95 about
   10 ms, max about 160 ms (the moment the Nissl slices are drawn, in the UI thread).
-  Bound: :data:`LOOP_P95_BOUND_MS` = 100 ms for the 95th percentile.
+  That is speed, so no test asserts it (issue 24: no wall-time assertion in tests; on the
+  shared machine it would fail under load or pass vacuously): the test checks that both
+  jobs complete with the window working and prints the figure; ``benchmarks/gui_load.py``
+  measures it (aim: p95 under :data:`LOOP_P95_AIM_MS` = 100 ms).
 
 Both tests print their figures (``pytest -s`` shows them).
 """
@@ -41,7 +44,7 @@ SWITCHES = 100
 WARMUP = 10
 SWITCH_RSS_BOUND_MB = 20.0
 SECOND_HALF_RSS_BOUND_MB = 10.0
-LOOP_P95_BOUND_MS = 100.0
+LOOP_P95_AIM_MS = 100.0  # printed for reference; benchmarks/gui_load.py measures it
 SYNC_EXPERIMENTS = 100
 NISSL_DIR = "/informatics-archive/current-release/mouse_ccf/ara_nissl/"
 
@@ -110,14 +113,13 @@ def test_event_loop_stays_responsive_during_background_downloads(qapp, qtbot, wi
                     and (sync_channel is None or "sync" in results or "sync_failed" in results), timeout=120_000)
     summary = monitor.stop()
     what = "Nissl download" + (f" + library sync of {len(experiments)} experiments" if experiments else "")
-    print(f"\nevent loop during the {what}: {summary.line()} (bound p95 {LOOP_P95_BOUND_MS:.0f} ms)")
+    print(f"\nevent loop during the {what}: {summary.line()} (aim p95 < {LOOP_P95_AIM_MS:.0f} ms; not asserted)")
     assert "nissl_failed" not in results and "sync_failed" not in results, results
     assert window.data.has_nissl() and window.slices.background == "nissl"
     if sync_channel is not None:
         report = results["sync"]
         assert report.packed == len(experiments) and not report.failed
-    assert summary.seconds > 3.0 and summary.ticks > 100  # the work really ran while measuring
-    assert summary.p95_ms < LOOP_P95_BOUND_MS
+    assert summary.ticks > 0  # the UI thread's timer kept firing while the jobs ran
 
 
 def test_meshes_are_made_in_the_ui_thread(qtbot, window, monkeypatch):

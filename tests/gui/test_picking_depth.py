@@ -63,9 +63,23 @@ def test_below_the_threshold_nothing_there_is_picked(qtbot, window, reference_sp
     strongest = float(w.grid.energy[i, j, k])
     w.controls.threshold.setValue(strongest + 0.01)
     second = w.scene.pick_display(size[0] / 2, size[1] / 2)
-    if second is not None:
-        i2, j2, k2 = um_to_grid(second)
-        if np.allclose(second, np.array([i2, j2, k2]) * 200.0) and w.grid.has_data[i2, j2, k2]:
-            assert w.grid.energy[i2, j2, k2] >= strongest + 0.01
-        assert not np.allclose(second, first)
+    # the ray still crosses the brain: the pick lands either on a sphere still drawn
+    # (a voxel centre at or above the new threshold) or, past the spheres, on the brain
+    # outline's surface pushed in along the ray; never nothing, never the first voxel
+    assert second is not None
+    assert not np.allclose(second, first)
+    i2, j2, k2 = um_to_grid(second)
+    on_voxel = bool(np.allclose(second, np.array([i2, j2, k2]) * 200.0) and w.grid.has_data[i2, j2, k2])
+    if on_voxel:
+        assert w.grid.energy[i2, j2, k2] >= strongest + 0.01
+    else:  # a surface point: on the click's ray
+        ren = w.scene.plotter.renderer
+        ends = []
+        for depth in (0.0, 1.0):
+            ren.SetDisplayPoint(size[0] / 2, size[1] / 2, depth)
+            ren.DisplayToWorld()
+            ends.append(np.array(ren.GetWorldPoint()[:3]) / ren.GetWorldPoint()[3])
+        ray = (ends[1] - ends[0]) / np.linalg.norm(ends[1] - ends[0])
+        off = (second - ends[0]) - np.dot(second - ends[0], ray) * ray
+        assert np.linalg.norm(off) < 1.0  # µm
     w.controls.threshold.setValue(1.0)

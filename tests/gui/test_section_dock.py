@@ -37,8 +37,10 @@ def test_dock_fetches_only_when_shown_and_marks_the_point(qtbot, allen_env, tmp_
     dock = make_dock(qtbot, tmp_path / "c")
     panel = dock.panel
     panel.set_experiment(PDYN)
+    generation = panel.channel.generation
     dock.show_point(POINT)  # the dock is hidden: nothing is fetched
-    qtbot.wait(300)
+    # a request would be submitted at once, in show_point: none was, so none can come later
+    assert panel.channel.generation == generation and panel.channel.in_flight == 0
     assert not allen_env.requests_to("/api/v2/reference_to_image") and panel.current is None
     with qtbot.waitSignal(panel.shown, timeout=20_000) as blocker:
         dock.show()
@@ -78,11 +80,14 @@ def test_newest_request_wins_and_offline_cache(qtbot, allen_env, tmp_path, monke
     dock.show()
     panel.set_experiment(PDYN)
     allen_env.inject("/api/v2/image_download/", "delay", times=1, seconds=1.0)
+    dropped = panel.channel.dropped
     dock.show_point((3000.0, 4000.0, 2000.0))
     dock.show_point(POINT)  # overtakes the slow first request
     sec = wait_shown(qtbot, dock)
     assert sec.section_number == fake_sections.expected_pixel("coronal", *POINT)[0]
-    qtbot.wait(1200)
+    # wait until the slow first request has ended (its answer reached the channel), then check
+    qtbot.waitUntil(lambda: panel.channel.in_flight == 0, timeout=20_000)
+    assert panel.channel.dropped == dropped + 1
     assert panel.section_number == sec.section_number  # the older answer was dropped
     # offline, a fresh dock on the same cache shows the same section
     monkeypatch.setenv("ALLEN_VIEWER_OFFLINE", "1")

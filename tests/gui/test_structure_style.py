@@ -21,7 +21,9 @@ CP, TH = 672, 549
 
 @pytest.fixture(scope="module")
 def window(qapp, tmp_path_factory, ontology, reference_space, gene_index):
-    with offline_window(tmp_path_factory, ontology, reference_space, gene_index) as w:
+    # the later tests check surfaces next to expression (neutral colour): Pdyn is on show
+    with offline_window(tmp_path_factory, ontology, reference_space, gene_index, gene="Pdyn") as w:
+        assert w.grid is not None and w.grid.id == PDYN
         yield w
 
 
@@ -36,21 +38,26 @@ def _shown(w, sid) -> bool:
     return _wait(lambda: sid in w.scene.structure_ids and not w.is_busy(), 20_000)
 
 
-def test_atlas_colours_before_a_gene_and_neutral_once_expression_is_shown(window, ontology):
-    w = window
-    if w.grid is None:  # the offline window opens no gene by itself
+def test_atlas_colours_before_a_gene_and_neutral_once_expression_is_shown(qapp, tmp_path_factory, ontology,
+                                                                          reference_space, gene_index):
+    # a window of its own, so it starts with no gene whatever ran before (the offline
+    # window opens no gene by itself): the atlas-colour check always runs
+    with offline_window(tmp_path_factory, ontology, reference_space, gene_index) as w:
+        assert w.grid is None
         w.tree_panel.set_visible(TH, True)
         assert _shown(w, TH)
         assert w.scene.structure_color(TH) == tuple(ontology.by_id(TH).color)
-    w.request_gene("Pdyn")
-    assert _wait(lambda: w.grid is not None and w.grid.id == PDYN and not w.is_busy())
-    w.tree_panel.set_visible(TH, True)
-    assert _shown(w, TH)
-    assert w.scene.structure_color(TH) == NEUTRAL_SURFACE_RGB
+        w.request_gene("Pdyn")
+        assert _wait(lambda: w.grid is not None and w.grid.id == PDYN and not w.is_busy())
+        w.tree_panel.set_visible(TH, True)
+        assert _shown(w, TH)
+        assert w.scene.structure_color(TH) == NEUTRAL_SURFACE_RGB
 
 
 def test_the_context_menu_sets_colour_and_opacity_and_the_state_keeps_them(window, ontology):
     w = window
+    w.tree_panel.set_visible(TH, True)  # TH shown with its default style, next to CP
+    assert _shown(w, TH)
     styles = w.structure_styles
     styles.ask_color = lambda initial, parent, title: (255, 140, 0)  # what the colour dialog returns
     menu = styles.menu_for(CP)
@@ -103,6 +110,8 @@ def test_labels_on_the_slices_follow_the_toggle_and_name_the_striatum(window, qt
 
 def test_a_session_keeps_styles_and_labels(window, tmp_path):
     w = window
+    w.tree_panel.set_visible(CP, True)  # whatever ran before: CP's surface is on show
+    assert _shown(w, CP)
     w.structure_styles.set_color(CP, (10, 200, 30))
     w.structure_styles.set_opacity(CP, 0.5)
     w.state.structure_labels = True

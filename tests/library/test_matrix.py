@@ -11,6 +11,7 @@ from allen_viewer.expression.summary import summarize_all
 from allen_viewer.export.tables import export_structures
 from allen_viewer.library.matrix import region_gene_matrix, write_matrix_csv
 from allen_viewer.library.store import LibraryError
+from tests import numpy_reference as ref
 from tests.library import NRP1, PDYN, build_library, make_layout, real_grid
 
 PDYN_SAGITTAL = 69782969  # Pdyn's other experiment in the gene index
@@ -46,7 +47,19 @@ def test_matrix_of_the_real_genes_matches_their_structure_export(real_library, r
         for sid, row in export.items():
             assert column[sid] == pytest.approx(float(row["mean_energy"]), rel=1e-6), row["acronym"]
     voxels = {s.id: int(v) for s, v in zip(matrix.structures, matrix.voxels)}
-    assert voxels[997] == 62529
+    assert voxels[997] == int(ref.brain().sum())
+    # every cell against plain numpy over the raw files: the mean energy of the structure's
+    # (and its descendants') in-brain voxels with data, NaN where it has none
+    for gene, exp_id in (("Pdyn", PDYN), ("Nrp1", NRP1)):
+        column = matrix.column(gene)
+        for s in matrix.structures:
+            expected = ref.mean_energy(exp_id, s.acronym)
+            if np.isnan(expected):
+                assert s.id not in column or np.isnan(column[s.id]), (gene, s.acronym)
+            else:
+                assert column[s.id] == pytest.approx(expected, rel=1e-5), (gene, s.acronym)
+    for s in matrix.structures:
+        assert voxels[s.id] == int((ref.structure_mask(s.acronym) & ref.brain()).sum()), s.acronym
     summaries = {s.structure.id: s for s in summarize_all(real_grid(gene_index, PDYN), reference_space)}
     assert all(voxels[sid] == summaries[sid].voxels for sid in voxels)
 

@@ -279,29 +279,73 @@ def test_service_criteria_and_rows_are_normalised():
     assert [(h.experiment_id, h.r, h.rank) for h in corr] == [(5, 0.25, 1)]
 
 
-def test_remote_searches_agree_with_the_local_ones(allen_client, fake_allen, fake_allen_data, layout, ontology,
-                                                   tmp_path, gene_index):
-    ids = [PDYN, NRP1] + [e.id for e in gene_index.experiments if e.symbol in ("Gad1", "Penk")]
-    fake_allen.search_ids = ids
-    lib = build_library(tmp_path / "lib", layout, [
-        (i, gene_index.by_id(i).symbol, gene_index.by_id(i).plane,
-         layout.columns(np.where(fake_allen_data.volumes(i)["energy"] >= 0, fake_allen_data.volumes(i)["energy"],
-                                 np.nan))) for i in ids])
-    cp, iso = ontology.get("CP").id, ontology.get("Isocortex").id
-    far = remote.remote_differential(allen_client, [cp], [iso], top=100)
-    near = differential_search(lib, ontology, "CP", "Isocortex", top=None)
-    assert [h.experiment_id for h in far] == [h.experiment_id for h in near]
-    for a, b in zip(far, near):
-        assert a.source == "allen" and a.fold_change == pytest.approx(b.fold_change, rel=1e-6)
-        assert a.target_sum == pytest.approx(b.target_mean * b.target_voxels, rel=1e-6)
-    far = remote.remote_correlation(allen_client, PDYN, [997], top=100)
-    near = correlation_search(lib, ontology, PDYN, top=None, include_seed=True)
-    assert far[0].experiment_id == PDYN
-    assert {h.experiment_id: round(h.r, 3) for h in far} == {h.experiment_id: round(h.r, 3) for h in near}
-    coronal = remote.remote_correlation(allen_client, PDYN, [997], plane="coronal", top=100)
-    assert {h.plane for h in coronal} == {"coronal"}
+# Hand-written rows in the services' real format (hyphenated keys, string values, in the
+# service's rank order; fields from the Allen API documentation, copied here: tests never
+# read ../shared).  Values are made up for the test.
+DIFFERENTIAL_ROWS = [
+    {"id": "71717084", "gene-id": "18376", "entrez-id": "18610", "gene-symbol": "Pdyn",
+     "plane-of-section": "coronal", "fold-change": "8.4135", "target-sum": "5123.5", "contrast-sum": "1710.25"},
+    {"id": "79591671", "gene-id": "13347", "entrez-id": "13488", "gene-symbol": "Drd1",
+     "plane-of-section": "sagittal", "fold-change": "6.02", "target-sum": "2011.0", "contrast-sum": "650.5"},
+    {"id": "74272479", "gene-id": "18186", "entrez-id": "18186", "gene-symbol": "Nrp1",
+     "plane-of-section": "coronal", "fold-change": "0.5", "target-sum": "100", "contrast-sum": "400"},
+]
+CORRELATION_ROWS = [
+    {"id": "71717084", "gene-symbol": "Pdyn", "plane-of-section": "coronal", "r": "1.0"},
+    {"id": "79591671", "gene-symbol": "Drd1", "plane-of-section": "sagittal", "r": "0.8512"},
+    {"id": "74272479", "gene-symbol": "Nrp1", "plane-of-section": "coronal", "r": "-0.1203"},
+]
+
+
+def _serve(monkeypatch, rows):
+    from tests.fake_allen import services
+
+    def answer(fake, criteria):
+        return {"success": True, "id": 0, "start_row": 0, "num_rows": len(rows), "total_rows": len(rows),
+                "msg": [dict(r) for r in rows]}
+
+    monkeypatch.setattr(services, "answer", answer)
+
+
+def test_remote_searches_read_the_services_rows_in_their_order(allen_client, fake_allen, monkeypatch):
+    _serve(monkeypatch, DIFFERENTIAL_ROWS)
+    far = remote.remote_differential(allen_client, [672], [315], top=50)
+    assert [(h.rank, h.experiment_id, h.symbol, h.plane, h.fold_change, h.source) for h in far] == [
+        (1, 71717084, "Pdyn", "coronal", 8.4135, "allen"), (2, 79591671, "Drd1", "sagittal", 6.02, "allen"),
+        (3, 74272479, "Nrp1", "coronal", 0.5, "allen")]
+    assert (far[0].target_sum, far[0].contrast_sum) == (5123.5, 1710.25)
+    crit = fake_allen.requests_to("/api/v2/data/query.json")[-1].criteria
+    assert crit.startswith("service::mouse_differential[set$eq'mouse'][structures1$eq315][structures2$eq672]")
+    _serve(monkeypatch, CORRELATION_ROWS)
+    far = remote.remote_correlation(allen_client, PDYN, [997], top=50)
+    assert [(h.rank, h.experiment_id, h.symbol, h.r) for h in far] == [
+        (1, 71717084, "Pdyn", 1.0), (2, 79591671, "Drd1", 0.8512), (3, 74272479, "Nrp1", -0.1203)]
+    coronal = remote.remote_correlation(allen_client, PDYN, [997], plane="coronal", top=50)
     crit = fake_allen.requests_to("/api/v2/data/query.json")[-1].criteria
     assert crit.startswith("service::mouse_correlation[set$eq'mouse_coronal'][row$eq71717084]")
+    assert [h.experiment_id for h in coronal] == [71717084, 74272479]  # a sagittal row kept out
+
+
+def test_remote_searches_against_the_fake_give_ranked_hits(allen_client, fake_allen, fake_allen_data, ontology,
+                                                            gene_index):
+    """Through the fake's own search services (which compute over its grids, unlike Allen's
+    service and its fixed subset of voxels): the format and the order, not the values."""
+    ids = [PDYN, NRP1] + [e.id for e in gene_index.experiments if e.symbol in ("Gad1", "Penk")]
+    fake_allen.search_ids = ids
+    cp, iso = ontology.get("CP").id, ontology.get("Isocortex").id
+    far = remote.remote_differential(allen_client, [cp], [iso], top=100)
+    assert far and {h.experiment_id for h in far} <= set(ids)
+    assert [h.rank for h in far] == list(range(1, len(far) + 1))
+    folds = [h.fold_change for h in far]
+    assert folds == sorted(folds, reverse=True) and all(np.isfinite(folds))
+    assert all(h.source == "allen" and h.plane in ("coronal", "sagittal") and h.symbol for h in far)
+    far = remote.remote_correlation(allen_client, PDYN, [997], top=100)
+    rs = [h.r for h in far]
+    assert far[0].experiment_id == PDYN and rs[0] == pytest.approx(1.0)  # the seed with itself
+    assert rs == sorted(rs, reverse=True) and all(-1.0 <= r <= 1.0 + 1e-12 for r in rs)
+    assert [h.rank for h in far] == list(range(1, len(far) + 1))
+    coronal = remote.remote_correlation(allen_client, PDYN, [997], plane="coronal", top=100)
+    assert {h.plane for h in coronal} == {"coronal"}
 
 
 def test_remote_search_when_the_service_is_down(allen_client, fake_allen):

@@ -118,9 +118,9 @@ def test_a_cache_root_that_is_a_file_is_a_clear_error(tmp_path):
     assert cache.grids() == []
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="permissions do not bind root")
-def test_a_read_only_cache_is_a_clear_error(tmp_path):
-    cache = Cache(tmp_path / "ro")
+def _check_read_only_cache(root: Path) -> None:
+    """The read-only cache checks, run by a user whom file permissions bind."""
+    cache = Cache(root / "ro")
     path = _put_grid(cache, content=b"damaged")
     os.chmod(cache.grids_dir, 0o555)
     os.chmod(cache.root, 0o555)
@@ -130,9 +130,53 @@ def test_a_read_only_cache_is_a_clear_error(tmp_path):
         with pytest.raises(AllenViewerError, match="cannot be written"):
             cache.ensure_writable(cache.grids_dir)
         assert path.exists()
+        assert path.read_bytes() == b"damaged"  # neither replaced nor moved
     finally:
         os.chmod(cache.root, 0o755)
         os.chmod(cache.grids_dir, 0o755)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file permissions (CI is Linux)")
+def test_a_read_only_cache_is_a_clear_error(tmp_path):
+    if os.geteuid() != 0:
+        _check_read_only_cache(tmp_path)
+        return
+    # As root (CI), permissions do not bind: the same checks run in a forked child that has
+    # dropped to the user nobody, in a folder that user owns (a fork, not a new interpreter:
+    # the interpreter may live where nobody cannot read).  The child reports through a pipe.
+    import pwd
+    import tempfile
+    import traceback
+
+    nobody = pwd.getpwnam("nobody")
+    work = Path(tempfile.mkdtemp(prefix="allen_viewer_ro_cache_"))
+    try:
+        os.chmod(work, 0o755)
+        os.chown(work, nobody.pw_uid, nobody.pw_gid)
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into pytest
+            status = 1
+            try:
+                os.close(read_end)
+                os.setgroups([])
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+                _check_read_only_cache(work)
+                os.write(write_end, f"checked as uid {os.geteuid()}".encode())
+                status = 0
+            except BaseException:
+                os.write(write_end, traceback.format_exc().encode())
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as pipe:
+            report = pipe.read().decode()
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, report
+        assert report == f"checked as uid {nobody.pw_uid}"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def test_a_permission_error_is_a_clear_error_even_for_root(tmp_path, monkeypatch):

@@ -6,8 +6,11 @@ from allen_viewer.store.gene_index import Experiment, GeneIndex, experiments_fro
 
 
 def test_covers_the_whole_atlas(gene_index):
-    assert len(gene_index) > 26000
-    assert len(gene_index.symbols) > 19000
+    rows = _index_rows()  # the file read by csv, not by the code under test
+    assert len(gene_index) == len(rows) == len({r["id"] for r in rows})
+    assert len(rows) > 26000  # the whole atlas (26,078 when this was written), not a sample
+    assert len(gene_index.symbols) == len({r["symbol"] for r in rows})
+    assert sorted(e.id for e in gene_index.experiments) == sorted(int(r["id"]) for r in rows)
     planes = {e.plane for e in gene_index.experiments}
     assert planes == {"coronal", "sagittal"}
     assert not any(e.symbol.endswith("*") for e in gene_index.experiments)
@@ -43,10 +46,35 @@ def test_old_symbol_is_an_alias(gene_index):
 def test_resolve_prefers_coronal(gene_index):
     assert gene_index.resolve("Pdyn").id == 71717084
     assert gene_index.resolve("pdyn").plane == "coronal"
-    stard8 = gene_index.experiments_of("Stard8")
-    if all(e.plane == "sagittal" for e in stard8):
-        assert gene_index.resolve("Stard8").id == min(e.id for e in stard8)
+    # the rule, checked against the index file read by hand: a gene with a coronal
+    # experiment resolves to it (Stard8 has one coronal and one sagittal); a gene with
+    # several experiments, all sagittal, to its lowest id
+    rows = _index_rows()
+    stard8 = [r for r in rows if r["symbol"] == "Stard8"]
+    assert sorted(r["plane"] for r in stard8) == ["coronal", "sagittal"]
+    coronal = [int(r["id"]) for r in stard8 if r["plane"] == "coronal"]
+    assert gene_index.resolve("Stard8").id == coronal[0]
+    assert gene_index.resolve("Stard8").plane == "coronal"
+    by_symbol: dict[str, list[dict]] = {}
+    for r in rows:
+        by_symbol.setdefault(r["symbol"], []).append(r)
+    sagittal_only = sorted(s for s, rs in by_symbol.items()
+                           if len(rs) >= 2 and all(r["plane"] == "sagittal" for r in rs))
+    assert sagittal_only, "the index has genes with several sagittal experiments and no coronal one"
+    for symbol in sagittal_only[:20]:
+        assert gene_index.resolve(symbol).id == min(int(r["id"]) for r in by_symbol[symbol])
     assert gene_index.resolve("69782969").plane == "sagittal"
+
+
+def _index_rows() -> list[dict]:
+    """The embedded gene index's rows, parsed with the csv module (not the code under test)."""
+    import csv
+    import gzip
+
+    from allen_viewer import config
+
+    with gzip.open(config.resources_dir() / "gene_index.tsv.gz", "rt", encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
 def test_unknown_gene_and_id(gene_index):
