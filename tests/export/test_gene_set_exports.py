@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from allen_viewer import cli
+from allen_viewer.export.provenance import sidecar_path
 from tests.expression.test_gene_sets import numpy_ranks, numpy_score
 from tests.fake_allen.fixtures import allen_env, fake_allen, fake_allen_data  # noqa: F401
 from tests.library import NRP1, PDYN, real_grid
@@ -38,7 +39,7 @@ def test_structures_of_a_set_with_notes(capsys, tmp_path, expected, reference_sp
     for acr in ("root", "CP", "Isocortex"):
         mask = reference_space.grid_mask(ontology.get(acr)) & ~np.isnan(score)
         assert float(rows[acr]["mean_score"]) == pytest.approx(score[mask].mean(), abs=1e-6)
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(sidecar_path(out).read_text())
     assert side["grids_from"] == "grids" and [e["experiment_id"] for e in side["experiments"]] == [PDYN, NRP1]
     assert side["gene_set"]["unknown"] == ["NoSuchGene1"] and side["gene_set"]["duplicates"] == ["pdyn"]
 
@@ -93,13 +94,13 @@ def test_composite_image_of_pdyn_and_nrp1(capsys, tmp_path):
     assert code == 0, err
     green, magenta = _colour_pixels(out)
     assert green > 200 and magenta > 200  # both genes drawn in their colours
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(sidecar_path(out).read_text())
     assert side["session"]["mode"] == "composite" and side["session"]["mode_experiments"] == [PDYN, NRP1]
     assert side["display"]["colours"]["Pdyn"]["colour"] == "green"
     assert side["display"]["rank_threshold"] == 0.9
     from allen_viewer.state import read_session
 
-    assert read_session(out.with_suffix(".json")).mode == "composite"
+    assert read_session(sidecar_path(out)).mode == "composite"
 
 
 def test_gene_set_image_and_its_threshold(capsys, tmp_path, expected):
@@ -107,7 +108,7 @@ def test_gene_set_image_and_its_threshold(capsys, tmp_path, expected):
     code, _, err = run(capsys, "--offline", "export", "image", "--gene-set", "Pdyn,Nrp1", "--size", "400x300",
                        "--threshold-percentile", "95", "--out", str(out))
     assert code == 0, err
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(sidecar_path(out).read_text())
     score, _ = expected
     t = np.percentile(score[~np.isnan(score)], 95)
     assert side["display"]["score_threshold"] == pytest.approx(t, abs=1e-6)
@@ -133,7 +134,7 @@ def test_three_gene_composite_with_the_colour_blind_palette(capsys, tmp_path, al
     code, _, err = run(capsys, "export", "image", "--composite", "Pdyn,Nrp1,Penk", "--palette", "colour-blind",
                        "--size", "320x240", "--out", str(out))
     assert code == 0, err
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(sidecar_path(out).read_text())
     assert [c["colour"] for c in side["display"]["colours"].values()] == ["orange", "sky blue", "reddish purple"]
     assert side["composite"]["palette"] == ["orange", "sky blue", "reddish purple"]
     assert len(side["session"]["mode_experiments"]) == 3 and side["grids_from"] == "grids"

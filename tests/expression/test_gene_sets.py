@@ -228,7 +228,7 @@ def test_structure_table_of_a_score(tmp_path, ontology, gene_index, reference_sp
         left[:, :, 29:] = False
         assert int(rows[acr]["voxels_with_score_left"]) == int(left.sum())
         assert float(rows[acr]["mean_score_left"]) == pytest.approx(expected[left].mean(), abs=1e-6)
-    side = json.loads((tmp_path / "s.json").read_text())
+    side = json.loads((tmp_path / "s.csv.json").read_text())
     assert [e["experiment_id"] for e in side["experiments"]] == [PDYN, NRP1]
     assert side["grids_from"] == "grids" and side["gene_set"]["k"] == 2
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from allen_viewer import cli
+from allen_viewer.export.provenance import sidecar_path
 from allen_viewer.formats.grid_file import GRID_SHAPE
 from tests.expression.test_gene_sets import numpy_ranks
 from tests.library import NRP1, PDYN, build_library, f16, make_layout, real_grid
@@ -79,7 +80,7 @@ def test_set_search_ranks_by_r_and_leaves_out_the_sets_genes(capsys, tmp_path, l
         assert float(h["r"]) == pytest.approx(r, abs=1e-5) and int(h["voxels"]) == n
     assert [int(h["rank"]) for h in hits] == list(range(1, len(hits) + 1))
     assert list(hits[0]) == ["rank", "experiment_id", "gene", "plane", "r", "voxels", "source"]
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(sidecar_path(out).read_text())
     assert side["export"] == "search-correlated" and side["grids_from"] == "library"
     assert [e["experiment_id"] for e in side["gene_set"]["experiments"]] == [PDYN, NRP1]
 
