@@ -58,7 +58,10 @@ from allen_viewer.render.layers import (
     apply_camera_preset,
     caption_actor,
     color_channel,
+    color_note,
+    PRESET_NAMES,
 )
+from allen_viewer.render.figure_overlays import word_margins
 from allen_viewer.export.provenance import provenance, sidecar_path, write_sidecar
 from allen_viewer.render.cuts import FigureOptions
 from allen_viewer.store.atomic import atomic_write
@@ -122,9 +125,16 @@ def check_size(size) -> tuple[int, int]:
     return w, h
 
 
+MIN_TEXT_SCALE = 0.75
+"""Text shrinks with images smaller than :data:`TEXT_REFERENCE_PX`, down to this factor (a
+480x360 movie frame: 0.75, so labels of 9-12 px)."""
+
+
 def text_scale_for(size) -> float:
-    """Factor on the on-screen font sizes for an image of ``size`` (width, height) pixels."""
-    return max(1.0, min(int(size[0]), int(size[1])) / TEXT_REFERENCE_PX)
+    """Factor on the on-screen font sizes for an image of ``size`` (width, height) pixels:
+    in proportion to the shorter side (1 at :data:`TEXT_REFERENCE_PX`), at least
+    :data:`MIN_TEXT_SCALE`."""
+    return max(MIN_TEXT_SCALE, min(int(size[0]), int(size[1])) / TEXT_REFERENCE_PX)
 
 
 def default_caption(grid: ExpressionGrid) -> str:
@@ -132,6 +142,18 @@ def default_caption(grid: ExpressionGrid) -> str:
     e = grid.experiment
     name = f" ({e.name})" if e.name else ""
     return f"{e.symbol}{name} - {e.plane} experiment {e.id}"
+
+
+def fit_caption(text: str, font_px: int, width: int) -> str:
+    """``text`` as it fits left of the colour bar (which starts at 62 % of the width):
+    broken at " - " into lines when one line would run into the bar."""
+    from allen_viewer.render.figure_overlays import text_width_px
+    from allen_viewer.render.layers import BAR_LEFT
+
+    room = BAR_LEFT * width - 0.03 * width
+    if not text or text_width_px(text, font_px) <= room:
+        return text
+    return text.replace(" - ", "\n", 1)
 
 
 @contextlib.contextmanager
@@ -301,8 +323,13 @@ def _scene(pv, grid, outline, width, height, view, pose, transparent, display, c
                                          word_color=DARK_WORD_COLOR if transparent else WORD_COLOR)
             overlay.place(bounds)
         text = default_caption(grid) if (caption is None and grid is not None) else (caption or "")
+        caption_px = int(round(16 * scale))
+        text = fit_caption(text, caption_px, width)
+        if text and pose is None and caption is None:
+            text += "\n" + PRESET_NAMES[view]  # the preset names itself
         if text:
-            plotter.renderer.AddViewProp(caption_actor(text, int(round(16 * scale)), (0.012, 0.985), text_color))
+            plotter.renderer.AddViewProp(caption_actor(text, caption_px, (0.012, 0.985), text_color))
+        band_px = 1.25 * caption_px * (text.count("\n") + 1) if text else None
         credit = caption_actor(CREDIT, int(round(11 * scale)), (0.988, 0.012), text_color)
         tp = credit.GetTextProperty()
         tp.BoldOff()
@@ -312,10 +339,12 @@ def _scene(pv, grid, outline, width, height, view, pose, transparent, display, c
         aspect = width / height
         pts = None if outline is None or not outline.n_points else np.asarray(outline.points)
         pts = None if pts is None else pts[:: max(1, len(pts) // 4000)]
+        if orientation:
+            overlay.set_body_points(pts)
         if pose is not None:
             pose.apply(plotter.camera, aspect)
         else:
-            apply_camera_preset(plotter.camera, view, bounds, aspect, pts)
+            apply_camera_preset(plotter.camera, view, bounds, aspect, pts, word_margins(width, height, scale, band_px))
         plotter.renderer.ResetCameraClippingRange()
         plotter.camera_set = True
         yield OffscreenScene(plotter, width, height, transparent, bounds, pts)
@@ -470,7 +499,12 @@ def display_record(grid: ExpressionGrid, settings: DisplaySettings, threshold_ru
               "size_scale": settings.size_scale,
               "cmap": settings.cmap, "opacity": settings.opacity,
               "colour": color_channel(grid, color_by),  # what render_scene drew for color_by
+              "colour_bar": "threshold (energy) or the drawn voxels' lowest value to the 99th percentile "
+                            "of the in-brain values; a top label with >= means higher values take its colour",
               "sphere_radius": "100 um x size scale at the 99th percentile of energy, area linear in energy"}
+    note = color_note(grid, color_by)
+    if note:  # what the download lacks: here and in the status bar, not in the picture
+        record["colour_note"] = note
     if show_outside:
         drawn = np.asarray(grid.has_data_anywhere, dtype=bool) & (grid.energy >= settings.threshold)
         record.update(show_outside_brain=True, voxels_drawn=int(drawn.sum()),

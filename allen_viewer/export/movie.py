@@ -286,7 +286,9 @@ def turntable_frames(grid: ExpressionGrid | None, outline=None, size=DEFAULT_MOV
     the turn's geometry for the sidecar."""
     with offscreen_scene(grid, outline, size, view, pose, display=display, **scene_options) as scene:
         camera = scene.plotter.camera
-        start = CameraPose.of(camera, scene.aspect)
+        # a turn is drawn in perspective, also from a (parallel) preset: no one scale bar
+        # holds while it turns (issue 21)
+        start = replace(CameraPose.of(camera, scene.aspect), parallel=False)
         poses = turntable_poses(start, scene.bounds, frames, scene.aspect, scene.fit_points, fit=pose is None)
         if turn is not None:
             first = poses[0]

@@ -435,10 +435,7 @@ class CompareView(QWidget):
         for name, scene in (("A", self.scene_a), ("B", self.scene_b), ("difference", self.scene_diff)):
             scene.setObjectName(f"compareScene{name.capitalize()}")
             layer = scene.layer
-            layer.scalar_bar.SetPosition(BAR_LEFT, 0.83)
-            layer.scalar_bar.SetWidth(BAR_WIDTH)
-            layer.scalar_bar.SetNumberOfLabels(BAR_LABELS)
-            layer.title_actor.SetPosition(BAR_LEFT + BAR_WIDTH / 2, 0.945)
+            layer.colour_bar.set_box(BAR_LEFT, BAR_WIDTH)
             caption = QLabel("")
             caption.setObjectName(f"compareCaption{name.capitalize()}")
             caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
