@@ -39,13 +39,25 @@ from psygnal import evented
 from allen_viewer.errors import AllenViewerError
 
 SESSION_FORMAT = "allen_viewer.session"
-SESSION_VERSION = 3
+SESSION_VERSION = 4
 """Version 2 added ``structure_styles`` and ``structure_labels`` (figures: per-structure
 colour and opacity, acronyms on the slices); a version 1 session has neither key and reads
 with their defaults (no styles, labels off).  Version 3 added ``cut_away`` and
-``slice_planes`` (the 3-D view's cut-away and slice planes; older sessions: none, off)."""
+``slice_planes`` (the 3-D view's cut-away and slice planes; older sessions: none, off).
+Version 4 (figures, issue 21) added ``compare_options`` and the camera's ``projection`` and
+``parallel_scale_um``; older sessions reopen with raw compare scaling, a shared scale, the
+difference and a 10 % cut (as drawn then) and a perspective camera."""
 SESSION_V2_KEYS = ("structure_styles", "structure_labels")
 SESSION_V3_KEYS = ("cut_away", "slice_planes")
+FIGURES_V4_KEYS = ("compare_options",)
+"""Top-level keys version 4 added for the figures (issue 21)."""
+CAMERA_V4_KEYS = ("projection", "parallel_scale_um")
+"""Camera keys version 4 added: a version 1-3 camera has neither and opens in perspective."""
+PROJECTIONS = ("perspective", "parallel")
+COMPARE_SCALES = ("shared", "separate")
+COMPARE_KINDS = ("difference", "ratio")
+COMPARE_NORMALISE = ("raw", "rank", "z")
+DEFAULT_MIN_ABS_FRACTION = 0.1
 SESSION_KEY = "session"
 """The key under which an export's provenance sidecar embeds the session that drew it."""
 
@@ -168,6 +180,25 @@ class CameraState:
     focal_point_um: tuple[float, float, float] | None = None
     view_up: tuple[float, float, float] | None = None
     view_angle_deg: float = 30.0
+    projection: str = "perspective"
+    parallel_scale_um: float | None = None
+
+
+@evented
+@dataclass
+class CompareOptions:
+    """How a comparison of two genes is drawn (the compare window and ``export image A
+    --compare B``): ``scale`` ``shared`` or ``separate`` (one colour range for A and B, or
+    each its own); ``kind`` ``difference`` (A - B) or ``ratio`` (log2 of A over B, with a
+    pseudocount); ``normalise`` ``rank`` (each gene's percentile rank among its own in-brain
+    voxels with data, the default), ``raw`` energy or ``z`` scores; ``min_abs_fraction``: the
+    A - B panel hides |value| below this fraction of its colour range (0-0.9).  Sessions of
+    version 1-3 reopen raw, shared, difference, 0.1: as they were drawn."""
+
+    scale: str = "shared"
+    kind: str = "difference"
+    normalise: str = "rank"
+    min_abs_fraction: float = DEFAULT_MIN_ABS_FRACTION
 
 
 @evented
@@ -203,6 +234,7 @@ class ViewerState:
     structure_labels: bool = False
     cut_away: str = "none"
     slice_planes: bool = False
+    compare_options: CompareOptions = field(default_factory=CompareOptions)
 
     # ---- structure styles ---------------------------------------------------------------
 
@@ -254,6 +286,7 @@ class ViewerState:
             "structure_labels": self.structure_labels,
             "cut_away": self.cut_away,
             "slice_planes": self.slice_planes,
+            "compare_options": {f.name: getattr(self.compare_options, f.name) for f in fields(CompareOptions)},
         }
 
     def to_json(self) -> str:
@@ -279,11 +312,13 @@ class ViewerState:
             raise AllenViewerError(f"{where}: session version {version} is not a version allen_viewer wrote.")
         d.keys(top, "", ("format", "version", "experiment", "compare_with", "comparing", "display", "camera",
                          "cursor_um", "selected_structure", "visible_structures", "slice_background")
-               + (SESSION_V2_KEYS if version >= 2 else ()) + (SESSION_V3_KEYS if version >= 3 else ()))
+               + (SESSION_V2_KEYS if version >= 2 else ()) + (SESSION_V3_KEYS if version >= 3 else ())
+               + (FIGURES_V4_KEYS if version >= 4 else ()))
         display = d.mapping(top["display"], "display")
         d.keys(display, "display", [f.name for f in fields(DisplayState)])
         camera = d.mapping(top["camera"], "camera")
-        d.keys(camera, "camera", [f.name for f in fields(CameraState)])
+        d.keys(camera, "camera", [f.name for f in fields(CameraState)
+                                  if version >= 4 or f.name not in CAMERA_V4_KEYS])
         state = cls(
             experiment=d.experiment(top["experiment"], "experiment"),
             compare_with=d.experiment(top["compare_with"], "compare_with"),
@@ -306,6 +341,10 @@ class ViewerState:
                 view_up=d.vector(camera["view_up"], "camera.view_up", optional=True),
                 view_angle_deg=d.number(camera["view_angle_deg"], "camera.view_angle_deg", 0.0, 180.0,
                                         low_open=True),
+                **({} if version < 4 else {
+                    "projection": d.choice(camera["projection"], "camera.projection", PROJECTIONS),
+                    "parallel_scale_um": None if camera["parallel_scale_um"] is None else d.number(
+                        camera["parallel_scale_um"], "camera.parallel_scale_um", 0.0, 1e7, low_open=True)}),
             ),
             cursor_um=d.vector(top["cursor_um"], "cursor_um"),
             selected_structure=d.integer(top["selected_structure"], "selected_structure", optional=True),
@@ -317,6 +356,8 @@ class ViewerState:
             structure_labels=d.boolean(top["structure_labels"], "structure_labels") if version >= 2 else False,
             cut_away=d.choice(top["cut_away"], "cut_away", CUT_AWAYS) if version >= 3 else "none",
             slice_planes=d.boolean(top["slice_planes"], "slice_planes") if version >= 3 else False,
+            compare_options=(d.compare_options(top["compare_options"], "compare_options") if version >= 4
+                             else CompareOptions(normalise="raw")),
         )
         if state.camera.preset is None and state.camera.position_um is None:
             raise AllenViewerError(f"{where}: camera has neither a preset nor a position_um.")
@@ -335,6 +376,8 @@ class ViewerState:
             setattr(self.display, f.name, getattr(other.display, f.name))
         for f in fields(CameraState):
             setattr(self.camera, f.name, getattr(other.camera, f.name))
+        for f in fields(CompareOptions):
+            setattr(self.compare_options, f.name, getattr(other.compare_options, f.name))
         for name in ("experiment", "compare_with", "comparing", "cursor_um", "selected_structure",
                      "visible_structures", "slice_background", *SESSION_V2_KEYS, *SESSION_V3_KEYS):
             setattr(self, name, getattr(other, name))
@@ -433,6 +476,15 @@ class _Checker:
         if missing:
             self.fail("", f"missing key{'s' if len(missing) > 1 else ''} "
                           f"{', '.join(repr(prefix + k) for k in missing)}.")
+
+    def compare_options(self, value, key: str) -> "CompareOptions":
+        m = self.mapping(value, key)
+        self.keys(m, key, [f.name for f in fields(CompareOptions)])
+        return CompareOptions(
+            scale=self.choice(m["scale"], f"{key}.scale", COMPARE_SCALES),
+            kind=self.choice(m["kind"], f"{key}.kind", COMPARE_KINDS),
+            normalise=self.choice(m["normalise"], f"{key}.normalise", COMPARE_NORMALISE),
+            min_abs_fraction=self.number(m["min_abs_fraction"], f"{key}.min_abs_fraction", 0.0, 0.9))
 
     def boolean(self, value, key: str) -> bool:
         if not isinstance(value, bool):

@@ -60,6 +60,7 @@ from allen_viewer.render.layers import (
     color_channel,
     color_note,
     PRESET_NAMES,
+    PARALLEL_PRESETS,
 )
 from allen_viewer.render.figure_overlays import word_margins
 from allen_viewer.export.provenance import provenance, sidecar_path, write_sidecar
@@ -463,12 +464,15 @@ def image_session(grid: ExpressionGrid, display: DisplaySettings | dict | None =
         d.threshold_percentile = float(percentile)
     if pose is None:
         state.camera.preset = view
+        state.camera.projection = "parallel" if view in PARALLEL_PRESETS else "perspective"
     else:
         state.camera.preset = None
         state.camera.position_um = tuple(float(v) for v in pose.position)
         state.camera.focal_point_um = tuple(float(v) for v in pose.focal_point)
         state.camera.view_up = tuple(float(v) for v in pose.view_up)
         state.camera.view_angle_deg = float(pose.view_angle)
+        state.camera.projection = "parallel" if pose.parallel else "perspective"
+        state.camera.parallel_scale_um = float(pose.parallel_scale) if pose.parallel else None
     if figure is not None and (figure.planes or figure.clip != "none"):
         state.cut_away, state.slice_planes = figure.clip, bool(figure.planes)
         state.cursor_um = tuple(float(v) for v in figure.positions_um)

@@ -167,6 +167,8 @@ class StateBinding(QObject):
             cam.focal_point_um = tuple(float(v) for v in pose.focal_point)
             cam.view_up = tuple(float(v) for v in pose.view_up)
             cam.view_angle_deg = float(pose.view_angle)
+            cam.projection = "parallel" if pose.parallel else "perspective"
+            cam.parallel_scale_um = float(pose.parallel_scale) if pose.parallel else None
         return self.state.copy()
 
     def _preset_of(self, pose: CameraPose) -> str | None:
@@ -277,7 +279,8 @@ class StateBinding(QObject):
             w.camera_preset(camera.preset)
         else:
             pose = CameraPose(tuple(camera.position_um), tuple(camera.focal_point_um), tuple(camera.view_up),
-                              camera.view_angle_deg)
+                              camera.view_angle_deg, parallel=camera.projection == "parallel",
+                              parallel_scale=camera.parallel_scale_um or 0.0)
             for scene in (w.compare_view.scenes if w.is_comparing else [w.scene]):
                 scene.set_camera_pose(pose)
             self._preset_pose = None
