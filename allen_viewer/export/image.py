@@ -196,7 +196,7 @@ def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_S
     :func:`add_figure_layers`.
     """
     with offscreen_scene(grid, outline, size, view, pose, transparent, display, caption, orientation, color_by,
-                         show_outside, figure) as scene:
+                         show_outside, figure, name_view=True) as scene:
         return scene.screenshot()
 
 
@@ -240,11 +240,15 @@ def offscreen_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAG
                     pose: CameraPose | None = None, transparent: bool = False,
                     display: DisplaySettings | dict | None = None, caption: str | None = None,
                     orientation: bool = True, color_by: str = "auto", show_outside: bool = False,
-                    figure: FigureOptions | None = None):
+                    figure: FigureOptions | None = None, make_layer=None, name_view: bool = False):
     """The scene :func:`render_scene` draws (same arguments), built once in an off-screen
     plotter with the camera set, as an :class:`OffscreenScene`; its OpenGL objects are freed
     when the block ends.  :func:`render_scene` takes one screenshot of it;
-    :mod:`allen_viewer.export.movie` turns the camera and takes one per frame."""
+    :mod:`allen_viewer.export.movie` turns the camera and takes one per frame.
+    ``name_view``: the caption's second line names the preset ("left lateral view"; a still
+    image's, :func:`render_scene`; a movie turns away from it).
+    ``make_layer(plotter, text_scale, text_color)``: a sphere layer with its data set, drawn
+    instead of ``grid``'s (a compare panel; the colour bar then sits under the caption)."""
     import pyvista as pv
 
     width, height = check_size(size)
@@ -253,7 +257,8 @@ def offscreen_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAG
     if isinstance(display, DisplaySettings):
         display = asdict(display)
     with _quiet_without_display(), _scene(pv, grid, outline, width, height, view, pose, transparent, display,
-                                          caption, orientation, color_by, show_outside, figure) as scene:
+                                          caption, orientation, color_by, show_outside, figure,
+                                          make_layer, name_view) as scene:
         yield scene
 
 
@@ -295,7 +300,7 @@ def add_figure_layers(plotter, figure: FigureOptions | None, layer, outline, gri
 
 @contextlib.contextmanager
 def _scene(pv, grid, outline, width, height, view, pose, transparent, display, caption, orientation,
-           color_by="auto", show_outside=False, figure=None):
+           color_by="auto", show_outside=False, figure=None, make_layer=None, name_view=False):
     scale = text_scale_for((width, height))
     plotter = pv.Plotter(off_screen=True, window_size=(width, height))
     overlay = layer = None
@@ -307,13 +312,16 @@ def _scene(pv, grid, outline, width, height, view, pose, transparent, display, c
         plotter.disable_anti_aliasing()
         plotter.set_background("black" if transparent else BACKGROUND)
         text_color = DARK_TEXT_COLOR if transparent else TEXT_COLOR
-        layer = ExpressionLayer(plotter, text_scale=scale, text_color=text_color)
-        if display:
-            layer.set_display(**display)
-        layer.set_color_by(color_by)  # before set_grid: no grid yet, so nothing is built twice
-        layer.set_show_outside(show_outside)
-        extras = add_figure_layers(plotter, figure, layer, outline, grid, layer.cmap)
-        layer.set_grid(grid)
+        if make_layer is not None:  # a compare panel (export/compare_image.py) brings its own layer
+            layer = make_layer(plotter, scale, text_color)
+        else:
+            layer = ExpressionLayer(plotter, text_scale=scale, text_color=text_color)
+            if display:
+                layer.set_display(**display)
+            layer.set_color_by(color_by)  # before set_grid: no grid yet, so nothing is built twice
+            layer.set_show_outside(show_outside)
+            extras = add_figure_layers(plotter, figure, layer, outline, grid, layer.cmap)
+            layer.set_grid(grid)
         bounds = GRID_BOUNDS_UM
         if outline is not None and outline.n_points:
             if figure is None or figure.cut() is None:
@@ -325,12 +333,17 @@ def _scene(pv, grid, outline, width, height, view, pose, transparent, display, c
             overlay.place(bounds)
         text = default_caption(grid) if (caption is None and grid is not None) else (caption or "")
         caption_px = int(round(16 * scale))
-        text = fit_caption(text, caption_px, width)
-        if text and pose is None and caption is None:
-            text += "\n" + PRESET_NAMES[view]  # the preset names itself
+        if make_layer is None:
+            text = fit_caption(text, caption_px, width)
+        if text and pose is None and caption is None and name_view:
+            text += "\n" + PRESET_NAMES[view]  # the preset names itself (a still image; a movie turns)
         if text:
             plotter.renderer.AddViewProp(caption_actor(text, caption_px, (0.012, 0.985), text_color))
         band_px = 1.25 * caption_px * (text.count("\n") + 1) if text else None
+        if make_layer is not None and text:  # a panel: the colour bar under its caption, wide
+            layer.colour_bar.set_box(0.06, 0.88)
+            layer.colour_bar.top_offset_px = band_px
+            band_px += 48 * scale
         credit = caption_actor(CREDIT, int(round(11 * scale)), (0.988, 0.012), text_color)
         tp = credit.GetTextProperty()
         tp.BoldOff()
@@ -348,7 +361,9 @@ def _scene(pv, grid, outline, width, height, view, pose, transparent, display, c
             apply_camera_preset(plotter.camera, view, bounds, aspect, pts, word_margins(width, height, scale, band_px))
         plotter.renderer.ResetCameraClippingRange()
         plotter.camera_set = True
-        yield OffscreenScene(plotter, width, height, transparent, bounds, pts)
+        scene = OffscreenScene(plotter, width, height, transparent, bounds, pts)
+        scene.layer, scene.overlay = layer, overlay  # the sphere layer (colour bar) and the words, scale bar
+        yield scene
     finally:
         # free every OpenGL object in this window's own context, while the props are still
         # attached (see ExpressionScene.close_scene: a prop freed later would free its ids

@@ -105,10 +105,12 @@ def _text_actor(font_px: int, color, bold: bool = False) -> vtkTextActor:
 
 
 def text_box(actor: vtkTextActor, renderer) -> tuple[float, float, float, float]:
-    """(x0, x1, y0, y1) display pixels of a text actor as the renderer draws it."""
+    """(x0, x1, y0, y1) display pixels of a text actor as the renderer draws it (VTK gives the
+    box relative to the actor's anchor, justification included; the anchor is added here)."""
     bbox = [0.0, 0.0, 0.0, 0.0]
     actor.GetBoundingBox(renderer, bbox)
-    return tuple(float(v) for v in bbox)
+    ax, ay = actor.GetPositionCoordinate().GetComputedDoubleDisplayValue(renderer)
+    return (float(bbox[0] + ax), float(bbox[1] + ax), float(bbox[2] + ay), float(bbox[3] + ay))
 
 
 # ---- colour bar --------------------------------------------------------------------------
@@ -129,6 +131,8 @@ class ColourBar:
         self.text_scale = float(text_scale)
         self.text_color = tuple(text_color)
         self.left, self.width = float(left), float(width)
+        self.top_offset_px = 0.0
+        """Pixels between the view's top and the bar's block (a compare panel puts its caption there)."""
         self.lo, self.hi, self.clipped_top, self.clipped_bottom = 0.0, 1.0, False, False
         self.visible = False
         self.lut = None
@@ -203,7 +207,8 @@ class ColourBar:
             gap = 0.8 * px
             lo_end = text_width_px(lo_text, px) + gap
             hi_end = bar_px - text_width_px(hi_text, px) - gap
-            widest = text_width_px(format_value(max(abs(lo), abs(hi))), px) + gap
+            chars = max(len(format_value(lo)), len(format_value(hi)), 4)
+            widest = chars * CHAR_WIDTH * px + gap
             max_ticks = max(1, int(bar_px / (2.0 * widest)))
             for v in round_ticks(lo, hi, max_ticks):
                 x = (v - lo) / (hi - lo) * bar_px
@@ -234,7 +239,7 @@ class ColourBar:
         if W <= 0 or H <= 0:
             return
         tp, lp = self.title_px, self.label_px
-        top = oy + H - max(4.0, 0.012 * H)
+        top = oy + H - max(4.0, 0.012 * H) - self.top_offset_px
         x0 = ox + self.left * W
         x1 = ox + min(self.left + self.width, 1.0 - 0.02) * W
         bar_h = max(6.0, 0.9 * lp)
@@ -426,6 +431,9 @@ class MarginWords:
             self.actors[word] = actor
         self.brain_box = (0.0, 0.0, 0.0, 0.0)
         """(x0, x1, y0, y1) display pixels of the projected brain, as last laid out."""
+        self.obstacles: list[tuple[float, float, float, float]] = []
+        """Boxes (x0, x1, y0, y1 pixels) the words keep out of besides each other (the
+        orientation marker's corner): a word slides along its side of the brain past them."""
 
     @property
     def font_px(self) -> int:
@@ -459,7 +467,7 @@ class MarginWords:
         extent = float(np.max(self.body.max(axis=0) - self.body.min(axis=0)))
         c_screen = project(self.camera, self.centre[None, :], w, h)[0]
         pad = self.PAD * fp
-        placed: list[tuple[float, float, float, float]] = []
+        placed: list[tuple[float, float, float, float]] = list(self.obstacles)
         for word, axis, sign in WORDS:
             actor = self.actors[word]
             actor.GetTextProperty().SetFontSize(fp)
@@ -500,6 +508,10 @@ class MarginWords:
                     shift = (hit[1] - box[0]) if px >= (hit[0] + hit[1]) / 2 else (hit[0] - box[1])
                     box[0] += shift
                     box[1] += shift
+            # never cut off: inside the view (over the brain only if it fills the view)
+            dx = max(0.0, 2.0 - box[0]) - max(0.0, box[1] - (w - 2.0))
+            dy = max(0.0, 2.0 - box[2]) - max(0.0, box[3] - (h - 2.0))
+            box = [box[0] + dx, box[1] + dx, box[2] + dy, box[3] + dy]
             placed.append(tuple(box))
             actor.SetPosition((box[0] + box[1]) / 2.0, (box[2] + box[3]) / 2.0)
             actor.SetVisibility(True)

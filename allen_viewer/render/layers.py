@@ -652,6 +652,9 @@ class DifferenceLayer(PointLayer):
         self.kind = "difference"
         self.scale = "raw"
         self.min_abs_fraction = DEFAULT_MIN_ABS_FRACTION
+        self.gene_thresholds: tuple[float, float] | None = None
+        """(energy threshold of A, of B): when set, only voxels where A or B reaches its own
+        threshold are drawn (the compare figure: each gene's own 90th percentile)."""
         self._m = 1.0
         super().__init__(plotter, text_scale, text_color)
 
@@ -692,7 +695,9 @@ class DifferenceLayer(PointLayer):
         top = np.fmax(self.a.energy, self.b.energy)
         with np.errstate(invalid="ignore"):
             keep = both & np.isfinite(values)
-            if self.scale == "raw":  # normalised forms are not cut by one gene's energy threshold
+            if self.gene_thresholds is not None:
+                keep &= (self.a.energy >= self.gene_thresholds[0]) | (self.b.energy >= self.gene_thresholds[1])
+            elif self.scale == "raw":  # normalised forms are not cut by one gene's energy threshold
                 keep &= top >= self.display.threshold
         v = values.ravel()[np.flatnonzero(keep)]
         m = robust_max(np.abs(v)) if v.size else 1.0
@@ -719,7 +724,7 @@ class DifferenceLayer(PointLayer):
         from allen_viewer.expression.compare import LOG2_PSEUDOCOUNT
 
         scale = "percentile" if (self.kind == "ratio" and self.scale == "zscore") else self.scale
-        hide = f"; |v| < {self.min_abs_fraction * self._m:.2g} not drawn" if self.min_abs_fraction else ""
+        hide = f"; within \u00b1{self.min_abs_fraction * self._m:.2g} not drawn" if self.min_abs_fraction else ""
         if self.kind == "ratio":
             of = {"raw": "energy", "percentile": "rank"}[scale]
             return f"log2 {of} ratio (c = {LOG2_PSEUDOCOUNT[scale]:g}){hide}"
@@ -865,7 +870,9 @@ class OrientationOverlay:
         range to the scene."""
         width, height = self.plotter.render_window.GetSize()
         if width > 0 and height > 0:
-            self.marker_renderer.SetViewport(0.0, 0.0, min(MARKER_HEIGHT * height / width, 0.4), MARKER_HEIGHT)
+            marker_w = min(MARKER_HEIGHT * height / width, 0.4)
+            self.marker_renderer.SetViewport(0.0, 0.0, marker_w, MARKER_HEIGHT)
+            self.words.obstacles = [(0.0, marker_w * width, 0.0, MARKER_HEIGHT * height)]
         main = self.plotter.renderer.GetActiveCamera()
         dop = np.array(main.GetDirectionOfProjection())
         for label, axis in self.labels:

@@ -120,6 +120,9 @@ def test_turntable_poses_start_at_the_view_and_fit_the_whole_turn():
         def SetParallelScale(self, s):
             pass
 
+        def SetParallelProjection(self, on):
+            pass
+
     cam = Camera()
     apply_camera_preset(cam, "oblique", GRID_BOUNDS_UM, 4 / 3)
     start = CameraPose(cam.position, cam.focal, cam.up, 30.0, 4 / 3)
