@@ -103,6 +103,9 @@ class StateBinding(QObject):
             (st.events.selected_structure, structure))])
         display()
         background(st.slice_background)
+        from allen_viewer.gui.compare_state import bind_compare_options
+
+        bind_compare_options(view, st)  # scale, difference/ratio, raw/rank/z, |v| cut (issue 21)
         view.set_cursor_um(np.asarray(st.cursor_um, dtype=float))
         structure(st.selected_structure)
 
