@@ -577,6 +577,8 @@ class CompareView(QWidget):
             if scene is self.scene_b and threshold is not None:
                 t = self._same_percentile_in_b(threshold)
             scene.set_display(t, size_scale, cmap, opacity)
+        if threshold is not None and self.a is not None and self.b is not None and self.scale == "shared":
+            self._apply_grids()  # the shared colour range starts at the lower of the two thresholds
 
     def _same_percentile_in_b(self, threshold: float) -> float:
         from allen_viewer.expression.brain import percentile_threshold
