@@ -81,8 +81,9 @@ def edge_texts(plane, title: str, r: QRectF, fm) -> list[tuple[str, QRectF]]:
     pad, h = 4.0, fm.height()
     top, bottom, left, right = plane.edges
     cx, cy = r.center().x(), r.center().y()
+    top_x = max(cx - fm.horizontalAdvance(top) / 2, r.left() + 2 * pad + fm.horizontalAdvance(title) + 6)
     return [(title, QRectF(r.left() + pad, r.top() + pad, fm.horizontalAdvance(title), h)),
-            (top, QRectF(cx - fm.horizontalAdvance(top) / 2, r.top() + pad, fm.horizontalAdvance(top), h)),
+            (top, QRectF(top_x, r.top() + pad, fm.horizontalAdvance(top), h)),
             (bottom, QRectF(cx - fm.horizontalAdvance(bottom) / 2, r.bottom() - pad - h,
                             fm.horizontalAdvance(bottom), h)),
             (left, QRectF(r.left() + pad, cy - h / 2, fm.horizontalAdvance(left), h)),
@@ -227,7 +228,8 @@ class ColorLegend(QWidget):
             return "Slices: no gene loaded", ""
         g = self.layers.grid
         cut = self.layers.min_energy
-        return (f"Slices: {g.gene} expression energy  0", f"{self.layers.vmax:.3g}+   "
+        start = "0" if cut is None else f"{cut:.3g}"
+        return (f"Slices: {g.gene} expression energy (a.u.)  {start}", f"\u2265 {self.layers.vmax:.3g}   "
                 + ("(no data and energy 0: transparent; in-brain voxels only)" if cut is None else
                    f"(energy < {cut:.3g}, as in 3-D, and no data: transparent)"))
 

@@ -246,14 +246,15 @@ class SliceLayers:
                 has &= energy >= self.min_energy
         if not has.any():
             return rgb
-        level = np.zeros(energy.shape, dtype=np.intp)
-        level[has] = np.clip(energy[has] / self.vmax * 255.0, 0, 255).astype(np.intp)
-        color = self.cmap[level]  # (grid rows, grid cols, 3)
-        lo, hi = OVERLAY_ALPHA
+        # colours and opacity run from the ramp's start (the threshold when the slices follow
+        # it, as the 3-D colour bar does; else 0) to vmax
         start = 0.0 if self.min_energy is None else float(self.min_energy)
         ramp = np.zeros(energy.shape, dtype=np.float64)
         span = self.vmax - start
         ramp[has] = np.clip((energy[has] - start) / span, 0.0, 1.0) if span > 0 else 1.0
+        level = (ramp * 255.0).astype(np.intp)
+        color = self.cmap[level]  # (grid rows, grid cols, 3)
+        lo, hi = OVERLAY_ALPHA
         alpha = (has * (256 * (lo + (hi - lo) * ramp))).astype(np.uint16)
         rows, cols = GRID_MAPS[plane.rows], GRID_MAPS[plane.cols]
         color = color.take(rows, axis=0).take(cols, axis=1).astype(np.uint16)
