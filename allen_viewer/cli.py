@@ -268,8 +268,8 @@ def cmd_export_compare_image(args) -> int:
     data = _data()
     a = data.load_grid(_pick(data, args.experiment))
     b = data.load_grid(_pick(data, args.compare_with))
-    options = CompareOptions(scale=args.compare_scale, kind={"subtract": "difference", "log2": "ratio"}[args.difference],
-                             normalise=args.normalise)
+    options = CompareOptions(scale=args.compare_scale, normalise=args.normalise,
+                             kind={"subtract": "difference", "log2": "ratio"}[args.difference])
     pct = 90.0 if args.threshold_percentile is None else args.threshold_percentile
     result = export_compare_image(a, b, check_output_path(out, args.force), brain_outline(data.reference_space),
                                   size, args.view, options, pct, args.transparent)

@@ -358,7 +358,8 @@ def _scene(pv, grid, outline, width, height, view, pose, transparent, display, c
         if pose is not None:
             pose.apply(plotter.camera, aspect)
         else:
-            apply_camera_preset(plotter.camera, view, bounds, aspect, pts, word_margins(width, height, scale, band_px))
+            apply_camera_preset(plotter.camera, view, bounds, aspect, pts,
+                                word_margins(width, height, scale, band_px, view))
         plotter.renderer.ResetCameraClippingRange()
         plotter.camera_set = True
         scene = OffscreenScene(plotter, width, height, transparent, bounds, pts)

@@ -356,7 +356,7 @@ class ExpressionScene(QWidget):
         camera = self.plotter.camera
         self._parallel_dop = None
         apply_camera_preset(camera, name, self.scene_bounds(), aspect, self._fit_points(),
-                            word_margins(width, height) if width > 0 and height > 0 else None)
+                            word_margins(width, height, view=name) if width > 0 and height > 0 else None)
         self._parallel_dop = np.array(camera.GetDirectionOfProjection()) if camera.GetParallelProjection() else None
         self.plotter.renderer.ResetCameraClippingRange()
         self.plotter.camera_set = True

@@ -520,16 +520,21 @@ class MarginWords:
         return [word for word, actor in self.actors.items() if actor.GetVisibility()]
 
 
+SIDE_WORD = {"dorsal": "right", "anterior": "right", "lateral": "posterior", "oblique": "posterior"}
+"""The longest word a preset puts beside the brain (left or right of it)."""
+
+
 def word_margins(width: float, height: float, text_scale: float = 1.0,
-                 band_px: float | None = None) -> tuple[float, float, float]:
+                 band_px: float | None = None, view: str | None = None) -> tuple[float, float, float]:
     """(side, bottom/top, top band) fractions of the view a preset leaves around the brain:
     room for the longest orientation word beside the brain's box, for a word above and below
     it, and a band at the top for the caption and the colour bar (pixels from the font sizes
     of :class:`MarginWords` and :class:`ColourBar` at ``text_scale``; ``band_px``: the
-    caption's height when it is taller than the colour bar's block)."""
+    caption's height when it is taller than the colour bar's block; ``view``: the preset, whose
+    side words may be shorter than "posterior")."""
     width, height = max(float(width), 1.0), max(float(height), 1.0)
     fp = 15 * text_scale
-    side = (text_width_px("posterior", fp) + (0.6 + MarginWords.PAD) * fp + 4) / width
+    side = (text_width_px(SIDE_WORD.get(view or "", "posterior"), fp) + (0.6 + MarginWords.PAD) * fp + 4) / width
     vertical = (1.5 * fp + MarginWords.PAD * fp + 4) / height
     band = ((48 * text_scale if band_px is None else max(band_px, 48 * text_scale)) + 0.012 * height + 4) / height
     return min(side, 0.3), min(vertical, 0.2), min(band, 0.3)

@@ -143,7 +143,8 @@ PRESETS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]
 PARALLEL_PRESETS = ("dorsal", "lateral", "anterior")
 """Presets drawn in parallel projection, with a 1 mm scale bar (issue 21); the oblique view
 stays in perspective, and so does a camera moved away from a preset."""
-PRESET_NAMES = {"dorsal": "dorsal view", "lateral": "left lateral view", "anterior": "anterior view (facing the animal)",
+PRESET_NAMES = {"dorsal": "dorsal view", "lateral": "left lateral view",
+                "anterior": "anterior view (facing the animal)",
                 "oblique": "oblique view"}
 """How a preset names itself in a picture (the lateral camera stands at the animal's left)."""
 
@@ -777,6 +778,7 @@ def caption_actor(text: str = "", size: int = 14, position=(0.012, 0.985), color
     tp.BoldOn()
     tp.SetJustificationToLeft()
     tp.SetVerticalJustificationToTop()
+    tp.SetLineSpacing(1.2)  # a two-line caption (the preset's name under it) stays legible
     actor.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
     actor.SetPosition(*position)
     actor.PickableOff()
