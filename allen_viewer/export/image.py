@@ -134,8 +134,10 @@ MIN_TEXT_SCALE = 0.75
 def text_scale_for(size) -> float:
     """Factor on the on-screen font sizes for an image of ``size`` (width, height) pixels:
     in proportion to the shorter side (1 at :data:`TEXT_REFERENCE_PX`), at least
-    :data:`MIN_TEXT_SCALE`."""
-    return max(MIN_TEXT_SCALE, min(int(size[0]), int(size[1])) / TEXT_REFERENCE_PX)
+    :data:`MIN_TEXT_SCALE` from a 360 px side up (thumbnails smaller still)."""
+    side = min(int(size[0]), int(size[1]))
+    # below a 360 px side (thumbnails) the text shrinks on, so it never fills the picture
+    return max(min(MIN_TEXT_SCALE, side / 480.0), side / TEXT_REFERENCE_PX)
 
 
 def default_caption(grid: ExpressionGrid) -> str:
