@@ -322,9 +322,41 @@ def _scene_export(args):
                            outline=brain_outline(data.reference_space))
 
 
+def cmd_export_compare_image(args) -> int:
+    """``export image A --compare B``: the three-panel compare figure (export/compare_image.py)."""
+    from allen_viewer.export.compare_image import DEFAULT_COMPARE_SIZE, export_compare_image
+    from allen_viewer.export.image import parse_size
+    from allen_viewer.render.meshes import brain_outline
+    from allen_viewer.state import CompareOptions
+
+    if args.threshold is not None:
+        raise AllenViewerError("A compare figure draws each gene from its own percentile; use "
+                               "--threshold-percentile P, not --threshold.")
+    size = parse_size(args.size) if args.size else DEFAULT_COMPARE_SIZE
+    out = check_output_path(args.out, args.force)  # before the work, not after it
+    data = _data()
+    a = data.load_grid(_pick(data, args.experiment))
+    b = data.load_grid(_pick(data, args.compare_with))
+    options = CompareOptions(scale=args.compare_scale, normalise=args.normalise,
+                             kind={"subtract": "difference", "log2": "ratio"}[args.difference])
+    pct = 90.0 if args.threshold_percentile is None else args.threshold_percentile
+    result = export_compare_image(a, b, check_output_path(out, args.force), brain_outline(data.reference_space),
+                                  size, args.view, options, pct, args.transparent)
+    png, side = result["files"]
+    print(f"Wrote a {result['width']}x{result['height']} {args.view} compare figure of {a.experiment.label} and "
+          f"{b.experiment.label} to {png} (provenance in {side})")
+    return 0
+
+
 def cmd_export_image(args) -> int:
     from allen_viewer.export.image import export_image, parse_size
 
+    if getattr(args, "compare_with", None):
+        if _many_genes(args):
+            raise AllenViewerError("--compare draws two genes; leave out --gene-set/--composite (or --compare).")
+        return cmd_export_compare_image(args)
+    if args.size is None:
+        args.size = "1600x1200"
     if _many_genes(args):  # --gene-set, --gene-set-file, --composite (gene_set_commands.py)
         return _run_many(args, "image")
 
@@ -589,7 +621,17 @@ def build_parser() -> argparse.ArgumentParser:
                       "the PNG file to write (FILE.png)", "scene")
     add_gene_set_options(e, composite=True)
     scene_options(e, "1600x1200", "image")
-    e.set_defaults(func=cmd_export_image)
+    e.set_defaults(func=cmd_export_image, size=None)
+    e.add_argument("--compare", dest="compare_with", metavar="ID|SYMBOL", default=None,
+                   help="draw the three-panel compare figure of this gene (B) beside the first (A): A, B and "
+                        "A - B, each titled (default size 2400x1000)")
+    e.add_argument("--normalise", choices=("rank", "raw", "z"), default="rank",
+                   help="with --compare: colour each gene by its percentile rank among its own in-brain voxels "
+                        "(default), raw energy or z-scores")
+    e.add_argument("--difference", choices=("subtract", "log2"), default="subtract",
+                   help="with --compare: the third panel shows A - B (default) or log2 of A over B")
+    e.add_argument("--compare-scale", choices=("shared", "separate"), default="shared",
+                   help="with --compare: one colour range for A and B (default) or each its own")
     e = export_parser("movie", "the 3-D scene turning once about the dorsal-ventral axis, as an MP4 or GIF "
                                "(off screen)",
                       "the movie to write: FILE.mp4 (H.264) or FILE.gif", "scene")

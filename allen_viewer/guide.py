@@ -23,7 +23,7 @@ from allen_viewer import config
 from allen_viewer.errors import AllenViewerError
 
 GUIDE_NAME = "user-guide.md"
-SHIPPED_PAGES = ("user-guide.md", "library.md")
+SHIPPED_PAGES = ("user-guide.md", "library.md", "making-figures.md")
 """The Markdown pages that ship (pyproject's package-data for ``allen_viewer.docs`` lists
 these and the pictures); links between them are rewritten to the rendered HTML."""
 

@@ -43,7 +43,10 @@ SESSION_VERSION = 4
 """Version 2 added ``structure_styles`` and ``structure_labels`` (figures: per-structure
 colour and opacity, acronyms on the slices); a version 1 session has neither key and reads
 with their defaults (no styles, labels off).  Version 3 added ``cut_away`` and
-``slice_planes`` (the 3-D view's cut-away and slice planes; older sessions: none, off)."""
+``slice_planes`` (the 3-D view's cut-away and slice planes; older sessions: none, off).
+Version 4 (figures, issue 21) added ``compare_options`` and the camera's ``projection`` and
+``parallel_scale_um``; older sessions reopen with raw compare scaling, a shared scale, the
+difference and a 10 % cut (as drawn then) and a perspective camera."""
 SESSION_V2_KEYS = ("structure_styles", "structure_labels")
 SESSION_V3_KEYS = ("cut_away", "slice_planes")
 SESSION_V4_MODE_KEYS = ("mode", "mode_experiments")
@@ -52,6 +55,16 @@ SESSION_V4_MODE_KEYS = ("mode", "mode_experiments")
 MODES = ("gene", "composite", "gene-set")
 """What the 3-D view shows: one gene (or the comparison, see ``comparing``), a composite of
 2-3 genes (``mode_experiments``, one colour each), or a gene set's score map."""
+
+FIGURES_V4_KEYS = ("compare_options",)
+"""Top-level keys version 4 added for the figures (issue 21)."""
+CAMERA_V4_KEYS = ("projection", "parallel_scale_um")
+"""Camera keys version 4 added: a version 1-3 camera has neither and opens in perspective."""
+PROJECTIONS = ("perspective", "parallel")
+COMPARE_SCALES = ("shared", "separate")
+COMPARE_KINDS = ("difference", "ratio")
+COMPARE_NORMALISE = ("raw", "rank", "z")
+DEFAULT_MIN_ABS_FRACTION = 0.1
 SESSION_KEY = "session"
 """The key under which an export's provenance sidecar embeds the session that drew it."""
 
@@ -174,6 +187,25 @@ class CameraState:
     focal_point_um: tuple[float, float, float] | None = None
     view_up: tuple[float, float, float] | None = None
     view_angle_deg: float = 30.0
+    projection: str = "perspective"
+    parallel_scale_um: float | None = None
+
+
+@evented
+@dataclass
+class CompareOptions:
+    """How a comparison of two genes is drawn (the compare window and ``export image A
+    --compare B``): ``scale`` ``shared`` or ``separate`` (one colour range for A and B, or
+    each its own); ``kind`` ``difference`` (A - B) or ``ratio`` (log2 of A over B, with a
+    pseudocount); ``normalise`` ``rank`` (each gene's percentile rank among its own in-brain
+    voxels with data, the default), ``raw`` energy or ``z`` scores; ``min_abs_fraction``: the
+    A - B panel hides |value| below this fraction of its colour range (0-0.9).  Sessions of
+    version 1-3 reopen raw, shared, difference, 0.1: as they were drawn."""
+
+    scale: str = "shared"
+    kind: str = "difference"
+    normalise: str = "rank"
+    min_abs_fraction: float = DEFAULT_MIN_ABS_FRACTION
 
 
 @evented
@@ -211,6 +243,7 @@ class ViewerState:
     slice_planes: bool = False
     mode: str = "gene"
     mode_experiments: tuple[int, ...] = ()
+    compare_options: CompareOptions = field(default_factory=CompareOptions)
 
     # ---- structure styles ---------------------------------------------------------------
 
@@ -264,6 +297,7 @@ class ViewerState:
             "slice_planes": self.slice_planes,
             "mode": self.mode,
             "mode_experiments": list(self.mode_experiments),
+            "compare_options": {f.name: getattr(self.compare_options, f.name) for f in fields(CompareOptions)},
         }
 
     def to_json(self) -> str:
@@ -290,11 +324,12 @@ class ViewerState:
         d.keys(top, "", ("format", "version", "experiment", "compare_with", "comparing", "display", "camera",
                          "cursor_um", "selected_structure", "visible_structures", "slice_background")
                + (SESSION_V2_KEYS if version >= 2 else ()) + (SESSION_V3_KEYS if version >= 3 else ())
-               + (SESSION_V4_MODE_KEYS if version >= 4 else ()))
+               + (SESSION_V4_MODE_KEYS + FIGURES_V4_KEYS if version >= 4 else ()))
         display = d.mapping(top["display"], "display")
         d.keys(display, "display", [f.name for f in fields(DisplayState)])
         camera = d.mapping(top["camera"], "camera")
-        d.keys(camera, "camera", [f.name for f in fields(CameraState)])
+        d.keys(camera, "camera", [f.name for f in fields(CameraState)
+                                  if version >= 4 or f.name not in CAMERA_V4_KEYS])
         state = cls(
             experiment=d.experiment(top["experiment"], "experiment"),
             compare_with=d.experiment(top["compare_with"], "compare_with"),
@@ -317,6 +352,10 @@ class ViewerState:
                 view_up=d.vector(camera["view_up"], "camera.view_up", optional=True),
                 view_angle_deg=d.number(camera["view_angle_deg"], "camera.view_angle_deg", 0.0, 180.0,
                                         low_open=True),
+                **({} if version < 4 else {
+                    "projection": d.choice(camera["projection"], "camera.projection", PROJECTIONS),
+                    "parallel_scale_um": None if camera["parallel_scale_um"] is None else d.number(
+                        camera["parallel_scale_um"], "camera.parallel_scale_um", 0.0, 1e7, low_open=True)}),
             ),
             cursor_um=d.vector(top["cursor_um"], "cursor_um"),
             selected_structure=d.integer(top["selected_structure"], "selected_structure", optional=True),
@@ -331,6 +370,8 @@ class ViewerState:
             mode=d.choice(top["mode"], "mode", MODES) if version >= 4 else "gene",
             mode_experiments=tuple(d.integer(v, f"mode_experiments[{i}]") for i, v in enumerate(
                 d.sequence(top["mode_experiments"], "mode_experiments"))) if version >= 4 else (),
+            compare_options=(d.compare_options(top["compare_options"], "compare_options") if version >= 4
+                             else CompareOptions(normalise="raw")),
         )
         if state.camera.preset is None and state.camera.position_um is None:
             raise AllenViewerError(f"{where}: camera has neither a preset nor a position_um.")
@@ -355,6 +396,8 @@ class ViewerState:
             setattr(self.display, f.name, getattr(other.display, f.name))
         for f in fields(CameraState):
             setattr(self.camera, f.name, getattr(other.camera, f.name))
+        for f in fields(CompareOptions):
+            setattr(self.compare_options, f.name, getattr(other.compare_options, f.name))
         for name in ("experiment", "compare_with", "comparing", "cursor_um", "selected_structure",
                      "visible_structures", "slice_background", *SESSION_V2_KEYS, *SESSION_V3_KEYS,
                      *SESSION_V4_MODE_KEYS):
@@ -454,6 +497,15 @@ class _Checker:
         if missing:
             self.fail("", f"missing key{'s' if len(missing) > 1 else ''} "
                           f"{', '.join(repr(prefix + k) for k in missing)}.")
+
+    def compare_options(self, value, key: str) -> "CompareOptions":
+        m = self.mapping(value, key)
+        self.keys(m, key, [f.name for f in fields(CompareOptions)])
+        return CompareOptions(
+            scale=self.choice(m["scale"], f"{key}.scale", COMPARE_SCALES),
+            kind=self.choice(m["kind"], f"{key}.kind", COMPARE_KINDS),
+            normalise=self.choice(m["normalise"], f"{key}.normalise", COMPARE_NORMALISE),
+            min_abs_fraction=self.number(m["min_abs_fraction"], f"{key}.min_abs_fraction", 0.0, 0.9))
 
     def boolean(self, value, key: str) -> bool:
         if not isinstance(value, bool):

@@ -39,6 +39,9 @@ def test_older_sessions_open_with_no_cut_and_no_planes(version):
     for key in ("cut_away", "slice_planes", "mode", "mode_experiments") + (
             ("structure_styles", "structure_labels") if version == 1 else ()):
         data.pop(key)
+    from tests.test_figures_state import drop_v4_keys
+
+    drop_v4_keys(data)
     state = ViewerState.from_dict(data)
     assert state.cut_away == "none" and state.slice_planes is False
     data["cut_away"] = "left"  # not a key before version 3

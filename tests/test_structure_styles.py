@@ -74,6 +74,9 @@ def test_a_version_1_session_still_opens_with_the_defaults():
     data["version"] = 1
     for key in ("structure_styles", "structure_labels", "cut_away", "slice_planes", "mode", "mode_experiments"):
         data.pop(key)
+    from tests.test_figures_state import drop_v4_keys
+
+    drop_v4_keys(data)
     state = ViewerState.from_dict(data)
     assert state.structure_styles == () and state.structure_labels is False
     data["structure_labels"] = True  # not a key of version 1

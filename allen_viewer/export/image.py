@@ -58,7 +58,11 @@ from allen_viewer.render.layers import (
     apply_camera_preset,
     caption_actor,
     color_channel,
+    color_note,
+    PRESET_NAMES,
+    PARALLEL_PRESETS,
 )
+from allen_viewer.render.figure_overlays import word_margins
 from allen_viewer.export.provenance import PNG_PROVENANCE_KEY, provenance, sidecar_path, write_sidecar
 from allen_viewer.render.cuts import FigureOptions
 from allen_viewer.store.atomic import atomic_write
@@ -122,9 +126,18 @@ def check_size(size) -> tuple[int, int]:
     return w, h
 
 
+MIN_TEXT_SCALE = 0.75
+"""Text shrinks with images smaller than :data:`TEXT_REFERENCE_PX`, down to this factor (a
+480x360 movie frame: 0.75, so labels of 9-12 px)."""
+
+
 def text_scale_for(size) -> float:
-    """Factor on the on-screen font sizes for an image of ``size`` (width, height) pixels."""
-    return max(1.0, min(int(size[0]), int(size[1])) / TEXT_REFERENCE_PX)
+    """Factor on the on-screen font sizes for an image of ``size`` (width, height) pixels:
+    in proportion to the shorter side (1 at :data:`TEXT_REFERENCE_PX`), at least
+    :data:`MIN_TEXT_SCALE` from a 360 px side up (thumbnails smaller still)."""
+    side = min(int(size[0]), int(size[1]))
+    # below a 360 px side (thumbnails) the text shrinks on, so it never fills the picture
+    return max(min(MIN_TEXT_SCALE, side / 480.0), side / TEXT_REFERENCE_PX)
 
 
 def default_caption(grid: ExpressionGrid) -> str:
@@ -132,6 +145,18 @@ def default_caption(grid: ExpressionGrid) -> str:
     e = grid.experiment
     name = f" ({e.name})" if e.name else ""
     return f"{e.symbol}{name} - {e.plane} experiment {e.id}"
+
+
+def fit_caption(text: str, font_px: int, width: int) -> str:
+    """``text`` as it fits left of the colour bar (which starts at 62 % of the width):
+    broken at " - " into lines when one line would run into the bar."""
+    from allen_viewer.render.figure_overlays import text_width_px
+    from allen_viewer.render.layers import BAR_LEFT
+
+    room = BAR_LEFT * width - 0.03 * width
+    if not text or text_width_px(text, font_px) <= room:
+        return text
+    return text.replace(" - ", "\n", 1)
 
 
 @contextlib.contextmanager
@@ -173,7 +198,7 @@ def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_S
     :func:`add_figure_layers`.
     """
     with offscreen_scene(grid, outline, size, view, pose, transparent, display, caption, orientation, color_by,
-                         show_outside, figure) as scene:
+                         show_outside, figure, name_view=True) as scene:
         return scene.screenshot()
 
 
@@ -217,11 +242,15 @@ def offscreen_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAG
                     pose: CameraPose | None = None, transparent: bool = False,
                     display: DisplaySettings | dict | None = None, caption: str | None = None,
                     orientation: bool = True, color_by: str = "auto", show_outside: bool = False,
-                    figure: FigureOptions | None = None):
+                    figure: FigureOptions | None = None, make_layer=None, name_view: bool = False):
     """The scene :func:`render_scene` draws (same arguments), built once in an off-screen
     plotter with the camera set, as an :class:`OffscreenScene`; its OpenGL objects are freed
     when the block ends.  :func:`render_scene` takes one screenshot of it;
-    :mod:`allen_viewer.export.movie` turns the camera and takes one per frame."""
+    :mod:`allen_viewer.export.movie` turns the camera and takes one per frame.
+    ``name_view``: the caption's second line names the preset ("left lateral view"; a still
+    image's, :func:`render_scene`; a movie turns away from it).
+    ``make_layer(plotter, text_scale, text_color)``: a sphere layer with its data set, drawn
+    instead of ``grid``'s (a compare panel; the colour bar then sits under the caption)."""
     import pyvista as pv
 
     width, height = check_size(size)
@@ -230,7 +259,8 @@ def offscreen_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAG
     if isinstance(display, DisplaySettings):
         display = asdict(display)
     with _quiet_without_display(), _scene(pv, grid, outline, width, height, view, pose, transparent, display,
-                                          caption, orientation, color_by, show_outside, figure) as scene:
+                                          caption, orientation, color_by, show_outside, figure,
+                                          make_layer, name_view) as scene:
         yield scene
 
 
@@ -272,7 +302,7 @@ def add_figure_layers(plotter, figure: FigureOptions | None, layer, outline, gri
 
 @contextlib.contextmanager
 def _scene(pv, grid, outline, width, height, view, pose, transparent, display, caption, orientation,
-           color_by="auto", show_outside=False, figure=None):
+           color_by="auto", show_outside=False, figure=None, make_layer=None, name_view=False):
     scale = text_scale_for((width, height))
     plotter = pv.Plotter(off_screen=True, window_size=(width, height))
     overlay = layer = None
@@ -284,13 +314,16 @@ def _scene(pv, grid, outline, width, height, view, pose, transparent, display, c
         plotter.disable_anti_aliasing()
         plotter.set_background("black" if transparent else BACKGROUND)
         text_color = DARK_TEXT_COLOR if transparent else TEXT_COLOR
-        layer = ExpressionLayer(plotter, text_scale=scale, text_color=text_color)
-        if display:
-            layer.set_display(**display)
-        layer.set_color_by(color_by)  # before set_grid: no grid yet, so nothing is built twice
-        layer.set_show_outside(show_outside)
-        extras = add_figure_layers(plotter, figure, layer, outline, grid, layer.cmap)
-        layer.set_grid(grid)
+        if make_layer is not None:  # a compare panel (export/compare_image.py) brings its own layer
+            layer = make_layer(plotter, scale, text_color)
+        else:
+            layer = ExpressionLayer(plotter, text_scale=scale, text_color=text_color)
+            if display:
+                layer.set_display(**display)
+            layer.set_color_by(color_by)  # before set_grid: no grid yet, so nothing is built twice
+            layer.set_show_outside(show_outside)
+            extras = add_figure_layers(plotter, figure, layer, outline, grid, layer.cmap)
+            layer.set_grid(grid)
         bounds = GRID_BOUNDS_UM
         if outline is not None and outline.n_points:
             if figure is None or figure.cut() is None:
@@ -301,8 +334,18 @@ def _scene(pv, grid, outline, width, height, view, pose, transparent, display, c
                                          word_color=DARK_WORD_COLOR if transparent else WORD_COLOR)
             overlay.place(bounds)
         text = default_caption(grid) if (caption is None and grid is not None) else (caption or "")
+        caption_px = int(round(16 * scale))
+        if make_layer is None:
+            text = fit_caption(text, caption_px, width)
+        if text and pose is None and caption is None and name_view:
+            text += "\n" + PRESET_NAMES[view]  # the preset names itself (a still image; a movie turns)
         if text:
-            plotter.renderer.AddViewProp(caption_actor(text, int(round(16 * scale)), (0.012, 0.985), text_color))
+            plotter.renderer.AddViewProp(caption_actor(text, caption_px, (0.012, 0.985), text_color))
+        band_px = 1.25 * caption_px * (text.count("\n") + 1) if text else None
+        if make_layer is not None and text:  # a panel: the colour bar under its caption, wide
+            layer.colour_bar.set_box(0.06, 0.88)
+            layer.colour_bar.top_offset_px = band_px
+            band_px += 48 * scale
         credit = caption_actor(CREDIT, int(round(11 * scale)), (0.988, 0.012), text_color)
         tp = credit.GetTextProperty()
         tp.BoldOff()
@@ -312,13 +355,18 @@ def _scene(pv, grid, outline, width, height, view, pose, transparent, display, c
         aspect = width / height
         pts = None if outline is None or not outline.n_points else np.asarray(outline.points)
         pts = None if pts is None else pts[:: max(1, len(pts) // 4000)]
+        if orientation:
+            overlay.set_body_points(pts)
         if pose is not None:
             pose.apply(plotter.camera, aspect)
         else:
-            apply_camera_preset(plotter.camera, view, bounds, aspect, pts)
+            apply_camera_preset(plotter.camera, view, bounds, aspect, pts,
+                                word_margins(width, height, scale, band_px, view))
         plotter.renderer.ResetCameraClippingRange()
         plotter.camera_set = True
-        yield OffscreenScene(plotter, width, height, transparent, bounds, pts)
+        scene = OffscreenScene(plotter, width, height, transparent, bounds, pts)
+        scene.layer, scene.overlay = layer, overlay  # the sphere layer (colour bar) and the words, scale bar
+        yield scene
     finally:
         # free every OpenGL object in this window's own context, while the props are still
         # attached (see ExpressionScene.close_scene: a prop freed later would free its ids
@@ -439,12 +487,15 @@ def image_session(grid: ExpressionGrid, display: DisplaySettings | dict | None =
         d.threshold_percentile = float(percentile)
     if pose is None:
         state.camera.preset = view
+        state.camera.projection = "parallel" if view in PARALLEL_PRESETS else "perspective"
     else:
         state.camera.preset = None
         state.camera.position_um = tuple(float(v) for v in pose.position)
         state.camera.focal_point_um = tuple(float(v) for v in pose.focal_point)
         state.camera.view_up = tuple(float(v) for v in pose.view_up)
         state.camera.view_angle_deg = float(pose.view_angle)
+        state.camera.projection = "parallel" if pose.parallel else "perspective"
+        state.camera.parallel_scale_um = float(pose.parallel_scale) if pose.parallel else None
     if figure is not None and (figure.planes or figure.clip != "none"):
         state.cut_away, state.slice_planes = figure.clip, bool(figure.planes)
         state.cursor_um = tuple(float(v) for v in figure.positions_um)
@@ -475,7 +526,12 @@ def display_record(grid: ExpressionGrid, settings: DisplaySettings, threshold_ru
               "size_scale": settings.size_scale,
               "cmap": settings.cmap, "opacity": settings.opacity,
               "colour": color_channel(grid, color_by),  # what render_scene drew for color_by
+              "colour_bar": "threshold (energy) or the drawn voxels' lowest value to the 99th percentile "
+                            "of the in-brain values; a top label with >= means higher values take its colour",
               "sphere_radius": "100 um x size scale at the 99th percentile of energy, area linear in energy"}
+    note = color_note(grid, color_by)
+    if note:  # what the download lacks: here and in the status bar, not in the picture
+        record["colour_note"] = note
     if show_outside:
         drawn = np.asarray(grid.has_data_anywhere, dtype=bool) & (grid.energy >= settings.threshold)
         record.update(show_outside_brain=True, voxels_drawn=int(drawn.sum()),

@@ -242,7 +242,7 @@ def turn_centre(bounds) -> np.ndarray:
 
 
 def turntable_poses(start: CameraPose, bounds, frames: int, aspect: float = 0.0, fit_points=None,
-                    fit: bool = True) -> list[CameraPose]:
+                    fit: bool = True, margins=None) -> list[CameraPose]:
     """The ``frames`` camera poses of one full turn from ``start`` about the DV axis through
     the centre of ``bounds`` (see the module docstring).
 
@@ -255,18 +255,18 @@ def turntable_poses(start: CameraPose, bounds, frames: int, aspect: float = 0.0,
     if fit:
         focal = np.asarray(start.focal_point, float)
         d = np.asarray(start.position, float) - focal
-        distance = _turn_distance(start, centre, steps, bounds, aspect, fit_points)
+        distance = _turn_distance(start, centre, steps, bounds, aspect, fit_points, margins)
         start = replace(start, position=tuple(float(v) for v in focal + d / np.linalg.norm(d) * distance))
     return [turn_pose(start, centre, deg) for deg in steps]
 
 
-def _turn_distance(start: CameraPose, centre, steps, bounds, aspect, fit_points) -> float:
+def _turn_distance(start: CameraPose, centre, steps, bounds, aspect, fit_points, margins=None) -> float:
     """The largest camera distance the poses of the turn need to fit the brain."""
     best = 0.0
     for deg in steps:
         pose = turn_pose(start, centre, deg)
         direction = np.subtract(pose.position, pose.focal_point)
-        best = max(best, fit_view(direction, pose.view_up, bounds, aspect, start.view_angle, fit_points)[3])
+        best = max(best, fit_view(direction, pose.view_up, bounds, aspect, start.view_angle, fit_points, margins)[3])
     return best
 
 
@@ -286,8 +286,17 @@ def turntable_frames(grid: ExpressionGrid | None, outline=None, size=DEFAULT_MOV
     the turn's geometry for the sidecar."""
     with offscreen_scene(grid, outline, size, view, pose, display=display, **scene_options) as scene:
         camera = scene.plotter.camera
-        start = CameraPose.of(camera, scene.aspect)
-        poses = turntable_poses(start, scene.bounds, frames, scene.aspect, scene.fit_points, fit=pose is None)
+        # a turn is drawn in perspective, also from a (parallel) preset: no one scale bar
+        # holds while it turns (issue 21)
+        start = replace(CameraPose.of(camera, scene.aspect), parallel=False)
+        from allen_viewer.export.image import text_scale_for
+        from allen_viewer.render.figure_overlays import word_margins
+
+        # room for the words in the margins, and a three-line caption over the brain's top
+        ts = text_scale_for((scene.width, scene.height))
+        margins = word_margins(scene.width, scene.height, ts, 3 * 1.25 * 16 * ts)
+        poses = turntable_poses(start, scene.bounds, frames, scene.aspect, scene.fit_points, fit=pose is None,
+                                margins=margins)
         if turn is not None:
             first = poses[0]
             turn.update(axis="dorsal-ventral: parallel to CCF y (DV), through the centre of the brain outline's box",

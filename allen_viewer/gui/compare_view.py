@@ -395,6 +395,7 @@ class CompareView(QWidget):
         self.norm_box.setObjectName("compareNormalise")
         for label, key in (("raw", "raw"), ("ranks", "percentile"), ("z-scores", "zscore")):
             self.norm_box.addItem(label, key)
+        self.norm_box.setCurrentIndex(1)  # ranks: the default scaling of a comparison (issue 21)
         self.norm_box.setToolTip("Raw energy, or each gene normalised to its own in-brain energies (percentile "
                                  "ranks 0-1, or z-scores) so that the gene with the larger range does not dominate")
         self.min_abs_box = QSpinBox()
@@ -435,10 +436,7 @@ class CompareView(QWidget):
         for name, scene in (("A", self.scene_a), ("B", self.scene_b), ("difference", self.scene_diff)):
             scene.setObjectName(f"compareScene{name.capitalize()}")
             layer = scene.layer
-            layer.scalar_bar.SetPosition(BAR_LEFT, 0.83)
-            layer.scalar_bar.SetWidth(BAR_WIDTH)
-            layer.scalar_bar.SetNumberOfLabels(BAR_LABELS)
-            layer.title_actor.SetPosition(BAR_LEFT + BAR_WIDTH / 2, 0.945)
+            layer.colour_bar.set_box(BAR_LEFT, BAR_WIDTH)
             caption = QLabel("")
             caption.setObjectName(f"compareCaption{name.capitalize()}")
             caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -579,6 +577,8 @@ class CompareView(QWidget):
             if scene is self.scene_b and threshold is not None:
                 t = self._same_percentile_in_b(threshold)
             scene.set_display(t, size_scale, cmap, opacity)
+        if threshold is not None and self.a is not None and self.b is not None and self.scale == "shared":
+            self._apply_grids()  # the shared colour range starts at the lower of the two thresholds
 
     def _same_percentile_in_b(self, threshold: float) -> float:
         from allen_viewer.expression.brain import percentile_threshold
@@ -595,23 +595,31 @@ class CompareView(QWidget):
         shared = self.scale == "shared"
         self.title_label.setText(f"<b>Comparing</b> A: <b>{a.gene}</b> ({a.plane}, {a.id}) &nbsp;with&nbsp; "
                                  f"B: <b>{b.gene}</b> ({b.plane}, {b.id})")
-        color_max = energy_ref = None
-        if shared:
-            color_max = max(energy_vmax(a), energy_vmax(b))
-            energy_ref = max(robust_max(a.energy[a.has_data]), robust_max(b.energy[b.has_data]))
+        norm = {"raw": "raw", "percentile": "rank", "zscore": "z"}[self.norm_box.currentData()]
         # B's view: the same percentile of B's own energies as A's threshold is of A's
         self.scene_b.layer.set_display(threshold=self._same_percentile_in_b(self.scene_a.display_settings.threshold))
         for scene, grid in ((self.scene_a, a), (self.scene_b, b)):
+            scene.layer.normalise = norm  # A and B coloured by the compare scaling (ranks by default)
+            scene.layer.set_scale(None, None)
             scene.layer.set_grid(grid)
-            scene.layer.set_scale(color_max, energy_ref, "shared scale" if shared else "")
+        if shared:  # one colour range (and sphere-size scale) for both
+            lo = min(self.scene_a.layer.color_range[0], self.scene_b.layer.color_range[0])
+            hi = max(self.scene_a.layer.color_range[1], self.scene_b.layer.color_range[1])
+            energy_ref = max(robust_max(a.energy[a.has_data]), robust_max(b.energy[b.has_data]))
+            for scene in (self.scene_a, self.scene_b):
+                scene.layer.set_scale(hi, energy_ref, "shared scale", color_min=lo)
+        for scene in (self.scene_a, self.scene_b):
             scene.render()
         self.scene_diff.layer.set_scale(self.norm_box.currentData(), self.min_abs_box.value() / 100.0)
         self.scene_diff.layer.set_grids(a, b, self.kind)
         self.scene_diff.render()
-        self.captions[0].setText(f"A: {a.gene} ({a.plane}, {a.id})")
-        self.captions[1].setText(f"B: {b.gene} ({b.plane}, {b.id})")
-        what = f"{a.gene} \u2212 {b.gene}" if self.kind == "difference" else f"log2({a.gene} / {b.gene})"
-        self.captions[2].setText(f"{what} \u2014 only where both have data")
+        from allen_viewer.export.compare_image import panel_titles
+        from allen_viewer.state import CompareOptions
+
+        titles = panel_titles(a, b, CompareOptions(self.scale, self.kind, norm, self.min_abs_box.value() / 100.0))
+        self.captions[0].setText(f"{titles[0]} — {a.plane}, {a.id}")
+        self.captions[1].setText(f"{titles[1]} — {b.plane}, {b.id}")
+        self.captions[2].setText(f"{titles[2]} — only where both have data")
         self.slices.set_grids(a, b, shared)
         self._update_correlation()
         self.changed.emit()
@@ -637,6 +645,7 @@ class CompareView(QWidget):
                 text += " \u2014 too few voxels with data in both, or no variation"
         elif self.space is not None:
             text += " &nbsp;|&nbsp; select a structure for its own r"
+        text += " &nbsp;|&nbsp; red cross: the cursor, where the slices cut"
         self.correlation_label.setText(text)
 
     @property

@@ -696,7 +696,7 @@ class MainWindow(QMainWindow):
         self.show_status(f"{exp.label}: {cov['voxels_with_data']:,} voxels with data in the brain "
                          f"({cov['hemispheres']} hemispheres; {cov['voxels_with_data_outside_brain']:,} outside it, "
                          f"not counted), {'energy only' if grid.energy_only else ', '.join(grid.available)}, "
-                         f"from {source}.")
+                         f"from {source}." + _colour_note(grid, self.state.display.color_by))
         self.open_page_action.setEnabled(True)
         self.open_page_action.setText(f"Open the Allen &experiment page of {exp.symbol} ({exp.id})")
         if self._grid_where == "remote" and self.network == "offline":
@@ -1250,3 +1250,11 @@ def default_query(settings: ViewerSettings) -> str:
     last = settings.last_experiment
     return str(last) if last is not None else DEFAULT_GENE
 
+
+def _colour_note(grid, color_by: str) -> str:
+    """" The colours show energy: ..." when the download lacks the channel asked for (issue 21:
+    said in the status bar and the sidecar, not in the picture)."""
+    from allen_viewer.render.layers import color_note
+
+    note = color_note(grid, color_by)
+    return f" {note[0].upper()}{note[1:]}." if note else ""

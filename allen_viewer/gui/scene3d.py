@@ -34,6 +34,7 @@ from vtkmodules.vtkRenderingCore import vtkCellPicker
 
 from allen_viewer.expression.grid import ExpressionGrid
 from allen_viewer.render.picking import pick_layer
+from allen_viewer.render.figure_overlays import word_margins
 from allen_viewer.render.layers import (
     BACKGROUND,
     CMAPS,
@@ -119,6 +120,8 @@ class ExpressionScene(QWidget):
         self._picker.SetTolerance(0.0)
         self._picker.PickFromListOn()
         self._overlay = OrientationOverlay(self.plotter)
+        self._parallel_dop = None  # the view direction of a parallel preset, while it holds
+        self._camera_observer = self.plotter.camera.AddObserver("ModifiedEvent", self._on_camera_modified)
         self.plotter.installEventFilter(self)
         self.camera_preset("oblique")
 
@@ -198,6 +201,7 @@ class ExpressionScene(QWidget):
             return
         self.layers["outline"].set_data(mesh)
         self._overlay.place(self.scene_bounds())
+        self._overlay.set_body_points(self._fit_points())
         self.render()
 
     @property
@@ -349,10 +353,33 @@ class ExpressionScene(QWidget):
             return
         width, height = self.plotter.render_window.GetSize()
         aspect = width / height if width > 0 and height > 0 else 1.0
-        apply_camera_preset(self.plotter.camera, name, self.scene_bounds(), aspect, self._fit_points())
+        camera = self.plotter.camera
+        self._parallel_dop = None
+        apply_camera_preset(camera, name, self.scene_bounds(), aspect, self._fit_points(),
+                            word_margins(width, height, view=name) if width > 0 and height > 0 else None)
+        self._parallel_dop = np.array(camera.GetDirectionOfProjection()) if camera.GetParallelProjection() else None
         self.plotter.renderer.ResetCameraClippingRange()
         self.plotter.camera_set = True
         self.render()
+
+    def _on_camera_modified(self, camera, _event) -> None:
+        """Turning away from a parallel preset returns to perspective (the scale bar goes with
+        it); zooming and panning keep the projection."""
+        if self._parallel_dop is None or not camera.GetParallelProjection():
+            return
+        if float(np.dot(camera.GetDirectionOfProjection(), self._parallel_dop)) < 1.0 - 1e-6:
+            self._parallel_dop = None
+            camera.SetParallelProjection(False)
+
+    @property
+    def parallel_projection(self) -> bool:
+        """True while the camera is in a parallel preset (dorsal, lateral, anterior)."""
+        return bool(self.plotter.camera.GetParallelProjection())
+
+    @property
+    def scale_bar_px(self) -> int:
+        """The 1 mm scale bar's drawn length in pixels (0 when it is not shown)."""
+        return 0 if self._overlay is None else self._overlay.scale_bar.length_px
 
     @property
     def aspect(self) -> float:
@@ -367,7 +394,10 @@ class ExpressionScene(QWidget):
     def set_camera_pose(self, pose: CameraPose) -> None:
         if self._closed:
             return
+        self._parallel_dop = None
         pose.apply(self.plotter.camera, self.aspect)
+        camera = self.plotter.camera
+        self._parallel_dop = np.array(camera.GetDirectionOfProjection()) if camera.GetParallelProjection() else None
         self.plotter.renderer.ResetCameraClippingRange()
         self.plotter.camera_set = True
         self.render()
@@ -465,6 +495,9 @@ class ExpressionScene(QWidget):
         if self._closed:
             return
         self._closed = True
+        if self._camera_observer is not None:
+            self.plotter.camera.RemoveObserver(self._camera_observer)
+            self._camera_observer = None
         self.plotter.removeEventFilter(self)
         ren_win = self.plotter.render_window
         if ren_win is not None:

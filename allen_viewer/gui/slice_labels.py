@@ -98,11 +98,6 @@ def _reserved(canvas, r: QRectF) -> list[QRectF]:
     font = QFont(canvas.font())
     font.setBold(True)
     fm = QFontMetricsF(font)
-    pad, h = 4.0, fm.height()
-    tl, tr, bl, br = canvas.plane.corners
-    title_w = fm.horizontalAdvance(canvas.title)
-    return [QRectF(r.left() + pad, r.top() + pad, fm.horizontalAdvance(tl), h),
-            QRectF(r.right() - pad - fm.horizontalAdvance(tr), r.top() + pad, fm.horizontalAdvance(tr), h),
-            QRectF(r.left() + pad, r.bottom() - pad - h, fm.horizontalAdvance(bl), h),
-            QRectF(r.right() - pad - fm.horizontalAdvance(br), r.bottom() - pad - h, fm.horizontalAdvance(br), h),
-            QRectF(r.center().x() - title_w / 2, r.top() + pad, title_w, h)]
+    from allen_viewer.gui.slice_view import edge_texts
+
+    return [rect for _text, rect in edge_texts(canvas.plane, canvas.title, r, fm)]

@@ -12,7 +12,8 @@ Each pane shows one plane of the CCFv3 25 µm volumes (indexed (AP, DV, ML), PIR
   the 200 µm r grid in a diverging colour map centred on 0 (blue -1, white 0, red +1),
   transparent where there is no result;
 * the selected structure tinted, with its outline;
-* a crosshair at the shared cursor, and the anatomical directions in the corners.
+* a crosshair at the shared cursor, the pane's name in the top left corner and the anatomical
+  directions in words at the middle of each edge (issue 21: not two-letter corner codes).
 
 Orientation (screen = what you see; all three are drawn without flips, one 25 µm voxel
 per image pixel, so pixels are square):
@@ -25,8 +26,8 @@ sagittal    ML                  DV (dorsal at top)     AP (anterior left)
 horizontal  DV                  AP (anterior at top)   ML (left hemisphere left)
 =========== =================== ====================== ===========================
 
-The coronal and horizontal panes are therefore seen from behind and from above; corner
-labels name the two directions each corner points to (e.g. ``DL`` = dorsal-left).
+The coronal and horizontal panes are therefore seen from behind and from above; the edge
+words name the direction each edge points to (``Plane.edges``).
 
 Rendering is plain numpy into a :class:`QImage` (a few ms per slice); a pane renders only
 when its slice or a layer changes, and painting just blits the image.
@@ -70,6 +71,23 @@ from allen_viewer.render.slice_images import (  # noqa: F401
     nissl_to_gray,
     structure_label_table,
 )
+
+
+def edge_texts(plane, title: str, r: QRectF, fm) -> list[tuple[str, QRectF]]:
+    """Where a pane writes its words (issue 21: words, not two-letter corner codes): the
+    pane's title in the top left corner and each direction at the middle of its edge
+    (coronal: dorsal at the top, ventral at the bottom, left and right at the sides), 4 px in
+    from the image ``r``; ``fm``: the bold font's metrics."""
+    pad, h = 4.0, fm.height()
+    top, bottom, left, right = plane.edges
+    cx, cy = r.center().x(), r.center().y()
+    top_x = max(cx - fm.horizontalAdvance(top) / 2, r.left() + 2 * pad + fm.horizontalAdvance(title) + 6)
+    return [(title, QRectF(r.left() + pad, r.top() + pad, fm.horizontalAdvance(title), h)),
+            (top, QRectF(top_x, r.top() + pad, fm.horizontalAdvance(top), h)),
+            (bottom, QRectF(cx - fm.horizontalAdvance(bottom) / 2, r.bottom() - pad - h,
+                            fm.horizontalAdvance(bottom), h)),
+            (left, QRectF(r.left() + pad, cy - h / 2, fm.horizontalAdvance(left), h)),
+            (right, QRectF(r.right() - pad - fm.horizontalAdvance(right), cy - h / 2, fm.horizontalAdvance(right), h))]
 
 
 class SliceCanvas(QWidget):
@@ -150,15 +168,8 @@ class SliceCanvas(QWidget):
         font.setBold(True)
         p.setFont(font)
         fm = p.fontMetrics()
-        pad = 4
-        tl, tr, bl, br = self.plane.corners
-        items = [
-            (tl, r.left() + pad, r.top() + pad + fm.ascent(), False),
-            (tr, r.right() - pad - fm.horizontalAdvance(tr), r.top() + pad + fm.ascent(), False),
-            (bl, r.left() + pad, r.bottom() - pad - fm.descent(), False),
-            (br, r.right() - pad - fm.horizontalAdvance(br), r.bottom() - pad - fm.descent(), False),
-            (self.title, r.center().x() - fm.horizontalAdvance(self.title) / 2, r.top() + pad + fm.ascent(), True),
-        ]
+        items = [(text, rect.left(), rect.top() + fm.ascent(), False)
+                 for text, rect in edge_texts(self.plane, self.title, r, fm)]
         for text, x, y, _title in items:
             p.setPen(QColor(0, 0, 0, 200))
             p.drawText(QPointF(x + 1, y + 1), text)
@@ -217,7 +228,8 @@ class ColorLegend(QWidget):
             return "Slices: no gene loaded", ""
         g = self.layers.grid
         cut = self.layers.min_energy
-        return (f"Slices: {g.gene} expression energy  0", f"{self.layers.vmax:.3g}+   "
+        start = "0" if cut is None else f"{cut:.3g}"
+        return (f"Slices: {g.gene} expression energy (a.u.)  {start}", f"\u2265 {self.layers.vmax:.3g}   "
                 + ("(no data and energy 0: transparent; in-brain voxels only)" if cut is None else
                    f"(energy < {cut:.3g}, as in 3-D, and no data: transparent)"))
 

@@ -110,13 +110,13 @@ class SpatialLayer3D:
         if lut is None:
             gene = self.scene.expression_actor
             if gene is not None:
-                layer.scalar_bar.SetLookupTable(gene.mapper.GetLookupTable())
-            layer.set_display()  # re-applies the gene's title and bar visibility
+                layer.colour_bar.set_lookup_table(gene.mapper.GetLookupTable())
+            layer.set_display()  # re-applies the gene's title, range and bar visibility
             return
-        layer.scalar_bar.SetLookupTable(lut)
-        layer.scalar_bar.SetVisibility(True)
-        layer.title_actor.SetInput(title)
-        layer.title_actor.SetVisibility(True)
+        layer.colour_bar.set_lookup_table(lut)
+        layer.colour_bar.set_range(-1.0, 1.0)
+        layer.colour_bar.set_title(title)
+        layer.colour_bar.set_visible(True)
 
     def clear(self, render: bool = True) -> None:
         if self.actor is not None:

@@ -103,6 +103,9 @@ class StateBinding(QObject):
             (st.events.selected_structure, structure))])
         display()
         background(st.slice_background)
+        from allen_viewer.gui.compare_state import bind_compare_options
+
+        bind_compare_options(view, st)  # scale, difference/ratio, raw/rank/z, |v| cut (issue 21)
         view.set_cursor_um(np.asarray(st.cursor_um, dtype=float))
         structure(st.selected_structure)
 
@@ -167,6 +170,8 @@ class StateBinding(QObject):
             cam.focal_point_um = tuple(float(v) for v in pose.focal_point)
             cam.view_up = tuple(float(v) for v in pose.view_up)
             cam.view_angle_deg = float(pose.view_angle)
+            cam.projection = "parallel" if pose.parallel else "perspective"
+            cam.parallel_scale_um = float(pose.parallel_scale) if pose.parallel else None
         return self.state.copy()
 
     def _preset_of(self, pose: CameraPose) -> str | None:
@@ -277,7 +282,8 @@ class StateBinding(QObject):
             w.camera_preset(camera.preset)
         else:
             pose = CameraPose(tuple(camera.position_um), tuple(camera.focal_point_um), tuple(camera.view_up),
-                              camera.view_angle_deg)
+                              camera.view_angle_deg, parallel=camera.projection == "parallel",
+                              parallel_scale=camera.parallel_scale_um or 0.0)
             for scene in (w.compare_view.scenes if w.is_comparing else [w.scene]):
                 scene.set_camera_pose(pose)
             self._preset_pose = None

@@ -56,7 +56,6 @@ from dataclasses import dataclass
 import numpy as np
 import pyvista as pv
 from vtkmodules.vtkCommonCore import vtkCommand
-from vtkmodules.vtkRenderingAnnotation import vtkScalarBarActor
 from vtkmodules.vtkRenderingCore import (
     vtkActor,
     vtkBillboardTextActor3D,
@@ -65,9 +64,10 @@ from vtkmodules.vtkRenderingCore import (
     vtkTextActor,
 )
 
-from allen_viewer.expression.compare import both_have_data, compare_values
+from allen_viewer.expression.compare import both_have_data, compare_values, scaled_energy
 from allen_viewer.expression.grid import ExpressionGrid
 from allen_viewer.formats.grid_file import GRID_SHAPE, GRID_SPACING_UM
+from allen_viewer.render.figure_overlays import ColourBar, MarginWords, ScaleBar
 
 DEFAULT_THRESHOLD = 1.0
 """Default energy threshold: voxels with energy below it are not drawn.  Energy is Allen's
@@ -80,14 +80,13 @@ CMAPS = ("viridis", "magma", "inferno", "plasma", "hot", "gray")
 def _diverging_cmap() -> str:
     import matplotlib
 
-    return "berlin" if "berlin" in matplotlib.colormaps else "RdBu_r"  # berlin: matplotlib >= 3.10
+    return "RdBu_r"
 
 
 DIFF_CMAP = _diverging_cmap()
 """Diverging colour map of the difference/ratio layer: red where the first gene is higher,
-blue where the second is.  ``berlin`` is dark in the middle, so on the dark background the
-voxels where the genes agree recede and the differences stand out (``RdBu_r``, white in
-the middle, with matplotlib older than 3.10)."""
+blue where the second is, white in the middle: a centre that shows on the dark background
+(issue 21; the dark-centred ``berlin`` used before vanished on it)."""
 MAX_LOG2_RATIO = 8.0
 """The ratio layer's colour range never exceeds +-8 (a 256-fold ratio)."""
 
@@ -141,6 +140,14 @@ PRESETS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]
     "oblique": ((-0.55, -0.55, -0.63), (0.0, -1.0, 0.0)),
 }
 
+PARALLEL_PRESETS = ("dorsal", "lateral", "anterior")
+"""Presets drawn in parallel projection, with a 1 mm scale bar (issue 21); the oblique view
+stays in perspective, and so does a camera moved away from a preset."""
+PRESET_NAMES = {"dorsal": "dorsal view", "lateral": "left lateral view",
+                "anterior": "anterior view (facing the animal)",
+                "oblique": "oblique view"}
+"""How a preset names itself in a picture (the lateral camera stands at the animal's left)."""
+
 GRID_BOUNDS_UM = (0.0, (GRID_SHAPE[0] - 1) * GRID_SPACING_UM, 0.0, (GRID_SHAPE[1] - 1) * GRID_SPACING_UM,
                   0.0, (GRID_SHAPE[2] - 1) * GRID_SPACING_UM)
 """(xmin, xmax, ymin, ymax, zmin, zmax) µm of the grid voxel centres: the scene's box when
@@ -168,6 +175,10 @@ def sphere_radius_um(energy: np.ndarray, energy_ref: float) -> np.ndarray:
     return (MAX_RADIUS_UM * (MIN_RADIUS_FRACTION + (1.0 - MIN_RADIUS_FRACTION) * np.sqrt(s))).astype(np.float32)
 
 
+NORMALISE = ("raw", "rank", "z")
+"""How a gene's colours are scaled: raw values, percentile ranks, z-scores."""
+NORMALISE_SCALE = {"rank": "percentile", "z": "zscore"}
+""":data:`NORMALISE` names -> :data:`allen_viewer.expression.compare.SCALES` names."""
 COLOR_BY = ("auto", "energy", "intensity", "density")
 """What the spheres' colours may show: ``auto`` is intensity when the experiment has it,
 else energy; a channel the download lacks falls back to energy (the colour bar says so)."""
@@ -239,15 +250,30 @@ def build_expression_points(grid: ExpressionGrid, threshold: float, energy_ref: 
     return _points_poly(flat, colors, e, sphere_radius_um(e, ref))
 
 
+UNITS = {"energy": "expression energy (a.u.)", "intensity": "intensity (a.u.)",
+         "density": "density (a.u.)", "rank": "percentile rank", "z": "z-score (SD)"}
+"""The colour bar's one-line titles: the quantity and its unit (Allen's energy, intensity and
+density are in arbitrary units; ranks run 0-1 within each gene's own in-brain voxels)."""
+
+
 def color_title(grid: ExpressionGrid | None, color_by: str = "auto") -> str:
-    """The colour bar title: what the colours show."""
+    """The colour bar title: what the colours show, with its unit, on one line."""
+    if grid is None:
+        return ""
+    return UNITS[color_channel(grid, color_by)]
+
+
+def color_note(grid: ExpressionGrid | None, color_by: str = "auto") -> str:
+    """What the download lacks for ``color_by`` ('' when nothing): said in the sidecar and the
+    status bar, never in the picture."""
     if grid is None:
         return ""
     shown = color_channel(grid, color_by)
     wanted = "intensity" if color_by == "auto" else color_by
     if shown == wanted:
-        return shown
-    return "energy (energy only in this download)" if grid.energy_only else f"energy (no {wanted} in this experiment)"
+        return ""
+    return (f"colour shows energy: this download has energy only (no {wanted})" if grid.energy_only
+            else f"colour shows energy: the experiment has no {wanted} volume")
 
 
 @dataclass
@@ -289,9 +315,9 @@ class PointLayer:
         self.display = DisplaySettings()
         self.poly = pv.PolyData()
         self.actor: pv.Actor | None = None
-        self.scalar_bar = vtkScalarBarActor()
         self._setup_scalar_bar()
         self._clim = (0.0, 1.0)
+        self._clipped_top = self._clipped_bottom = False
         self._applied_cmap = ""
         self._has_content = False
         self.cut = None  # a render.cuts.CutAway: spheres on its removed side are not drawn
@@ -307,57 +333,31 @@ class PointLayer:
     def _title(self) -> str:
         return ""
 
+    def _clipped(self, values: np.ndarray) -> tuple[bool, bool]:
+        """(values above the colour range's top, values below its bottom) among those drawn."""
+        lo, hi = self._clim
+        tol = 1e-6 * max(abs(lo), abs(hi), 1e-6)
+        with np.errstate(invalid="ignore"):
+            return bool(np.any(values > hi + tol)), False
+
     # -- set-up ----------------------------------------------------------------------------
 
     def _setup_scalar_bar(self) -> None:
-        sb = self.scalar_bar
-        ts = self.text_scale
-        # horizontal, in the top right corner (the anatomical words sit at the middle of
-        # each side), title above the bar, labels under it
-        sb.SetOrientationToHorizontal()
-        sb.SetNumberOfLabels(5)
-        sb.SetLabelFormat("%.3g")
-        sb.SetPosition(BAR_LEFT, 0.83)
-        sb.SetWidth(BAR_WIDTH)
-        sb.SetHeight(0.11)
-        sb.SetMaximumHeightInPixels(int(80 * ts))
-        sb.SetTextPositionToPrecedeScalarBar()  # labels under the bar
-        sb.UnconstrainedFontSizeOn()
-        sb.SetBarRatio(0.35)
-        prop = sb.GetLabelTextProperty()
-        prop.SetColor(*self.text_color)
-        prop.SetFontSize(int(round(12 * ts)))
-        prop.BoldOff()
-        prop.ItalicOff()
-        prop.ShadowOff()
-        sb.SetVisibility(False)
-        sb.PickableOff()
+        # the colour bar (render/figure_overlays.py) in a renderer of its own over the scene
         ren_win = self.plotter.render_window
         ren_win.SetNumberOfLayers(max(2, ren_win.GetNumberOfLayers()))
         self.bar_renderer = vtkRenderer()
         self.bar_renderer.SetLayer(1)
         self.bar_renderer.InteractiveOff()
         ren_win.AddRenderer(self.bar_renderer)
-        self.bar_renderer.AddViewProp(sb)
-        # the title as its own text above the bar: VTK's horizontal bar lays its title over
-        # the labels
-        title = self.title_actor = vtkTextActor()
-        tp = title.GetTextProperty()
-        tp.SetFontSize(int(round(13 * ts)))
-        tp.SetColor(*self.text_color)
-        tp.SetJustificationToCentered()
-        tp.SetVerticalJustificationToBottom()
-        title.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
-        title.SetPosition(BAR_LEFT + BAR_WIDTH / 2, 0.945)
-        title.SetVisibility(False)
-        title.PickableOff()
-        self.bar_renderer.AddViewProp(title)
+        self.colour_bar = ColourBar(self.bar_renderer, self.text_scale, self.text_color, BAR_LEFT, BAR_WIDTH)
 
     def detach(self) -> None:
         """Take the colour bar's renderer out of the render window (idempotent; call it after
         finalizing the window, as :meth:`OrientationOverlay.detach`)."""
         if self.bar_renderer is None:
             return
+        self.colour_bar.detach()
         self.bar_renderer.RemoveAllViewProps()
         ren_win = self.plotter.render_window
         if ren_win is not None:
@@ -388,7 +388,7 @@ class PointLayer:
         # per-point colours; texture-interpolated colour mapping crashes the point-gaussian
         # mapper (VTK 9.7, segfault in the first render)
         mapper.InterpolateScalarsBeforeMappingOff()
-        self.scalar_bar.SetLookupTable(mapper.GetLookupTable())
+        self.colour_bar.set_lookup_table(mapper.GetLookupTable())
         self._applied_cmap = self.cmap
 
     # -- updates ---------------------------------------------------------------------------
@@ -434,7 +434,13 @@ class PointLayer:
         if poly is not None and self.cut is not None and poly.n_points:
             poly = keep_points(poly, self.cut.keep(poly.points))
         if poly is not None:
-            self._clim = self._color_range()
+            self._pending = poly
+            try:
+                self._clim = self._color_range()
+            finally:
+                self._pending = None
+            values = np.asarray(poly.point_data["color_value"]) if poly.n_points else np.zeros(0)
+            self._clipped_top, self._clipped_bottom = self._clipped(values)
         self.poly.ShallowCopy(poly if poly is not None else pv.PolyData())
         if poly is not None:
             self.poly.point_data.active_scalars_name = "color_value"
@@ -445,9 +451,9 @@ class PointLayer:
 
     def _apply_display(self) -> None:
         visible = self._has_content
-        self.title_actor.SetInput(self._title() if visible else "")
-        self.title_actor.SetVisibility(visible)
-        self.scalar_bar.SetVisibility(visible)
+        self.colour_bar.set_title(self._title() if visible else "")
+        self.colour_bar.set_range(*self._clim, clipped_top=self._clipped_top, clipped_bottom=self._clipped_bottom)
+        self.colour_bar.set_visible(visible)
         if self.actor is None:
             return
         d = self.display
@@ -477,7 +483,7 @@ class PointLayer:
     @property
     def title(self) -> str:
         """The colour bar's title as shown ('' when the layer is empty)."""
-        return self.title_actor.GetInput() or ""
+        return self.colour_bar.title
 
     def radii_um(self) -> np.ndarray:
         """Drawn radius of every point (µm, size scale included)."""
@@ -500,9 +506,20 @@ class ExpressionLayer(PointLayer):
         self.color_by = color_by
         self._color_max: float | None = None
         self._energy_ref: float | None = None
+        self._color_min: float | None = None
         self.scale_note = ""
         self.show_outside = False
+        self.normalise = "raw"
         super().__init__(plotter, text_scale, text_color)
+
+    def set_normalise(self, normalise: str) -> None:
+        """``raw``: colours as :attr:`color_by` says; ``rank``: each voxel's percentile rank
+        among the gene's own in-brain energies (:func:`allen_viewer.expression.compare.scaled_energy`,
+        0 lowest, 1 highest); ``z``: its z-score.  Sizes always follow energy."""
+        if normalise not in NORMALISE:
+            raise ValueError(f"normalise must be one of {', '.join(NORMALISE)}, not {normalise!r}")
+        self.normalise = normalise
+        self._rebuild()
 
     def set_color_by(self, color_by: str) -> None:
         """Colour by ``auto``, ``energy``, ``intensity`` or ``density`` (:data:`COLOR_BY`)."""
@@ -525,10 +542,13 @@ class ExpressionLayer(PointLayer):
         self.grid = grid
         self._rebuild()
 
-    def set_scale(self, color_max: float | None = None, energy_ref: float | None = None, note: str = "") -> None:
-        """Colour range (0, ``color_max``) and full-size energy ``energy_ref`` (None: the
-        grid's own 99th percentiles); ``note`` is added to the colour bar title."""
+    def set_scale(self, color_max: float | None = None, energy_ref: float | None = None, note: str = "",
+                  color_min: float | None = None) -> None:
+        """Colour range (``color_min``, ``color_max``) and full-size energy ``energy_ref``
+        (None: the layer's own range, see :meth:`_color_range`, and the grid's 99th
+        percentile); ``note`` is added to the colour bar title."""
         self._color_max = None if color_max is None else float(color_max)
+        self._color_min = None if color_min is None else float(color_min)
         self._energy_ref = None if energy_ref is None else float(energy_ref)
         self.scale_note = note
         self._rebuild()
@@ -536,23 +556,63 @@ class ExpressionLayer(PointLayer):
     def _build(self) -> pv.PolyData | None:
         if self.grid is None:
             return None
-        return build_expression_points(self.grid, self.display.threshold, self._energy_ref, self.color_by,
+        poly = build_expression_points(self.grid, self.display.threshold, self._energy_ref, self.color_by,
                                        self.show_outside)
+        if self.normalise != "raw" and poly.n_points:
+            scaled = scaled_energy(self.grid, NORMALISE_SCALE[self.normalise]).ravel()
+            poly.point_data["color_value"] = scaled[np.asarray(poly.point_data["grid_index"])].astype(np.float32)
+            poly.point_data.active_scalars_name = "color_value"
+        return poly
+
+    @property
+    def color_quantity(self) -> str:
+        """What the colours show: ``energy``, ``intensity``, ``density``, ``rank`` or ``z``."""
+        if self.normalise != "raw":
+            return self.normalise
+        return "energy" if self.grid is None else color_channel(self.grid, self.color_by)
+
+    def _values(self) -> np.ndarray:
+        """The colour values of the in-brain voxels with data (what the top is taken from)."""
+        has = np.asarray(self.grid.has_data, dtype=bool)
+        if self.normalise != "raw":
+            return scaled_energy(self.grid, NORMALISE_SCALE[self.normalise])[has]
+        return color_source(self.grid, self.color_by)[has]
 
     def _color_range(self) -> tuple[float, float]:
+        """Colour range = the colour bar: from the threshold (colour follows energy) or the
+        drawn voxels' lowest value (intensity, density, ranks, z) to the top (the 99th
+        percentile of the in-brain values; a rank's top is 1)."""
+        quantity = self.color_quantity
         if self._color_max is not None:
-            return (0.0, self._color_max)
-        src = color_source(self.grid, self.color_by)
-        return (0.0, robust_max(src[np.asarray(self.grid.has_data, dtype=bool)]))
+            top = self._color_max
+        elif quantity == "rank":
+            top = 1.0
+        else:
+            top = robust_max(self._values())
+        if self._color_min is not None:
+            lo = self._color_min
+        elif quantity == "energy":
+            lo = float(self.display.threshold)
+        else:
+            drawn = np.asarray(self.poly_values())
+            drawn = drawn[np.isfinite(drawn)]
+            lo = float(drawn.min()) if drawn.size else 0.0
+        if not lo < top:
+            lo = min(lo, top) - max(abs(top) * 0.01, 1e-6)
+        return (lo, top)
+
+    def poly_values(self) -> np.ndarray:
+        """The colour values of the points about to be drawn (before a cut-away)."""
+        poly = self._pending if getattr(self, "_pending", None) is not None else self.poly
+        return np.asarray(poly.point_data["color_value"]) if poly.n_points else np.zeros(0)
 
     def _title(self) -> str:
-        title = color_title(self.grid, self.color_by)
-        if title:
-            # the threshold in force and where the colours saturate (the bar's top)
-            title += f"\nenergy >= {self.display.threshold:.3g} drawn; top {self._clim[1]:.3g}"
-            if self.show_outside:
-                title += "; magenta: outside the brain"
-        return f"{title} ({self.scale_note})" if self.scale_note and title else title
+        if self.grid is None:
+            return ""
+        title = UNITS[self.color_quantity]
+        if self.show_outside:
+            title += "; magenta: outside the brain"
+        return f"{title} ({self.scale_note})" if self.scale_note else title
 
 
 DIFF_SCALES = ("raw", "percentile", "zscore")
@@ -593,6 +653,9 @@ class DifferenceLayer(PointLayer):
         self.kind = "difference"
         self.scale = "raw"
         self.min_abs_fraction = DEFAULT_MIN_ABS_FRACTION
+        self.gene_thresholds: tuple[float, float] | None = None
+        """(energy threshold of A, of B): when set, only voxels where A or B reaches its own
+        threshold are drawn (the compare figure: each gene's own 90th percentile)."""
         self._m = 1.0
         super().__init__(plotter, text_scale, text_color)
 
@@ -633,7 +696,9 @@ class DifferenceLayer(PointLayer):
         top = np.fmax(self.a.energy, self.b.energy)
         with np.errstate(invalid="ignore"):
             keep = both & np.isfinite(values)
-            if self.scale == "raw":  # normalised forms are not cut by one gene's energy threshold
+            if self.gene_thresholds is not None:
+                keep &= (self.a.energy >= self.gene_thresholds[0]) | (self.b.energy >= self.gene_thresholds[1])
+            elif self.scale == "raw":  # normalised forms are not cut by one gene's energy threshold
                 keep &= top >= self.display.threshold
         v = values.ravel()[np.flatnonzero(keep)]
         m = robust_max(np.abs(v)) if v.size else 1.0
@@ -641,6 +706,7 @@ class DifferenceLayer(PointLayer):
             m = min(m, MAX_LOG2_RATIO)
         self._m = m
         with np.errstate(invalid="ignore"):
+            self._diff_clipped = (bool(np.any(v > m)), bool(np.any(v < -m)))
             keep &= np.abs(values) >= self.min_abs_fraction * m  # hide the near-zero bulk
         flat = np.flatnonzero(keep)
         v = values.ravel()[flat]
@@ -650,18 +716,21 @@ class DifferenceLayer(PointLayer):
     def _color_range(self) -> tuple[float, float]:
         return (-self._m, self._m)
 
+    def _clipped(self, values: np.ndarray) -> tuple[bool, bool]:
+        return getattr(self, "_diff_clipped", (False, False))
+
     def _title(self) -> str:
         if self.a is None or self.b is None:
             return ""
         from allen_viewer.expression.compare import LOG2_PSEUDOCOUNT
 
         scale = "percentile" if (self.kind == "ratio" and self.scale == "zscore") else self.scale
-        of = {"raw": "energy", "percentile": "percentile rank", "zscore": "z-score"}[scale]
-        hide = f"\nnear 0 hidden (within {self.min_abs_fraction * self._m:.2g})" if self.min_abs_fraction else ""
+        hide = f"; within \u00b1{self.min_abs_fraction * self._m:.2g} not drawn" if self.min_abs_fraction else ""
         if self.kind == "ratio":
-            return (f"log2 {of} ratio ({self.a.gene} + c) / ({self.b.gene} + c), "
-                    f"c = {LOG2_PSEUDOCOUNT[scale]:g}{hide}")
-        return f"{of} difference {self.a.gene} - {self.b.gene}{hide}"
+            of = {"raw": "energy", "percentile": "rank"}[scale]
+            return f"log2 {of} ratio (c = {LOG2_PSEUDOCOUNT[scale]:g}){hide}"
+        of = {"raw": "energy difference (a.u.)", "percentile": "rank difference", "zscore": "z-score difference"}
+        return f"{of[scale]}{hide}"
 
 
 # ---- outline, text and orientation overlays ----------------------------------------------
@@ -709,6 +778,7 @@ def caption_actor(text: str = "", size: int = 14, position=(0.012, 0.985), color
     tp.BoldOn()
     tp.SetJustificationToLeft()
     tp.SetVerticalJustificationToTop()
+    tp.SetLineSpacing(1.2)  # a two-line caption (the preset's name under it) stays legible
     actor.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
     actor.SetPosition(*position)
     actor.PickableOff()
@@ -747,6 +817,7 @@ class OrientationOverlay:
         cam = self.marker_renderer.GetActiveCamera()
         cam.ParallelProjectionOn()
         cam.SetParallelScale(1.9)
+        self.marker_letters: list[tuple[vtkBillboardTextActor3D, int]] = []
         cube = pv.Cube(x_length=0.8, y_length=0.8, z_length=0.8)
         self.marker_renderer.AddActor(plain_actor(cube, (0.42, 0.46, 0.52)))
         for axis, (neg, pos), color in ((0, ("A", "P"), (0.95, 0.45, 0.40)), (1, ("D", "V"), (0.45, 0.85, 0.45)),
@@ -756,22 +827,37 @@ class OrientationOverlay:
             stick = pv.Cylinder(center=(0, 0, 0), direction=direction, radius=0.07, height=2.3, resolution=12)
             self.marker_renderer.AddActor(plain_actor(stick, color))
             for text, sign in ((neg, -1.0), (pos, 1.0)):
-                self.marker_renderer.AddActor(billboard(text, direction * 1.5 * sign, color,
-                                                        int(round(15 * text_scale))))
+                letter = billboard(text, direction * 1.5 * sign, color, int(round(15 * text_scale)))
+                self.marker_renderer.AddActor(letter)
+                self.marker_letters.append((letter, axis))
         ren_win.AddRenderer(self.marker_renderer)
 
+        # anchors: the words' 3-D places just outside the brain's box (kept for
+        # label_states); the words are drawn in the margins by MarginWords
         self.labels: list[tuple[vtkBillboardTextActor3D, int]] = []
         for text, axis in (("anterior", 0), ("posterior", 0), ("dorsal", 1), ("ventral", 1),
                            ("left", 2), ("right", 2)):
-            label = billboard(text, (0.0, 0.0, 0.0), word_color, int(round(16 * text_scale)))
-            self.label_renderer.AddActor(label)
-            self.labels.append((label, axis))
+            self.labels.append((billboard(text, (0.0, 0.0, 0.0), word_color, 1), axis))
+        background = (0.08, 0.09, 0.11) if word_color == WORD_COLOR else (1.0, 1.0, 1.0)
+        self.words = MarginWords(self.label_renderer, plotter.renderer.GetActiveCamera(), text_scale,
+                                 word_color, background, LABEL_HIDE_COS)
+        self.scale_bar = ScaleBar(self.label_renderer, plotter.renderer.GetActiveCamera(), text_scale,
+                                  TEXT_COLOR if word_color == WORD_COLOR else DARK_TEXT_COLOR)
+        self._body_points = None
         self.place(GRID_BOUNDS_UM)
         self._observer = plotter.renderer.AddObserver(vtkCommand.StartEvent, self.before_frame)
+
+    def set_body_points(self, points) -> None:
+        """The brain outline's vertices (CCF µm; None: the box given to :meth:`place`): their
+        projection is the box the words stay out of."""
+        self._body_points = None if points is None else np.asarray(points, float).reshape(-1, 3)
+        self.words.set_body(self._body_points, self._bounds)
 
     def place(self, bounds) -> None:
         """Put each word just outside its end of ``bounds`` (xmin, xmax, ymin, ymax, zmin, zmax µm)."""
         b = np.asarray(bounds, dtype=float)
+        self._bounds = tuple(b)
+        self.words.set_body(self._body_points, self._bounds)
         lo, hi = b[0::2], b[1::2]
         centre = (lo + hi) / 2.0
         margin = LABEL_MARGIN_FRACTION * float(np.max(hi - lo))
@@ -786,11 +872,17 @@ class OrientationOverlay:
         range to the scene."""
         width, height = self.plotter.render_window.GetSize()
         if width > 0 and height > 0:
-            self.marker_renderer.SetViewport(0.0, 0.0, min(MARKER_HEIGHT * height / width, 0.4), MARKER_HEIGHT)
+            marker_w = min(MARKER_HEIGHT * height / width, 0.4)
+            self.marker_renderer.SetViewport(0.0, 0.0, marker_w, MARKER_HEIGHT)
+            self.words.obstacles = [(0.0, marker_w * width, 0.0, MARKER_HEIGHT * height)]
         main = self.plotter.renderer.GetActiveCamera()
         dop = np.array(main.GetDirectionOfProjection())
         for label, axis in self.labels:
             label.SetVisibility(bool(abs(dop[axis]) < LABEL_HIDE_COS))
+        for letter, axis in self.marker_letters:  # a letter on the line of sight sits on the cube
+            letter.SetVisibility(bool(abs(dop[axis]) < LABEL_HIDE_COS))
+        self.words.layout()
+        self.scale_bar.layout()
         # the label renderer shares this camera; fitting the range to the scene's props (the
         # labels shown lie beside the brain, inside that range) keeps picking and depth right
         self.plotter.renderer.ResetCameraClippingRange()
@@ -844,14 +936,19 @@ def fit_points(bounds, points=None) -> np.ndarray:
     return np.vstack([body, np.array(words)])
 
 
-def fit_view(direction, up, bounds, aspect: float, view_angle_deg: float, points=None):
+def fit_view(direction, up, bounds, aspect: float, view_angle_deg: float, points=None, margins=None):
     """How far a camera looking at the centre of ``bounds`` from ``direction`` (focal point
     to camera; ``up``: view-up, made orthogonal to it) must stand so that ``points`` (CCF
     µm; None: the corners of ``bounds``) and the anatomical words around ``bounds`` fit a
     view of width / height ``aspect`` and vertical view angle ``view_angle_deg``, with
     :data:`FIT_PADDING`.  Returns ``(centre, direction, up, distance, half_height)``: the
     focal point, the unit direction and view-up, the distance (µm) and the half height (µm)
-    a parallel projection would show."""
+    a parallel projection would show.
+
+    ``margins`` (side, top/bottom, top band; fractions of the view, see
+    :func:`~allen_viewer.render.figure_overlays.word_margins`): the brain alone is fitted
+    into the view less those margins, lowered below the top band (the focal point moves up),
+    so the words drawn in the margins and the caption and colour bar never sit on it."""
     d = np.asarray(direction, float)
     d /= np.linalg.norm(d)
     up = np.asarray(up, float)
@@ -860,33 +957,51 @@ def fit_view(direction, up, bounds, aspect: float, view_angle_deg: float, points
     right = np.cross(-d, up)  # screen right for a camera looking along -d
     b = np.asarray(bounds, dtype=float)
     centre = (b[0::2] + b[1::2]) / 2.0
+    aspect = aspect if aspect > 0 else 1.0
+    tan_half = np.tan(np.radians(view_angle_deg) / 2.0)
+    if margins is not None:
+        side, vert, band = margins
+        body = (np.array([[x, y, z] for x in b[0:2] for y in b[2:4] for z in b[4:6]])
+                if points is None or len(points) == 0 else np.asarray(points, float).reshape(-1, 3))
+        pts = body - centre
+        depth = float(np.max(pts @ d))
+        half_w = float(np.max(np.abs(pts @ right))) * FIT_PADDING / max(1.0 - 2.0 * side, 0.2)
+        half_h = float(np.max(np.abs(pts @ up))) * FIT_PADDING / max(1.0 - 2.0 * vert - band, 0.2)
+        half_height = max(half_h, half_w / aspect)
+        # in perspective the brain's near side looks larger: fit at its nearest point
+        distance = half_height / tan_half + depth
+        focal = centre + up * (half_height * band)
+        return focal, d, up, distance, half_height
     pts = fit_points(bounds, points) - centre
     # half extents across the line of sight (grown for the words' size) and the depth in
     # front of the centre: the fit is made at the nearest point, so perspective never crops
     half_w = float(np.max(np.abs(pts @ right))) * FIT_PADDING
     half_h = float(np.max(np.abs(pts @ up))) * FIT_PADDING
     depth = float(np.max(pts @ d))
-    aspect = aspect if aspect > 0 else 1.0
-    tan_half = np.tan(np.radians(view_angle_deg) / 2.0)
     half_height = max(half_h, half_w / aspect)
     return centre, d, up, half_height / tan_half + depth, half_height
 
 
-def apply_camera_preset(camera, name: str, bounds, aspect: float, points=None) -> None:
+def apply_camera_preset(camera, name: str, bounds, aspect: float, points=None, margins=None) -> None:
     """Point ``camera`` (a vtkCamera) as the preset ``name`` says (module docstring) and fit
     the brain into a view of width / height ``aspect``: ``points`` (the outline's vertices,
     CCF µm; None: the corners of ``bounds``) and the anatomical words around ``bounds``
     (xmin, xmax, ymin, ymax, zmin, zmax µm), with a margin of :data:`FIT_PADDING` for the
-    words' own size.  Raises ValueError for an unknown preset."""
+    words' own size; with ``margins`` (:func:`fit_view`) the brain alone, inside those
+    margins.  The dorsal, lateral and anterior presets use a parallel projection (whose
+    parallel scale is the fitted half height), the oblique one a perspective.
+    Raises ValueError for an unknown preset."""
     try:
         direction, up = PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown camera preset {name!r}; one of {', '.join(PRESETS)}") from None
-    centre, d, up, distance, half_h = fit_view(direction, up, bounds, aspect, camera.GetViewAngle(), points)
+    centre, d, up, distance, half_h = fit_view(direction, up, bounds, aspect, camera.GetViewAngle(), points,
+                                               margins)
     camera.SetFocalPoint(*centre)
     camera.SetPosition(*(centre + d * distance))
     camera.SetViewUp(*up)
     camera.SetParallelScale(half_h)
+    camera.SetParallelProjection(name in PARALLEL_PRESETS)
 
 
 @dataclass(frozen=True)
@@ -899,11 +1014,16 @@ class CameraPose:
     view_up: tuple[float, float, float]
     view_angle: float = 30.0
     aspect: float = 0.0
+    parallel: bool = False
+    """Parallel projection (the dorsal, lateral and anterior presets), else perspective."""
+    parallel_scale: float = 0.0
+    """Half the view's height in µm in parallel projection (0: not set)."""
 
     @classmethod
     def of(cls, camera, aspect: float = 0.0) -> "CameraPose":
         return cls(tuple(camera.GetPosition()), tuple(camera.GetFocalPoint()), tuple(camera.GetViewUp()),
-                   float(camera.GetViewAngle()), float(aspect))
+                   float(camera.GetViewAngle()), float(aspect), bool(camera.GetParallelProjection()),
+                   float(camera.GetParallelScale()))
 
     def apply(self, camera, aspect: float = 0.0) -> None:
         """Set ``camera`` to this pose.  When the target view (width / height ``aspect``) is
@@ -917,3 +1037,9 @@ class CameraPose:
             tan_half = np.tan(np.radians(angle) / 2.0) * self.aspect / aspect
             angle = float(np.degrees(2.0 * np.arctan(tan_half)))
         camera.SetViewAngle(angle)
+        camera.SetParallelProjection(bool(self.parallel and self.parallel_scale > 0))
+        if self.parallel and self.parallel_scale > 0:
+            scale = self.parallel_scale
+            if self.aspect > 0 and aspect > 0 and aspect < self.aspect:
+                scale *= self.aspect / aspect
+            camera.SetParallelScale(scale)

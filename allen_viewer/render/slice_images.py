@@ -38,13 +38,16 @@ BOUNDARY_DARKEN = 0.45
 """Boundary pixels keep this fraction of their colour."""
 ATLAS_DIM_WITH_GRID = 0.65
 """With a gene loaded, atlas colours are mixed this far towards grey so the heat map stands out."""
-OVERLAY_ALPHA = (0.35, 0.9)
-"""Heat-map opacity from energy 0 to the saturation value (weak expression lets the atlas through)."""
+OVERLAY_ALPHA = (0.0, 0.9)
+"""Heat-map opacity from the ramp's start (the threshold when the slices follow it, else energy
+0) to the saturation value: the low end is transparent, so the atlas colours or the Nissl stay
+readable under weak expression (issue 21; 0.35 from energy 0 before, a wash over the brain)."""
 ENERGY_MAX_PERCENTILE = 99.0
 """The heat map saturates at this percentile of the energy of voxels with data (as the 3-D view)."""
 HIGHLIGHT_RGB = np.array([255, 255, 255], dtype=np.float32)
-"""The selected structure is tinted towards this colour by HIGHLIGHT_TINT and outlined in OUTLINE_RGB."""
-HIGHLIGHT_TINT = 0.35
+"""(Kept for importers.)  The selected structure is shown by its outline in OUTLINE_RGB only:
+no fill over the expression (issue 21), so HIGHLIGHT_TINT is 0."""
+HIGHLIGHT_TINT = 0.0
 RMAP_ALPHA = 0.85
 """Opacity of the r map over the atlas (voxels with an r; the rest is transparent)."""
 OUTLINE_RGB = np.array([0, 255, 255], dtype=np.uint8)
@@ -215,16 +218,12 @@ class SliceLayers:
             mask = None
         if self.showing_nissl:
             gray = plane.take(self.nissl, index)
-            if mask is not None:
-                gray = np.where(mask, (gray * (1 - HIGHLIGHT_TINT) + 255 * HIGHLIGHT_TINT).astype(np.uint8), gray)
             rgb = np.repeat(gray[:, :, None], 3, axis=2)
         else:
             n = len(self.label_rgb)
             code = labels.astype(np.int32)
             code += n * boundaries(labels)
-            if mask is not None:
-                code += (2 * n) * mask
-            rgb = self._palette()[code]
+            rgb = self._palette()[code]  # the selection: its outline only (below), no fill
         if self.rmap is not None:  # the r map replaces the gene's heat map while shown
             rgb = self._overlay_r(rgb, plane, index, labels > 0)
         elif self.grid is not None:
@@ -247,11 +246,16 @@ class SliceLayers:
                 has &= energy >= self.min_energy
         if not has.any():
             return rgb
-        level = np.zeros(energy.shape, dtype=np.intp)
-        level[has] = np.clip(energy[has] / self.vmax * 255.0, 0, 255).astype(np.intp)
+        # colours and opacity run from the ramp's start (the threshold when the slices follow
+        # it, as the 3-D colour bar does; else 0) to vmax
+        start = 0.0 if self.min_energy is None else float(self.min_energy)
+        ramp = np.zeros(energy.shape, dtype=np.float64)
+        span = self.vmax - start
+        ramp[has] = np.clip((energy[has] - start) / span, 0.0, 1.0) if span > 0 else 1.0
+        level = (ramp * 255.0).astype(np.intp)
         color = self.cmap[level]  # (grid rows, grid cols, 3)
         lo, hi = OVERLAY_ALPHA
-        alpha = (has * (256 * (lo + (hi - lo) * level / 255.0))).astype(np.uint16)
+        alpha = (has * (256 * (lo + (hi - lo) * ramp))).astype(np.uint16)
         rows, cols = GRID_MAPS[plane.rows], GRID_MAPS[plane.cols]
         color = color.take(rows, axis=0).take(cols, axis=1).astype(np.uint16)
         alpha = (alpha.take(rows, axis=0).take(cols, axis=1) * brain)[:, :, None]

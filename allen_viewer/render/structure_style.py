@@ -20,7 +20,9 @@ from __future__ import annotations
 NEUTRAL_SURFACE_RGB = (150, 178, 220)
 """The default surface colour while expression is shown (0-255 RGB)."""
 DEFAULT_SURFACE_OPACITY = 0.30
-HIGHLIGHT_OPACITY = 0.75
+HIGHLIGHT_OPACITY = 0.40
+"""A light shell (issue 21): the selected surface never hides the spheres inside it, and still
+stands out above the default 0.30 with the others dimmed (0.75 before covered CP's spheres)."""
 DIMMED_FRACTION = 0.4
 """Other surfaces keep this fraction of their opacity while one is highlighted (0.30 -> 0.12)."""
 OPACITY_CHOICES = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0)

@@ -120,6 +120,9 @@ def test_turntable_poses_start_at_the_view_and_fit_the_whole_turn():
         def SetParallelScale(self, s):
             pass
 
+        def SetParallelProjection(self, on):
+            pass
+
     cam = Camera()
     apply_camera_preset(cam, "oblique", GRID_BOUNDS_UM, 4 / 3)
     start = CameraPose(cam.position, cam.focal, cam.up, 30.0, 4 / 3)
@@ -141,10 +144,20 @@ def test_turntable_poses_start_at_the_view_and_fit_the_whole_turn():
 
 
 def silhouette(frame: np.ndarray) -> np.ndarray:
-    """Pixels that are not the background, in the middle of the frame (no caption, credit, marker)."""
+    """Pixels that are not the background, in the middle of the frame (no caption, credit,
+    marker), less the orientation words' glyphs (drawn in the margins since issue 21, they
+    move around the brain from frame to frame): pixels on the line from the background to
+    the words' colour."""
+    from allen_viewer.render.layers import WORD_COLOR
+
     h, w = frame.shape[:2]
     core = frame[h // 6: h - h // 6, w // 5: w - w // 5].astype(int)
-    return np.abs(core - core[0, 0]).sum(axis=2) > 30
+    shape = np.abs(core - core[0, 0]).sum(axis=2) > 30
+    bg = core[0, 0].astype(float)
+    d = np.asarray(WORD_COLOR) * 255.0 - bg
+    t = np.clip(((core - bg) @ d) / (d @ d), 0.0, 1.0)
+    on_word_line = np.linalg.norm(core - (bg + t[..., None] * d), axis=2) < 15
+    return shape & ~(on_word_line & (t > 0.25))
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

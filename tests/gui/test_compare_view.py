@@ -66,16 +66,29 @@ def test_open_compare_mode_with_pdyn_and_nrp1(qtbot, window):
         assert scene.display_settings.threshold == pytest.approx(cut)
         with np.errstate(invalid="ignore"):
             assert len(idx) == int((grid.has_data & (grid.energy >= cut)).sum()) > 1000
-        np.testing.assert_array_equal(np.asarray(scene.expression_points["color_value"]), grid.energy.ravel()[idx])
+        # coloured by each gene's percentile rank among its own in-brain voxels (the default)
+        from allen_viewer.expression.compare import scaled_energy
+
+        np.testing.assert_array_equal(np.asarray(scene.expression_points["color_value"]),
+                                      scaled_energy(grid, "percentile").ravel()[idx])
+    assert [c.text().split(" \u2014")[0] for c in view.captions] == [
+        "A: Pdyn (percentile rank)", "B: Nrp1 (percentile rank)", "A - B (rank difference)"]
+    assert window.state.compare_options.normalise == "rank"
     # shared scale by default: one colour range for both; separate: each its own
     assert view.scale == "shared" and "shared scale" in view.scene_a.color_bar_title
     assert view.scene_a.color_range == view.scene_b.color_range
     view.set_scale("separate")
     assert view.scene_a.color_range != view.scene_b.color_range
-    assert view.scene_a.color_bar_title.startswith("energy\n")
+    assert view.scene_a.color_bar_title == "percentile rank"
     assert view.slices.layers.vmax != view.slices.layers.vmax_b
+    assert window.state.compare_options.scale == "separate"
+    view.norm_box.setCurrentIndex(view.norm_box.findData("raw"))  # raw energy, as before version 4
+    assert window.state.compare_options.normalise == "raw"
+    assert view.scene_a.color_bar_title == "expression energy (a.u.)"
     view.set_scale("shared")
     assert view.slices.layers.vmax == view.slices.layers.vmax_b == view.scene_a.color_range[1]
+    window.state.compare_options.normalise = "rank"  # the state drives the view too
+    assert view.norm_box.currentData() == "percentile" and view.scene_a.color_range[1] == 1.0
 
 
 def test_moving_one_camera_moves_the_others(qtbot, window):
@@ -146,6 +159,8 @@ def test_the_difference_view_shows_only_voxels_where_both_have_data(window):
     from allen_viewer.expression.compare import LOG2_PSEUDOCOUNT
     from allen_viewer.render.layers import DEFAULT_MIN_ABS_FRACTION
 
+    view.norm_box.setCurrentIndex(view.norm_box.findData("raw"))  # raw energy first (ranks are the default)
+
     def drawn_as_expected(values, cut_by_energy=True):
         pts = view.difference_points()
         idx = np.asarray(pts["grid_index"])
@@ -161,7 +176,7 @@ def test_the_difference_view_shows_only_voxels_where_both_have_data(window):
 
     view.set_kind("difference")
     drawn_as_expected(difference(a, b, "difference"))
-    assert "energy difference Pdyn" in view.scene_diff.color_bar_title
+    assert view.scene_diff.color_bar_title.startswith("energy difference (a.u.)")
 
     view.set_kind("ratio")  # log2 with the stated pseudocount: defined wherever both have data
     c = LOG2_PSEUDOCOUNT["raw"]
@@ -182,7 +197,7 @@ def test_the_difference_view_shows_only_voxels_where_both_have_data(window):
                          / (e.size - 1))
         ranks.append(r)
     drawn_as_expected((ranks[0] - ranks[1]).astype(np.float32), cut_by_energy=False)
-    assert "percentile rank difference" in view.scene_diff.color_bar_title
+    assert view.scene_diff.color_bar_title.startswith("rank difference")
     view.norm_box.setCurrentIndex(view.norm_box.findData("raw"))
 
 

@@ -111,7 +111,7 @@ def test_click_a_structure_in_the_tree_and_see_it_highlighted(qtbot, window, ref
     # 3-D: the surface is shown and highlighted
     assert CP in window.scene.structure_ids
     assert window.scene.structure_opacity(CP) == pytest.approx(STRUCTURE_HIGHLIGHT_OPACITY)
-    # slices: tinted and outlined
+    # slices: outlined (no fill)
     assert window.slices.layers.highlight_id == CP
     img = window.slices.panes["coronal"].image()
     ptr = img.constBits()

@@ -74,7 +74,9 @@ def test_the_context_menu_sets_colour_and_opacity_and_the_state_keeps_them(windo
     assert w.scene.structure_opacity(TH) == pytest.approx(0.30)
     # the selection brings one forward and dims the others in proportion to their own opacity
     w.select_structure(TH)
-    assert w.scene.structure_opacity(TH) == pytest.approx(0.75)
+    from allen_viewer.render.structure_style import HIGHLIGHT_OPACITY
+
+    assert w.scene.structure_opacity(TH) == pytest.approx(HIGHLIGHT_OPACITY)  # a light shell (issue 21)
     assert w.scene.structure_opacity(CP) == pytest.approx(0.30)
     w.select_structure(None)
 

@@ -106,7 +106,9 @@ def test_outline_structures_and_cursor_layers_set_data_cut_and_detach(plotter):
     assert structures.actors == [] and structures.ids == [672]  # still asked for, drawn again uncut
     structures.set_cut(None)
     structures.set_highlight(672)
-    assert structures.opacity(672) == pytest.approx(0.75)
+    from allen_viewer.render.structure_style import HIGHLIGHT_OPACITY
+
+    assert structures.opacity(672) == pytest.approx(HIGHLIGHT_OPACITY)  # a light shell (issue 21)
     n_props = plotter.renderer.GetViewProps().GetNumberOfItems()
     for layer in (outline, structures, cursor):
         layer.detach()
