@@ -243,14 +243,18 @@ class MainWindow(QMainWindow):
             side.addWidget(button)
         side.addStretch(1)
         side_widget = QWidget()
+        side_widget.setObjectName("displayPanel")
         side_widget.setLayout(side)
-        side_widget.setFixedWidth(260)
+        from allen_viewer.gui.window_layout import display_dock
+
+        # a dock of its own (issue 25): it stays in compare mode, where it acts on both genes,
+        # and View > Display controls brings it back; its contents scroll in a small window
+        self.display_dock = display_dock(self, side_widget)
 
         scene_panel = QWidget()
         scene_layout = QHBoxLayout(scene_panel)
         scene_layout.setContentsMargins(0, 0, 0, 0)
         scene_layout.addWidget(self.scene, 1)
-        scene_layout.addWidget(side_widget)
 
         self.slices = SlicePanes(self)
         self.slices.setObjectName("slicePanes")
@@ -301,6 +305,9 @@ class MainWindow(QMainWindow):
         from allen_viewer.gui.section_dock import add_section_dock
 
         self.section_dock = add_section_dock(self)  # the ISH section behind a clicked point
+        from allen_viewer.gui.window_layout import install_window_layout
+
+        install_window_layout(self)  # docks scroll, never widen the window; View menu raises (issue 25)
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -377,6 +384,7 @@ class MainWindow(QMainWindow):
         self.annotation_action.triggered.connect(lambda: self.set_slice_background("annotation"))
         self.nissl_action.triggered.connect(lambda: self.set_slice_background("nissl"))
         view.addSeparator()
+        view.addAction(self.display_dock.toggleViewAction())
         view.addAction(self.search_dock.toggleViewAction())
         view.addAction(self.tree_dock.toggleViewAction())
         view.addAction(self.library_dock.toggleViewAction())
@@ -517,6 +525,9 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._sizes_restored:
             self._sizes_restored = True
+            from allen_viewer.gui.window_layout import fit_docks
+
+            fit_docks(self)
             self.fit_splitters()
 
     def fit_splitters(self) -> None:
@@ -583,6 +594,7 @@ class MainWindow(QMainWindow):
 
     def _on_index(self, index: GeneIndex, *_old) -> None:
         self.search_panel.set_locator(self.data.locate)
+        self.search_panel.set_available(self.data.available_ids)  # ranked first among prefix matches
         self.search_panel.set_index(index)
         recent = [index.by_id(i) for i in self.settings.recent_experiments if index.has_id(i)]
         self.search_panel.set_recent(recent)
@@ -813,6 +825,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(self._title(self.grid))
         if changed:
             self._update_3d_cursor()
+            self.hover_label.setText("")  # the hover text described the other view's genes
+            if not on and self.grid is not None:  # no "Comparing ..." left behind (issue 25)
+                self.show_status(f"Showing {self.grid.experiment.label}; View > Compare mode shows the comparison "
+                                 "again.")
             self.compareModeChanged.emit(on)
 
     def swap_compare(self) -> None:

@@ -512,7 +512,9 @@ class ExpressionControls(QWidget):
         super().__init__(parent)
         form = QFormLayout(self)
         form.setContentsMargins(4, 4, 4, 4)
-        self.threshold = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        from allen_viewer.gui.threshold_control import ThresholdControl
+
+        self.threshold = ThresholdControl()  # slider on the gene's percentile, energy box (issue 25)
         self.threshold.setRange(0.0, 40.0)
         self.threshold.setDecimals(2)
         self.threshold.setValue(DEFAULT_THRESHOLD)
@@ -585,6 +587,7 @@ class ExpressionControls(QWidget):
 
         self._grid_energies = None if grid is None else grid.energy[grid.has_data]
         self.histogram.set_values(self._grid_energies)
+        self.threshold.set_distribution(self._grid_energies)
         if grid is not None and not self.pinned.isChecked():
             self.set_values(threshold=percentile_threshold(grid, self.percentile.value()))
         self.histogram.set_threshold(self.threshold.value())

@@ -27,12 +27,12 @@ from allen_viewer.atlas.reference_space import ANNOTATION_SHAPE, ANNOTATION_SPAC
 from allen_viewer.render.cuts import CutAway
 from allen_viewer.render.layers import OUTLINE_COLOR, add_outline
 from allen_viewer.render.slice_images import PLANES, SliceLayers
-from allen_viewer.render.structure_style import (DEFAULT_SURFACE_OPACITY, DIMMED_FRACTION, HIGHLIGHT_OPACITY,
+from allen_viewer.render.structure_style import (DEFAULT_SURFACE_OPACITY, HIGHLIGHT_OPACITY,
                                                shown_opacity)
 
 STRUCTURE_OPACITY = DEFAULT_SURFACE_OPACITY
 STRUCTURE_HIGHLIGHT_OPACITY = HIGHLIGHT_OPACITY
-STRUCTURE_DIMMED_OPACITY = DEFAULT_SURFACE_OPACITY * DIMMED_FRACTION
+STRUCTURE_DIMMED_OPACITY = shown_opacity(DEFAULT_SURFACE_OPACITY, False, True)
 CURSOR_COLOR = (1.0, 0.25, 0.25)
 CURSOR_HALF_LENGTH_UM = 400.0
 CURSOR_RADIUS_UM = 60.0
