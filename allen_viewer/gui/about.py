@@ -231,4 +231,21 @@ def show_about(parent=None):
     box.setModal(False)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.show()
+    fit_to_screen(box)
     return box
+
+
+ABOUT_MAX_SCREEN_FRACTION = 0.8
+"""The About box never takes more than this share of the screen's height (issue 25: it filled it)."""
+
+
+def fit_to_screen(box) -> None:
+    """Keep ``box`` within :data:`ABOUT_MAX_SCREEN_FRACTION` of its screen's available height
+    (the details, when opened, scroll inside it)."""
+    screen = box.screen()
+    if screen is None:
+        return
+    limit = int(screen.availableGeometry().height() * ABOUT_MAX_SCREEN_FRACTION)
+    box.setMaximumHeight(limit)
+    if box.height() > limit:
+        box.resize(box.width(), limit)

@@ -1192,15 +1192,28 @@ class MainWindow(QMainWindow):
                 self.show_error(f"Could not save the screenshot to {path}.")
 
     def _open_session_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open session", "", "Sessions and image sidecars (*.json)")
+        # starts in the folder of the last session saved or opened (issue 25)
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", self.settings.session_folder,
+                                              "Sessions and image sidecars (*.json)")
         if path:
-            open_session_file(self, path)
+            if open_session_file(self, path):
+                self._remember_session_folder(path)
 
     def _save_session_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save session", "allen-viewer-session.json",
-                                              "Sessions (*.json)")
+        from pathlib import Path
+
+        folder = self.settings.session_folder
+        path, _ = QFileDialog.getSaveFileName(self, "Save session", str(Path(folder) / "allen-viewer-session.json")
+                                              if folder else "allen-viewer-session.json", "Sessions (*.json)")
         if path:
-            save_session_file(self, path if path.lower().endswith(".json") else path + ".json")
+            path = path if path.lower().endswith(".json") else path + ".json"
+            if save_session_file(self, path):
+                self._remember_session_folder(path)
+
+    def _remember_session_folder(self, path) -> None:
+        from pathlib import Path
+
+        self.settings.session_folder = str(Path(path).resolve().parent)
 
     def _about(self) -> None:
         self.about_box = show_about(self)
