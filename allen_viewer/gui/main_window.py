@@ -270,6 +270,9 @@ class MainWindow(QMainWindow):
         self.nissl_offer = nissl_offer_bar(NISSL_SIZE_TEXT)
         self.stack = QStackedWidget()
         self.stack.setObjectName("centralStack")
+        # a stack is as wide as its widest page's minimum: the compare view's bar would keep the
+        # window from shrinking (and push docks) even after compare mode (issue 25)
+        self.stack.setMinimumSize(320, 240)
         self.stack.addWidget(self.splitter)  # page 0; the compare view is page 1 once made
         central = QWidget()
         layout = QVBoxLayout(central)

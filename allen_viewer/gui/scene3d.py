@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QVBoxLayout,
     QWidget,
 )
@@ -551,7 +552,8 @@ class ExpressionControls(QWidget):
         self.opacity.setRange(0.05, 1.0)
         self.opacity.setDecimals(2)
         self.opacity.setValue(DEFAULT_OPACITY)
-        form.addRow("Energy threshold", self.threshold)
+        form.addRow(QLabel("Energy threshold"))
+        form.addRow(self.threshold)  # the whole width: the slider's resolution (issue 25)
         form.addRow("", self.histogram)
         form.addRow("New gene at", rule)
         form.addRow("Colour by", self.color_by)
