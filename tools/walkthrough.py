@@ -13,7 +13,7 @@ of the same names are replaced, nothing else is touched) and prints one line say
 look for; the last line is ``RESULT steps=N folder=...``.
 
 Steps: the window at 1600x1000; "pd" typed in the gene search; the threshold slider dragged
-40 px; CP ticked and AON selected (the ticked surface stays visible); an off-screen export of
+40 px; the mouse resting on a slice pane while Up is pressed (the hover text); CP ticked and AON selected (the ticked surface stays visible); an off-screen export of
 the 3-D view (it draws both surfaces and the cursor); the Section dock opened at 1600x1000;
 compare mode with Nrp1 (the display controls stay, beside the compare options), the log2
 ratio view; the comparison closed (the status bar); the window at 1000x650 and 800x500;
@@ -111,6 +111,14 @@ def run(out: Path) -> int:
         before = window.controls.threshold.value()
         drag(slider, handle(slider), 40)
         shot("threshold-drag-40px", f"threshold dragged 40 px: {before:.2f} -> {window.controls.threshold.value():.2f}")
+
+        pane = window.slices.panes["sagittal"]
+        QTest.mouseMove(pane.canvas, pane.canvas.image_rect().center().toPoint())
+        pane.canvas.setFocus()
+        for _ in range(10):
+            QTest.keyClick(pane.canvas, Qt.Key.Key_Up)
+        shot("hover-after-keys", f"mouse resting on the sagittal pane, 10 x Up: pane at '{pane.position.text()}', "
+             f"status bar '{window.hover_label.text()[:90]}'")
 
         cp, aon = window.ontology.get("CP").id, window.ontology.get("AON").id
         window.tree_panel.set_visible(cp, True)
