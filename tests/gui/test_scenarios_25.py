@@ -141,6 +141,24 @@ def test_ticked_structure_stays_visible_when_another_is_selected(window, qtbot):
     assert window.scene.structure_opacity(cp) >= min(base, DIMMED_FLOOR)
 
 
+def test_selection_outline_is_the_cyan_the_guide_says(window):
+    from PySide6.QtGui import QImage
+
+    from allen_viewer.render.slice_images import OUTLINE_RGB
+
+    assert window.state.selected_structure == window.ontology.get("AON").id
+    image = window.slices.panes["coronal"].image().convertToFormat(QImage.Format.Format_RGB888)
+    w, h = image.width(), image.height()
+    rgb = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * h).reshape(h, -1)[:, :w * 3]
+    rgb = rgb.reshape(h, w, 3)
+    assert tuple(OUTLINE_RGB) == (0, 255, 255)
+    assert (rgb == OUTLINE_RGB).all(axis=2).sum() > 20  # the selected AON is outlined in cyan
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "user-guide.md").read_text(encoding="utf-8")
+    assert "cyan outline" in text and "yellow outline" not in text  # the guide agrees with the screen
+
+
 # ---- 2: the 3-D image export draws the surfaces (and the cursor) ------------------------------
 
 def test_export_of_the_3d_view_draws_the_surfaces_on_screen(window, qtbot):
