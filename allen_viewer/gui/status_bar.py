@@ -16,9 +16,10 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QProgressBar, QSizeP
 from allen_viewer.gui.workers import RequestChannel
 from allen_viewer.state import ViewerState
 
-STATUS_WIDTH_FRACTION = 0.45
-"""Status-bar messages are elided to this fraction of the window width (hover info gets the
-rest, in its own field: :class:`HoverLabel`)."""
+STATUS_WIDTH_FRACTION = 0.35
+"""Status-bar messages are elided to this fraction of the window width (the whole text in
+their tool tip); what is under the mouse gets the rest, in its own field (:class:`HoverLabel`):
+at 0.45 a structure's name, the position and three values did not fit beside it at 1600 px."""
 
 
 class MessageBanner(QFrame):

@@ -659,9 +659,10 @@ class DifferenceLayer(PointLayer):
         of = {"raw": "energy", "percentile": "percentile rank", "zscore": "z-score"}[scale]
         hide = f"\nnear 0 hidden (within {self.min_abs_fraction * self._m:.2g})" if self.min_abs_fraction else ""
         if self.kind == "ratio":
-            # short (issue 25): "log2 energy ratio (A + c) / (B + c), c = 0.1" was cut at "c =" in
-            # a compare view a third of the window wide; the view's caption says "log2(A / B)"
-            return f"log2 {of} ({self.a.gene}+c)/({self.b.gene}+c), c = {LOG2_PSEUDOCOUNT[scale]:g}{hide}"
+            # two short lines (issue 25): "log2 energy ratio (A + c) / (B + c), c = 0.1" was cut at
+            # "c =" in a compare view a third of the window wide (the caption says "log2(A / B)")
+            near = f"; hidden within {self.min_abs_fraction * self._m:.2g}" if self.min_abs_fraction else ""
+            return f"log2 {of} ({self.a.gene}+c)/({self.b.gene}+c)\nc = {LOG2_PSEUDOCOUNT[scale]:g}{near}"
         return f"{of} difference {self.a.gene} - {self.b.gene}{hide}"
 
 
