@@ -66,7 +66,8 @@ class _TqdmProgress:
 
 def cmd_search(args) -> int:
     data = _data()
-    results = data.gene_index.search(" ".join(args.text), limit=args.limit, plane=args.plane)
+    results = data.gene_index.search(" ".join(args.text), limit=args.limit, plane=args.plane,
+                                     available=data.available_ids())  # ranked as the window ranks them
     if not results:
         suggestions = data.gene_index.suggest(" ".join(args.text))
         hint = f" Close symbols: {', '.join(suggestions)}." if suggestions else ""

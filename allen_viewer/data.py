@@ -86,6 +86,16 @@ class AtlasData:
         """``embedded``, ``cached`` or ``remote``: where the grid would come from."""
         return self.grid_store.locate(experiment_id)
 
+    def available_ids(self) -> set[int]:
+        """Ids of the experiments whose grid opens without a download (embedded or in the
+        cache; files checked for existence only): the gene search ranks them first."""
+        embedded = {int(p.stem) for p in (config.resources_dir() / "grids").glob("*.zip") if p.stem.isdigit()}
+        try:
+            cached = set(self.cache.grids())
+        except AllenViewerError:
+            cached = set()
+        return embedded | cached
+
     def load_grid(self, query: str | int | Experiment, progress: Progress | None = None,
                   cancel: Cancel | None = None) -> ExpressionGrid:
         """The expression grid of an experiment (id, symbol or Experiment), fetched if needed."""

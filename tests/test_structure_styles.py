@@ -17,6 +17,8 @@ from allen_viewer.atlas.slice_labels import (
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.render.structure_style import (
     DEFAULT_SURFACE_OPACITY,
+    DIMMED_FLOOR,
+    DIMMED_FRACTION,
     HIGHLIGHT_OPACITY,
     NEUTRAL_SURFACE_RGB,
     shown_opacity,
@@ -126,7 +128,10 @@ def test_surface_colour_rule():
     assert surface_color(atlas, StructureStyle(CP, None, 0.5), True) == NEUTRAL_SURFACE_RGB
     assert surface_opacity(None) == DEFAULT_SURFACE_OPACITY and surface_opacity(StructureStyle(CP, None, 0.9)) == 0.9
     assert shown_opacity(0.3, True, False) == HIGHLIGHT_OPACITY and shown_opacity(1.0, True, False) == 1.0
-    assert shown_opacity(0.3, False, True) == pytest.approx(0.12) and shown_opacity(0.5, False, False) == 0.5
+    assert shown_opacity(0.3, False, True) == pytest.approx(max(0.3 * DIMMED_FRACTION, DIMMED_FLOOR))
+    assert shown_opacity(1.0, False, True) == pytest.approx(1.0 * DIMMED_FRACTION)
+    assert shown_opacity(0.1, False, True) == pytest.approx(0.1)  # the floor never raises a faint choice
+    assert shown_opacity(0.5, False, False) == 0.5
 
 
 def test_the_neutral_colour_is_in_none_of_the_colour_maps():

@@ -180,7 +180,7 @@ def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_S
                  pose: CameraPose | None = None, transparent: bool = False,
                  display: DisplaySettings | dict | None = None, caption: str | None = None,
                  orientation: bool = True, color_by: str = "auto", show_outside: bool = False,
-                 figure: FigureOptions | None = None) -> np.ndarray:
+                 figure: FigureOptions | None = None, session_layers=None) -> np.ndarray:
     """Render the 3-D scene off screen; returns uint8 pixels (height, width, 3), or
     (height, width, 4) straight (not premultiplied) RGBA with ``transparent``.
 
@@ -195,10 +195,11 @@ def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_S
     ``show_outside``: also draw the voxels with data outside the brain (in magenta), as the
     viewer's *Show voxels outside the brain* does; ``figure``: a cut-away and the slice
     planes (:class:`~allen_viewer.render.cuts.FigureOptions`; None: neither), drawn by
-    :func:`add_figure_layers`.
+    :func:`add_figure_layers`; ``session_layers``: the structure surfaces and cursor the
+    window shows (:class:`~allen_viewer.render.session_scene.SessionLayers`; None: none).
     """
     with offscreen_scene(grid, outline, size, view, pose, transparent, display, caption, orientation, color_by,
-                         show_outside, figure, name_view=True) as scene:
+                         show_outside, figure, name_view=True, session_layers=session_layers) as scene:
         return scene.screenshot()
 
 
@@ -242,7 +243,8 @@ def offscreen_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAG
                     pose: CameraPose | None = None, transparent: bool = False,
                     display: DisplaySettings | dict | None = None, caption: str | None = None,
                     orientation: bool = True, color_by: str = "auto", show_outside: bool = False,
-                    figure: FigureOptions | None = None, make_layer=None, name_view: bool = False):
+                    figure: FigureOptions | None = None, make_layer=None, name_view: bool = False,
+                    session_layers=None):
     """The scene :func:`render_scene` draws (same arguments), built once in an off-screen
     plotter with the camera set, as an :class:`OffscreenScene`; its OpenGL objects are freed
     when the block ends.  :func:`render_scene` takes one screenshot of it;
@@ -260,7 +262,7 @@ def offscreen_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAG
         display = asdict(display)
     with _quiet_without_display(), _scene(pv, grid, outline, width, height, view, pose, transparent, display,
                                           caption, orientation, color_by, show_outside, figure,
-                                          make_layer, name_view) as scene:
+                                          make_layer, name_view, session_layers) as scene:
         yield scene
 
 
@@ -302,7 +304,8 @@ def add_figure_layers(plotter, figure: FigureOptions | None, layer, outline, gri
 
 @contextlib.contextmanager
 def _scene(pv, grid, outline, width, height, view, pose, transparent, display, caption, orientation,
-           color_by="auto", show_outside=False, figure=None, make_layer=None, name_view=False):
+           color_by="auto", show_outside=False, figure=None, make_layer=None, name_view=False,
+           session_layers=None):
     scale = text_scale_for((width, height))
     plotter = pv.Plotter(off_screen=True, window_size=(width, height))
     overlay = layer = None
@@ -323,6 +326,8 @@ def _scene(pv, grid, outline, width, height, view, pose, transparent, display, c
             layer.set_color_by(color_by)  # before set_grid: no grid yet, so nothing is built twice
             layer.set_show_outside(show_outside)
             extras = add_figure_layers(plotter, figure, layer, outline, grid, layer.cmap)
+            if session_layers is not None:  # the window's structure surfaces and cursor (issue 25)
+                extras = [*extras, *session_layers(plotter, None if figure is None else figure.cut())]
             layer.set_grid(grid)
         bounds = GRID_BOUNDS_UM
         if outline is not None and outline.n_points:

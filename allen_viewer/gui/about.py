@@ -231,4 +231,32 @@ def show_about(parent=None):
     box.setModal(False)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.show()
+    fit_to_screen(box)
     return box
+
+
+ABOUT_MAX_SCREEN_FRACTION = 0.8
+"""The About box never takes more than this share of the screen's height (issue 25: it filled it)."""
+
+
+ABOUT_TEXT_WIDTH = 820
+"""The About text's width (px) on a screen wide enough: wide lines, so it is short."""
+
+
+def fit_to_screen(box) -> None:
+    """Keep ``box`` within :data:`ABOUT_MAX_SCREEN_FRACTION` of its screen's available height:
+    a QMessageBox sizes itself to its text at ~500 px wide, which made the About box as tall as
+    the screen, so the text gets :data:`ABOUT_TEXT_WIDTH` px (at most 60 % of the screen's
+    width) and wraps into fewer lines (the details, when opened, scroll inside the box)."""
+    from PySide6.QtWidgets import QLabel
+
+    screen = box.screen()
+    label = box.findChild(QLabel, "qt_msgbox_label")
+    if screen is None or label is None:
+        return
+    area = screen.availableGeometry()
+    label.setMinimumWidth(min(ABOUT_TEXT_WIDTH, int(area.width() * 0.6)))
+    box.adjustSize()
+    limit = int(area.height() * ABOUT_MAX_SCREEN_FRACTION)
+    if box.height() > limit:
+        box.resize(box.width(), limit)

@@ -457,9 +457,23 @@ class ExportActions(QObject):
         try:
             return render_scene(grid, self.loaded.outline_mesh, size, view or "oblique", pose, transparent,
                                 d.render_values(), color_by=d.color_by, show_outside=d.show_outside_brain,
-                                figure=self.figure_options(clip, planes))
+                                figure=self.figure_options(clip, planes), session_layers=self.session_layers())
         finally:
             QApplication.restoreOverrideCursor()
+
+    def session_layers(self):
+        """The structure surfaces (ticked and selected, in their colours and opacities) and the
+        cursor that the 3-D view on show draws, for an off-screen image of it
+        (:mod:`allen_viewer.render.session_scene`; the meshes the view already made are reused)."""
+        from allen_viewer.render.session_scene import session_layers
+
+        space = self.loaded.space
+        if space is None:
+            return None
+        scene = self._scene_for_pose()
+        layer = getattr(scene, "layers", {}).get("structures")
+        meshes = {} if layer is None else {sid: mesh for sid, (mesh, _rgb) in layer.meshes.items()}
+        return session_layers(self.views.snapshot(), space, expression_shown=True, meshes=meshes)
 
     def export_scene_image(self) -> None:
         def go():
@@ -488,7 +502,9 @@ class ExportActions(QObject):
             display = {**d.saved_values(),  # threshold and its rule
                        "colour": color_channel(grid, d.color_by),  # the channel drawn (auto: intensity, else energy)
                        "show_outside_brain": d.show_outside_brain}
-            record = image_record(grid, "3-D scene (expression spheres, brain outline)", pixels, camera=camera,
+            layers = self.session_layers()
+            record = image_record(grid, "3-D scene (expression spheres, brain outline, structure surfaces, cursor)",
+                                  pixels, camera=camera, **({} if layers is None else {"scene_layers": layers.describe()}),
                                   display=display,
                                   coordinates="CCFv3 micrometres, x = AP (posterior), y = DV (ventral), z = ML (right)",
                                   session=session.to_dict(),

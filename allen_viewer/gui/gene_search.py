@@ -169,6 +169,8 @@ class GeneSearchPanel(QWidget):
         super().__init__(parent)
         self._index: GeneIndex | None = None
         self._shown: Experiment | None = None
+        self._available_of: Callable[[], set[int]] | None = None
+        self._available: set[int] = set()
         self.search_box = _SearchBox(self)
         self.search_box.setObjectName("geneSearchBox")
         self.search_box.setClearButtonEnabled(True)
@@ -218,8 +220,18 @@ class GeneSearchPanel(QWidget):
         self.model.set_locator(locator)
         self._refresh_recent_text()
 
+    def set_available(self, available_of: Callable[[], set[int]] | None) -> None:
+        """``available_of()``: the ids whose grids open without a download (embedded, cached),
+        which the search ranks first among prefix matches (:func:`~allen_viewer.store.gene_index.prefix_rank`)."""
+        self._available_of = available_of
+        self._available = set(available_of()) if available_of is not None else set()
+        if self._index is not None and self.search_box.text().strip():
+            self.search(self.search_box.text())
+
     def refresh_sources(self) -> None:
         """Re-ask where grids live (after a download)."""
+        if self._available_of is not None:
+            self._available = set(self._available_of())
         self.model.refresh_sources()
         self._refresh_recent_text()
 
@@ -261,7 +273,7 @@ class GeneSearchPanel(QWidget):
         if self._index is None:
             hits = []
         elif text.strip():
-            hits = self._index.search(text, limit=SEARCH_LIMIT)
+            hits = self._index.search(text, limit=SEARCH_LIMIT, available=self._available)
         elif self._shown is not None:
             hits = self._index.exact_symbol(self._shown.symbol) or [self._shown]
         else:

@@ -243,14 +243,18 @@ class MainWindow(QMainWindow):
             side.addWidget(button)
         side.addStretch(1)
         side_widget = QWidget()
+        side_widget.setObjectName("displayPanel")
         side_widget.setLayout(side)
-        side_widget.setFixedWidth(260)
+        from allen_viewer.gui.window_layout import display_dock
+
+        # a dock of its own (issue 25): it stays in compare mode, where it acts on both genes,
+        # and View > Display controls brings it back; its contents scroll in a small window
+        self.display_dock = display_dock(self, side_widget)
 
         scene_panel = QWidget()
         scene_layout = QHBoxLayout(scene_panel)
         scene_layout.setContentsMargins(0, 0, 0, 0)
         scene_layout.addWidget(self.scene, 1)
-        scene_layout.addWidget(side_widget)
 
         self.slices = SlicePanes(self)
         self.slices.setObjectName("slicePanes")
@@ -266,6 +270,9 @@ class MainWindow(QMainWindow):
         self.nissl_offer = nissl_offer_bar(NISSL_SIZE_TEXT)
         self.stack = QStackedWidget()
         self.stack.setObjectName("centralStack")
+        # a stack is as wide as its widest page's minimum: the compare view's bar would keep the
+        # window from shrinking (and push docks) even after compare mode (issue 25)
+        self.stack.setMinimumSize(320, 240)
         self.stack.addWidget(self.splitter)  # page 0; the compare view is page 1 once made
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -301,6 +308,9 @@ class MainWindow(QMainWindow):
         from allen_viewer.gui.section_dock import add_section_dock
 
         self.section_dock = add_section_dock(self)  # the ISH section behind a clicked point
+        from allen_viewer.gui.window_layout import install_window_layout
+
+        install_window_layout(self)  # docks scroll, never widen the window; View menu raises (issue 25)
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -381,6 +391,7 @@ class MainWindow(QMainWindow):
         self.annotation_action.triggered.connect(lambda: self.set_slice_background("annotation"))
         self.nissl_action.triggered.connect(lambda: self.set_slice_background("nissl"))
         view.addSeparator()
+        view.addAction(self.display_dock.toggleViewAction())
         view.addAction(self.search_dock.toggleViewAction())
         view.addAction(self.tree_dock.toggleViewAction())
         view.addAction(self.library_dock.toggleViewAction())
@@ -521,6 +532,9 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._sizes_restored:
             self._sizes_restored = True
+            from allen_viewer.gui.window_layout import fit_docks
+
+            fit_docks(self)
             self.fit_splitters()
 
     def fit_splitters(self) -> None:
@@ -587,6 +601,7 @@ class MainWindow(QMainWindow):
 
     def _on_index(self, index: GeneIndex, *_old) -> None:
         self.search_panel.set_locator(self.data.locate)
+        self.search_panel.set_available(self.data.available_ids)  # ranked first among prefix matches
         self.search_panel.set_index(index)
         recent = [index.by_id(i) for i in self.settings.recent_experiments if index.has_id(i)]
         self.search_panel.set_recent(recent)
@@ -817,6 +832,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(self._title(self.grid))
         if changed:
             self._update_3d_cursor()
+            self.hover_label.setText("")  # the hover text described the other view's genes
+            if not on and self.grid is not None:  # no "Comparing ..." left behind (issue 25)
+                self.show_status(f"Showing {self.grid.experiment.label}; View > Compare mode shows the comparison "
+                                 "again.")
             self.compareModeChanged.emit(on)
 
     def swap_compare(self) -> None:
@@ -1180,20 +1199,32 @@ class MainWindow(QMainWindow):
                 self.show_error(f"Could not save the screenshot to {path}.")
 
     def _open_session_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open session", "", "Sessions, sidecars and images (*.json *.png)")
+        # starts in the folder of the last session saved or opened (issue 25)
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", self.settings.session_folder,
+                                              "Sessions, sidecars and images (*.json *.png)")
         if path:
-            open_session_file(self, path)
+            if open_session_file(self, path):
+                self._remember_session_folder(path)
 
     def _save_session_dialog(self) -> None:
+        from pathlib import Path
+
         from allen_viewer.gui.save_paths import ask_session_path
 
+        folder = self.settings.session_folder  # the last session's folder (issue 25)
+        suggested = str(Path(folder) / "allen-viewer-session.json") if folder else "allen-viewer-session.json"
         try:  # asks about the final name (.json added), not the one typed
-            path = ask_session_path(self)
+            path = ask_session_path(self, suggested)
         except AllenViewerError as exc:
             self.show_error(str(exc))
             return
-        if path is not None:
-            save_session_file(self, path)
+        if path is not None and save_session_file(self, path):
+            self._remember_session_folder(path)
+
+    def _remember_session_folder(self, path) -> None:
+        from pathlib import Path
+
+        self.settings.session_folder = str(Path(path).resolve().parent)
 
     def _about(self) -> None:
         self.about_box = show_about(self)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QVBoxLayout,
     QWidget,
 )
@@ -263,7 +264,7 @@ class ExpressionScene(QWidget):
     # ---- cursor -----------------------------------------------------------------------------
 
     def set_cursor(self, um: np.ndarray | None) -> None:
-        """A 3-D crosshair (three 800 µm lines and a 60 µm sphere) at ``um`` (CCF µm, (AP, DV,
+        """A 3-D crosshair (three 1.4 mm lines and a 90 µm sphere) at ``um`` (CCF µm, (AP, DV,
         ML)); None hides it.  The slice planes and a slice-relative cut-away follow it."""
         if self._closed:
             return
@@ -545,7 +546,9 @@ class ExpressionControls(QWidget):
         super().__init__(parent)
         form = QFormLayout(self)
         form.setContentsMargins(4, 4, 4, 4)
-        self.threshold = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        from allen_viewer.gui.threshold_control import ThresholdControl
+
+        self.threshold = ThresholdControl()  # slider on the gene's percentile, energy box (issue 25)
         self.threshold.setRange(0.0, 40.0)
         self.threshold.setDecimals(2)
         self.threshold.setValue(DEFAULT_THRESHOLD)
@@ -582,7 +585,8 @@ class ExpressionControls(QWidget):
         self.opacity.setRange(0.05, 1.0)
         self.opacity.setDecimals(2)
         self.opacity.setValue(DEFAULT_OPACITY)
-        form.addRow("Energy threshold", self.threshold)
+        form.addRow(QLabel("Energy threshold"))
+        form.addRow(self.threshold)  # the whole width: the slider's resolution (issue 25)
         form.addRow("", self.histogram)
         form.addRow("New gene at", rule)
         form.addRow("Colour by", self.color_by)
@@ -617,10 +621,26 @@ class ExpressionControls(QWidget):
         from allen_viewer.expression.brain import percentile_threshold
 
         self._grid_energies = None if grid is None else grid.energy[grid.has_data]
+        self._offer_channels(grid)
         self.histogram.set_values(self._grid_energies)
+        self.threshold.set_distribution(self._grid_energies)
         if grid is not None and not self.pinned.isChecked():
             self.set_values(threshold=percentile_threshold(grid, self.percentile.value()))
         self.histogram.set_threshold(self.threshold.value())
+
+    def _offer_channels(self, grid) -> None:
+        """*Colour by* offers only the channels the shown grid has (issue 25: density was
+        offered for an energy-only download); a choice the new grid lacks goes back to auto."""
+        model = self.color_by.model()
+        available = set(grid.available) if grid is not None else {"energy", "intensity", "density"}
+        for row in range(self.color_by.count()):
+            key = self.color_by.itemData(row)
+            ok = key in ("auto", "energy") or key in available
+            item = model.item(row)
+            item.setEnabled(ok)
+            item.setToolTip("" if ok else f"This experiment's download has no {key} volume")
+        if self.current_color_by() not in ("auto", "energy") and self.current_color_by() not in available:
+            self.color_by.setCurrentIndex(self.color_by.findData("auto"))  # emits: the scene follows
 
     def _on_percentile(self, value: float) -> None:
         if self._grid_energies is not None and self._grid_energies.size and not self.pinned.isChecked():

@@ -136,6 +136,18 @@ class ViewerSettings:
     def background(self, value: str) -> None:
         self._set("slices/background", value)
 
+    # ---- sessions ---------------------------------------------------------------------------
+
+    @property
+    def session_folder(self) -> str:
+        """The folder of the last session saved or opened ("" before any): where *Open
+        session…* and *Save session…* start (issue 25)."""
+        return str(self.qsettings.value("sessions/last_folder", "") or "")
+
+    @session_folder.setter
+    def session_folder(self, value: str) -> None:
+        self._set("sessions/last_folder", str(value))
+
     # ---- first run --------------------------------------------------------------------------
 
     @property

@@ -283,7 +283,7 @@ class SlicePane(QWidget):
         self.slider.setValue(n // 2)
         self.slider.setPageStep(8)  # one 200 µm grid plane
         self.position = QLabel(self)
-        self.position.setMinimumWidth(110)
+        self.position.setMinimumWidth(90)
         self._index = n // 2
         self._dirty = True
         self.render_count = 0
@@ -315,6 +315,7 @@ class SlicePane(QWidget):
             self._index = index
             self._dirty = True
             self.canvas.update()
+            self._rehover()
         if self.slider.value() != index:
             self.slider.blockSignals(True)
             self.slider.setValue(index)
@@ -356,13 +357,21 @@ class SlicePane(QWidget):
             self._dirty = True
             self._update_position()
             self.canvas.update()
+            self._rehover()
             self.sliceChanged.emit(value)
 
     def _on_pressed(self, row: float, col: float) -> None:
         self.clicked.emit(self.plane.point(self._index, row, col))
 
     def _on_hovered(self, pos) -> None:
+        self._hover_pos = pos
         self.hovered.emit(None if pos is None else self.plane.point(self._index, *pos))
+
+    def _rehover(self) -> None:
+        """The slice moved under a resting mouse (keys, wheel, another pane): the point under
+        the mouse is a new one, so say it (the status bar's hover text follows)."""
+        if getattr(self, "_hover_pos", None) is not None:
+            self.hovered.emit(self.plane.point(self._index, *self._hover_pos))
 
 
 class SlicePanes(QWidget):

@@ -10,13 +10,16 @@ whoever finds the network state out only writes it into the state.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QStatusBar, QToolButton, QWidget
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QStatusBar, QToolButton,
+                               QWidget)
 
 from allen_viewer.gui.workers import RequestChannel
 from allen_viewer.state import ViewerState
 
-STATUS_WIDTH_FRACTION = 0.45
-"""Status-bar messages are elided to this fraction of the window width (hover info gets the rest)."""
+STATUS_WIDTH_FRACTION = 0.35
+"""Status-bar messages are elided to this fraction of the window width (the whole text in
+their tool tip); what is under the mouse gets the rest, in its own field (:class:`HoverLabel`):
+at 0.45 a structure's name, the position and three values did not fit beside it at 1600 px."""
 
 
 class MessageBanner(QFrame):
@@ -100,6 +103,41 @@ class TaskIndicator(QWidget):
             self.bar.setFormat(f"{done / 1e6:.1f} MB")
 
 
+class HoverLabel(QLabel):
+    """The status bar's own field for what is under the mouse (issue 25): it takes the width
+    the permanent message leaves (never its minimum text width, which would push the two into
+    each other), elides its text to that width and keeps the whole text in :meth:`text` and the
+    tool tip."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(40)
+        self._full = ""
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt override
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    @property
+    def shown_text(self) -> str:
+        """The text as drawn (elided to the field's width)."""
+        return super().text()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(10, self.width() - 4)
+        super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, width))
+
+
 class WindowStatusBar(QObject):
     """The widgets of a window's status bar (see the module docstring).
 
@@ -116,9 +154,8 @@ class WindowStatusBar(QObject):
         self.state = state
         self.network_detail = ""
         self.text = ""
-        self.hover_label = QLabel("")
+        self.hover_label = HoverLabel()
         self.hover_label.setObjectName("hoverInfo")
-        self.hover_label.setTextFormat(Qt.TextFormat.PlainText)
         self.message_label = QLabel("")
         self.message_label.setObjectName("statusMessage")
         self.message_label.setTextFormat(Qt.TextFormat.PlainText)  # messages may quote server text

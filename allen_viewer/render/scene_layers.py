@@ -27,15 +27,18 @@ from allen_viewer.atlas.reference_space import ANNOTATION_SHAPE, ANNOTATION_SPAC
 from allen_viewer.render.cuts import CutAway
 from allen_viewer.render.layers import OUTLINE_COLOR, add_outline
 from allen_viewer.render.slice_images import PLANES, SliceLayers
-from allen_viewer.render.structure_style import (DEFAULT_SURFACE_OPACITY, DIMMED_FRACTION, HIGHLIGHT_OPACITY,
+from allen_viewer.render.structure_style import (DEFAULT_SURFACE_OPACITY, HIGHLIGHT_OPACITY,
                                                shown_opacity)
 
 STRUCTURE_OPACITY = DEFAULT_SURFACE_OPACITY
 STRUCTURE_HIGHLIGHT_OPACITY = HIGHLIGHT_OPACITY
-STRUCTURE_DIMMED_OPACITY = DEFAULT_SURFACE_OPACITY * DIMMED_FRACTION
+STRUCTURE_DIMMED_OPACITY = shown_opacity(DEFAULT_SURFACE_OPACITY, False, True)
 CURSOR_COLOR = (1.0, 0.25, 0.25)
-CURSOR_HALF_LENGTH_UM = 400.0
-CURSOR_RADIUS_UM = 60.0
+CURSOR_HALF_LENGTH_UM = 700.0
+"""Each arm of the 3-D cursor (issue 25: at 400 µm, with 3 px lines, it vanished among dense
+spheres; 1.4 mm arms reach out of a cluster of 200 µm voxels and show where it is)."""
+CURSOR_RADIUS_UM = 90.0
+CURSOR_LINE_WIDTH = 5
 CUT_FACE_OPACITY = 0.30
 """Opacity of the outline's cut face (the outline itself is 0.12)."""
 
@@ -261,7 +264,8 @@ class StructuresLayer(SceneLayer):
 
 
 class CursorLayer(SceneLayer):
-    """A 3-D crosshair: three 800 µm lines and a 60 µm sphere, in red; never cut, never picked."""
+    """A 3-D crosshair: three 1.4 mm lines (:data:`CURSOR_LINE_WIDTH` px) and a 90 µm sphere, in
+    red; never cut, never picked."""
 
     def __init__(self, plotter: pv.BasePlotter):
         super().__init__(plotter)
@@ -285,7 +289,7 @@ class CursorLayer(SceneLayer):
                          c - (0, 0, h), c + (0, 0, h)])
         cross = pv.PolyData(segs, lines=np.array([2, 0, 1, 2, 2, 3, 2, 4, 5]))
         self._actors.append(self.plotter.add_mesh(
-            cross, color=CURSOR_COLOR, line_width=3, lighting=False, name="cursor_lines",
+            cross, color=CURSOR_COLOR, line_width=CURSOR_LINE_WIDTH, lighting=False, name="cursor_lines",
             reset_camera=False, pickable=False, render=False))
         self._actors.append(self.plotter.add_mesh(
             pv.Sphere(radius=CURSOR_RADIUS_UM, center=c, theta_resolution=16, phi_resolution=16),

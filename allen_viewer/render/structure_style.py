@@ -13,7 +13,9 @@ The rule, in order:
 
 Opacity: the user's choice, else :data:`DEFAULT_SURFACE_OPACITY`.  While one structure is
 highlighted (selected in the tree) it is drawn at least :data:`HIGHLIGHT_OPACITY` opaque
-and the others at :data:`DIMMED_FRACTION` of their own opacity.
+and the others at :data:`DIMMED_FRACTION` of their own opacity, but never below
+:data:`DIMMED_FLOOR` (nor above their own): a ticked structure stays plainly visible while
+another is selected (issue 25; at 0.4 x 0.30 = 0.12 a ticked surface all but vanished).
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ HIGHLIGHT_OPACITY = 0.40
 stands out above the default 0.30 with the others dimmed (0.75 before covered CP's spheres)."""
 DIMMED_FRACTION = 0.4
 """Other surfaces keep this fraction of their opacity while one is highlighted (0.30 -> 0.12)."""
+DIMMED_FLOOR = 0.22
+"""A dimmed surface keeps at least this opacity (or its own, if lower)."""
 OPACITY_CHOICES = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
 """The opacities the structure tree's menu offers."""
 
@@ -48,9 +52,10 @@ def surface_opacity(style=None) -> float:
 
 def shown_opacity(base: float, highlighted: bool, another_highlighted: bool) -> float:
     """The opacity a surface of opacity ``base`` is drawn with: highlighted, at least
-    :data:`HIGHLIGHT_OPACITY`; while another is highlighted, :data:`DIMMED_FRACTION` of it."""
+    :data:`HIGHLIGHT_OPACITY`; while another is highlighted, :data:`DIMMED_FRACTION` of it,
+    floored at :data:`DIMMED_FLOOR` (never above ``base``)."""
     if highlighted:
         return max(float(base), HIGHLIGHT_OPACITY)
     if another_highlighted:
-        return float(base) * DIMMED_FRACTION
+        return min(float(base), max(float(base) * DIMMED_FRACTION, DIMMED_FLOOR))
     return float(base)

@@ -18,7 +18,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Container, Iterable
 
 from allen_viewer.errors import CorruptData, UnknownExperiment, UnknownGene
 from allen_viewer.sanitize import clean_text
@@ -172,7 +172,7 @@ class GeneIndex:
     """Search over all experiments.
 
     Queries are case-insensitive.  :meth:`search` is the type-ahead entry point; it ranks
-    exact symbol matches first, then symbol prefixes (shorter symbols first), then Entrez
+    exact symbol matches first, then symbol prefixes (:func:`prefix_rank`), then Entrez
     or experiment ids, then gene-name word matches.
     """
 
@@ -229,8 +229,14 @@ class GeneIndex:
         rows = [r for r in self._prefix_rows(key) if key in (self.experiments[r].symbol.lower(), self.experiments[r].alias.lower())]
         return [self.experiments[r] for r in sorted(set(rows))]
 
-    def search(self, text: str, limit: int = 50, plane: str | None = None) -> list[Experiment]:
-        """Type-ahead search by symbol prefix, exact symbol, Entrez id, experiment id or name words."""
+    def search(self, text: str, limit: int = 50, plane: str | None = None,
+               available: Container[int] | None = None) -> list[Experiment]:
+        """Type-ahead search by symbol prefix, exact symbol, Entrez id, experiment id or name words.
+
+        Prefix matches are ranked by what a user most likely means (:func:`prefix_rank`):
+        symbol prefixes before old-alias prefixes, then the experiments in ``available``
+        (ids whose grid opens without a download: embedded, cached), then coronal
+        experiments, then shorter symbols, then alphabetically."""
         q = text.strip().rstrip("*").lower()
         if not q:
             return []
@@ -250,7 +256,7 @@ class GeneIndex:
             take(self._by_entrez.get(n, []))
         prefix = self._prefix_rows(q)
         take(r for r in prefix if q in (self.experiments[r].symbol.lower(), self.experiments[r].alias.lower()))
-        take(sorted(prefix, key=lambda r: (len(self.experiments[r].symbol), self.experiments[r].symbol.lower(), r)))
+        take(sorted(prefix, key=lambda r: prefix_rank(self.experiments[r], q, available)))
         words = _WORD.findall(q)
         if words and len(ranked) < limit:
             take(self._name_word_rows(words))
@@ -305,6 +311,15 @@ class GeneIndex:
             if s not in out:
                 out.append(s)
         return out[:n]
+
+
+def prefix_rank(exp: Experiment, prefix: str, available: Container[int] | None = None) -> tuple:
+    """The sort key of a prefix match of ``prefix`` (lower case) in :meth:`GeneIndex.search`:
+    a symbol prefix before an old-alias prefix, available without a download (``exp.id`` in
+    ``available``) before not, coronal before sagittal, shorter symbol before longer, then
+    the symbol alphabetically and the id."""
+    return (not exp.symbol.lower().startswith(prefix), not (available is not None and exp.id in available),
+            exp.plane != "coronal", len(exp.symbol), exp.symbol.lower(), exp.id)
 
 
 def pick_default(candidates: list[Experiment]) -> Experiment:

@@ -192,6 +192,7 @@ def test_window_click_shows_the_section_and_menu_offers_both(qtbot, allen_env, t
     number, col, row = fake_sections.expected_pixel("coronal", *um)
     assert blocker.args[0].section_number == number
     assert dock.panel.view.marker_pixel() == pytest.approx((col / 16, row / 16))
+    rect = canvas.image_rect()  # the panes gave the opened dock its width (issue 25): read it again
     canvas.customContextMenuRequested.emit(QPoint(int(rect.x() + rect.width() * 0.6),
                                                   int(rect.y() + rect.height() * 0.5)))
     menu = canvas._section_menu
