@@ -1,0 +1,70 @@
+"""SIGINT and SIGTERM end every command and the viewer the same way (docs/reliability.md).
+
+The rule: a signal becomes an exception at the point the program is at, so every
+``with`` block on the way out runs (the atomic writer removes its temporary file, a
+movie's encoder is closed) and the command ends with one line and exit status 128 + the
+signal number: ``allen-viewer: interrupted`` (SIGINT, 130) or ``allen-viewer: terminated``
+(SIGTERM, 143).
+
+* :func:`install` (the CLI, once in ``main``): SIGTERM raises :class:`Interrupted`, as
+  SIGINT raises ``KeyboardInterrupt``;
+* :func:`exit_status` / :func:`message`: the status and the line for either exception;
+* the viewer's event loop (Qt) cannot take an exception from a signal handler (it would be
+  printed from inside a Qt slot and lost): :func:`on_signal` instead calls a callback that
+  records the signal and asks the window to close (:mod:`allen_viewer.gui.app`).
+
+Qt-free; the API is these four names.
+"""
+from __future__ import annotations
+
+import signal
+from typing import Callable
+
+NAMES = {int(signal.SIGINT): "interrupted", int(signal.SIGTERM): "terminated"}
+
+
+class Interrupted(BaseException):
+    """A signal (SIGTERM; SIGINT is Python's ``KeyboardInterrupt``) ended the command.
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so ``except Exception`` blocks on the
+    way out do not swallow it."""
+
+    def __init__(self, signum: int):
+        super().__init__(NAMES.get(int(signum), f"signal {int(signum)}"))
+        self.signum = int(signum)
+
+
+def _raise(signum, _frame) -> None:
+    raise Interrupted(signum)
+
+
+def install() -> None:
+    """SIGTERM raises :class:`Interrupted` in the main thread (SIGINT keeps raising
+    ``KeyboardInterrupt``).  Only from the main thread; elsewhere nothing is changed."""
+    try:
+        signal.signal(signal.SIGTERM, _raise)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread (main() called from a test's worker thread)
+        pass
+
+
+def exit_status(exc: BaseException | int) -> int:
+    """128 + the signal number: 130 for SIGINT (``KeyboardInterrupt``), 143 for SIGTERM."""
+    signum = exc if isinstance(exc, int) else getattr(exc, "signum", int(signal.SIGINT))
+    return 128 + int(signum)
+
+
+def message(exc: BaseException | int) -> str:
+    """``interrupted`` (SIGINT) or ``terminated`` (SIGTERM): the word of the one line."""
+    signum = exc if isinstance(exc, int) else getattr(exc, "signum", int(signal.SIGINT))
+    return NAMES.get(int(signum), f"signal {int(signum)}")
+
+
+def on_signal(callback: Callable[[int], None]) -> None:
+    """SIGINT and SIGTERM call ``callback(signum)`` instead of raising (an event loop's way:
+    the callback records the signal and quits the loop)."""
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda signum, _frame: callback(int(signum)))
+    except ValueError:
+        pass
