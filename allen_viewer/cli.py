@@ -264,6 +264,10 @@ def _scene_export(args):
     the brain outline, as a namespace."""
     from types import SimpleNamespace
 
+    from allen_viewer import signals
+
+    with signals.deferred():  # Ctrl-C inside VTK's initialisation would abort, not end cleanly
+        import pyvista  # noqa: F401
     from allen_viewer.export.image import image_session
     from allen_viewer.render.meshes import brain_outline
 

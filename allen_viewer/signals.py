@@ -13,12 +13,18 @@ signal number: ``allen-viewer: interrupted`` (SIGINT, 130) or ``allen-viewer: te
   printed from inside a Qt slot and lost): :func:`on_signal` instead calls a callback that
   records the signal and asks the window to close (:mod:`allen_viewer.gui.app`).
 
-Qt-free; the API is these four names.
+* :func:`deferred`: a block during which a signal is held and raised once the block ends;
+  around imports of compiled libraries (Qt, VTK, ffmpeg's wrapper), where an exception in
+  the middle of their initialisation aborts the interpreter (``Fatal Python error:
+  libshiboken/signature``, a segmentation fault) instead of ending it cleanly.
+
+Qt-free; the API is these five names.
 """
 from __future__ import annotations
 
+import contextlib
 import signal
-from typing import Callable
+from typing import Callable, Iterator
 
 NAMES = {int(signal.SIGINT): "interrupted", int(signal.SIGTERM): "terminated"}
 
@@ -68,3 +74,25 @@ def on_signal(callback: Callable[[int], None]) -> None:
             signal.signal(sig, lambda signum, _frame: callback(int(signum)))
     except ValueError:
         pass
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM during the block; a signal that came is raised at its end, through
+    the handler in place before (so ``KeyboardInterrupt``/:class:`Interrupted` then)."""
+    caught: list[int] = []
+    sigs = (signal.SIGINT, signal.SIGTERM)
+    try:
+        before = {sig: signal.getsignal(sig) for sig in sigs}
+        for sig in sigs:
+            signal.signal(sig, lambda signum, _frame: caught.append(int(signum)))
+    except ValueError:  # not the main thread: signals are not delivered here anyway
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        if caught:
+            signal.raise_signal(caught[0])
