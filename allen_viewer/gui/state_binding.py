@@ -311,6 +311,8 @@ def open_session_file(window, path) -> bool:
     except AllenViewerError as exc:
         window.show_error(f"Could not open the session: {exc}")
         return False
+    if window.banner.kind == "error" and window.banner.text.startswith("Could not open the session"):
+        window.banner.hide()  # the failure it reported is over: this open worked
     window.show_status(f"Opened the session {path}.")
     return True
 

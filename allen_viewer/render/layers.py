@@ -68,6 +68,9 @@ from vtkmodules.vtkRenderingCore import (
 from allen_viewer.expression.compare import both_have_data, compare_values
 from allen_viewer.expression.grid import ExpressionGrid
 from allen_viewer.formats.grid_file import GRID_SHAPE, GRID_SPACING_UM
+from allen_viewer.render.vtk_output import route_vtk_output
+
+route_vtk_output()  # VTK's messages to a logger, never to the user's stderr
 
 DEFAULT_THRESHOLD = 1.0
 """Default energy threshold: voxels with energy below it are not drawn.  Energy is Allen's
@@ -444,7 +447,9 @@ class PointLayer:
         self._apply_display()
 
     def _apply_display(self) -> None:
-        visible = self._has_content
+        # nothing drawn (a threshold above the maximum, no data): no actor, so no lookup
+        # table, and a colour bar without one is a VTK error on every render: not shown
+        visible = self._has_content and self.scalar_bar.GetLookupTable() is not None
         self.title_actor.SetInput(self._title() if visible else "")
         self.title_actor.SetVisibility(visible)
         self.scalar_bar.SetVisibility(visible)
