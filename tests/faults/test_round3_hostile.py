@@ -357,16 +357,21 @@ def test_an_export_that_draws_nothing_prints_only_its_own_line(tmp_path, argv):
     assert out.is_file()
 
 
-def test_a_screenshot_that_draws_nothing_prints_only_its_own_line(tmp_path):
+@pytest.mark.parametrize("case", ["pinned-1e308", "compared-with-itself"])
+def test_a_screenshot_that_draws_nothing_prints_only_its_own_line(tmp_path, case):
     if not os.environ.get("DISPLAY"):
         pytest.skip("needs a display (the suite runs under xvfb-run)")
-    session = tmp_path / "s.json"
-    d = _session()
-    d["display"]["threshold"] = 1e308
-    d["display"]["threshold_pinned"] = True
-    session.write_text(json.dumps(d), encoding="utf-8")
     shot = tmp_path / "shot.png"
-    r = _cli("--offline", "--session", session, "--screenshot", shot, timeout=600)
+    if case == "pinned-1e308":
+        session = tmp_path / "s.json"
+        d = _session()
+        d["display"]["threshold"] = 1e308
+        d["display"]["threshold_pinned"] = True
+        session.write_text(json.dumps(d), encoding="utf-8")
+        argv = ("--session", session)
+    else:  # the difference pane draws nothing
+        argv = ("--gene", "71717084", "--compare", "71717084")
+    r = _cli("--offline", *argv, "--screenshot", shot, timeout=600)
     assert r.returncode == 0, r.stderr
     assert r.stderr == "", r.stderr
     assert shot.is_file()
