@@ -7,7 +7,8 @@ signal number: ``allen-viewer: interrupted`` (SIGINT, 130) or ``allen-viewer: te
 (SIGTERM, 143).
 
 * :func:`install` (the CLI, once in ``main``): SIGTERM raises :class:`Interrupted`, as
-  SIGINT raises ``KeyboardInterrupt``;
+  SIGINT raises ``KeyboardInterrupt``; a signal the process inherited as ignored (a
+  shell's background job ignores SIGINT) stays ignored, here and in :func:`on_signal`;
 * :func:`exit_status` / :func:`message`: the status and the line for either exception;
 * the viewer's event loop (Qt) cannot take an exception from a signal handler (it would be
   printed from inside a Qt slot and lost): :func:`on_signal` instead calls a callback that
@@ -48,8 +49,10 @@ def install() -> None:
     """SIGTERM raises :class:`Interrupted` in the main thread (SIGINT keeps raising
     ``KeyboardInterrupt``).  Only from the main thread; elsewhere nothing is changed."""
     try:
-        signal.signal(signal.SIGTERM, _raise)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if signal.getsignal(signal.SIGTERM) != signal.SIG_IGN:  # an ignored signal stays ignored
+            signal.signal(signal.SIGTERM, _raise)
+        if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:  # (a shell's background job: `cmd &`)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
     except ValueError:  # not the main thread (main() called from a test's worker thread)
         pass
 
@@ -71,7 +74,8 @@ def on_signal(callback: Callable[[int], None]) -> None:
     the callback records the signal and quits the loop)."""
     try:
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda signum, _frame: callback(int(signum)))
+            if signal.getsignal(sig) != signal.SIG_IGN:
+                signal.signal(sig, lambda signum, _frame: callback(int(signum)))
     except ValueError:
         pass
 
