@@ -147,6 +147,53 @@ def library(ontology, gene_index) -> Library:
     return build_library(root, layout, rows, chunk=3)
 
 
+@pytest.fixture(scope="module")
+def packed(ontology, gene_index, tmp_path_factory) -> Path:
+    """An intact library (two real grids, three GENERATED rows, a last_sync.json) to copy."""
+    layout = make_layout(ontology)
+    root = tmp_path_factory.mktemp("packed") / "library"
+    rows = []
+    for exp_id in (PDYN, NRP1):
+        g = real_grid(gene_index, exp_id)
+        rows.append((exp_id, g.experiment.symbol, g.experiment.plane,
+                     layout.columns(np.where(g.has_data, g.energy, np.nan))))
+    rng = np.random.default_rng(5)
+    for k in range(3):  # GENERATED rows
+        rows.append((920000 + k, f"Gen{k}", "coronal", rng.gamma(2.0, 3.0, layout.n_voxels).astype(np.float32)))
+    build_library(root, layout, rows, chunk=3)
+    (root / LAST_SYNC).write_text(json.dumps(_valid_last_sync()), encoding="utf-8")
+    return root
+
+
+LIBRARY_FILES = ("manifest.json", "last_sync.json", "voxels.npy", "segments.npy", "rows.bin", "runs.i32",
+                 "energy.f16", "seg_count.u16", "seg_energy.f32", "seg_q.f32", "seg_q2.f32", "seg_density.f32")
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(LIBRARY_FILES),
+       content=st.binary(max_size=600) | JSON.map(lambda v: json.dumps(v).encode()))
+def test_property_any_library_file_replaced_by_anything_is_named_or_read(packed, gene_index, name, content):
+    import shutil
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "library"
+        shutil.copytree(packed, root)
+        (root / name).write_bytes(content)
+        lib = Library(root)
+        try:
+            from allen_viewer.library.integrity import full_problems
+
+            full_problems(lib.refresh())
+        except AllenViewerError as exc:
+            assert "\n" not in str(exc)
+        status = library_status(Library(root), gene_index)  # never raises: damage is named in it
+        for key in ("damage", "last_sync_damage"):
+            assert "\n" not in status.get(key, "")
+        if name == LAST_SYNC and content.strip():
+            assert "damage" not in status  # the store itself is intact
+
+
 @pytest.mark.parametrize("content", ["[1, 2, 3]", '"a string"', "null", '{"requested_ids": "many"}',
                                      '{"finished_utc": "x", "requested_ids": [1.5], "failed": {}, "stopped": null}',
                                      '{"finished_utc": "x", "requested_ids": [], "failed": [], "stopped": 7}',
