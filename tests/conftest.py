@@ -126,6 +126,8 @@ def pytest_configure(config):
         os.environ[name] = str(folder)
     os.environ["ALLEN_API_URL"] = CLOSED_PORT_URL
     os.environ["ALLEN_DOWNLOAD_URL"] = CLOSED_PORT_URL + "/informatics-archive/current-release"
+    # hypothesis keeps its files here, not in a .hypothesis folder of the checkout
+    os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = str(_ISOLATED_ROOT / "hypothesis")
     import site
 
     allowed = [_ISOLATED_ROOT, Path(tempfile.gettempdir()), Path(str(config.rootpath)), Path(sys.prefix),

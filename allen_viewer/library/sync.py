@@ -382,7 +382,7 @@ def library_status(library: Library, index: GeneIndex, cache: Cache | None = Non
         try:
             library.refresh()
             problems = full_problems(library)
-        except CorruptData as exc:  # the manifest, layout or tables: named in the message
+        except (CorruptData, LibraryError) as exc:  # the manifest, layout or tables (or another format): named
             status["damage"] = str(exc)
         else:
             if problems:

@@ -80,7 +80,7 @@ def _valid_last_sync() -> dict:
             "stopped": None, "requested": 2}
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=JSON, key=st.sampled_from(LAST_SYNC_KEYS + ("<whole>",)))
 def test_property_last_sync_any_shape_is_refused_in_one_line_or_read(value, key):
     record = value if key == "<whole>" else {**_valid_last_sync(), key: value}
@@ -99,7 +99,7 @@ def test_property_last_sync_any_shape_is_refused_in_one_line_or_read(value, key)
             assert all(isinstance(i, int) for i in got["requested_ids"]) and isinstance(got["failed"], dict)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=JSON, key=st.sampled_from(MANIFEST_KEYS + ("<whole>",)))
 def test_property_manifest_any_shape_is_refused_in_one_line(value, key):
     base = {"format": 1, "rows": 0, "runs": 0, "n_voxels": 10, "n_segments": 1, "annotation_sha256": "0" * 64,
@@ -117,7 +117,7 @@ def test_property_manifest_any_shape_is_refused_in_one_line(value, key):
             pytest.fail("a library without its layout files opened")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=JSON, key=st.sampled_from(("cursor_um", "visible_structures", "display", "camera", "experiment",
                                         "structure_styles", "<whole>")))
 def test_property_session_any_shape_is_refused_in_one_line_or_read(value, key):
@@ -169,7 +169,7 @@ LIBRARY_FILES = ("manifest.json", "last_sync.json", "voxels.npy", "segments.npy"
                  "energy.f16", "seg_count.u16", "seg_energy.f32", "seg_q.f32", "seg_q2.f32", "seg_density.f32")
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=120, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(name=st.sampled_from(LIBRARY_FILES),
        content=st.binary(max_size=600) | JSON.map(lambda v: json.dumps(v).encode()))
