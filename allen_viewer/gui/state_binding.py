@@ -267,6 +267,8 @@ class StateBinding(QObject):
         self.state.display.threshold = float(value)
 
     def _on_outline(self) -> None:
+        if getattr(self.window, "_closing", False):  # the outline arrived after the window closed (a
+            return  # screenshot run ended by Ctrl-C): its scene is gone, nothing to pose
         camera = self._todo.pop("camera", None)
         if camera is None:
             if self._preset_pose is None:  # the window's first fit of the brain: the oblique preset

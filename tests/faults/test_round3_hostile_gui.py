@@ -52,26 +52,41 @@ def test_ctrl_c_during_a_screenshot_run_is_one_line_and_130(qtbot, window, tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
-def test_ctrl_c_in_the_terminal_of_an_idle_window_closes_it(qtbot, window, tmp_path):
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
+IDLE_THEN_CTRL_C = """
+import os, signal, sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from allen_viewer import cli
+from allen_viewer.gui.app import ensure_app
+from allen_viewer.gui.main_window import MainWindow
 
-    from allen_viewer.gui.main_window import MainWindow
+app = ensure_app()
+poll = QTimer()
+poll.setInterval(100)
 
-    poll = QTimer()
-    poll.setInterval(100)
+def when_idle():  # the window shows its gene and is idle: Ctrl-C, as the terminal would send it
+    for w in QApplication.topLevelWidgets():
+        if isinstance(w, MainWindow) and w.isVisible() and w.grid is not None and not w.is_busy():
+            poll.stop()
+            os.kill(os.getpid(), signal.SIGINT)
 
-    def when_idle() -> None:  # the new window has its gene and is idle: press Ctrl-C
-        for w in QApplication.topLevelWidgets():
-            if isinstance(w, MainWindow) and w is not window and w.isVisible() and w.grid is not None \
-                    and not w.is_busy():
-                poll.stop()
-                signal.raise_signal(signal.SIGINT)
+poll.timeout.connect(when_idle)
+QTimer.singleShot(0, poll.start)
+sys.exit(cli.main(["--offline", "--gene", "Pdyn"]))
+"""
 
-    poll.timeout.connect(when_idle)
-    code, err = _main(["--offline", "--gene", "Pdyn"], poll.start)
-    poll.stop()
-    assert code == 130, err
-    assert err.strip().splitlines()[-1] == "allen-viewer: interrupted" and "Traceback" not in err, err
-    assert not [w for w in QApplication.topLevelWidgets()
-                if isinstance(w, MainWindow) and w is not window and w.isVisible()]
+
+def test_ctrl_c_in_the_terminal_of_an_idle_window_closes_it(tmp_path):
+    """In a child process: the window's application quits for good, as the real one does."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    settings = tmp_path / "settings.ini"
+    env = dict(os.environ, ALLEN_VIEWER_SETTINGS=str(settings), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    r = subprocess.run([sys.executable, "-c", IDLE_THEN_CTRL_C], env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 130, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == "allen-viewer: interrupted" and "Traceback" not in r.stderr, r.stderr
+    assert "71717084" in settings.read_text(encoding="utf-8")  # closed as a window closes: its settings saved
