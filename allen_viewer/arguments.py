@@ -89,6 +89,10 @@ def check_arguments(args) -> None:
         if isinstance(value, float) and (value < least or (most is not None and value > most)):
             span = f"at least {least:g}" if most is None else f"between {least:g} and {most:g}"
             raise AllenViewerError(f"{flag} must be {span}, not {value:g}.")
+    if isinstance(getattr(args, "threshold", None), float):  # 1e308: above every energy, not an overflow
+        from allen_viewer.state import MAX_THRESHOLD
+
+        args.threshold = min(args.threshold, MAX_THRESHOLD)
 
 
 def read_text_list(path: Path | str, what: str) -> str:

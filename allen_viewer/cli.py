@@ -7,6 +7,7 @@ file) prints one line ``allen-viewer: error: ...`` and exits 1; a traceback mean
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
@@ -109,9 +110,14 @@ def cmd_fetch(args) -> int:
 
 
 def cmd_info(args) -> int:
+    from allen_viewer.errors import NotDownloaded
+
     data = _data()
     exp = _pick(data, args.experiment)
-    grid = data.load_grid(exp)
+    try:
+        grid = data.load_grid(exp)
+    except NotDownloaded as exc:  # what the gene index knows, and how to get the grid
+        return _print_index_info(exp, exc.how)
     cov = grid.coverage()
     rows = [
         ("experiment id", exp.id),
@@ -130,6 +136,24 @@ def cmd_info(args) -> int:
                         "voxels with data; left = ML 0-28, right = ML 29-57)"),
         ("energy", f"in the brain: min {cov['energy_min']:.3g}, mean {cov['energy_mean']:.3g}, "
                    f"max {cov['energy_max']:.3g}"),
+        ("Allen page", f"https://mouse.brain-map.org/experiment/show/{exp.id}"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def _print_index_info(exp, how: str) -> int:
+    """``info`` of an experiment whose grid is not downloaded and cannot be now: the gene
+    index's fields, and that line saying how to get the grid (exit 0)."""
+    rows = [
+        ("experiment id", exp.id),
+        ("gene", f"{exp.symbol}" + (f" (formerly {exp.alias})" if exp.alias else "")),
+        ("gene name", exp.name or "-"),
+        ("Entrez id", exp.entrez_id if exp.entrez_id is not None else "-"),
+        ("plane", exp.plane),
+        ("grid", f"not downloaded yet: {how}"),
         ("Allen page", f"https://mouse.brain-map.org/experiment/show/{exp.id}"),
     ]
     width = max(len(k) for k, _ in rows)
@@ -310,6 +334,10 @@ def _scene_export(args):
     the brain outline, as a namespace."""
     from types import SimpleNamespace
 
+    from allen_viewer import signals
+
+    with signals.deferred():  # Ctrl-C inside VTK's initialisation would abort, not end cleanly
+        import pyvista  # noqa: F401
     from allen_viewer.export.image import image_session
     from allen_viewer.render.meshes import brain_outline
 
@@ -679,7 +707,76 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _robust_streams() -> None:
+    """Text that the terminal's encoding cannot show (PYTHONIOENCODING=ascii and a non-ASCII
+    file name) is written escaped (``\\u00e9``), never a UnicodeEncodeError after the work."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
+def _stdout_failure() -> OSError | None:
+    """Flush standard output; the error when it cannot take the text (a closed pipe, a full
+    disk), after which it is pointed at the null device so Python's own flush at exit stays
+    quiet."""
+    try:
+        sys.stdout.flush()
+        return None
+    except OSError as exc:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+        return exc
+
+
+def _stdout_status(code: int) -> int:
+    """``code``, unless standard output failed: a reader that stopped early (``| head -1``)
+    ends the command quietly with 141 (as SIGPIPE would); any other failure (``> /dev/full``)
+    is one line and exit 1."""
+    exc = _stdout_failure()
+    if exc is None:
+        return code
+    if isinstance(exc, BrokenPipeError):
+        return 141
+    print(f"{PROG}: error: cannot write to standard output ({exc.strerror or exc})", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    from allen_viewer import signals
+
+    _robust_streams()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signals.install()
+    try:
+        return _stdout_status(_main(argv))
+    except BrokenPipeError:
+        return _stdout_status(141)
+    except OSError as exc:  # raised while printing: standard output (every file the commands write turns its
+        # OSError into one line naming the file, export/paths.py), or else a bug shown as such
+        if exc.errno not in (errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EDQUOT) or exc.filename is not None:
+            raise
+        _stdout_failure()
+        print(f"{PROG}: error: cannot write to standard output ({exc.strerror or exc})", file=sys.stderr)
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            try:
+                signal.signal(sig, handler)
+            except (ValueError, TypeError):
+                pass
+
+
+def _main(argv: list[str] | None = None) -> int:
+    from allen_viewer import signals
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.screenshot and not args.gene and not args.session:
@@ -702,9 +799,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"{PROG}: error: {clean_text(exc, 1000)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, signals.Interrupted) as exc:  # one line, 130 or 143 (allen_viewer/signals.py)
+        print(f"{PROG}: {signals.message(exc)}", file=sys.stderr)
+        return signals.exit_status(exc)
     finally:  # --offline lasts for this command only (main() is also called in-process)
         if previous_offline is None:
             os.environ.pop("ALLEN_VIEWER_OFFLINE", None)

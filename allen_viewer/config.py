@@ -22,11 +22,40 @@ DEFAULT_DOWNLOAD_URL = "https://download.alleninstitute.org/informatics-archive/
 
 
 def api_url() -> str:
-    return os.environ.get("ALLEN_API_URL", DEFAULT_API_URL).rstrip("/")
+    return _checked_url("ALLEN_API_URL", DEFAULT_API_URL)
 
 
 def download_url() -> str:
-    return os.environ.get("ALLEN_DOWNLOAD_URL", DEFAULT_DOWNLOAD_URL).rstrip("/")
+    return _checked_url("ALLEN_DOWNLOAD_URL", DEFAULT_DOWNLOAD_URL)
+
+
+def _checked_url(name: str, default: str) -> str:
+    """The environment's URL ``name``: an http(s) URL with a host, else one
+    :class:`~allen_viewer.errors.AllenViewerError` line naming the variable (credentials
+    in it masked), never a ``ValueError`` from deep inside a request."""
+    import urllib.parse
+
+    url = os.environ.get(name, default).strip().rstrip("/")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 -- a port that is not a number raises here
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        why = "" if ok else "not an http:// or https:// address with a host"
+    except ValueError as exc:
+        ok, why = False, str(exc)
+    if not ok:
+        from allen_viewer.errors import AllenViewerError
+        from allen_viewer.sanitize import clean_text
+
+        raise AllenViewerError(f"{name}={clean_text(url, 120)!r} is not a usable address ({why}); fix or unset it.")
+    return url
+
+
+def public_url(url: str) -> str:
+    """``url`` as it may be written into a file or printed: user name and password masked."""
+    from allen_viewer.sanitize import mask_credentials
+
+    return mask_credentials(url)
 
 
 def offline() -> bool:

@@ -17,7 +17,7 @@ from allen_viewer import config
 from allen_viewer.api.client import AllenClient
 from allen_viewer.atlas.ontology import Ontology
 from allen_viewer.atlas.reference_space import ANNOTATION_SHAPE, ReferenceSpace, read_nrrd_volume
-from allen_viewer.errors import AllenViewerError, CorruptData
+from allen_viewer.errors import AllenViewerError, CorruptData, NotDownloaded, Offline
 from allen_viewer.expression.grid import ExpressionGrid, load_grid
 from allen_viewer.store.cache import Cache
 from allen_viewer.store.gene_index import Experiment, GeneIndex
@@ -100,8 +100,27 @@ class AtlasData:
                   cancel: Cancel | None = None) -> ExpressionGrid:
         """The expression grid of an experiment (id, symbol or Experiment), fetched if needed."""
         exp = query if isinstance(query, Experiment) else self.experiment(query)
-        path = self.grid_store.zip_path(exp.id, progress=progress, cancel=cancel)
+        where = self.locate(exp.id)
+        try:
+            path = self.grid_store.zip_path(exp.id, progress=progress, cancel=cancel)
+        except NotDownloaded:
+            raise
+        except Offline as exc:
+            if where != "remote":
+                raise
+            raise self.not_downloaded(exp, str(exc)) from None
         return load_grid(path, exp, source=self.locate(exp.id))
+
+    def not_downloaded(self, exp: Experiment, reason: str = "") -> NotDownloaded:
+        """The error for ``exp``'s grid, neither embedded nor cached, when the network cannot be
+        used: offline mode or ``reason`` (the network failure, its first sentence)."""
+        try:
+            default = self.gene_index.resolve(exp.symbol).id == exp.id
+        except AllenViewerError:
+            default = False
+        first = reason.split(". ")[0].rstrip(".")
+        return NotDownloaded(exp.symbol, exp.id, config.offline(), first[:1].lower() + first[1:],
+                             fetch_query=exp.symbol if default else str(exp.id))
 
     def refresh_gene_index(self, progress: Progress | None = None) -> GeneIndex:
         """Fetch the full experiment list from the Allen API and keep it in the cache."""

@@ -54,6 +54,24 @@ class Offline(AllenViewerError):
     """The network cannot be used: offline mode is on, or the host cannot be reached."""
 
 
+class NotDownloaded(Offline):
+    """An experiment whose grid is neither embedded nor cached, while the network cannot be
+    used (offline mode, or no connection): names the gene and experiment and how to get it.
+    Never suggests offline mode as the fix (docs/reliability.md, "Not downloaded")."""
+
+    def __init__(self, symbol: str, experiment_id: int, offline_mode: bool, reason: str = "",
+                 fetch_query: str | None = None):
+        self.symbol, self.experiment_id, self.offline_mode = symbol, int(experiment_id), offline_mode
+        if offline_mode:
+            self.how = "offline mode is on (--offline or ALLEN_VIEWER_OFFLINE); turn offline mode off to download it"
+        else:
+            why = f" ({clean_text(reason, 160)})" if reason else ""
+            self.how = (f"the network cannot be reached{why}; run `allen-viewer fetch "
+                        f"{fetch_query or int(experiment_id)}` once connected")
+        super().__init__(f"{clean_text(symbol, 40)} (experiment {int(experiment_id)}): its grid is not downloaded "
+                         f"yet and {self.how}.")
+
+
 class CorruptData(AllenViewerError):
     """A file (download, cache entry or user file) is not in the expected format."""
 

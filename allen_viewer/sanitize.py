@@ -25,15 +25,27 @@ _ESCAPES = re.compile(
 )
 
 
+_CREDENTIALS = re.compile(r"(?<=//)[^/?#@\s]*@")
+"""The ``user:password@`` part of a URL's authority (``http://user:pw@host/...``)."""
+
+
+def mask_credentials(text: str) -> str:
+    """``text`` with the user name and password of every URL in it replaced by ``***``
+    (``http://user:pw@host`` -> ``http://***@host``).  The one place secrets in URLs are
+    masked: every printed error line (:func:`clean_text`) and every sidecar's ``source_url``
+    (:mod:`allen_viewer.export.provenance`) go through it; requests still use the real URL."""
+    return _CREDENTIALS.sub("***@", str(text))
+
+
 def clean_text(text, limit: int = MAX_TEXT) -> str:
     """``text`` (any object; bytes are decoded as UTF-8 with replacement) as one printable
-    line of at most ``limit`` characters."""
+    line of at most ``limit`` characters, credentials in URLs masked (:func:`mask_credentials`)."""
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text[: limit * 8 + 1024]).decode("utf-8", "replace")
     text = str(text)
     if len(text) > limit * 8 + 1024:  # never scan a megabyte to print 300 characters
         text = text[: limit * 8 + 1024]
-    text = _ESCAPES.sub("", text)
+    text = mask_credentials(_ESCAPES.sub("", text))
     out = []
     for ch in text:
         if ch.isspace():

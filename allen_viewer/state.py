@@ -65,6 +65,23 @@ COMPARE_SCALES = ("shared", "separate")
 COMPARE_KINDS = ("difference", "ratio")
 COMPARE_NORMALISE = ("raw", "rank", "z")
 DEFAULT_MIN_ABS_FRACTION = 0.1
+
+MAX_VISIBLE_STRUCTURES = 32
+"""Most structure surfaces a session may show at once besides the selected one: each is a
+mesh of tens of MB (about 50 MB with its picking and rendering copies), so 32 stay within
+about 1.6 GB.  A session listing more is refused in one line naming this cap."""
+MAX_STRUCTURE_STYLES = 2000
+"""Most per-structure styles in a session (the ontology has about 1,300 structures)."""
+GRID_EXTENT_UM = (13200.0, 8000.0, 11400.0)
+"""The 200 µm grid's voxel centres span 0 to (67-1, 41-1, 58-1) x 200 µm (AP, DV, ML): a
+session's ``cursor_um`` is clipped into this box (``1e308`` is the far edge, not an overflow)."""
+MAX_THRESHOLD = 3.4028234663852886e38
+"""Largest energy threshold kept (float32's largest value; grids are float32, energies at
+most 1e6): a larger one (1e308) is clipped to it when it enters (a session, ``--threshold``),
+so comparing it with a grid never overflows (numpy's "overflow encountered in cast")."""
+CAMERA_LIMIT_UM = 1.0e6
+"""A session's camera position and focal point are clipped to +-1 m: far enough for any
+view of a mouse brain, near enough that VTK's arithmetic never overflows."""
 SESSION_KEY = "session"
 """The key under which an export's provenance sidecar embeds the session that drew it."""
 
@@ -336,7 +353,7 @@ class ViewerState:
             comparing=d.boolean(top["comparing"], "comparing"),
             display=DisplayState(
                 color_by=d.choice(display["color_by"], "display.color_by", COLOR_BY),
-                threshold=d.number(display["threshold"], "display.threshold", 0.0),
+                threshold=min(d.number(display["threshold"], "display.threshold", 0.0), MAX_THRESHOLD),
                 threshold_percentile=d.number(display["threshold_percentile"], "display.threshold_percentile",
                                               0.0, 100.0),
                 threshold_pinned=d.boolean(display["threshold_pinned"], "display.threshold_pinned"),
@@ -347,8 +364,10 @@ class ViewerState:
             ),
             camera=CameraState(
                 preset=d.choice(camera["preset"], "camera.preset", CAMERA_PRESETS, optional=True),
-                position_um=d.vector(camera["position_um"], "camera.position_um", optional=True),
-                focal_point_um=d.vector(camera["focal_point_um"], "camera.focal_point_um", optional=True),
+                position_um=_clip(d.vector(camera["position_um"], "camera.position_um", optional=True),
+                                  (-CAMERA_LIMIT_UM,) * 3, (CAMERA_LIMIT_UM,) * 3),
+                focal_point_um=_clip(d.vector(camera["focal_point_um"], "camera.focal_point_um", optional=True),
+                                     (-CAMERA_LIMIT_UM,) * 3, (CAMERA_LIMIT_UM,) * 3),
                 view_up=d.vector(camera["view_up"], "camera.view_up", optional=True),
                 view_angle_deg=d.number(camera["view_angle_deg"], "camera.view_angle_deg", 0.0, 180.0,
                                         low_open=True),
@@ -357,11 +376,9 @@ class ViewerState:
                     "parallel_scale_um": None if camera["parallel_scale_um"] is None else d.number(
                         camera["parallel_scale_um"], "camera.parallel_scale_um", 0.0, 1e7, low_open=True)}),
             ),
-            cursor_um=d.vector(top["cursor_um"], "cursor_um"),
+            cursor_um=_clip(d.vector(top["cursor_um"], "cursor_um"), (0.0,) * 3, GRID_EXTENT_UM),
             selected_structure=d.integer(top["selected_structure"], "selected_structure", optional=True),
-            visible_structures=tuple(d.integer(v, f"visible_structures[{i}]")
-                                     for i, v in enumerate(d.sequence(top["visible_structures"],
-                                                                      "visible_structures"))),
+            visible_structures=d.structure_ids(top["visible_structures"], "visible_structures"),
             slice_background=d.choice(top["slice_background"], "slice_background", SLICE_BACKGROUNDS),
             structure_styles=d.styles(top["structure_styles"], "structure_styles") if version >= 2 else (),
             structure_labels=d.boolean(top["structure_labels"], "structure_labels") if version >= 2 else False,
@@ -557,9 +574,22 @@ class _Checker:
             self.fail(key, f"expected an array of 3 numbers{' or null' if optional else ''}, not {_kind(value)}.")
         return tuple(self.number(v, f"{key}[{i}]") for i, v in enumerate(value))
 
+    def structure_ids(self, value, key: str) -> tuple[int, ...]:
+        """Distinct positive structure ids, sorted; at most :data:`MAX_VISIBLE_STRUCTURES`."""
+        items = self.sequence(value, key)
+        ids = {self.integer(v, f"{key}[{i}]") for i, v in enumerate(items)}
+        if any(i <= 0 for i in ids):
+            self.fail(key, f"{min(ids)} is not a structure id.")
+        if len(ids) > MAX_VISIBLE_STRUCTURES:
+            self.fail(key, f"{len(ids)} structures; at most {MAX_VISIBLE_STRUCTURES} surfaces are shown at once "
+                           "(each takes tens of MB of memory).")
+        return tuple(sorted(ids))
+
     def styles(self, value, key: str) -> tuple[StructureStyle, ...]:
         """A list of ``{"id", "color", "opacity"}``; one per structure; ordered by id."""
         out: dict[int, StructureStyle] = {}
+        if isinstance(value, list) and len(value) > MAX_STRUCTURE_STYLES:
+            self.fail(key, f"{len(value)} styles; at most {MAX_STRUCTURE_STYLES} (one per structure).")
         for i, item in enumerate(self.sequence(value, key)):
             where = f"{key}[{i}]"
             m = self.mapping(item, where)
@@ -595,6 +625,14 @@ class _Checker:
         if not isinstance(m["gene"], str) or not m["gene"].strip():
             self.fail(f"{key}.gene", f"expected a gene symbol, not {_kind(m['gene'])}.")
         return ExperimentRef(ident, m["gene"], self.choice(m["plane"], f"{key}.plane", PLANES))
+
+
+def _clip(vector, low, high):
+    """``vector`` (or None) with each coordinate clipped into ``[low, high]`` (plain floats:
+    no numpy overflow warning for 1e308)."""
+    if vector is None:
+        return None
+    return tuple(min(max(float(v), lo), hi) for v, lo, hi in zip(vector, low, high))
 
 
 def _kind(value) -> str:

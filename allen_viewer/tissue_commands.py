@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from allen_viewer import config
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.export.paths import check_output_path, claim_output, output_errors, undo_on_failure
 
@@ -88,7 +89,7 @@ def _section_sidecar(data, exp, sec, out: Path, ap: float, dv: float, ml: float,
         "pixel_full_resolution": {"x": fx, "y": fy},
         "pixel_at_downsample": {"x": dx, "y": dy},
         "pixel_note": "x = column, y = row from the image's top-left corner; may lie outside the image",
-        "source_url": data.client.section_image_url(sec.image_id, sec.downsample, None, view),
+        "source_url": config.public_url(data.client.section_image_url(sec.image_id, sec.downsample, None, view)),
     })
     record.pop("experiments", None)
     record.pop("grid", None)

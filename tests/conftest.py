@@ -44,13 +44,44 @@ def real_home_writes() -> list[tuple[str, str]]:
     return list(_REAL_HOME_WRITES)
 
 
+def _folder(path) -> str:
+    return os.path.normcase(os.path.abspath(os.fsdecode(path))).rstrip(os.sep) + os.sep
+
+
+def _home_rule(real_home: Path, allowed: list[Path]) -> tuple[str, tuple[str, ...], bool]:
+    """``(home, exempt, hidden_only)`` for the real home folder (containers often set HOME to
+    the temporary folder, or inside it; docs/reliability.md):
+
+    * an allowed folder that holds the home (the temporary folder, for HOME=/tmp/h) would
+      exempt the whole home: it is dropped from the exempt folders;
+    * when the home *is* the temporary folder (HOME=/tmp), the run's own temporary files lie in
+      it too, so only its hidden entries (``.cache``, ``.config``, ``.anything``: where
+      programs keep a user's files) count as the home's."""
+    home = _folder(real_home)
+    exempt = tuple(f for f in (_folder(p) for p in allowed) if not home.startswith(f))
+    hidden_only = _folder(Path(real_home).resolve()) == _folder(Path(tempfile.gettempdir()).resolve())
+    return home, exempt, hidden_only
+
+
+def in_real_home(path) -> bool:
+    """Whether ``path`` lies in the real home folder by the rule of :func:`_home_rule` (never in
+    the run's isolated root)."""
+    home, _, hidden_only = _home_rule(Path(os.environ["ALLEN_VIEWER_TEST_REAL_HOME"]).resolve(), [])
+    text = _folder(Path(path).resolve())
+    if not text.startswith(home):
+        return False
+    if _ISOLATED_ROOT is not None and text.startswith(_folder(_ISOLATED_ROOT.resolve())):
+        return False
+    return not hidden_only or text[len(home):].startswith(".")
+
+
 def _watch_real_home(real_home: Path, allowed: list[Path]) -> None:
     """Record file writes under ``real_home`` outside the ``allowed`` folders (the isolated root,
-    the temporary folder, the checkout, the Python installation, where __pycache__ goes)."""
-    home = os.path.normcase(os.path.abspath(real_home)).rstrip(os.sep) + os.sep
+    the temporary folder, the checkout, the Python installation, where __pycache__ goes), by
+    the rule of :func:`_home_rule`."""
+    home, exempt, hidden_only = _home_rule(real_home, allowed)
     if home == os.sep:  # a home at the file-system root: every path would count
         return
-    exempt = tuple(os.path.normcase(os.path.abspath(p)).rstrip(os.sep) + os.sep for p in allowed)
 
     def hook(event, args):
         if event not in _WRITE_EVENTS:
@@ -74,7 +105,8 @@ def _watch_real_home(real_home: Path, allowed: list[Path]) -> None:
                 text = os.path.normcase(os.path.abspath(os.fsdecode(p)))
             except (TypeError, ValueError):
                 continue
-            if (text + os.sep).startswith(home) and not (text + os.sep).startswith(exempt):
+            if ((text + os.sep).startswith(home) and not (text + os.sep).startswith(exempt)
+                    and (not hidden_only or text[len(home):].startswith("."))):
                 _REAL_HOME_WRITES.append((event, text))
 
     sys.addaudithook(hook)
@@ -94,6 +126,8 @@ def pytest_configure(config):
         os.environ[name] = str(folder)
     os.environ["ALLEN_API_URL"] = CLOSED_PORT_URL
     os.environ["ALLEN_DOWNLOAD_URL"] = CLOSED_PORT_URL + "/informatics-archive/current-release"
+    # hypothesis keeps its files here, not in a .hypothesis folder of the checkout
+    os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = str(_ISOLATED_ROOT / "hypothesis")
     import site
 
     allowed = [_ISOLATED_ROOT, Path(tempfile.gettempdir()), Path(str(config.rootpath)), Path(sys.prefix),

@@ -18,7 +18,9 @@ def _isolated(path: Path | str) -> bool:
 
 
 def _in_real_home(path: Path | str) -> bool:
-    return _inside(path, "ALLEN_VIEWER_TEST_REAL_HOME")
+    from tests.conftest import in_real_home
+
+    return in_real_home(path)  # also when HOME is the temporary folder (tests/conftest.py's rule)
 
 
 def test_home_and_user_folders_are_redirected():

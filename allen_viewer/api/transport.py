@@ -51,7 +51,7 @@ from allen_viewer.api.limits import (
     retry_after_seconds,
 )
 from allen_viewer.errors import AllenViewerError, Cancelled, CorruptDownload, Offline, ServiceUnavailable
-from allen_viewer.sanitize import clean_text
+from allen_viewer.sanitize import clean_text, mask_credentials
 from allen_viewer.store.atomic import AtomicFile, replace_file
 
 Progress = Callable[[int, "int | None"], None]
@@ -62,7 +62,7 @@ Cancel = Callable[[], bool]
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 CHUNK_BYTES = 256 * 1024
-OFFLINE_HINT = "Check the network, or set ALLEN_VIEWER_OFFLINE=1 to work from embedded and cached data."
+OFFLINE_HINT = "Check the network connection; embedded genes and grids already downloaded work without it."
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)\s*$", re.I)
 
 
@@ -384,7 +384,7 @@ class Transport:
         if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                             requests.exceptions.InvalidSchema, requests.exceptions.URLRequired)):
             raise AllenViewerError(
-                f"{url} is not a usable address ({exc}); check ALLEN_API_URL and ALLEN_DOWNLOAD_URL.") from None
+                f"{mask_credentials(url)} is not a usable address ({mask_credentials(exc)}); check ALLEN_API_URL and ALLEN_DOWNLOAD_URL.") from None
         for e in chain:
             if isinstance(e, (requests.Timeout, socket.timeout, TimeoutError)) or (
                     isinstance(e, urllib3.exceptions.TimeoutError)
@@ -436,8 +436,13 @@ def chunks(resp: requests.Response, decode: bool = False) -> Iterator[bytes]:
 
 
 def host(url: str) -> str:
-    """The ``host:port`` of a URL (the URL itself when it has none)."""
-    return urllib.parse.urlsplit(url).netloc or url
+    """The ``host:port`` of a URL, never its user name or password (the URL itself, masked,
+    when it has none or cannot be parsed)."""
+    try:
+        netloc = urllib.parse.urlsplit(url).netloc
+    except ValueError:
+        netloc = ""
+    return netloc.rpartition("@")[2] or mask_credentials(url)
 
 
 def as_int(value) -> int | None:

@@ -53,7 +53,7 @@ def experiment_record(grid) -> dict:
         "gene_name": e.name,
         "entrez_id": e.entrez_id,
         "plane": e.plane,
-        "source_url": f"{config.api_url()}/grid_data/download/{e.id}",
+        "source_url": config.public_url(f"{config.api_url()}/grid_data/download/{e.id}"),
         "experiment_page": f"https://mouse.brain-map.org/experiment/show/{e.id}",
         "volumes_available": grid.available,
     }

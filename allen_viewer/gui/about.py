@@ -207,7 +207,7 @@ def about_plain_text(versions: dict[str, str] | None = None, notice: str | None 
     width = max(len(k) for k in versions)
     lines = [f"Allen Viewer {versions.get('allen_viewer', __version__)}", "", "Versions:"]
     lines += [f"  {k:<{width}}  {v}" for k, v in versions.items()]
-    lines += ["", f"API: {config.api_url()}", f"Downloads: {config.download_url()}",
+    lines += ["", f"API: {config.public_url(config.api_url())}", f"Downloads: {config.public_url(config.download_url())}",
               f"Offline mode: {'on' if config.offline() else 'off'}", "", "Please cite:", ALLEN_CITATION, ""]
     if notice:
         lines += ["resources/NOTICE:", "", notice.rstrip()]

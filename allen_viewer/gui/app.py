@@ -94,17 +94,82 @@ def ensure_app():
     return app
 
 
+def _no_display() -> str | None:
+    """Why no window can be opened (:mod:`allen_viewer.gui.display`), or None; not asked when a
+    QApplication already runs (tests, a caller's own application)."""
+    widgets = sys.modules.get("PySide6.QtWidgets")
+    if widgets is not None and widgets.QApplication.instance() is not None:
+        return None
+    from allen_viewer.gui.display import display_problem
+
+    return display_problem()
+
+
 def _error(message: str) -> int:
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return 1
 
 
+class _SignalCatcher:
+    """SIGINT/SIGTERM while the viewer runs (:func:`allen_viewer.signals.on_signal`): the
+    signal is recorded and every window closed (settings saved), which ends ``app.exec()``;
+    :func:`wait_until` and :func:`run_gui` then raise :class:`allen_viewer.signals.Interrupted`
+    from plain Python code, never from inside a Qt slot, so the CLI prints its one line and
+    exits 130/143.  A 200 ms timer lets Python run its signal handlers while Qt waits."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self.closes_windows = False  # True while app.exec() runs (the window's own loop)
+        self._timer = None
+
+    def install(self, app) -> None:
+        from PySide6.QtCore import QTimer
+
+        from allen_viewer import signals
+
+        signals.on_signal(self._caught)
+        if self._timer is None:
+            self._timer = QTimer(app)
+            self._timer.setInterval(200)
+            self._timer.timeout.connect(lambda: None)  # back to Python: its signal handlers run
+            self._timer.start()
+
+    def _caught(self, signum: int) -> None:
+        """Record only; the windows are closed from the event loop (a zero timer), never from
+        inside whatever callback (a render, a worker's signal) the handler interrupted."""
+        self.signum = signum
+        if self.closes_windows:
+            from PySide6.QtCore import QTimer
+            from PySide6.QtWidgets import QApplication
+
+            def close() -> None:
+                app = QApplication.instance()
+                if app is not None:
+                    app.closeAllWindows()
+                    app.quit()
+
+            QTimer.singleShot(0, close)
+
+    def check(self) -> None:
+        """Raise :class:`~allen_viewer.signals.Interrupted` once a signal was caught."""
+        if self.signum is not None:
+            from allen_viewer import signals
+
+            signum, self.signum = self.signum, None
+            raise signals.Interrupted(signum)
+
+
+_SIGNALS = _SignalCatcher()
+
+
 def wait_until(app, predicate, timeout_s: float) -> bool:
-    """Process events until ``predicate()`` is true; False after ``timeout_s`` seconds."""
+    """Process events until ``predicate()`` is true; False after ``timeout_s`` seconds
+    (:class:`~allen_viewer.signals.Interrupted` on SIGINT/SIGTERM)."""
     from PySide6.QtCore import QEventLoop
 
     deadline = time.monotonic() + timeout_s
     while not predicate():
+        _SIGNALS.check()
         if time.monotonic() > deadline:
             return False
         app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
@@ -125,6 +190,12 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
     if offline:
         os.environ["ALLEN_VIEWER_OFFLINE"] = "1"
 
+    from allen_viewer import signals
+
+    with signals.deferred():  # Ctrl-C inside Qt's or VTK's initialisation aborts the interpreter
+        import pyvista  # noqa: F401
+        import pyvistaqt  # noqa: F401
+        from PySide6 import QtWidgets  # noqa: F401
     from allen_viewer.data import AtlasData
     from allen_viewer.errors import AllenViewerError
 
@@ -178,7 +249,11 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
         except AllenViewerError as exc:
             return _error(str(exc))
 
+    problem = _no_display()
+    if problem is not None:  # Qt would abort (qFatal, core dump): say it in one line instead
+        return _error(problem)
     app = ensure_app()
+    _SIGNALS.install(app)
     from allen_viewer.gui.main_window import DEFAULT_SIZE, MainWindow, default_query
     from allen_viewer.gui.settings import ViewerSettings
 
@@ -194,7 +269,13 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
             window.compare_with(other)
         if structure_id is not None:
             _go_to_structure_when_ready(window, structure_id)
-        return app.exec()
+        _SIGNALS.closes_windows = True
+        try:
+            status = app.exec()
+        finally:
+            _SIGNALS.closes_windows = False
+        _SIGNALS.check()  # Ctrl-C in the terminal closed the window: one line, 130
+        return status
 
     return _screenshot(app, data, experiment, Path(screenshot), DEFAULT_SIZE, MainWindow, ViewerSettings, other,
                        structure_id, state, saved_id, force=force, reads=[session])

@@ -11,11 +11,16 @@ writes them.
 
 Where it lives: a file given to :class:`ViewerSettings` (tests use a temporary one), else
 the file named by ``ALLEN_VIEWER_SETTINGS`` (an INI path), else the platform's usual
-QSettings location for organisation/application ``allen_viewer``.
+QSettings location for organisation/application ``allen_viewer``.  A settings file that is
+not a regular file (a FIFO, a folder, a device) is never opened (a FIFO would hang the
+viewer): one warning line, the defaults, nothing saved (:func:`not_a_settings_file`).
 """
 from __future__ import annotations
 
 import os
+import stat
+import sys
+import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -26,6 +31,36 @@ MAX_RECENT = 12
 DEFAULT_GENE = "Pdyn"
 
 
+def default_settings_file() -> Path | None:
+    """Where QSettings keeps ``allen_viewer``'s settings on Linux and other X11 systems
+    (``$XDG_CONFIG_HOME/allen_viewer/allen_viewer.conf``); None elsewhere (macOS keeps a plist
+    that QSettings reads itself, Windows the registry)."""
+    if sys.platform in ("darwin", "win32"):
+        return None
+    from PySide6.QtCore import QStandardPaths
+
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericConfigLocation)
+    return Path(base) / ORGANIZATION / f"{APPLICATION}.conf" if base else None
+
+
+def not_a_settings_file(path: Path | None) -> str | None:
+    """Why ``path`` cannot be the settings file (it exists and is not a regular file: a FIFO,
+    a device, a folder), or None.  Such a file is never opened: reading a FIFO blocks forever."""
+    if path is None:
+        return None
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # not there yet (made on the first save), or unreadable: QSettings copes
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a folder" if stat.S_ISDIR(mode) else
+            "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "not a regular file")
+    return (f"the settings file {path} is {kind}, not a regular file; it is ignored, the viewer starts with "
+            "its defaults and saves no settings this run (move it away, or set ALLEN_VIEWER_SETTINGS to a file)")
+
+
 class ViewerSettings:
     """Typed accessors over a :class:`QSettings` store (see the module docstring)."""
 
@@ -33,6 +68,11 @@ class ViewerSettings:
         self.read_only = read_only
         """When True nothing is written (scripted runs such as ``--screenshot``)."""
         path = path or os.environ.get("ALLEN_VIEWER_SETTINGS") or None
+        problem = not_a_settings_file(Path(path) if path else default_settings_file())
+        if problem:  # a FIFO would hang QSettings' first read: run on defaults, save nothing
+            print(f"allen-viewer: warning: {problem}", file=sys.stderr)
+            self.read_only = True
+            path = Path(tempfile.gettempdir()) / f"allen_viewer-unused-settings-{os.getpid()}.ini"
         if path:
             self.qsettings = QSettings(str(path), QSettings.Format.IniFormat)
         else:

@@ -272,6 +272,8 @@ class StateBinding(QObject):
         self.state.display.threshold = float(value)
 
     def _on_outline(self) -> None:
+        if getattr(self.window, "_closing", False):  # the outline arrived after the window closed (a
+            return  # screenshot run ended by Ctrl-C): its scene is gone, nothing to pose
         camera = self._todo.pop("camera", None)
         if camera is None:
             if self._preset_pose is None:  # the window's first fit of the brain: the oblique preset
@@ -317,6 +319,8 @@ def open_session_file(window, path) -> bool:
     except AllenViewerError as exc:
         window.show_error(f"Could not open the session: {exc}")
         return False
+    if window.banner.kind == "error" and window.banner.text.startswith("Could not open the session"):
+        window.banner.hide()  # the failure it reported is over: this open worked
     window.show_status(f"Opened the session {path}.")
     return True
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.export.paths import check_output_path
+from allen_viewer.sanitize import clean_text
 
 # Heavy modules (numpy, requests, the library's working modules, allen_viewer.library.results)
 # are imported inside the command functions: registering the commands must stay cheap.
@@ -113,7 +114,7 @@ def cmd_library_status(args) -> int:
     if st["exists"]:
         m = st["manifest"]
         print(f"  store: {m['rows']} experiments x {m['n_voxels']} in-brain voxels (200 um, both hemispheres), "
-              f"float16 energy; {st['with_density']} with density; last update {m.get('updated_utc')}")
+              f"float16 energy; {st['with_density']} with density; last update {clean_text(m.get('updated_utc'), 40)}")
         print(f"  precision: {m['precision']}")
         if st["clipped_values"]:
             print(f"  {st['clipped_values']} values above 65504 were clipped")
@@ -132,6 +133,9 @@ def cmd_library_status(args) -> int:
             shown = last["missing"][:args.list]
             print("  missing: " + " ".join(str(i) for i in shown) + (" ..." if len(last["missing"]) > len(shown) else ""))
     print(f"Space: library {_mb(st['library_bytes'])}, grid cache {_mb(st['grid_cache_bytes'])}")
+    if st.get("last_sync_damage"):
+        _warn(f"error: {st['last_sync_damage']}")
+        return 1
     return 0
 
 

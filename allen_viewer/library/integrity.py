@@ -5,6 +5,8 @@ shape, a ``rows.bin`` or ``runs.i32`` overwritten with random bytes, NaN or infi
 in the per-structure sums.  Searches and ``matrix`` would then rank or average garbage.
 
 * :func:`manifest_problems`: the manifest's shape (called whenever it is read);
+* :func:`last_sync_problems`: the shape of ``last_sync.json``, the last sync's record (its
+  damage is named by ``library status``; the next ``library sync`` rewrites the file);
 * :func:`quick_problems`: the experiment table, the mask runs and the per-segment tables,
   O(rows x segments): run every time a :class:`~allen_viewer.library.store.Library` is
   opened, so searches and ``matrix`` refuse a damaged store (:class:`CorruptData`);
@@ -51,6 +53,42 @@ def manifest_problems(manifest) -> list[str]:
             out.append(f"manifest.json has {key} = {str(value)[:40]!r}, not {'a number' if kind is int else 'text'}")
         elif kind is int and not 0 <= value < 2**40:
             out.append(f"manifest.json has {key} = {value}, out of range")
+    return out
+
+
+MAX_LAST_SYNC_IDS = 10_000_000
+"""Most experiment ids a ``last_sync.json`` may list (the Allen atlas has about 26,000)."""
+
+
+def _short(value) -> str:
+    text = value if isinstance(value, str) else type(value).__name__ if isinstance(value, (list, dict)) else repr(value)
+    return repr(text[:40]) if isinstance(value, str) else f"{'a JSON ' if isinstance(value, (list, dict)) else ''}{text[:40]}"
+
+
+def last_sync_problems(record) -> list[str]:
+    """Why a parsed ``last_sync.json`` is not a sync record (empty: it is).  The fields read:
+    ``finished_utc`` (text), ``requested_ids`` (a list of experiment ids, whole numbers 1 to
+    10**12), ``failed`` (an object of id -> message text), ``stopped`` (text or null)."""
+    if not isinstance(record, dict):
+        return [f"last_sync.json holds {_short(record)}, not an object"]
+    out = []
+    if not isinstance(record.get("finished_utc"), str):
+        out.append(f"last_sync.json has finished_utc = {_short(record.get('finished_utc'))}, not text")
+    ids = record.get("requested_ids")
+    if not isinstance(ids, list):
+        out.append(f"last_sync.json has requested_ids = {_short(ids)}, not a list")
+    elif len(ids) > MAX_LAST_SYNC_IDS:
+        out.append(f"last_sync.json lists {len(ids):,} requested ids, more than any sync asks for")
+    elif not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 10**12 for i in ids):
+        out.append("last_sync.json has requested_ids that are not experiment ids")
+    failed = record.get("failed")
+    if not isinstance(failed, dict):
+        out.append(f"last_sync.json has failed = {_short(failed)}, not an object")
+    elif not all(isinstance(v, str) for v in failed.values()):
+        out.append("last_sync.json has failure messages that are not text")
+    stopped = record.get("stopped")
+    if stopped is not None and not isinstance(stopped, str):
+        out.append(f"last_sync.json has stopped = {_short(stopped)}, not text or null")
     return out
 
 

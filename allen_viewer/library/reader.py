@@ -55,8 +55,12 @@ class Library:
         except (OSError, ValueError, RecursionError) as exc:
             raise CorruptData(damage_message(self.root, [f"manifest.json is unreadable ({clean_text(exc, 120)})"])
                               ) from None
-        if isinstance(manifest, dict) and manifest.get("format") == FORMAT:
+        fmt = manifest.get("format") if isinstance(manifest, dict) else None
+        if isinstance(manifest, dict) and fmt == FORMAT:
             problems = manifest_problems(manifest)
+        elif isinstance(manifest, dict) and (not isinstance(fmt, int) or isinstance(fmt, bool)):
+            # no format number at all: not another version's manifest, a damaged one
+            problems = [f"manifest.json has format = {clean_text(repr(fmt), 40)}, not a format number"]
         else:
             problems = manifest_problems(manifest) if not isinstance(manifest, dict) else []
         if problems:

@@ -339,10 +339,35 @@ def _write_last_sync(library: Library, experiments: list[Experiment], report: Sy
 
 
 def read_last_sync(library: Library) -> dict | None:
+    """The last sync's record, or None when there is none; CorruptData (one line naming
+    the file and what to do) when it is unreadable or of the wrong shape."""
+    from allen_viewer.library.integrity import last_sync_problems
+
+    path = library.root / LAST_SYNC
     try:
-        return json.loads((library.root / LAST_SYNC).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        if path.exists() and not path.is_file():
+            raise CorruptData(f"{path} is not a regular file")
+        if path.is_file() and path.stat().st_size > 256 * 1024 * 1024:
+            raise CorruptData(f"{path} is far larger than a sync record")
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         return None
+    except CorruptData as exc:
+        raise CorruptData(last_sync_damage(library, str(exc))) from None
+    except (OSError, ValueError, RecursionError) as exc:
+        from allen_viewer.sanitize import clean_text
+
+        raise CorruptData(last_sync_damage(library, f"{LAST_SYNC} is unreadable ({clean_text(exc, 100)})")) from None
+    problems = last_sync_problems(record)
+    if problems:
+        raise CorruptData(last_sync_damage(library, "; ".join(problems[:3])))
+    return record
+
+
+def last_sync_damage(library: Library, why: str) -> str:
+    """The line for a damaged ``last_sync.json``: the library itself is not affected."""
+    return (f"The record of the last sync {library.root / LAST_SYNC} is damaged ({why}); the next "
+            f"`allen-viewer library sync` rewrites it, or move the file away.")
 
 
 def library_status(library: Library, index: GeneIndex, cache: Cache | None = None) -> dict:
@@ -357,7 +382,7 @@ def library_status(library: Library, index: GeneIndex, cache: Cache | None = Non
         try:
             library.refresh()
             problems = full_problems(library)
-        except CorruptData as exc:  # the manifest, layout or tables: named in the message
+        except (CorruptData, LibraryError) as exc:  # the manifest, layout or tables (or another format): named
             status["damage"] = str(exc)
         else:
             if problems:
@@ -387,7 +412,10 @@ def library_status(library: Library, index: GeneIndex, cache: Cache | None = Non
         except OSError:
             pass
     status["grid_cache_bytes"] = grid_bytes
-    last = read_last_sync(library)
+    try:
+        last = read_last_sync(library)
+    except CorruptData as exc:  # a courtesy record: named, the rest of the status still holds
+        last, status["last_sync_damage"] = None, str(exc)
     if last:
         requested = last.get("requested_ids") or []
         status["last_sync"] = {

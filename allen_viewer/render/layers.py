@@ -68,6 +68,9 @@ from allen_viewer.expression.compare import both_have_data, compare_values, scal
 from allen_viewer.expression.grid import ExpressionGrid
 from allen_viewer.formats.grid_file import GRID_SHAPE, GRID_SPACING_UM
 from allen_viewer.render.figure_overlays import ColourBar, MarginWords, ScaleBar
+from allen_viewer.render.vtk_output import route_vtk_output
+
+route_vtk_output()  # VTK's messages to a logger, never to the user's stderr
 
 DEFAULT_THRESHOLD = 1.0
 """Default energy threshold: voxels with energy below it are not drawn.  Energy is Allen's

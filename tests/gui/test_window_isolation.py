@@ -14,7 +14,7 @@ import pytest
 from allen_viewer import config
 from allen_viewer.render.meshes import mesh_cache_dir
 from tests import conftest as root_conftest
-from tests.conftest import real_home_writes
+from tests.conftest import in_real_home, real_home_writes
 
 pytestmark = pytest.mark.gui
 
@@ -31,7 +31,7 @@ def _temporary(path) -> bool:
 
     inside = _under(path, "ALLEN_VIEWER_TEST_ROOT") or Path(path).resolve().is_relative_to(
         Path(tempfile.gettempdir()).resolve())
-    return inside and not (_under(path, "ALLEN_VIEWER_TEST_REAL_HOME") and not _under(path, "ALLEN_VIEWER_TEST_ROOT"))
+    return inside and not in_real_home(path)  # the rule for a home inside the temporary folder: tests/conftest.py
 
 
 def test_the_guard_sees_a_write_under_the_real_home_and_nothing_else():
