@@ -9,6 +9,7 @@ from allen_viewer.errors import AllenViewerError
 from allen_viewer.state import (
     CAMERA_V4_KEYS,
     FIGURES_V4_KEYS,
+    SESSION_V4_MODE_KEYS,
     SESSION_VERSION,
     CompareOptions,
     ViewerState,
@@ -18,8 +19,9 @@ from allen_viewer.state import (
 
 
 def drop_v4_keys(data: dict) -> dict:
-    """A version-4 session dict without the figures' version-4 keys (as version 1-3 wrote it)."""
-    for key in FIGURES_V4_KEYS:
+    """A version-4 session dict without its version-4 keys (as version 1-3 wrote it): the
+    figures' compare options and camera projection, and the gene sets' mode."""
+    for key in FIGURES_V4_KEYS + SESSION_V4_MODE_KEYS:
         data.pop(key, None)
     for key in CAMERA_V4_KEYS:
         data["camera"].pop(key, None)

@@ -243,7 +243,8 @@ class ColourBar:
         x0 = ox + self.left * W
         x1 = ox + min(self.left + self.width, 1.0 - 0.02) * W
         bar_h = max(6.0, 0.9 * lp)
-        y1 = top - 1.45 * tp
+        lines = max(1, self.title.count("\n") + 1)  # a two-line title pushes the bar down
+        y1 = top - (1.45 + 1.2 * (lines - 1)) * tp
         y0 = y1 - bar_h
         self.bar_rect = (x0, x1, y0, y1)
         self._build_quads(x0, x1, y0, y1)

@@ -106,7 +106,7 @@ class CompositeLayer(PointLayer):
 
     def _apply_display(self) -> None:
         super()._apply_display()
-        self.scalar_bar.SetVisibility(False)  # the legend says what the colours are
+        self.colour_bar.set_visible(False)  # the legend says what the colours are
         for a in self.legend:
             a.SetVisibility(self._has_content)
 

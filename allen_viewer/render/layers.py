@@ -728,7 +728,7 @@ class DifferenceLayer(PointLayer):
         from allen_viewer.expression.compare import LOG2_PSEUDOCOUNT
 
         scale = "percentile" if (self.kind == "ratio" and self.scale == "zscore") else self.scale
-        hide = f"; within \u00b1{self.min_abs_fraction * self._m:.2g} not drawn" if self.min_abs_fraction else ""
+        hide = f"\nwithin \u00b1{self.min_abs_fraction * self._m:.2g} not drawn" if self.min_abs_fraction else ""
         if self.kind == "ratio":
             of = {"raw": "energy", "percentile": "rank"}[scale]
             return f"log2 {of} ratio (c = {LOG2_PSEUDOCOUNT[scale]:g}){hide}"

@@ -115,7 +115,7 @@ def test_3d_image_at_a_size_larger_than_the_screen(qtbot, window, answers, tmp_p
         px = np.asarray(im).astype(int)
         assert "Pdyn" in im.text["Title"] and PROVENANCE_KEY in im.text
     sat = px.max(axis=2) - px.min(axis=2)
-    assert (sat[300:1200, 400:2000] > 60).mean() > 0.05  # spheres in the middle: not blank
+    assert (sat[300:1200, 400:2000] > 60).mean() > 0.03  # spheres in the middle (~5 %; blank: 0)
     rows, cols = np.nonzero(sat[150:] > 60)
     assert np.ptp(cols) > 1.3 * np.ptp(rows)  # the camera on screen (lateral) was used
     side = json.loads(files[1].read_text())
