@@ -30,6 +30,7 @@ from allen_viewer.api import rma as rma_query
 from allen_viewer.api.limits import MAX_REFERENCE_BYTES, DownloadLimits
 from allen_viewer.api.transport import Cancel, Progress, Transient, Transport, as_int, host, write_error
 from allen_viewer.errors import (
+    AllenViewerError,
     CorruptData,
     CorruptDownload,
     Offline,
@@ -311,8 +312,13 @@ class AllenClient:
         answer :class:`CorruptDownload`; ``dest`` is left as it was on any failure."""
         from allen_viewer.api.section_images import UnknownSectionImage, check_jpeg, image_size_cap
 
+        from allen_viewer.api.section_images import valid_id
+
         self._check_online(f"downloading section image {image_id}")
         image_id = int(image_id)
+        if not valid_id(image_id):
+            raise AllenViewerError(f"{image_id} cannot be a section image id (ids are whole numbers from 1 to "
+                                   f"2**53 - 1); nothing was asked of the server.")
         url = self.section_image_url(image_id, downsample, quality, view)
         limit = image_size_cap(int(downsample))
         dest = Path(dest)
@@ -323,7 +329,7 @@ class AllenClient:
                 body = path.read_bytes()
             except OSError as exc:
                 raise _write_error(path, exc) from None
-            check_jpeg(body, f"Section image {image_id} from {_host(url)}")
+            check_jpeg(body, f"Section image {image_id} from {_host(url)}", int(downsample))
 
         return self.transport.download_checked(
             url, dest, what, limit, check, progress, cancel,

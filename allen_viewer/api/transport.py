@@ -381,6 +381,18 @@ class Transport:
             raise Offline(f"Cannot reach {where} (connection refused). {OFFLINE_HINT}") from None
         if any(getattr(e, "errno", None) in (errno.ENETUNREACH, errno.EHOSTUNREACH) for e in chain):
             raise Offline(f"Cannot reach {where} (network unreachable). {OFFLINE_HINT}") from None
+        if isinstance(exc, requests.exceptions.TooManyRedirects):
+            raise ServiceUnavailable(
+                f"{self.describe(url)} redirected the request in a loop (more than {self.session.max_redirects} "
+                "redirects) and it was abandoned; the service is misconfigured. Try again later.") from None
+        if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                            requests.exceptions.InvalidSchema, requests.exceptions.URLRequired)) \
+                and urllib.parse.urlsplit(url).scheme in ("http", "https") and redirected_to(exc, url):
+            # the address asked was fine: a redirect of the server's led somewhere no download may go
+            scheme = urllib.parse.urlsplit(redirected_to(exc, url)).scheme or "an unknown"
+            raise ServiceUnavailable(
+                f"{self.describe(url)} redirected the request to a {scheme}:// address, which is never followed "
+                "(only http and https are); nothing was fetched.") from None
         if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                             requests.exceptions.InvalidSchema, requests.exceptions.URLRequired)):
             raise AllenViewerError(
@@ -433,6 +445,17 @@ def chunks(resp: requests.Response, decode: bool = False) -> Iterator[bytes]:
         if not chunk:
             return
         yield chunk
+
+
+def redirected_to(exc: BaseException, url: str) -> str:
+    """The address a redirect led to when ``exc`` (an invalid-address error of ``requests``)
+    names another address than ``url``, the one asked; "" when it is about ``url`` itself."""
+    request = getattr(exc, "request", None)
+    target = getattr(request, "url", None) if request is not None else None
+    if not target:
+        m = re.search(r"for '([^']*)'", str(exc)) or re.search(r"URL '([^']*)'", str(exc))
+        target = m.group(1) if m else ""
+    return target if target and target != url else ""
 
 
 def host(url: str) -> str:

@@ -217,3 +217,194 @@ def test_a_signal_early_in_an_mp4_export_ends_it_cleanly(tmp_path, ffmpeg_dir, s
     while alive(ffmpeg_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(ffmpeg_pid)
+
+
+# ---- section images ---------------------------------------------------------------------------
+
+SYNC = "/api/v2/reference_to_image/"
+IMAGE = "/api/v2/image_download/"
+POINT = (5230.0, 4010.0, 2000.0)
+
+
+def _experiment():
+    from allen_viewer.store.gene_index import Experiment
+
+    return Experiment(PDYN, "Pdyn", "prodynorphin", 18610, "coronal")
+
+
+def _store(url: str, cache_root: Path):
+    from allen_viewer.api.client import AllenClient
+    from allen_viewer.store.cache import Cache
+    from allen_viewer.store.section_store import SectionImageStore
+
+    client = AllenClient(url, url + "/dl", timeout=(2.0, 5.0), retries=2, backoff=0.01)
+    return SectionImageStore(Cache(cache_root), client)
+
+
+def _sync_answer(image_id, number=7, x=1200.5, y=800.25) -> bytes:
+    import json
+
+    return json.dumps({"success": True, "id": 0, "start_row": 0, "num_rows": 1, "total_rows": 1,
+                       "msg": [{"image_sync": {"section_data_set_id": PDYN, "section_image_id": image_id,
+                                               "section_number": number, "x": x, "y": y}}]}).encode()
+
+
+def _small_jpeg(side: int = 8) -> bytes:
+    """A GENERATED grey JPEG of ``side`` x ``side`` pixels."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (side, side), (200, 190, 180)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def _declaring(data: bytes, width: int, height: int) -> bytes:
+    """``data`` (a JPEG) with its frame header changed to declare ``width`` x ``height``."""
+    i = data.index(b"\xff\xc0")
+    return data[:i + 5] + height.to_bytes(2, "big") + width.to_bytes(2, "big") + data[i + 9:]
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+@pytest.mark.parametrize("bad", [-7, 10 ** 40, 0])
+def test_an_impossible_section_image_id_is_refused_and_never_cached(tmp_path, bad):
+    from allen_viewer.errors import CorruptData
+    from tests.faults.hostile import HostileServer, send
+
+    with HostileServer() as srv:
+        answers = [_sync_answer(bad), _sync_answer(PDYN * 1000 + 7)]
+        srv.routes[SYNC] = lambda req: send(req, answers[0] if srv.hits[SYNC] == 1 else answers[1])
+        srv.routes[IMAGE] = lambda req: send(req, _small_jpeg(), ctype="image/jpeg")
+        store = _store(srv.url, tmp_path / "cache")
+        with pytest.raises(CorruptData) as err:
+            store.section_at(_experiment(), *POINT)
+        text = str(err.value)
+        assert "reference_to_image" in text and "not kept" in text and "\n" not in text
+        assert [f for f in _files(tmp_path / "cache") if f.startswith("images/sync")] == []
+        # the server answers well now: the point works (the bad answer was not kept)
+        view = store.section_at(_experiment(), *POINT)
+        assert view.image_id == PDYN * 1000 + 7 and view.sync.x == 1200.5
+        assert srv.hits[SYNC] == 2
+
+
+def test_a_cached_bad_sync_answer_is_quarantined_and_asked_again(tmp_path):
+    import json
+
+    from tests.faults.hostile import HostileServer, send
+
+    cache_root = tmp_path / "cache"
+    with HostileServer() as srv:
+        srv.routes[SYNC] = lambda req: send(req, _sync_answer(PDYN * 1000 + 7))
+        srv.routes[IMAGE] = lambda req: send(req, _small_jpeg(), ctype="image/jpeg")
+        store = _store(srv.url, cache_root)
+        # what an older version cached from a bad answer (GENERATED)
+        entry = cache_root / "images" / "sync" / str(PDYN) / "9_5230_4010_2000.json"
+        entry.parent.mkdir(parents=True)
+        entry.write_text(json.dumps({"section_data_set_id": PDYN, "section_image_id": -7, "section_number": 7,
+                                     "x": 1.0, "y": 2.0}))
+        view = store.section_at(_experiment(), *POINT)
+        assert view.image_id == PDYN * 1000 + 7 and srv.hits[SYNC] == 1
+        assert json.loads(entry.read_text())["section_image_id"] == PDYN * 1000 + 7  # the fresh answer
+        moved = [f for f in _files(cache_root) if f.startswith("quarantine/")]
+        assert len(moved) == 2 and any(f.endswith(".reason.txt") for f in moved)
+
+
+def test_a_cached_section_list_with_bad_ids_is_quarantined(tmp_path):
+    import json
+
+    from tests.faults.hostile import HostileServer, envelope, send
+
+    cache_root = tmp_path / "cache"
+    rows = [{"id": PDYN * 1000 + k, "data_set_id": PDYN, "section_number": k} for k in (3, 4, 5)]
+    with HostileServer() as srv:
+        srv.routes["/api/v2/data/query.json"] = lambda req: send(req, envelope(rows))
+        store = _store(srv.url, cache_root)
+        entry = cache_root / "images" / "sections" / f"{PDYN}.json"
+        entry.parent.mkdir(parents=True)
+        entry.write_text(json.dumps([{"id": 10 ** 40, "data_set_id": PDYN, "section_number": 1, "image_width": 0,
+                                      "image_height": 0, "resolution": None, "failed": False}]))
+        assert [s.id for s in store.sections(PDYN)] == [PDYN * 1000 + k for k in (3, 4, 5)]
+        assert any(f.startswith("quarantine/") for f in _files(cache_root))
+
+
+@pytest.mark.parametrize("downsample", [4, 0])
+def test_a_tiny_jpeg_declaring_12000_squared_is_refused_before_decoding(tmp_path, downsample, recwarn, capfd):
+    from allen_viewer.errors import CorruptDownload
+    from tests.faults.hostile import HostileServer, send
+
+    bomb = _declaring(_small_jpeg(), 12000, 12000)
+    assert len(bomb) < 1000
+    with HostileServer() as srv:
+        srv.routes[SYNC] = lambda req: send(req, _sync_answer(PDYN * 1000 + 7))
+        srv.routes[IMAGE] = lambda req: send(req, bomb, ctype="image/jpeg")
+        store = _store(srv.url, tmp_path / "cache")
+        with pytest.raises(CorruptDownload) as err:
+            store.section_at(_experiment(), *POINT, downsample=downsample)
+    text = str(err.value)
+    assert "12000x12000" in text and "before decoding" in text and "nothing was saved" in text
+    assert not [f for f in _files(tmp_path / "cache") if f.endswith(".jpg") or f.endswith(".part")]
+    assert not [w for w in recwarn if "DecompressionBomb" in type(w.message).__name__]
+    assert "DecompressionBomb" not in capfd.readouterr().err
+
+
+def test_a_cached_jpeg_bomb_is_quarantined(tmp_path):
+    from tests.faults.hostile import HostileServer, send
+
+    cache_root = tmp_path / "cache"
+    with HostileServer() as srv:
+        srv.routes[SYNC] = lambda req: send(req, _sync_answer(PDYN * 1000 + 7))
+        srv.routes[IMAGE] = lambda req: send(req, _small_jpeg(), ctype="image/jpeg")
+        store = _store(srv.url, cache_root)
+        path = store.image_path(PDYN * 1000 + 7, 4)
+        path.parent.mkdir(parents=True)
+        path.write_bytes(_declaring(_small_jpeg(), 12000, 12000))  # cached by an older version (GENERATED)
+        view = store.section_at(_experiment(), *POINT)
+        assert view.path.read_bytes() == _small_jpeg() and srv.hits[IMAGE] == 1
+        assert any(f.startswith("quarantine/") and f.endswith(".jpg") for f in _files(cache_root))
+
+
+def test_a_redirect_loop_is_reported_as_such(tmp_path):
+    from allen_viewer.errors import ServiceUnavailable
+    from tests.faults.hostile import HostileServer, send
+
+    with HostileServer() as srv:
+        srv.routes[SYNC] = lambda req: send(req, b"", status=302, headers={"Location": req.path})
+        store = _store(srv.url, tmp_path / "cache")
+        with pytest.raises(ServiceUnavailable) as err:
+            store.section_at(_experiment(), *POINT)
+    text = str(err.value)
+    assert "redirect" in text and "loop" in text and "unstable" not in text
+    assert srv.hits[SYNC] <= 31  # abandoned after requests' 30 redirects, not retried
+
+
+@pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://127.0.0.1/x.jpg"])
+def test_a_redirect_to_file_is_refused_as_such(tmp_path, target):
+    from allen_viewer.errors import ServiceUnavailable
+    from tests.faults.hostile import HostileServer, send
+
+    scheme = target.split(":")[0]
+    with HostileServer() as srv:
+        srv.routes[SYNC] = lambda req: send(req, _sync_answer(PDYN * 1000 + 7))
+        srv.routes[IMAGE] = lambda req: send(req, b"", status=302, headers={"Location": target})
+        store = _store(srv.url, tmp_path / "cache")
+        with pytest.raises(ServiceUnavailable) as err:
+            store.section_at(_experiment(), *POINT)
+    text = str(err.value)
+    assert f"redirected the request to a {scheme}:// address" in text and "never followed" in text
+    assert "ALLEN_API_URL" not in text and "settings" not in text and "/etc/passwd" not in text
+    assert not [f for f in _files(tmp_path / "cache") if f.endswith(".jpg")]
+
+
+def test_the_section_image_cli_refuses_a_bad_sync_in_one_line(tmp_path, monkeypatch):
+    from tests.faults.hostile import HostileServer, api_env, send
+
+    monkeypatch.setenv("ALLEN_VIEWER_CACHE", str(tmp_path / "cache"))
+    with HostileServer() as srv, api_env(srv.url):
+        srv.routes[SYNC] = lambda req: send(req, _sync_answer(-7))
+        r = cli_run("section-image", str(PDYN), "--at", "5230,4010,2000", "--out", str(tmp_path / "s.jpg"))
+    assert_one_line_error(r, "reference_to_image", "not kept")
+    assert not (tmp_path / "s.jpg").exists()
