@@ -408,3 +408,271 @@ def test_the_section_image_cli_refuses_a_bad_sync_in_one_line(tmp_path, monkeypa
         r = cli_run("section-image", str(PDYN), "--at", "5230,4010,2000", "--out", str(tmp_path / "s.jpg"))
     assert_one_line_error(r, "reference_to_image", "not kept")
     assert not (tmp_path / "s.jpg").exists()
+
+
+# ---- a hostile server: paging ------------------------------------------------------------------
+
+QUERY = "/api/v2/data/query.json"
+
+
+def _generated_rows(first: int, n: int) -> list[dict]:
+    """GENERATED SectionDataSet rows (made-up genes ``Gen<k>``), in the shape the API sends."""
+    return [{"id": 100_000 + k, "plane_of_section": {"name": "coronal"},
+             "genes": [{"acronym": f"Gen{k}", "name": f"generated gene {k}", "entrez_id": 900_000 + k}]}
+            for k in range(first, first + n)]
+
+
+def _paged(total: int, rows_for) -> callable:
+    """A query handler answering ``rows_for(start)`` with ``total_rows`` = ``total``."""
+    import json
+    import re
+    import urllib.parse
+
+    from tests.faults.hostile import send
+
+    def handler(req):
+        text = urllib.parse.unquote(req.path)
+        m = re.search(r"start_row\$eq(\d+)", text)
+        start = int(m.group(1)) if m else 0
+        page = rows_for(start)
+        send(req, json.dumps({"success": True, "id": 0, "start_row": start, "num_rows": len(page),
+                              "total_rows": total, "msg": page}).encode())
+
+    return handler
+
+
+def _gene_index_untouched(cache: Path) -> None:
+    from allen_viewer.data import GENE_INDEX_FILE
+
+    assert not (cache / GENE_INDEX_FILE).exists()  # the working (embedded) index stays in use
+    r = cli_run("--offline", "search", "Pdyn")
+    assert r.code == 0 and "Pdyn" in r.out, r.err
+
+
+def test_a_list_that_ignores_start_row_and_claims_a_billion_rows_stops_at_once(tmp_path, monkeypatch):
+    from tests.faults.hostile import HostileServer, api_env
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ALLEN_VIEWER_CACHE", str(cache))
+    with HostileServer() as srv, api_env(srv.url):
+        srv.routes[QUERY] = _paged(10 ** 9, lambda start: _generated_rows(0, 2000))
+        r = cli_run("refresh-index")
+        assert srv.hits[QUERY] == 1
+    assert_one_line_error(r, "1,000,000,000 rows", "abandoned")
+    _gene_index_untouched(cache)
+
+
+def test_a_list_that_ignores_start_row_under_the_bound_is_caught_on_its_second_page(tmp_path, monkeypatch):
+    from tests.faults.hostile import HostileServer, api_env
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ALLEN_VIEWER_CACHE", str(cache))
+    with HostileServer() as srv, api_env(srv.url):
+        # it echoes the start_row asked, but sends the first rows every time
+        srv.routes[QUERY] = _paged(400_000, lambda start: _generated_rows(0, 2000))
+        r = cli_run("refresh-index")
+        assert srv.hits[QUERY] == 2
+    assert_one_line_error(r, "repeat ids", "start_row")
+    _gene_index_untouched(cache)
+
+
+def test_repeated_pages_with_an_honest_total_never_replace_the_gene_index(tmp_path, monkeypatch):
+    from tests.faults.hostile import HostileServer, api_env
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ALLEN_VIEWER_CACHE", str(cache))
+    with HostileServer() as srv, api_env(srv.url):
+        srv.routes[QUERY] = _paged(28_000, lambda start: _generated_rows(0, 2000))  # the same 2,000 rows 14 times
+        r = cli_run("refresh-index")
+    assert_one_line_error(r, "repeat ids")
+    assert "refreshed" not in r.out
+    _gene_index_untouched(cache)
+
+
+def test_an_honest_paged_list_still_refreshes(tmp_path, monkeypatch):
+    from allen_viewer.data import GENE_INDEX_FILE
+    from allen_viewer.store.gene_index import read_gene_index
+    from tests.faults.hostile import HostileServer, api_env
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ALLEN_VIEWER_CACHE", str(cache))
+    with HostileServer() as srv, api_env(srv.url):
+        srv.routes[QUERY] = _paged(4_500, lambda start: _generated_rows(start, min(2000, 4_500 - start)))
+        r = cli_run("refresh-index")
+        assert srv.hits[QUERY] == 3
+    assert r.code == 0, r.err
+    index = read_gene_index(cache / GENE_INDEX_FILE)
+    assert [e.id for e in index] == [100_000 + k for k in range(4_500)]
+
+
+def test_rows_that_do_not_add_up_to_the_total_are_refused(tmp_path, monkeypatch):
+    from tests.faults.hostile import HostileServer, api_env
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ALLEN_VIEWER_CACHE", str(cache))
+    with HostileServer() as srv, api_env(srv.url):
+        # 3,000 distinct rows, then an empty page, for a list that claims 28,000
+        srv.routes[QUERY] = _paged(28_000, lambda start: _generated_rows(start, max(0, min(2000, 3000 - start))))
+        r = cli_run("refresh-index")
+    assert_one_line_error(r, "3,000 rows", "28,000")
+    _gene_index_untouched(cache)
+
+
+def test_a_list_without_a_total_is_bounded_too(tmp_path):
+    import json
+
+    from allen_viewer.api import client as client_module
+    from allen_viewer.api.client import AllenClient
+    from allen_viewer.errors import ServiceUnavailable
+    from tests.faults.hostile import HostileServer, send
+
+    with HostileServer() as srv:
+        counter = iter(range(10 ** 6))
+        # always a full page of new ids and no total_rows: only the row bound can end it
+        srv.routes[QUERY] = lambda req: send(req, json.dumps(
+            {"success": True, "msg": [{"id": next(counter)} for _ in range(50)]}).encode())
+        client = AllenClient(srv.url, srv.url + "/dl", timeout=(2.0, 5.0), retries=1, backoff=0.01)
+        bound = 500
+        original = client_module.MAX_RMA_ROWS
+        client_module.MAX_RMA_ROWS = bound
+        try:
+            with pytest.raises(ServiceUnavailable) as err:
+                client.rma("model::Gene", page_size=50)
+        finally:
+            client_module.MAX_RMA_ROWS = original
+        assert srv.hits[QUERY] == bound // 50 + 1
+    assert "more than 500 rows" in str(err.value)
+
+
+# ---- a hostile cache: a .part of other content, a grid zip of another experiment ----------------
+
+FILES = "/dl/"
+
+
+def _file_server(srv, content: bytes, etag: str = '"v2"', honour_if_range: bool = True, log: list | None = None):
+    """Serve ``content`` at any /dl/ path with Range support (HTTP 206), an ETag and If-Range."""
+    import re
+
+    from tests.faults.hostile import send
+
+    def handler(req):
+        wanted, if_range = req.headers.get("Range"), req.headers.get("If-Range")
+        if log is not None:
+            log.append((wanted, if_range))
+        headers = {"ETag": etag, "Accept-Ranges": "bytes", "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT"}
+        m = re.match(r"bytes=(\d+)-$", wanted or "")
+        if m and (not honour_if_range or if_range in (None, etag)):
+            start = int(m.group(1))
+            if start >= len(content):
+                send(req, b"", status=416, ctype="text/plain", headers={**headers, "Content-Range": f"bytes */{len(content)}"})
+                return
+            send(req, content[start:], status=206, ctype="application/octet-stream",
+                 headers={**headers, "Content-Range": f"bytes {start}-{len(content) - 1}/{len(content)}"})
+            return
+        send(req, content, ctype="application/octet-stream", headers=headers)
+
+    srv.routes[FILES] = handler
+
+
+def _client(url: str):
+    from allen_viewer.api.client import AllenClient
+
+    return AllenClient(url, url + "/dl", timeout=(2.0, 5.0), retries=2, backoff=0.01)
+
+
+def test_a_leftover_part_of_other_content_is_not_resumed(tmp_path):
+    from tests.faults.hostile import HostileServer
+
+    content = bytes(range(256)) * 400  # GENERATED file content
+    dest = tmp_path / "file.bin"
+    (tmp_path / "file.bin.part").write_bytes(b"other content " * 1000)  # a leftover of unknown origin
+    log: list = []
+    with HostileServer() as srv:
+        _file_server(srv, content, log=log)
+        _client(srv.url).download_file("x/file.bin", dest)
+    assert dest.read_bytes() == content
+    assert log == [(None, None)]  # started from zero, no Range asked
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.bin"]
+
+
+def test_an_interrupted_download_resumes_only_the_same_version(tmp_path):
+    from allen_viewer.api.transport import origin_path
+    from tests.faults.hostile import HostileServer
+
+    v1 = bytes(range(256)) * 400
+    v2 = bytes(reversed(range(256))) * 400  # the same size, other bytes: a new version on the server
+    dest, part = tmp_path / "file.bin", tmp_path / "file.bin.part"
+    log: list = []
+    with HostileServer() as srv:
+        _file_server(srv, v1, etag='"v1"', log=log)
+        _client(srv.url).download_file("x/file.bin", dest)
+        # an interrupted later download of v1 (what the transport keeps: the bytes and their origin)
+        dest.unlink()
+        part.write_bytes(v1[:30_000])
+        origin_path(part).write_text('{"url": "%s/dl/x/file.bin", "etag": "\\"v1\\"", "last_modified": "", '
+                                     '"total": %d}' % (srv.url, len(v1)))
+        _file_server(srv, v2, etag='"v2"', log=log)  # the server now has v2
+        _client(srv.url).download_file("x/file.bin", dest)
+    assert dest.read_bytes() == v2  # If-Range "v1" got the whole v2, not v1's head + v2's tail
+    assert log[-1] == ("bytes=30000-", '"v1"')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.bin"]
+
+
+def test_a_server_that_ignores_if_range_is_caught_by_its_etag(tmp_path):
+    from allen_viewer.api.transport import origin_path
+    from tests.faults.hostile import HostileServer
+
+    v2 = bytes(reversed(range(256))) * 400
+    dest, part = tmp_path / "file.bin", tmp_path / "file.bin.part"
+    with HostileServer() as srv:
+        part.write_bytes(b"\x00" * 30_000)
+        origin_path(part).write_text('{"url": "%s/dl/x/file.bin", "etag": "\\"v1\\"", "last_modified": "", '
+                                     '"total": %d}' % (srv.url, len(v2)))
+        _file_server(srv, v2, etag='"v2"', honour_if_range=False)  # 206 for any version
+        _client(srv.url).download_file("x/file.bin", dest)
+    assert dest.read_bytes() == v2
+
+
+def test_a_resumed_nissl_volume_that_does_not_read_is_never_reported_saved(tmp_path, monkeypatch):
+    from allen_viewer.api.transport import origin_path
+    from allen_viewer.data import REFERENCE_VOLUMES
+    from tests.faults.hostile import HostileServer, api_env
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ALLEN_VIEWER_CACHE", str(cache))
+    name = REFERENCE_VOLUMES["nissl"][0]
+    garbage = b"NRRD0004\n" + b"\x07" * 200_000  # GENERATED: not a volume at all
+    with HostileServer() as srv, api_env(srv.url):
+        _file_server(srv, garbage, etag='"n1"')
+        # half of it left by an interrupted try of this very file (same URL, same version)
+        part = cache / "reference" / f"{name}.part"
+        part.parent.mkdir(parents=True)
+        part.write_bytes(garbage[:100_000])
+        origin_path(part).write_text('{"url": "%s/dl/%s", "etag": "\\"n1\\"", "last_modified": "", "total": %d}'
+                                     % (srv.url, REFERENCE_VOLUMES["nissl"][1], len(garbage)))
+        r = cli_run("download-reference", "nissl")
+    line = assert_one_line_error(r, name, "damaged", "nothing was saved")
+    assert "saved to" not in r.out.lower()
+    assert sorted(p.name for p in (cache / "reference").iterdir()) == [], line
+
+
+def test_a_cached_grid_zip_of_another_experiment_is_quarantined(tmp_path, monkeypatch):
+    from tests.faults.hostile import grid_zip_bytes
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ALLEN_VIEWER_CACHE", str(cache))
+    sagittal = 69782969  # Pdyn sagittal: in the embedded index, not an embedded grid
+    entry = cache / "grids" / f"{sagittal}.zip"
+    entry.parent.mkdir(parents=True)
+    entry.write_bytes(grid_zip_bytes(experiment_id=PDYN))  # GENERATED: the coronal grid under the sagittal's name
+    r = cli_run("--offline", "info", str(sagittal))
+    first = r.err
+    assert "Traceback" not in first
+    assert not entry.exists()
+    moved = sorted(p.name for p in (cache / "quarantine").iterdir())
+    assert any(n.endswith(".zip") for n in moved) and any(n.endswith(".reason.txt") for n in moved)
+    reason = next((cache / "quarantine").glob("*.reason.txt")).read_text()
+    assert f"experiment {PDYN}" in reason and f"experiment {sagittal}" in reason
+    # the next run does not meet it again
+    again = cli_run("--offline", "info", str(sagittal))
+    assert "belongs to experiment" not in again.err and "holds the grid" not in again.err
