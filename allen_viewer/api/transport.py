@@ -311,13 +311,13 @@ class Transport:
                 total, mode, start = length, "wb", 0
                 write_origin(part, url, resp, length)  # what this .part is, for a later resume
             if total is not None and expected_size is not None and total != expected_size:
-                unlink(part)
+                discard_part(part)
                 raise CorruptDownload(
                     f"{who} offers {path} with {total:,} bytes, not the expected {expected_size:,}; nothing was saved.")
             total = total if total is not None else expected_size
             known_total[0] = total
             if total is not None and total > cap:
-                unlink(part)
+                discard_part(part)
                 raise CorruptDownload(
                     f"{who} offers {path} with {total:,} bytes, more than the {cap:,} such a file can be; "
                     "nothing was saved.")
@@ -340,7 +340,7 @@ class Transport:
         if done < total:
             raise Transient("short", f"{done} of {total} bytes")
         if done > total:
-            unlink(part)
+            discard_part(part)
             raise CorruptDownload(f"{who} sent {done:,} bytes of {path}, more than its {total:,}; nothing was saved.")
         return True
 
