@@ -46,6 +46,7 @@ import contextlib
 import errno
 import os
 import shutil
+import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
@@ -560,15 +561,16 @@ def _final_name(tmp: Path) -> str:
 
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """While the block runs (on the main thread, when SIGTERM has no handler of the program's
-    own), SIGTERM raises :class:`Terminated` -- a KeyboardInterrupt -- so the export unwinds like
+    """While the block runs (on the main thread of a process without Qt -- the CLI -- when
+    SIGTERM has no handler of the program's own), SIGTERM raises :class:`Terminated` -- a KeyboardInterrupt -- so the export unwinds like
     a Ctrl-C: ffmpeg stopped, the temporary file removed, one line from the CLI.  The previous
     handler comes back when the block ends."""
     import signal
     import threading
 
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
-        yield
+    if (threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM")
+            or sys.modules.get("PySide6.QtCore") is not None):
+        yield  # the viewer (Qt loaded) ends on SIGTERM by its own rules, not by an exception in a slot
         return
     previous = signal.getsignal(signal.SIGTERM)
     if previous not in (signal.SIG_DFL, None):

@@ -676,3 +676,18 @@ def test_a_cached_grid_zip_of_another_experiment_is_quarantined(tmp_path, monkey
     # the next run does not meet it again
     again = cli_run("--offline", "info", str(sagittal))
     assert "belongs to experiment" not in again.err and "holds the grid" not in again.err
+
+
+def test_a_cached_nissl_volume_with_a_binary_header_is_quarantined_not_a_segfault(tmp_path, monkeypatch):
+    # SimpleITK dies with SIGSEGV on this header (the magic, then binary bytes): it must never see it
+    from allen_viewer.data import REFERENCE_VOLUMES, AtlasData
+    from allen_viewer.errors import CorruptData
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ALLEN_VIEWER_CACHE", str(cache))
+    path = cache / "reference" / REFERENCE_VOLUMES["nissl"][0]
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"NRRD0004\n" + b"\x07" * 200_000)  # GENERATED damage
+    with pytest.raises(CorruptData) as err:
+        AtlasData().nissl()
+    assert "moved aside" in str(err.value) and not path.exists()
