@@ -209,7 +209,9 @@ def _export_in_child(tmp_path, ffmpeg_dir, sig) -> tuple[subprocess.CompletedPro
 def test_a_signal_early_in_an_mp4_export_ends_it_cleanly(tmp_path, ffmpeg_dir, sig):
     done, out, ffmpeg_pid = _export_in_child(tmp_path, ffmpeg_dir, sig)
     assert done.returncode in (130, 143), (done.returncode, done.stderr)
-    lines = done.stderr.strip().splitlines()
+    # VTK's own "bad X server connection" warning sometimes precedes it under a busy Xvfb: VTK's
+    # stderr noise is another part of issue 18 (not this case's), so only the program's lines count
+    lines = [ln for ln in done.stderr.strip().splitlines() if "vtkXOpenGLRenderWindow" not in ln]
     assert len(lines) == 1 and lines[0].startswith("allen-viewer:"), done.stderr
     assert "Traceback" not in done.stderr and "ImportError" not in done.stderr
     assert leftovers(out) == []  # no temporary .mp4, no sidecar
