@@ -309,7 +309,6 @@ class Transport:
             else:
                 length = as_int(resp.headers.get("Content-Length"))
                 total, mode, start = length, "wb", 0
-                write_origin(part, url, resp, length)  # what this .part is, for a later resume
             if total is not None and expected_size is not None and total != expected_size:
                 discard_part(part)
                 raise CorruptDownload(
@@ -322,6 +321,8 @@ class Transport:
                     f"{who} offers {path} with {total:,} bytes, more than the {cap:,} such a file can be; "
                     "nothing was saved.")
             check_free_space(part.parent, (total if total is not None else cap) - start, PurePosixPath(url).name)
+            if mode == "wb":
+                write_origin(part, url, resp, length)  # what this .part is, for a later resume
             try:
                 fh = open(part, mode)
             except OSError as exc:
