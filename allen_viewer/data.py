@@ -151,8 +151,15 @@ class AtlasData:
 
     def download_reference(self, kind: str, progress: Progress | None = None, cancel: Cancel | None = None) -> Path:
         """Download a 25 µm reference volume into the cache; a partial download resumes."""
+        def check(path: Path) -> None:  # the whole volume reads, resumed or not, before it is reported saved
+            try:
+                read_nrrd_volume(path, ANNOTATION_SHAPE)
+            except CorruptData as exc:  # name the file, not its temporary path
+                raise CorruptData(str(exc).replace(str(path), "it")) from None
+
         return self.client.download_file(REFERENCE_VOLUMES[kind][1], self.reference_path(kind),
-                                         progress=progress, cancel=cancel, max_bytes=REFERENCE_MAX_BYTES.get(kind))
+                                         progress=progress, cancel=cancel, max_bytes=REFERENCE_MAX_BYTES.get(kind),
+                                         check=check)
 
     def reference_volume(self, kind: str) -> np.ndarray | None:
         """A downloaded reference volume as float32 (AP, DV, ML) at 25 µm, or None if absent.

@@ -85,9 +85,15 @@ def test_template_of_wrong_shape_is_quarantined(allen_env, tmp_path):
     from allen_viewer.data import AtlasData
     from allen_viewer.errors import CorruptData
 
+    from allen_viewer.errors import CorruptDownload
+
     allen_env.add_file("mouse_ccf/average_template/average_template_25.nrrd", b"NRRD0004\n# not a volume\n")
     data = AtlasData()
-    data.download_reference("template")
+    with pytest.raises(CorruptDownload, match="nothing was saved"):  # checked whole before it is saved
+        data.download_reference("template")
+    assert not data.has_reference("template")
+    # one already in the cache (an older version saved it unchecked) is quarantined when read
+    data.reference_path("template").write_bytes(b"NRRD0004\n# not a volume\n")
     with pytest.raises(CorruptData):
         data.reference_volume("template")
     assert not data.has_reference("template")

@@ -30,6 +30,7 @@ from allen_viewer.api import rma as rma_query
 from allen_viewer.api.limits import MAX_REFERENCE_BYTES, DownloadLimits
 from allen_viewer.api.transport import Cancel, Progress, Transient, Transport, as_int, host, write_error
 from allen_viewer.errors import (
+    AllenViewerError,
     CorruptData,
     CorruptDownload,
     Offline,
@@ -46,6 +47,9 @@ ROOT_STRUCTURE_ID = 997
 MAX_GRID_ZIP_BYTES = len(VOLUME_NAMES) * MAX_MEMBER_BYTES + 1024 * 1024
 """No grid zip is bigger (a real one is under 2 MB): a larger answer is refused, not stored."""
 _host, _as_int, _write_error = host, as_int, write_error
+MAX_RMA_ROWS = 500_000
+"""Most rows one RMA query may have (all ISH experiments: about 26,000; a section list: a
+few hundred).  A server claiming more, or sending more, is refused: paging is bounded."""
 
 
 class AllenClient:
@@ -115,6 +119,9 @@ class AllenClient:
             raise ValueError("page_size must be at least 1")
         rows: list[dict] = []
         start = 0
+        seen_ids: set = set()
+        seen_pages: set[int] = set()
+        total = None
         while True:
             paged = rma_query.with_paging(criteria, start, page_size)
             url = f"{self.api_url}{rma_query.QUERY_PATH}?criteria={rma_query.encode(paged)}"
@@ -123,8 +130,9 @@ class AllenClient:
             if not isinstance(page, list):
                 raise ServiceUnavailable(
                     f"{self._who(url)} answered the query with {type(page).__name__} instead of a list of rows.")
-            rows.extend(page)
             total = _as_int(envelope.get("total_rows"))
+            _check_page(self._who(url), page, start, envelope, total, seen_ids, seen_pages)
+            rows.extend(page)
             if progress is not None:
                 progress(len(rows), total)
             start += len(page)
@@ -135,6 +143,9 @@ class AllenClient:
                     break
             elif len(page) < page_size:
                 break
+        if total is not None and total >= 0 and len(rows) != total:
+            raise ServiceUnavailable(f"{self._who(url)} sent {len(rows):,} rows in all for a list it said has "
+                                     f"{total:,}; the list was not used.")
         return rows
 
     def experiments_of_gene(self, symbol: str, plane: str | None = None) -> list[dict]:
@@ -311,8 +322,13 @@ class AllenClient:
         answer :class:`CorruptDownload`; ``dest`` is left as it was on any failure."""
         from allen_viewer.api.section_images import UnknownSectionImage, check_jpeg, image_size_cap
 
+        from allen_viewer.api.section_images import valid_id
+
         self._check_online(f"downloading section image {image_id}")
         image_id = int(image_id)
+        if not valid_id(image_id):
+            raise AllenViewerError(f"{image_id} cannot be a section image id (ids are whole numbers from 1 to "
+                                   f"2**53 - 1); nothing was asked of the server.")
         url = self.section_image_url(image_id, downsample, quality, view)
         limit = image_size_cap(int(downsample))
         dest = Path(dest)
@@ -323,7 +339,7 @@ class AllenClient:
                 body = path.read_bytes()
             except OSError as exc:
                 raise _write_error(path, exc) from None
-            check_jpeg(body, f"Section image {image_id} from {_host(url)}")
+            check_jpeg(body, f"Section image {image_id} from {_host(url)}", int(downsample))
 
         return self.transport.download_checked(
             url, dest, what, limit, check, progress, cancel,
@@ -348,6 +364,7 @@ class AllenClient:
         progress: Progress | None = None,
         cancel: Cancel | None = None,
         max_bytes: int | None = None,
+        check=None,
     ) -> Path:
         """Download a reference file from the download server to ``dest``, resumably.
 
@@ -362,7 +379,9 @@ class AllenClient:
         never partial.  A file larger than ``max_bytes`` (default
         :data:`~allen_viewer.api.limits.MAX_REFERENCE_BYTES`) is refused, or cut off there
         when the server does not say its size; one that does not fit in the free space of
-        the folder is not started (:class:`AllenViewerError`).
+        the folder is not started (:class:`AllenViewerError`).  ``check(path)`` (raising
+        :class:`CorruptData`) checks the complete file before it is renamed to ``dest``; a
+        ``.part`` is resumed only when its origin is confirmed (``Transport.download_resumable``).
         """
         self._check_online(f"downloading {relpath}")
         url = self.file_url(relpath)
@@ -370,7 +389,7 @@ class AllenClient:
         what = f"Download of {PurePosixPath(relpath).name}"
         cap = int(max_bytes) if max_bytes is not None else MAX_REFERENCE_BYTES
         return self.transport.download_resumable(url, dest, what, expected_size, progress, cancel, cap,
-                                                 label=str(relpath))
+                                                 label=str(relpath), check=check)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -397,6 +416,41 @@ class AllenClient:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _check_page(who: str, page: list, start: int, envelope: dict, total: int | None, seen_ids: set,
+                seen_pages: set) -> None:
+    """Refuse a page of an RMA list that a true list cannot have (docs/reliability.md, "Paging"):
+    a claimed total over :data:`MAX_RMA_ROWS`, or rows running past it; a ``start_row`` other
+    than the one asked; a row id already seen on an earlier page (the list is ordered by id, so
+    a repeated id means repeated pages, e.g. a server that ignores ``start_row``); a page
+    identical to an earlier one (rows without ids)."""
+    def refuse(why: str) -> ServiceUnavailable:
+        return ServiceUnavailable(f"{who} sent an inconsistent list ({why}); it was abandoned and nothing was "
+                                  "changed. Try again later.")
+
+    if total is not None and total > MAX_RMA_ROWS:
+        raise refuse(f"it claims {total:,} rows, more than the {MAX_RMA_ROWS:,} any list this program asks for "
+                     "can have")
+    if start + len(page) > MAX_RMA_ROWS:
+        raise refuse(f"more than {MAX_RMA_ROWS:,} rows")
+    answered = _as_int(envelope.get("start_row"))
+    if answered is not None and answered != start and page:
+        raise refuse(f"rows from {answered:,} were sent when rows from {start:,} were asked")
+    ids = [row.get("id") for row in page if isinstance(row, dict)]
+    if ids and all(isinstance(i, (int, str)) and not isinstance(i, bool) for i in ids):
+        keys = [str(i) for i in ids]
+        if not seen_ids.isdisjoint(keys):  # rows repeated within one page are the row checks' business
+            raise refuse(f"rows {start + 1:,} to {start + len(page):,} repeat ids already sent: the same rows "
+                         "came again, as from a server that ignores start_row")
+        seen_ids.update(keys)
+    elif page:
+        import hashlib
+
+        digest = int.from_bytes(hashlib.sha256(repr(page).encode("utf-8", "replace")).digest()[:8], "big")
+        if digest in seen_pages:
+            raise refuse(f"rows {start + 1:,} to {start + len(page):,} are a page already sent")
+        seen_pages.add(digest)
 
 
 def _envelope_message(data: dict) -> str:

@@ -50,7 +50,7 @@ from allen_viewer.api.limits import (
     loads_bounded,
     retry_after_seconds,
 )
-from allen_viewer.errors import AllenViewerError, Cancelled, CorruptDownload, Offline, ServiceUnavailable
+from allen_viewer.errors import AllenViewerError, Cancelled, CorruptData, CorruptDownload, Offline, ServiceUnavailable
 from allen_viewer.sanitize import clean_text, mask_credentials
 from allen_viewer.store.atomic import AtomicFile, replace_file
 
@@ -222,11 +222,18 @@ class Transport:
 
     def download_resumable(self, url: str, dest: Path, what: str, expected_size: int | None = None,
                            progress: Progress | None = None, cancel: Cancel | None = None,
-                           cap: int = MAX_REFERENCE_BYTES, label: str | None = None) -> Path:
+                           cap: int = MAX_REFERENCE_BYTES, label: str | None = None,
+                           check: Callable[[Path], None] | None = None) -> Path:
         """Download a large file to ``dest``, resumably (see ``AllenClient.download_file``).
 
         Bytes go to ``dest`` + ``.part``; one left by an earlier, interrupted try is resumed
-        with ``Range: bytes=N-`` (appended on HTTP 206, started over on a plain 200).  Only a
+        with ``Range: bytes=N-`` (appended on HTTP 206, started over on a plain 200) -- but
+        only when its origin is known and confirmed (:func:`origin_path`): the ``.part`` was
+        started by this program from this URL, the server named the file's version then (ETag
+        or Last-Modified), the request carries it as ``If-Range`` and the 206 answer's
+        Content-Range and ETag match; a ``.part`` of unknown or other content starts over
+        from zero.  ``check(part)`` (raising :class:`CorruptData`) checks the whole file,
+        resumed or not, before it is renamed to ``dest`` and reported saved.  Only a
         complete file, of the server's total and ``expected_size`` (bytes), is renamed to
         ``dest``.  A file over ``cap`` bytes is refused (cut off there when the server does
         not say its size).  ``label`` names the file in messages (default: the URL's path)."""
@@ -244,9 +251,17 @@ class Transport:
         self.retrying(url, once, cancel, what)
         size, total = file_size(part), known_total[0]
         if total is not None and size != total:
-            unlink(part)
+            discard_part(part)
             raise CorruptDownload(
                 f"{self.describe(url)} sent {size:,} bytes of {label}, expected {total:,}; nothing was saved.")
+        if check is not None:  # the whole file, resumed or not, before it is reported saved
+            try:
+                check(part)
+            except CorruptData as exc:
+                discard_part(part)
+                raise CorruptDownload(f"{self.describe(url)} sent {label} damaged ({exc}); nothing was saved. "
+                                      "Try again later.") from None
+        unlink(origin_path(part))
         try:
             replace_file(part, dest, sync=False)  # the .part was fsync'ed as it was written
         except OSError as exc:
@@ -258,29 +273,36 @@ class Transport:
         """One request for the missing bytes of ``part``; True when ``part`` is complete."""
         check_cancel(cancel, what)
         have = file_size(part)
-        if expected_size is not None and have > expected_size:
-            unlink(part)
-            have = 0
+        origin = read_origin(part)
+        validator = _if_range(origin)
+        if have and (expected_size is not None and have > expected_size or origin is None
+                     or origin.get("url") != url or not validator):
+            discard_part(part)  # of unknown or other origin: never resumed blindly
+            have, origin = 0, None
         headers = {"Accept-Encoding": "identity"}
         if have:
             headers["Range"] = f"bytes={have}-"
+            headers["If-Range"] = validator
         who = self.describe(url)
         path = urllib.parse.urlsplit(url).path
         with self.session.get(url, stream=True, timeout=self.timeout, headers=headers) as resp:
             if resp.status_code == 416 and have:
                 total = _range_total(resp.headers.get("Content-Range")) or expected_size
-                if total is not None and total == have:
+                if total is not None and total == have and total == origin.get("total", total) \
+                        and _same_version(origin, resp):
                     known_total[0] = total
                     return True
-                unlink(part)  # the .part does not fit the file on the server: start over
+                discard_part(part)  # the .part does not fit the file on the server: start over
                 return False
             if resp.status_code == 404:
                 raise ServiceUnavailable(f"{who} has no file {path} (HTTP 404).")
             self.check_response(resp, url)
             if resp.status_code == 206:
                 match = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
-                if not match or match.group(1) is None or int(match.group(1)) != have:
-                    unlink(part)  # an answer for other bytes than asked: start over
+                if (not have or not match or match.group(1) is None or int(match.group(1)) != have
+                        or (origin.get("total") is not None and match.group(3) != str(origin["total"]))
+                        or not _same_version(origin, resp)):
+                    discard_part(part)  # an answer for other bytes or another version: start over
                     return False
                 total = None if match.group(3) == "*" else int(match.group(3))
                 mode, start = "ab", have
@@ -288,17 +310,19 @@ class Transport:
                 length = as_int(resp.headers.get("Content-Length"))
                 total, mode, start = length, "wb", 0
             if total is not None and expected_size is not None and total != expected_size:
-                unlink(part)
+                discard_part(part)
                 raise CorruptDownload(
                     f"{who} offers {path} with {total:,} bytes, not the expected {expected_size:,}; nothing was saved.")
             total = total if total is not None else expected_size
             known_total[0] = total
             if total is not None and total > cap:
-                unlink(part)
+                discard_part(part)
                 raise CorruptDownload(
                     f"{who} offers {path} with {total:,} bytes, more than the {cap:,} such a file can be; "
                     "nothing was saved.")
             check_free_space(part.parent, (total if total is not None else cap) - start, PurePosixPath(url).name)
+            if mode == "wb":
+                write_origin(part, url, resp, length)  # what this .part is, for a later resume
             try:
                 fh = open(part, mode)
             except OSError as exc:
@@ -309,7 +333,7 @@ class Transport:
                                        limit=min(cap, total) if total is not None else cap, url=url)
                 except CorruptDownload:  # ran past the cap: what arrived is no use for resuming
                     fh.close()
-                    unlink(part)
+                    discard_part(part)
                     raise
                 _sync(fh, str(part))
         if total is None:
@@ -317,7 +341,7 @@ class Transport:
         if done < total:
             raise Transient("short", f"{done} of {total} bytes")
         if done > total:
-            unlink(part)
+            discard_part(part)
             raise CorruptDownload(f"{who} sent {done:,} bytes of {path}, more than its {total:,}; nothing was saved.")
         return True
 
@@ -381,6 +405,18 @@ class Transport:
             raise Offline(f"Cannot reach {where} (connection refused). {OFFLINE_HINT}") from None
         if any(getattr(e, "errno", None) in (errno.ENETUNREACH, errno.EHOSTUNREACH) for e in chain):
             raise Offline(f"Cannot reach {where} (network unreachable). {OFFLINE_HINT}") from None
+        if isinstance(exc, requests.exceptions.TooManyRedirects):
+            raise ServiceUnavailable(
+                f"{self.describe(url)} redirected the request in a loop (more than {self.session.max_redirects} "
+                "redirects) and it was abandoned; the service is misconfigured. Try again later.") from None
+        if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                            requests.exceptions.InvalidSchema, requests.exceptions.URLRequired)) \
+                and urllib.parse.urlsplit(url).scheme in ("http", "https") and redirected_to(exc, url):
+            # the address asked was fine: a redirect of the server's led somewhere no download may go
+            scheme = urllib.parse.urlsplit(redirected_to(exc, url)).scheme or "an unknown"
+            raise ServiceUnavailable(
+                f"{self.describe(url)} redirected the request to a {scheme}:// address, which is never followed "
+                "(only http and https are); nothing was fetched.") from None
         if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                             requests.exceptions.InvalidSchema, requests.exceptions.URLRequired)):
             raise AllenViewerError(
@@ -433,6 +469,69 @@ def chunks(resp: requests.Response, decode: bool = False) -> Iterator[bytes]:
         if not chunk:
             return
         yield chunk
+
+
+def origin_path(part: Path) -> Path:
+    """Where the origin of a resumable ``.part`` is kept: ``NAME.origin.part`` beside it (JSON:
+    the URL, the server's ETag and Last-Modified, the total size).  A ``.part`` without it is
+    never resumed."""
+    return part.with_name(part.name[:-len(".part")] + ".origin.part")
+
+
+def read_origin(part: Path) -> dict | None:
+    try:
+        data = json.loads(origin_path(part).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_origin(part: Path, url: str, resp, total: int | None) -> None:
+    etag = resp.headers.get("ETag") or ""
+    record = {"url": url, "etag": etag if etag and not etag.startswith("W/") else "",
+              "last_modified": resp.headers.get("Last-Modified") or "", "total": total}
+    try:
+        with AtomicFile(origin_path(part), "w") as tmp:
+            json.dump(record, tmp.file)
+            tmp.commit()
+    except OSError:
+        unlink(origin_path(part))  # without it the .part is not resumed, only started over
+
+
+def discard_part(part: Path) -> None:
+    unlink(part)
+    unlink(origin_path(part))
+
+
+def _if_range(origin: dict | None) -> str:
+    """The If-Range validator of a recorded origin: its strong ETag, else its Last-Modified."""
+    if not origin:
+        return ""
+    for key in ("etag", "last_modified"):
+        value = origin.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def _same_version(origin: dict, resp) -> bool:
+    """Whether an answer names the version the ``.part`` was started from (when it names one)."""
+    etag = resp.headers.get("ETag")
+    if origin.get("etag") and etag and etag != origin["etag"]:
+        return False
+    modified = resp.headers.get("Last-Modified")
+    return not (origin.get("last_modified") and modified and modified != origin["last_modified"])
+
+
+def redirected_to(exc: BaseException, url: str) -> str:
+    """The address a redirect led to when ``exc`` (an invalid-address error of ``requests``)
+    names another address than ``url``, the one asked; "" when it is about ``url`` itself."""
+    request = getattr(exc, "request", None)
+    target = getattr(request, "url", None) if request is not None else None
+    if not target:
+        m = re.search(r"for '([^']*)'", str(exc)) or re.search(r"URL '([^']*)'", str(exc))
+        target = m.group(1) if m else ""
+    return target if target and target != url else ""
 
 
 def host(url: str) -> str:

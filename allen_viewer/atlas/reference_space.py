@@ -86,6 +86,45 @@ def ccf25_to_grid(index, clip: bool = True) -> np.ndarray:
 
 # ---- volume readers -------------------------------------------------------------------------
 
+NRRD_HEADER_MAX = 64 * 1024
+"""Largest NRRD header read (real ones are a few hundred bytes)."""
+
+
+def check_nrrd_header(path: Path | str, expected_shape: tuple[int, int, int] | None = None) -> None:
+    """Check a NRRD file's header in Python before SimpleITK reads it: the ``NRRD000n`` magic,
+    printable ``field: value`` / ``key:=value`` / ``#`` lines ended by a blank line within
+    :data:`NRRD_HEADER_MAX` bytes, ``dimension: 3`` and ``sizes`` of ``expected_shape`` (x =
+    AP fastest).  SimpleITK's NRRD reader dies with a segmentation fault on some damaged
+    headers (e.g. the magic followed by binary bytes), which no ``try`` can catch, so such a
+    file must never reach it.  Raises :class:`CorruptData`."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(NRRD_HEADER_MAX)
+    except OSError as exc:
+        raise CorruptData(f"{path} cannot be read ({exc.strerror or exc})") from None
+    end = head.find(b"\n\n")
+    if not head.startswith(b"NRRD000") or end < 0:
+        raise CorruptData(f"{path} is not a readable NRRD volume (no NRRD header)")
+    try:
+        lines = head[:end].decode("ascii").splitlines()
+    except UnicodeDecodeError:
+        raise CorruptData(f"{path} is not a readable NRRD volume (its header is not text)") from None
+    fields = {}
+    for line in lines[1:]:
+        if line.startswith("#"):
+            continue
+        key, sep, value = line.partition(": ")
+        if not sep:
+            key, sep, value = line.partition(":=")
+        if not sep or not key.strip() or not line.isprintable():
+            raise CorruptData(f"{path} is not a readable NRRD volume (a damaged header line)")
+        fields[key.strip().lower()] = value.strip()
+    if fields.get("dimension") != "3" or "sizes" not in fields:
+        raise CorruptData(f"{path} is not a readable NRRD volume (not a 3-D volume header)")
+    if expected_shape is not None and fields["sizes"].split() != [str(int(n)) for n in expected_shape]:
+        raise CorruptData(f"{path} has sizes {fields['sizes'][:60]}, expected {' '.join(map(str, expected_shape))}")
+
+
 def read_nrrd_volume(path: Path | str, expected_shape: tuple[int, int, int] | None = None) -> np.ndarray:
     """Read a CCF NRRD (x = AP fastest on disk) into an (AP, DV, ML) array.
 
@@ -93,8 +132,10 @@ def read_nrrd_volume(path: Path | str, expected_shape: tuple[int, int, int] | No
     """
     import SimpleITK as sitk  # only here: reading the annotation itself does not need it
 
+    check_nrrd_header(path, expected_shape)  # SimpleITK crashes (SIGSEGV) on some damaged headers
     try:
-        image = sitk.ReadImage(str(path))
+        # the NRRD reader by name, not by the file's suffix: a download is checked as NAME.nrrd.part
+        image = sitk.ReadImage(str(path), imageIO="NrrdImageIO")
     except RuntimeError as exc:
         raise CorruptData(f"{path} is not a readable NRRD volume ({str(exc).strip().splitlines()[-1]})") from exc
     # SimpleITK gives (z, y, x) = (ML, DV, AP); a transposed view is (AP, DV, ML)

@@ -18,12 +18,13 @@ feeding each to the encoder as it comes (an MP4 holds one frame in memory at a t
   (:func:`turntable_poses`), so no frame crops the brain and the scale stays constant; a
   pose keeps its own distance (what the user framed).
 * **Formats** (by the file name): ``.mp4`` -- H.264 (libx264, ``yuv420p``, CRF 18,
-  ``+faststart``) through imageio-ffmpeg's ffmpeg; ``.gif`` -- Pillow through imageio,
+  ``+faststart``) by the ffmpeg program imageio-ffmpeg finds, run as a child process fed
+  through a pipe (:class:`FfmpegEncoder`: bounded in time, its exit status checked, never
+  left running); ``.gif`` -- Pillow,
   each frame reduced to its own 256-colour palette (Pillow's fast octree), looping forever.
 * **Sizes**: H.264 in ``yuv420p`` needs even sides, so an MP4's odd side is **rounded
   down to the next even number** (481x361 -> 480x360) and the frames are rendered at that
-  size (nothing is rescaled; imageio's default ``macro_block_size=16`` would rescale, so
-  it is set to 2).  GIFs keep the size asked for.  Each side is
+  size (nothing is rescaled).  GIFs keep the size asked for.  Each side is
   :data:`~allen_viewer.export.image.MIN_SIDE` to :data:`MAX_MOVIE_SIDE` pixels; a GIF
   (all frames held until written) may use at most half the machine's memory.
 * **Frame rate**: ``fps`` 1 to :data:`MAX_FPS`; a GIF stores each frame's duration in
@@ -42,8 +43,10 @@ and may stop it (``cancel()`` returning True raises :class:`~allen_viewer.errors
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
+import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
@@ -198,20 +201,19 @@ def ffmpeg_program() -> str:
 
 def encoder_versions(fmt: str) -> str:
     """The encoding software and its versions, for the sidecar."""
-    import imageio
+    import PIL
 
     if fmt == "gif":
-        import PIL
+        return f"Pillow {PIL.__version__} (GIF writer)"
+    import subprocess
 
-        return f"imageio {imageio.__version__} (pillow plugin), Pillow {PIL.__version__}"
-    import imageio_ffmpeg
-
-    try:
-        ffmpeg = imageio_ffmpeg.get_ffmpeg_version()
-    except (OSError, RuntimeError, ValueError):
+    try:  # bounded: a hung ffmpeg must not hang the export here either
+        first = subprocess.run([ffmpeg_program(), "-version"], capture_output=True, timeout=10,
+                               start_new_session=True).stdout.split(b"\n", 1)[0].decode("utf-8", "replace")
+        ffmpeg = first.split("version", 1)[-1].split()[0] if "version" in first else "unknown version"
+    except (OSError, subprocess.SubprocessError, IndexError, AllenViewerError):
         ffmpeg = "unknown version"
-    return (f"imageio {imageio.__version__} (ffmpeg plugin), imageio-ffmpeg {imageio_ffmpeg.__version__}, "
-            f"ffmpeg {ffmpeg}")
+    return f"ffmpeg {ffmpeg} (libx264), driven by allen_viewer through a pipe"
 
 
 # ---- the turn ---------------------------------------------------------------------------
@@ -284,19 +286,26 @@ def turntable_frames(grid: ExpressionGrid | None, outline=None, size=DEFAULT_MOV
     (moved back to fit the whole turn, :func:`turntable_poses`).  ``cancel()`` returning
     True stops it with :class:`~allen_viewer.errors.Cancelled`; ``turn``, a dict, receives
     the turn's geometry for the sidecar."""
-    with offscreen_scene(grid, outline, size, view, pose, display=display, **scene_options) as scene:
-        camera = scene.plotter.camera
-        # a turn is drawn in perspective, also from a (parallel) preset: no one scale bar
-        # holds while it turns (issue 21)
-        start = replace(CameraPose.of(camera, scene.aspect), parallel=False)
-        from allen_viewer.export.image import text_scale_for
-        from allen_viewer.render.figure_overlays import word_margins
+    # Ctrl-C and SIGTERM are held while VTK loads, builds the scene, renders a frame and frees it,
+    # and delivered between frames (hold_signals): an interrupt in the middle of a VTK import or
+    # of OpenGL work gave an ImportError traceback or a segfault
+    stack = contextlib.ExitStack()
+    try:
+        with hold_signals():
+            scene = stack.enter_context(offscreen_scene(grid, outline, size, view, pose, display=display,
+                                                        **scene_options))
+            camera = scene.plotter.camera
+            # a turn is drawn in perspective, also from a (parallel) preset: no one scale bar
+            # holds while it turns (issue 21)
+            start = replace(CameraPose.of(camera, scene.aspect), parallel=False)
+            from allen_viewer.export.image import text_scale_for
+            from allen_viewer.render.figure_overlays import word_margins
 
-        # room for the words in the margins, and a three-line caption over the brain's top
-        ts = text_scale_for((scene.width, scene.height))
-        margins = word_margins(scene.width, scene.height, ts, 3 * 1.25 * 16 * ts)
-        poses = turntable_poses(start, scene.bounds, frames, scene.aspect, scene.fit_points, fit=pose is None,
-                                margins=margins)
+            # room for the words in the margins, and a three-line caption over the brain's top
+            ts = text_scale_for((scene.width, scene.height))
+            margins = word_margins(scene.width, scene.height, ts, 3 * 1.25 * 16 * ts)
+            poses = turntable_poses(start, scene.bounds, frames, scene.aspect, scene.fit_points, fit=pose is None,
+                                    margins=margins)
         if turn is not None:
             first = poses[0]
             turn.update(axis="dorsal-ventral: parallel to CCF y (DV), through the centre of the brain outline's box",
@@ -312,8 +321,39 @@ def turntable_frames(grid: ExpressionGrid | None, outline=None, size=DEFAULT_MOV
         for p in poses:
             if cancel is not None and cancel():
                 raise Cancelled("Movie export")
-            p.apply(camera, scene.aspect)
-            yield scene.screenshot()
+            with hold_signals():
+                p.apply(camera, scene.aspect)
+                shot = scene.screenshot()
+            yield shot
+    finally:
+        with hold_signals():
+            stack.close()
+
+
+@contextlib.contextmanager
+def hold_signals() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM while the block runs (on the main thread only) and deliver them,
+    to the handlers that were in place, when it ends: native work (VTK's imports and OpenGL
+    calls) is never interrupted halfway, the export stops at the next frame instead."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    numbers = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+    arrived: list[int] = []
+    previous = {}
+    for n in numbers:
+        previous[n] = signal.getsignal(n)
+        signal.signal(n, lambda signum, frame: arrived.append(signum))
+    try:
+        yield
+    finally:
+        for n, handler in previous.items():
+            signal.signal(n, handler if handler is not None else signal.SIG_DFL)
+        for n in dict.fromkeys(arrived):
+            signal.raise_signal(n)  # the previous handler acts now (a KeyboardInterrupt, Terminated)
 
 
 @contextlib.contextmanager
@@ -321,31 +361,243 @@ def _encoder(tmp: Path, plan: MoviePlan, title: str) -> Iterator[Callable[[np.nd
     """An ``add(frame)`` that encodes frames into ``tmp``; the file is complete when the block ends."""
     comment = f"{title}. Data: Allen Mouse Brain Atlas, mouse.brain-map.org. Provenance in the .json beside it."
     if plan.fmt == "mp4":
-        import imageio.v2 as iio2
-
-        writer = iio2.get_writer(
-            tmp, format="FFMPEG", mode="I", fps=plan.fps, codec="libx264", quality=None, pixelformat="yuv420p",
-            macro_block_size=2,  # the sides are even already; 16 (the default) would rescale
-            ffmpeg_log_level="error",
-            output_params=["-crf", str(MP4_CRF), "-movflags", "+faststart",
-                           "-metadata", f"title={title}", "-metadata", f"comment={comment}"])
-        try:
-            yield writer.append_data
-        finally:
-            writer.close()
+        with FfmpegEncoder(tmp, plan, title, comment) as encoder:
+            yield encoder.add
         return
-    import imageio.v3 as iio
     from PIL import Image
 
-    duration = plan.frame_duration_ms
-    with iio.imopen(tmp, "w", plugin="pillow", extension=".gif") as writer:
-        def add(frame: np.ndarray) -> None:
-            # 256 colours by Pillow's fast octree (on a rendered 960x720 frame 0.02 s against 1.4 s for
-            # its default median cut, which looks the same here); bits=8 then keeps exactly those
-            # colours as a palette image, 1 byte a pixel held until the GIF is written
-            few = np.asarray(Image.fromarray(frame).quantize(256, method=Image.Quantize.FASTOCTREE).convert("RGB"))
-            writer.write(few, is_batch=False, bits=8, duration=duration, loop=0, comment=comment)
-        yield add
+    # Pillow writes the GIF itself (no imageio plugin object whose __del__ retries a failed save and
+    # prints a second traceback); the frames are held as 1-byte palette images until the end
+    frames: list = []
+
+    def add(frame: np.ndarray) -> None:
+        # 256 colours by Pillow's fast octree (on a rendered 960x720 frame 0.02 s against 1.4 s for
+        # its default median cut, which looks the same here), kept as a palette image
+        frames.append(Image.fromarray(frame).quantize(256, method=Image.Quantize.FASTOCTREE))
+
+    yield add
+    with open(tmp, "wb") as out:
+        frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:],
+                       duration=plan.frame_duration_ms, loop=0, comment=comment)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+# ---- the MP4 encoder: ffmpeg as a child process, bounded in time ---------------------------
+
+ENCODER_STALL_S = 60.0
+"""Seconds ffmpeg may take to accept one frame, or to finish the file after the last one;
+beyond that it is taken for hung, killed, and the export fails in one line with nothing
+written.  (A stall deadline, not a total: a long movie on a slow machine is not cut short.)"""
+_STDERR_KEEP = 4000
+"""Bytes of ffmpeg's own messages kept for the one-line report."""
+
+
+class FfmpegEncoder:
+    """ffmpeg (:func:`ffmpeg_program`) encoding raw RGB frames from a pipe into ``tmp`` as H.264.
+
+    The rules (docs/reliability.md, "Movies: the encoder"):
+
+    * ffmpeg runs in its own session, so a Ctrl-C in the terminal reaches this process only; the
+      export then stops ffmpeg itself.  Whatever ends the block -- success, an error, Ctrl-C,
+      SIGTERM (:func:`terminate_as_interrupt`), a cancel -- no ffmpeg process is left running.
+    * Each frame must be taken, and the file finished after the last one, within
+      :data:`ENCODER_STALL_S` seconds; otherwise ffmpeg is killed and one line says it hung.
+    * ffmpeg's exit status is checked (a non-zero status is a failure even when every frame was
+      taken), and so is the output (present and not empty).  A full disk (ENOSPC, ffmpeg's "No
+      space left on device") reads as :func:`~allen_viewer.export.paths.write_error`'s line for
+      the movie; any other failure names ffmpeg, its exit status and its last message line --
+      never the folder's permissions.
+    """
+
+    def __init__(self, tmp: Path, plan: MoviePlan, title: str, comment: str):
+        import subprocess
+        import tempfile
+
+        self.tmp = Path(tmp)
+        self.exe = ffmpeg_program()
+        w, h = plan.size
+        self.frame_bytes = w * h * 3
+        self.shape = (h, w, 3)
+        self.command = [self.exe, "-y", "-hide_banner",
+                        "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{w}x{h}", "-pix_fmt", "rgb24",
+                        "-r", _rate(plan.fps), "-i", "-", "-an", "-vcodec", "libx264", "-pix_fmt", "yuv420p",
+                        "-crf", str(MP4_CRF), "-movflags", "+faststart",
+                        "-metadata", f"title={title}", "-metadata", f"comment={comment}",
+                        "-v", "error", "-f", "mp4", str(self.tmp)]
+        self.killed_for = ""  # why this module killed ffmpeg ("hung": the stall deadline)
+        self._errors = tempfile.TemporaryFile()
+        try:
+            self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                            stderr=self._errors, bufsize=0, start_new_session=True)
+        except OSError as exc:
+            self._errors.close()
+            raise AllenViewerError(f"Cannot start the ffmpeg program {self.exe} to encode the MP4 "
+                                   f"({exc.strerror or exc}); nothing was written.") from None
+
+    # -- time bound
+    def _bounded(self, step: Callable[[], None], what: str) -> None:
+        """Run ``step`` (a blocking write or wait); kill ffmpeg if it takes longer than the deadline."""
+        import threading
+
+        timer = threading.Timer(ENCODER_STALL_S, self._kill, args=(what,))
+        timer.daemon = True
+        timer.start()
+        try:
+            step()
+        finally:
+            timer.cancel()
+
+    def _kill(self, why: str = "") -> None:
+        if why and not self.killed_for:
+            self.killed_for = why
+        with contextlib.suppress(OSError):
+            if hasattr(os, "killpg"):  # ffmpeg leads its own process group: whatever it started goes too
+                os.killpg(self.process.pid, 9)
+            else:
+                self.process.kill()
+
+    # -- frames
+    def add(self, frame: np.ndarray) -> None:
+        frame = np.ascontiguousarray(frame, dtype=np.uint8)
+        if frame.shape != self.shape:
+            raise AllenViewerError(f"A movie frame of shape {frame.shape} does not match the movie's {self.shape}.")
+        try:
+            self._bounded(lambda: self.process.stdin.write(memoryview(frame).cast("B")),
+                          f"took no frame for {ENCODER_STALL_S:g} s")
+        except (BrokenPipeError, ConnectionResetError, ValueError):
+            self._wait_after_failure()
+            raise self.failure() from None
+
+    def finish(self) -> None:
+        """Close ffmpeg's input and wait (bounded) for it to finish the file; check its status and output."""
+        import subprocess
+
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self.process.stdin.close()
+        def wait() -> None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=ENCODER_STALL_S)
+            if self.process.poll() is None:
+                self._kill(f"did not finish the file within {ENCODER_STALL_S:g} s of the last frame")
+                self.process.wait()
+        wait()
+        if self.process.returncode != 0 or self.killed_for:
+            raise self.failure()
+        try:
+            size = os.path.getsize(self.tmp)
+        except OSError:
+            size = 0
+        if size == 0:
+            raise AllenViewerError(f"ffmpeg ({self.exe}) ended without writing the movie (an empty file); "
+                                   f"nothing was written.")
+
+    def _wait_after_failure(self) -> None:
+        import subprocess
+
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._kill()
+            self.process.wait()
+
+    def messages(self) -> str:
+        """ffmpeg's own messages (the last :data:`_STDERR_KEEP` bytes), as text."""
+        try:
+            self._errors.seek(0, os.SEEK_END)
+            self._errors.seek(max(0, self._errors.tell() - _STDERR_KEEP))
+            return self._errors.read().decode("utf-8", "replace")
+        except (OSError, ValueError):
+            return ""
+
+    def failure(self) -> AllenViewerError:
+        """One line for a failed encoding (see the class docstring)."""
+        from allen_viewer.export.paths import write_error
+        from allen_viewer.sanitize import clean_text
+
+        text = self.messages()
+        if "No space left on device" in text:
+            return write_error(self.tmp.parent / _final_name(self.tmp), OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+        if self.killed_for:
+            return AllenViewerError(f"The ffmpeg encoder ({self.exe}) {self.killed_for} and was stopped; "
+                                    f"nothing was written.")
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        last = f": {clean_text(lines[-1], 200)}" if lines else " and said nothing"
+        code = self.process.returncode
+        status = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with status {code}"
+        return AllenViewerError(f"The ffmpeg encoder ({self.exe}) failed: it {status}{last}. Nothing was written.")
+
+    def close(self) -> None:
+        """Stop ffmpeg if it still runs (an error, a cancel, a signal) and release its pipes."""
+        if self.process.poll() is None:
+            self._kill()
+            with contextlib.suppress(Exception):
+                self.process.wait(timeout=10)
+        with contextlib.suppress(OSError, ValueError):
+            self.process.stdin.close()
+        with contextlib.suppress(OSError):
+            self._errors.close()
+
+    def __enter__(self) -> "FfmpegEncoder":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.finish()
+        finally:
+            self.close()
+
+
+def _rate(fps: float) -> str:
+    from fractions import Fraction
+
+    return str(Fraction(fps).limit_denominator())
+
+
+def _final_name(tmp: Path) -> str:
+    """The movie's name from its temporary name ``.NAME.random.mp4``."""
+    name = tmp.name
+    if name.startswith("."):
+        name = name[1:]
+        head, _, _ = name.rpartition(".")
+        head, _, _ = head.rpartition(".")
+        return head or name
+    return name
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While the block runs (on the main thread of a process without Qt -- the CLI -- when
+    SIGTERM has no handler of the program's own), SIGTERM raises :class:`Terminated` -- a KeyboardInterrupt -- so the export unwinds like
+    a Ctrl-C: ffmpeg stopped, the temporary file removed, one line from the CLI.  The previous
+    handler comes back when the block ends."""
+    import signal
+    import threading
+
+    if (threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM")
+            or sys.modules.get("PySide6.QtCore") is not None):
+        yield  # the viewer (Qt loaded) ends on SIGTERM by its own rules, not by an exception in a slot
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous not in (signal.SIG_DFL, None):
+        yield  # the program's own SIGTERM handler rules
+        return
+
+    def raise_terminated(signum, frame):
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during an export, raised as an interrupt so everything unwinds and cleans up."""
 
 
 def movie_record(grid: ExpressionGrid, plan: MoviePlan, **extra) -> dict:
@@ -394,6 +646,13 @@ def export_movie(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFA
 
     Returns ``{"files": [movie, sidecar], "width", "height", "frames", "fps", "format",
     "rounded"}``."""
+    with terminate_as_interrupt():  # SIGTERM unwinds as a Ctrl-C does: no temp file, no ffmpeg left
+        return _export_movie(grid, path, outline, size, frames, fps, view, pose, display, color_by, show_outside,
+                             threshold_rule, session, progress, cancel, scene_options)
+
+
+def _export_movie(grid, path, outline, size, frames, fps, view, pose, display, color_by, show_outside,
+                  threshold_rule, session, progress, cancel, scene_options) -> dict:
     from allen_viewer.export.image import image_session
 
     plan = plan_movie(path, frames, fps, size)

@@ -43,15 +43,19 @@ def _stat_key(path: Path) -> tuple[str, int, int]:
     return (str(path.absolute()), st.st_mtime_ns, st.st_size)
 
 
-def validate_grid_file(path: Path) -> None:
+def validate_grid_file(path: Path, experiment_id: int | None = None) -> None:
     """Check a grid zip with :func:`read_grid_zip` unless this process already checked this
-    very file (same path, modification time and size).  Raises :class:`CorruptData`."""
+    very file (same path, modification time and size).  Raises :class:`CorruptData`; with
+    ``experiment_id``, also when its ``data_set.xml`` names another experiment (a cached
+    ``grids/5.zip`` holding experiment 7 is damaged like any other entry)."""
     path = Path(path)
     key = _stat_key(path)
     with _validated_lock:
         if key in _validated:
             return
-    read_grid_zip(path)
+    held = read_grid_zip(path).data_set.get("id", "")
+    if experiment_id is not None and is_id(held) and int(held) != int(experiment_id):
+        raise CorruptData(f"it holds the grid of experiment {held}, not of experiment {int(experiment_id)}")
     with _validated_lock:
         _validated.add(key)
 
@@ -116,7 +120,7 @@ class Cache:
                 f"Cannot read the cached grid {path} ({exc.strerror or exc}); check the cache folder's permissions."
             ) from None
         try:
-            validate_grid_file(path)
+            validate_grid_file(path, experiment_id)
         except CorruptData as exc:
             moved = self.quarantine(path, str(exc))
             raise CorruptData(

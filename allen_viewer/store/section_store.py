@@ -9,8 +9,10 @@ Layout under the cache root (next to ``grids/``)::
 
 Every entry is written atomically (JPEGs by the client's streamed download, JSON through
 :func:`~allen_viewer.store.atomic.atomic_write`), so an entry is whole or absent.  A cached
-JPEG is checked (magic, end marker, header) once per process; a damaged one is moved to
-``quarantine/`` and fetched again.  Offline, whatever is cached still answers; what is not
+JPEG is checked (magic, end marker, header, declared size) once per process; a damaged one is
+moved to ``quarantine/`` and fetched again.  Server answers are checked before they are cached
+(ids, section numbers, pixels: :meth:`ImageSync.problem`), and a cached answer that fails the
+same checks (written by an older version) is moved to ``quarantine/`` and asked again.  Offline, whatever is cached still answers; what is not
 raises :class:`~allen_viewer.errors.Offline` from the client.
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ from allen_viewer.api.section_images import (
     SectionImage,
     check_image_options,
     check_jpeg,
+    valid_id,
 )
 from allen_viewer.errors import AllenViewerError, CorruptData
 from allen_viewer.formats.grid_file import REFERENCE_SPACE_OF_PLANE
@@ -97,7 +100,11 @@ class SectionImageStore:
         cached = _read_json(path)
         if isinstance(cached, list):
             try:
-                return [SectionImage(**row) for row in cached]
+                rows = [SectionImage(**row) for row in cached]
+                bad = next((r for r in rows if not valid_id(r.id) or not valid_id(r.data_set_id)), None)
+                if bad is None:
+                    return rows
+                self._quarantine(path, f"a section image id {bad.id} that cannot be an id")
             except TypeError:
                 pass  # an older or damaged entry: ask again
         rows = self.client.section_images(int(experiment_id))
@@ -114,15 +121,27 @@ class SectionImageStore:
         cached = _read_json(path)
         if isinstance(cached, dict):
             try:
-                return ImageSync(**cached)
+                found = ImageSync(**cached)
             except TypeError:
-                pass
+                found = None
+            problem = found.problem() if found is not None else "not an answer of reference_to_image"
+            if not problem:
+                return found
+            # a bad answer cached by an older version (or damaged): aside, and asked again
+            self._quarantine(path, f"the cached reference_to_image answer cannot be right ({problem})")
         found = self.client.image_sync(space, ap_um, dv_um, ml_um, int(experiment_id))
         if found is None:
             raise NoSectionImage(f"Experiment {int(experiment_id)} has no section image at AP {ap_um:g}, "
                                  f"DV {dv_um:g}, ML {ml_um:g} um (the Allen API returned none for it).")
         _write_json(path, found.to_json())
         return found
+
+    def _quarantine(self, path: Path, reason: str) -> None:
+        """Move a cache entry that fails its checks to ``quarantine/`` (it is then fetched again)."""
+        try:
+            self.cache.quarantine(path, reason)
+        except AllenViewerError:
+            pass  # cannot be moved: it is not used all the same, and the fresh answer replaces it
 
     # ---- images --------------------------------------------------------------------------
 
@@ -141,7 +160,7 @@ class SectionImageStore:
             if key in _checked:
                 return path
         try:
-            check_jpeg(path.read_bytes(), f"The cached section image {path.name}")
+            check_jpeg(path.read_bytes(), f"The cached section image {path.name}", downsample)
         except CorruptData as exc:
             self.cache.quarantine(path, str(exc))
             return None

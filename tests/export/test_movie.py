@@ -245,10 +245,12 @@ def test_a_failed_sidecar_removes_the_movie(pdyn, tmp_path):
 
 
 def test_a_failed_encoder_leaves_nothing(pdyn, tmp_path, monkeypatch):
+    import subprocess
+
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(iio2, "get_writer", broken)
+    monkeypatch.setattr(subprocess, "Popen", broken)  # ffmpeg cannot even start
     with pytest.raises(AllenViewerError, match="No space left"):
         export_movie(pdyn, tmp_path / "turn.mp4", None, size=(64, 48), frames=2)
     assert list(tmp_path.iterdir()) == []

@@ -251,7 +251,7 @@ def test_a_reference_download_checks_free_space_first(tmp_path, monkeypatch):
 def test_reference_downloads_are_capped_per_kind(monkeypatch):
     seen = {}
 
-    def fake(self, relpath, dest, expected_size=None, progress=None, cancel=None, max_bytes=None):
+    def fake(self, relpath, dest, expected_size=None, progress=None, cancel=None, max_bytes=None, check=None):
         seen[relpath] = max_bytes
         return Path(dest)
 
