@@ -53,6 +53,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from allen_viewer import signals
 from allen_viewer.errors import AllenViewerError, Cancelled
 from allen_viewer.export.image import (
     BYTES_PER_PIXEL,
@@ -287,11 +288,11 @@ def turntable_frames(grid: ExpressionGrid | None, outline=None, size=DEFAULT_MOV
     True stops it with :class:`~allen_viewer.errors.Cancelled`; ``turn``, a dict, receives
     the turn's geometry for the sidecar."""
     # Ctrl-C and SIGTERM are held while VTK loads, builds the scene, renders a frame and frees it,
-    # and delivered between frames (hold_signals): an interrupt in the middle of a VTK import or
+    # and delivered between frames (signals.deferred): an interrupt in the middle of a VTK import or
     # of OpenGL work gave an ImportError traceback or a segfault
     stack = contextlib.ExitStack()
     try:
-        with hold_signals():
+        with signals.deferred():
             scene = stack.enter_context(offscreen_scene(grid, outline, size, view, pose, display=display,
                                                         **scene_options))
             camera = scene.plotter.camera
@@ -321,39 +322,13 @@ def turntable_frames(grid: ExpressionGrid | None, outline=None, size=DEFAULT_MOV
         for p in poses:
             if cancel is not None and cancel():
                 raise Cancelled("Movie export")
-            with hold_signals():
+            with signals.deferred():
                 p.apply(camera, scene.aspect)
                 shot = scene.screenshot()
             yield shot
     finally:
-        with hold_signals():
+        with signals.deferred():
             stack.close()
-
-
-@contextlib.contextmanager
-def hold_signals() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM while the block runs (on the main thread only) and deliver them,
-    to the handlers that were in place, when it ends: native work (VTK's imports and OpenGL
-    calls) is never interrupted halfway, the export stops at the next frame instead."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    numbers = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
-    arrived: list[int] = []
-    previous = {}
-    for n in numbers:
-        previous[n] = signal.getsignal(n)
-        signal.signal(n, lambda signum, frame: arrived.append(signum))
-    try:
-        yield
-    finally:
-        for n, handler in previous.items():
-            signal.signal(n, handler if handler is not None else signal.SIG_DFL)
-        for n in dict.fromkeys(arrived):
-            signal.raise_signal(n)  # the previous handler acts now (a KeyboardInterrupt, Terminated)
 
 
 @contextlib.contextmanager
@@ -571,7 +546,7 @@ def _final_name(tmp: Path) -> str:
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
     """While the block runs (on the main thread of a process without Qt -- the CLI -- when
-    SIGTERM has no handler of the program's own), SIGTERM raises :class:`Terminated` -- a KeyboardInterrupt -- so the export unwinds like
+    SIGTERM has no handler of the program's own), SIGTERM raises :class:`allen_viewer.signals.Interrupted` (as the CLI's own handler does) so the export unwinds like
     a Ctrl-C: ffmpeg stopped, the temporary file removed, one line from the CLI.  The previous
     handler comes back when the block ends."""
     import signal
@@ -587,17 +562,13 @@ def terminate_as_interrupt() -> Iterator[None]:
         return
 
     def raise_terminated(signum, frame):
-        raise Terminated()
+        raise signals.Interrupted(signum)
 
     signal.signal(signal.SIGTERM, raise_terminated)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM during an export, raised as an interrupt so everything unwinds and cleans up."""
 
 
 def movie_record(grid: ExpressionGrid, plan: MoviePlan, **extra) -> dict:
