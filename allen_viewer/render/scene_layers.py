@@ -265,11 +265,35 @@ class StructuresLayer(SceneLayer):
 
 class CursorLayer(SceneLayer):
     """A 3-D crosshair: three 1.4 mm lines (:data:`CURSOR_LINE_WIDTH` px) and a 90 µm sphere, in
-    red; never cut, never picked."""
+    red; never cut, never picked.  Drawn in a renderer of its own over the scene's (layer 1,
+    the scene's camera, its own depth): the cursor shows through the spheres around it, which
+    in a densely expressing structure hid it from every side (issue 25)."""
 
     def __init__(self, plotter: pv.BasePlotter):
         super().__init__(plotter)
         self.position: np.ndarray | None = None
+        self._overlay = None
+
+    def _overlay_renderer(self):
+        if self._overlay is None:
+            from vtkmodules.vtkRenderingCore import vtkRenderer
+
+            main = self.plotter.renderer
+            window = main.GetRenderWindow()
+            overlay = vtkRenderer()
+            overlay.SetLayer(1)
+            overlay.InteractiveOff()
+            overlay.SetViewport(*main.GetViewport())
+            overlay.SetActiveCamera(main.GetActiveCamera())
+            window.SetNumberOfLayers(max(2, window.GetNumberOfLayers()))
+            window.AddRenderer(overlay)
+            self._overlay = overlay
+        return self._overlay
+
+    def _remove(self, actors) -> None:
+        for actor in actors:
+            if actor is not None and self._overlay is not None:
+                self._overlay.RemoveActor(actor)
 
     def set_data(self, um) -> None:
         """Put the cursor at ``um`` (CCF µm, (AP, DV, ML)); None hides it."""
@@ -294,6 +318,10 @@ class CursorLayer(SceneLayer):
         self._actors.append(self.plotter.add_mesh(
             pv.Sphere(radius=CURSOR_RADIUS_UM, center=c, theta_resolution=16, phi_resolution=16),
             color=CURSOR_COLOR, name="cursor_sphere", reset_camera=False, pickable=False, render=False))
+        overlay = self._overlay_renderer()
+        for actor in self._actors:  # from the scene's renderer to the cursor's own, over it
+            self.plotter.renderer.RemoveActor(actor)
+            overlay.AddActor(actor)
 
 
 def slice_plane_mesh(image: np.ndarray, plane_name: str, index: int, brain: np.ndarray | None = None,

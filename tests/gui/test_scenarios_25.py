@@ -312,3 +312,49 @@ def test_log2_title_says_c_and_fits(window, qtbot):
     view.set_kind("difference")
     window.set_compare_mode(False)
     QApplication.processEvents()
+
+
+# ---- 8: the 3-D cursor stays visible inside dense spheres -------------------------------------
+
+def test_3d_cursor_is_visible_inside_the_striatum(window, qtbot):
+    """Click the coronal pane in the left caudoputamen, where Pdyn's spheres are densest: the
+    3-D cursor moves there and its red arms show around the spheres (at least a fifth of the
+    5-px-wide arms' projected length is visible in the rendered view)."""
+    from vtkmodules.vtkRenderingCore import vtkCoordinate
+
+    from allen_viewer.render.scene_layers import CURSOR_COLOR, CURSOR_HALF_LENGTH_UM, CURSOR_LINE_WIDTH
+
+    if window.is_comparing:
+        window.set_compare_mode(False)
+    from allen_viewer.state import DEFAULT_CURSOR_UM  # the left caudoputamen
+
+    pane = window.slices.panes["coronal"]
+    pane.set_slice(round(DEFAULT_CURSOR_UM[0] / 25.0))
+    canvas = pane.canvas
+    start = np.asarray(window.scene.cursor, float)
+    row, col = DEFAULT_CURSOR_UM[1] / 25.0 + 4, DEFAULT_CURSOR_UM[2] / 25.0 + 4  # 100 µm from it
+    p = canvas.to_widget(row, col)
+    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=QPoint(round(p.x()), round(p.y())))
+    qtbot.waitUntil(lambda: not np.allclose(window.scene.cursor, start), timeout=5000)
+    c = np.asarray(window.scene.cursor, float)
+    assert c[0] == pytest.approx(DEFAULT_CURSOR_UM[0], abs=25)
+    assert window.data.reference_space.structure_at_um(c).acronym == "CP"
+    window.scene.camera_preset("oblique")
+    window.scene.render()
+    plotter = window.scene.plotter
+    shot = np.asarray(plotter.screenshot(return_img=True))[:, :, :3].astype(int)
+    red = (np.abs(shot - np.array(CURSOR_COLOR) * 255).max(axis=2) <= 40).sum()
+    renderer = plotter.renderer
+    coord = vtkCoordinate()
+    coord.SetCoordinateSystemToWorld()
+    length = 0.0
+    for axis in range(3):
+        ends = []
+        for sign in (-1, 1):
+            q = c.copy()
+            q[axis] += sign * CURSOR_HALF_LENGTH_UM
+            coord.SetValue(*q)
+            ends.append(np.array(coord.GetComputedDoubleDisplayValue(renderer)))
+        length += float(np.linalg.norm(ends[1] - ends[0]))
+    assert CURSOR_LINE_WIDTH >= 3
+    assert red >= 0.2 * CURSOR_LINE_WIDTH * length, (red, length)
