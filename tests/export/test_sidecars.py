@@ -1,7 +1,9 @@
 """One sidecar per output, never shared, and nothing replaced unasked (issue 18 items 1-2).
 
 For every export kind of the CLI (image, movie, voxels, structures, volume as .nrrd / .mhd /
-``--volume all``, compare, matrix, the searches' ``--out``, section-image, search-spatial):
+``--volume all``, compare, matrix, the searches' ``--out``, section-image, search-spatial, and
+those of the same round: slice, region-map, the compare image, a gene set's voxels, a
+composite image):
 
 * a foreign file at exactly the new sidecar name (``OUT.EXT.json``) and one at the old
   ``STEM.json`` name stay byte-identical, with and without ``--force`` (the export is refused
@@ -73,6 +75,18 @@ KINDS = [
          needs=("library",)),
     Kind("section-image", lambda out: ("section-image", "Pdyn", "--at", "5230,4010,2000", "--downsample", "5",
                                        "--out", out), "t.jpg", "section-image", "t.jpeg", needs=("allen_env",)),
+    # the exports added in the same round (issues 21-23)
+    Kind("slice", _offline("export", "slice", PDYN, "--plane", "coronal", "--at", "5200,4200,3800"), "t.svg",
+         "slice figure", "t.pdf"),
+    Kind("region-map", _offline("export", "region-map", PDYN, "--plane", "coronal", "--at", "5200,4200,3800",
+                                "--depth", "5"), "t.svg", "region map", "t.pdf"),
+    Kind("compare-image", _offline("export", "image", PDYN, "--compare", NRP1, "--size", "240x120"), "t.png",
+         "image", "t.gif", argv2=_offline("export", "movie", PDYN, "--size", "32x32", "--frames", "2"),
+         export2="movie"),
+    Kind("gene-set-voxels", _offline("export", "voxels", "--gene-set", "Pdyn,Nrp1"), "t.csv", "voxels", "t.txt"),
+    Kind("composite-image", _offline("export", "image", "--composite", "Pdyn,Nrp1", "--size", "64x48"), "t.png",
+         "image", "t.gif", argv2=_offline("export", "movie", PDYN, "--size", "32x32", "--frames", "2"),
+         export2="movie"),
 ]
 
 
