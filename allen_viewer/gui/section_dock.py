@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QAction, QBrush, QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QDockWidget,
@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QGraphicsView,
     QHBoxLayout,
     QLabel,
-    QMenu,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -336,29 +335,18 @@ class SectionDock(QDockWidget):
 
 
 def install_section_menu(slices, dock: SectionDock, extra: list | None = None) -> None:
-    """A context menu on every slice pane: *Show section here* (and ``extra`` (text, callback(um))
-    entries) for the point under the mouse."""
-    for pane in slices.panes.values():
-        canvas = pane.canvas
-        canvas.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+    """Entries of every slice pane's context menu (:attr:`SlicePanes.menu_sections`): *Show
+    section here* (and ``extra`` (text, callback(um)) entries) for the point under the mouse."""
 
-        def open_menu(pos, pane=pane, canvas=canvas):
-            hit = canvas.to_image(pos.x(), pos.y())
-            if hit is None:
-                return
-            um = pane.plane.point(pane.slice_index, *hit)
-            menu = QMenu(canvas)
-            act = QAction("Show section here", menu)
-            act.triggered.connect(lambda: dock.show_here(um))
-            menu.addAction(act)
-            for text, callback in extra or []:
-                a = QAction(text, menu)
-                a.triggered.connect(lambda _=False, cb=callback: cb(um))
-                menu.addAction(a)
-            menu.popup(canvas.mapToGlobal(pos))
-            canvas._section_menu = menu  # kept for tests
+    def provide(pane, pos) -> list:
+        hit = pane.canvas.to_image(pos.x(), pos.y())
+        if hit is None:
+            return []
+        um = pane.plane.point(pane.slice_index, *hit)
+        return [("Show section here", lambda: dock.show_here(um))] + [
+            (text, lambda cb=callback: cb(um)) for text, callback in extra or []]
 
-        canvas.customContextMenuRequested.connect(open_menu)
+    slices.menu_sections.append(provide)
 
 
 def add_section_dock(window) -> SectionDock:

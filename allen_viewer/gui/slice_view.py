@@ -415,16 +415,32 @@ class SlicePanes(QWidget):
             pane.hovered.connect(self._on_hovered)
             pane.sliceChanged.connect(self._make_slice_handler(pane))
             pane.canvas.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-            pane.canvas.customContextMenuRequested.connect(
-                lambda pos, p=pane: self.context_menu(p.plane.name).exec(p.canvas.mapToGlobal(pos)))
+            pane.canvas.customContextMenuRequested.connect(lambda pos, p=pane: self._open_menu(p, pos))
+        self.menu_sections: list = []
+        """Providers of more right-click entries: ``provide(pane, pos)`` -> [(text, callback())]
+        for the point under the mouse (the Section dock's *Show section here*, ...): one menu
+        per click, whoever adds entries."""
         self._apply_cursor()
 
-    def context_menu(self, plane: str):
-        """A pane's right-click menu: *Export slice (SVG/PDF/PNG)…* asks (through
-        :attr:`figureExportRequested`) for the vector figure of that pane's slice."""
+    def _open_menu(self, pane: SlicePane, pos) -> None:
+        menu = self.context_menu(pane.plane.name, pane, pos)
+        pane.canvas._section_menu = menu  # kept for tests
+        menu.popup(pane.canvas.mapToGlobal(pos))
+
+    def context_menu(self, plane: str, pane: SlicePane | None = None, pos=None):
+        """A pane's right-click menu: the entries of :attr:`menu_sections` for the point
+        ``pos`` of ``pane`` (when given), then *Export slice (SVG/PDF/PNG)…*, which asks
+        (through :attr:`figureExportRequested`) for the vector figure of that pane's slice."""
         from PySide6.QtWidgets import QMenu
 
         menu = QMenu(self)
+        if pane is not None:
+            for provide in self.menu_sections:
+                for text, callback in provide(pane, pos):
+                    entry = menu.addAction(text)
+                    entry.triggered.connect(lambda _=False, cb=callback: cb())
+            if menu.actions():
+                menu.addSeparator()
         act = menu.addAction("Export slice (SVG/PDF/PNG)…")
         act.setObjectName(f"exportSliceFigure_{plane}")
         act.triggered.connect(lambda _=False: self.figureExportRequested.emit(plane))

@@ -196,7 +196,8 @@ def test_window_click_shows_the_section_and_menu_offers_both(qtbot, allen_env, t
     canvas.customContextMenuRequested.emit(QPoint(int(rect.x() + rect.width() * 0.6),
                                                   int(rect.y() + rect.height() * 0.5)))
     menu = canvas._section_menu
-    assert [a.text() for a in menu.actions()] == ["Show section here", "Spatial correlation from here"]
+    assert [a.text() for a in menu.actions() if not a.isSeparator()] == [
+        "Show section here", "Spatial correlation from here", "Export slice (SVG/PDF/PNG)…"]  # one menu
     menu.close()
     names = [a.text() for a in w.menuBar().actions()[1].menu().actions()]
     assert "Section" in names and "Spatial correlation" in names
