@@ -26,7 +26,10 @@ def test_mode_round_trips_through_a_session_file(tmp_path):
 def test_older_sessions_open_in_gene_mode(version):
     data = ViewerState().to_dict()
     data["version"] = version
-    drop = ["mode", "mode_experiments"] + (["cut_away", "slice_planes"] if version < 3 else []) + (
+    from tests.test_figures_state import drop_v4_keys
+
+    drop_v4_keys(data)  # every key version 4 added (the figures' too)
+    drop = (["cut_away", "slice_planes"] if version < 3 else []) + (
         ["structure_styles", "structure_labels"] if version < 2 else [])
     for key in drop:
         data.pop(key)

@@ -30,9 +30,8 @@ outside the brain is nearly always a voxel of cortical layer 1.
 
 The pick is reported at the voxel's centre.  The voxel's structure is Allen's 200 µm grid
 annotation (what the structure summaries count); the structure tree selects the finest
-25 µm structure at that centre, which next to a boundary can be a neighbour (the centre of
-Pdyn's oblique view picks a grid voxel labelled caudoputamen whose centre lies in the
-corpus callosum beside it).
+25 µm structure at that centre, which next to a boundary can be a neighbour (a grid voxel
+labelled caudoputamen whose centre lies in the corpus callosum beside it, for one).
 
 Coordinates: CCF µm, (AP, DV, ML); sphere centres are grid voxel centres, 200 µm apart.
 """

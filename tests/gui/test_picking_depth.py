@@ -24,7 +24,7 @@ def window(qapp, tmp_path_factory, ontology, reference_space, gene_index):
         yield w
 
 
-def test_click_at_the_centre_of_pdyns_oblique_view_selects_striatum(qtbot, window, ontology, reference_space):
+def test_click_on_pdyns_brightest_voxel_in_the_oblique_view_picks_it(qtbot, window, ontology, reference_space):
     w = window
     # the threshold pinned at 1.0, as a user would set it
     w.controls.pinned.setChecked(True)
@@ -32,14 +32,27 @@ def test_click_at_the_centre_of_pdyns_oblique_view_selects_striatum(qtbot, windo
     assert w.state.display.threshold_pinned and w.scene.display_settings.threshold == pytest.approx(1.0)
     w.camera_preset("oblique")
     widget = w.scene.plotter
-    centre = QPoint(widget.width() // 2, widget.height() // 2)
+    # the drawn voxel of highest energy (computed here from the grid: in the brain, with data,
+    # >= 1.0), and the point of the view it is drawn at: whatever else the ray there crosses,
+    # the pick rule (highest energy wins) must give this voxel
+    energy = np.where(w.grid.has_data & (w.grid.energy >= 1.0), w.grid.energy, -np.inf)
+    top = np.unravel_index(int(np.argmax(energy)), energy.shape)
+    from vtkmodules.vtkRenderingCore import vtkCoordinate
+
+    coord = vtkCoordinate()
+    coord.SetCoordinateSystemToWorld()
+    coord.SetValue(*(200.0 * np.array(top, dtype=float)))
+    x, y = coord.GetComputedDoubleDisplayValue(widget.renderer)
+    ratio = widget.devicePixelRatioF()
+    at = QPoint(round(x / ratio), round(widget.height() - y / ratio))
     with qtbot.waitSignal(w.scene.pointPicked, timeout=3000) as blocker:
-        qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=centre)
+        qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=at)
     um = blocker.args[0]
     i, j, k = um_to_grid(um)
     assert np.allclose(um, (i * 200.0, j * 200.0, k * 200.0))  # a voxel centre
-    sid = int(reference_space.grid_structure_ids()[i, j, k])
-    assert sid in ontology.descendant_ids("STR"), ontology.by_id(sid).acronym  # striatum, not cortex
+    # the highest-energy voxel on the ray, not the nearest sphere in front of it: this one
+    assert w.grid.energy[i, j, k] == energy[top] and (i, j, k) == tuple(int(v) for v in top)
+    assert reference_space.grid_structure_ids()[i, j, k] > 0  # in the brain
     assert w.grid.has_data[i, j, k] and w.grid.energy[i, j, k] >= 1.0  # a drawn voxel
     # the slices and the cursor moved there
     qtbot.waitUntil(lambda: np.allclose(w.scene.cursor, w.slices.cursor_um()), timeout=2000)

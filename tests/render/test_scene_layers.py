@@ -110,9 +110,13 @@ def test_outline_structures_and_cursor_layers_set_data_cut_and_detach(plotter):
 
     assert structures.opacity(672) == pytest.approx(HIGHLIGHT_OPACITY)  # a light shell (issue 21)
     n_props = plotter.renderer.GetViewProps().GetNumberOfItems()
+    overlay = cursor._overlay  # the cursor is drawn over the scene, in a renderer of its own
+    assert overlay.GetLayer() == 1 and overlay.GetActiveCamera() is plotter.renderer.GetActiveCamera()
+    assert overlay.GetViewProps().GetNumberOfItems() == 2
     for layer in (outline, structures, cursor):
         layer.detach()
-    assert plotter.renderer.GetViewProps().GetNumberOfItems() == n_props - 2 - 1 - 2
+    assert plotter.renderer.GetViewProps().GetNumberOfItems() == n_props - 2 - 1
+    assert overlay.GetViewProps().GetNumberOfItems() == 0
     assert outline.actors == [] and structures.actors == [] and cursor._actors == []
 
 
