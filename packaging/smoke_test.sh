@@ -137,7 +137,7 @@ if colours3d < 32 or std3d < 3:
 PY
 echo "smoke_test.sh: screenshot OK: $SHOT"
 
-# ---- movies: imageio's plugins and the bundled ffmpeg program are in the bundle ---------------------
+# ---- movies: Pillow (GIF) and the bundled ffmpeg program (MP4) work in the bundle ---------------
 # (without a bundled ffmpeg -- ALLEN_VIEWER_BUNDLE_FFMPEG=0 at build time -- only the GIF is tried)
 movies="gif"
 ls "$APP_DIR"/_internal/imageio_ffmpeg/binaries/ffmpeg-* >/dev/null 2>&1 && movies="gif mp4"
@@ -150,9 +150,9 @@ for kind in $movies; do
   set -e
   cat "$TMP/movie.log"
   [ "$rc" -eq 0 ] || fail "'export movie' ($kind) exited with status $rc"
-  [ -s "$TMP/turn.$kind" ] && [ -s "$TMP/turn.json" ] || fail "'export movie' wrote no $kind or no sidecar"
-  grep -q '"frames": 4' "$TMP/turn.json" || fail "the $kind movie's sidecar does not say 4 frames"
-  rm -f "$TMP/turn.json"
+  # one sidecar per output, named after the whole file (turn.gif.json, turn.mp4.json)
+  [ -s "$TMP/turn.$kind" ] && [ -s "$TMP/turn.$kind.json" ] || fail "'export movie' wrote no $kind or no sidecar"
+  grep -q '"frames": 4' "$TMP/turn.$kind.json" || fail "the $kind movie's sidecar does not say 4 frames"
 done
 echo "smoke_test.sh: movies OK ($movies)"
 
