@@ -31,7 +31,7 @@ export XDG_RUNTIME_DIR="$TMP/runtime"
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 unset ALLEN_VIEWER_OFFLINE QT_QPA_PLATFORM
 mkdir -p "$OUT_DIR"
-rm -f "$SHOT"
+rm -f "$SHOT" "$SHOT.json"  # the screenshot and its sidecar of an earlier run (the program never replaces them unasked)
 
 start=$(date +%s)
 
