@@ -461,21 +461,12 @@ def cmd_gui(args) -> int:
 
 def _slices_um(text: str) -> tuple[float, float, float]:
     """``--slices AP,DV,ML`` in micrometres -> a 3-tuple inside the 25 µm annotation's box."""
-    import math
+    from allen_viewer.render.cuts import parse_point_um
 
-    from allen_viewer.render.cuts import SLICE_BOX_UM
-
-    parts = str(text).replace(" ", "").split(",")
     try:
-        values = tuple(float(v) for v in parts)
-    except ValueError:
-        values = ()
-    if len(values) != 3 or not all(math.isfinite(v) for v in values):
-        raise argparse.ArgumentTypeError(f"{text!r} is not three numbers AP,DV,ML in micrometres, e.g. 6600,4000,5700")
-    for name, v, top in zip(("AP", "DV", "ML"), values, SLICE_BOX_UM):
-        if not 0.0 <= v <= top:
-            raise argparse.ArgumentTypeError(f"{name} {v:g} um is outside the atlas (0 to {top:g} um)")
-    return values
+        return parse_point_um(text, "6600,4000,5700")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_figure_options(parser: argparse.ArgumentParser) -> None:

@@ -87,20 +87,12 @@ class Section:
 
 def parse_at(text: str) -> tuple[float, float, float]:
     """``AP,DV,ML`` micrometres inside the 25 µm annotation's box, else AllenViewerError."""
-    import math
+    from allen_viewer.render.cuts import parse_point_um
 
-    parts = str(text).replace(" ", "").split(",")
     try:
-        values = tuple(float(v) for v in parts)
-    except ValueError:
-        values = ()
-    if len(values) != 3 or not all(math.isfinite(v) for v in values):
-        raise AllenViewerError(f"--at {text!r} is not three numbers AP,DV,ML in micrometres, e.g. 5300,4000,5700.")
-    for name, v, n in zip(("AP", "DV", "ML"), values, ANNOTATION_SHAPE):
-        top = (n - 1) * ANNOTATION_SPACING_UM
-        if not 0.0 <= v <= top:
-            raise AllenViewerError(f"--at: {name} {v:g} um is outside the atlas (0 to {top:g} um).")
-    return values
+        return parse_point_um(text)
+    except ValueError as exc:
+        raise AllenViewerError(f"--at {exc}.") from None
 
 
 def section_at(space: ReferenceSpace, plane: str, at_um) -> Section:

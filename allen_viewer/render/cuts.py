@@ -37,6 +37,24 @@ GRID_CENTRE_UM = (6600.0, 4000.0, 5700.0)
 SLICE_BOX_UM = (13175.0, 7975.0, 11375.0)
 """Largest (AP, DV, ML) µm of a 25 µm slice: (528, 320, 456) voxels, (n - 1) x 25 µm."""
 
+
+def parse_point_um(text: str, example: str = "5300,4000,5700") -> tuple[float, float, float]:
+    """``AP,DV,ML`` micrometres (``--slices``, ``--at``) -> a 3-tuple inside the 25 µm
+    annotation's box (:data:`SLICE_BOX_UM`); ValueError saying what is wrong otherwise."""
+    import math
+
+    parts = str(text).replace(" ", "").split(",")
+    try:
+        values = tuple(float(v) for v in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 3 or not all(math.isfinite(v) for v in values):
+        raise ValueError(f"{text!r} is not three numbers AP,DV,ML in micrometres, e.g. {example}")
+    for name, v, top in zip(("AP", "DV", "ML"), values, SLICE_BOX_UM):
+        if not 0.0 <= v <= top:
+            raise ValueError(f"{name} {v:g} um is outside the atlas (0 to {top:g} um)")
+    return values
+
 CUT_AWAYS: dict[str, str] = {
     "none": "nothing",
     "left": "the left hemisphere",
