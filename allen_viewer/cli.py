@@ -14,8 +14,8 @@ from pathlib import Path
 
 from allen_viewer import __version__
 from allen_viewer.errors import AllenViewerError, CorruptData
-from allen_viewer.export.paths import check_output_path, claim_output
-from allen_viewer.export.provenance import sidecar_path
+from allen_viewer.io.guard import check_output_path, claim_output
+from allen_viewer.io.sidecars import sidecar_path
 
 PROG = "allen-viewer"
 

@@ -19,8 +19,9 @@ from allen_viewer.atlas.ontology import Ontology
 from allen_viewer.atlas.reference_space import ANNOTATION_SHAPE, ReferenceSpace, read_nrrd_volume
 from allen_viewer.errors import AllenViewerError, CorruptData, NotDownloaded, Offline
 from allen_viewer.expression.grid import ExpressionGrid, load_grid
+from allen_viewer.records import Experiment
 from allen_viewer.store.cache import Cache
-from allen_viewer.store.gene_index import Experiment, GeneIndex
+from allen_viewer.store.gene_index import GeneIndex
 from allen_viewer.store.grid_store import GridStore
 
 Progress = Callable[[int, "int | None"], None]

@@ -121,7 +121,7 @@ def _figure_refused(args) -> None:
 
 def run_export(args, what: str) -> int:
     """``export voxels|structures|image|movie`` of a gene set or a composite."""
-    from allen_viewer.export.paths import check_output_path
+    from allen_viewer.io.guard import check_output_path
 
     check_single(args)
     check_output_path(args.out, args.force)  # before the work
@@ -174,7 +174,7 @@ def run_export(args, what: str) -> int:
 def _composite(args, data, what: str) -> int:
     from allen_viewer.expression.gene_sets import COMPOSITE_THRESHOLD, load_set_grids, palette, percentile_ranks
     from allen_viewer.export.many_genes import composite_display, many_session
-    from allen_viewer.export.paths import check_output_path
+    from allen_viewer.io.guard import check_output_path
 
     if what not in ("image", "movie"):
         raise AllenViewerError("--composite draws images and movies; for tables use --gene-set.")

@@ -95,7 +95,7 @@ def render_html(markdown_path: Path) -> str:
 
 def render_guide(out_dir: Path | None = None) -> Path:
     """Render every shipped page into ``out_dir`` (default ``<cache>/guide``); the user guide's HTML path."""
-    from allen_viewer.store.atomic import atomic_write
+    from allen_viewer.io.atomic import atomic_write
 
     source = guide_dir()
     out_dir = Path(out_dir) if out_dir is not None else config.cache_dir() / "guide"

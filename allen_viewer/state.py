@@ -120,7 +120,7 @@ class ExperimentRef:
 
     @classmethod
     def of(cls, experiment) -> "ExperimentRef":
-        """From a :class:`~allen_viewer.store.gene_index.Experiment` (or anything with
+        """From a :class:`~allen_viewer.records.Experiment` (or anything with
         ``id``, ``symbol`` and ``plane``)."""
         return cls(int(experiment.id), str(experiment.symbol), str(experiment.plane))
 
@@ -475,7 +475,7 @@ def read_session(path: Path | str) -> ViewerState:
 def write_session(path: Path | str, state: ViewerState) -> Path:
     """Write ``state`` as a session file, atomically; AllenViewerError when it cannot be
     written (nothing is left half-written)."""
-    from allen_viewer.store.atomic import atomic_write
+    from allen_viewer.io.atomic import atomic_write
 
     path = Path(path)
     if path.exists() and not path.is_file():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from allen_viewer import config
 from allen_viewer.errors import AllenViewerError
-from allen_viewer.export.paths import check_output_path, claim_output, output_errors, undo_on_failure
+from allen_viewer.io.guard import check_output_path, claim_output, output_errors, undo_on_failure
 
 PROG = "allen-viewer"
 
@@ -30,15 +30,6 @@ def parse_point(text: str) -> tuple[float, float, float]:
     return values  # type: ignore[return-value]
 
 
-def check_out(path: Path, force: bool) -> Path:
-    """:func:`check_output_path`, and never a folder, device or pipe in the way (not even with
-    ``--force``: only a regular file is ever replaced)."""
-    path = check_output_path(path, force)
-    if (path.exists() or path.is_symlink()) and not path.is_file():
-        raise AllenViewerError(f"{path} exists and is not a regular file; it is never replaced.")
-    return path
-
-
 def section_store(data):
     from allen_viewer.store.section_store import SectionImageStore
 
@@ -49,13 +40,13 @@ def cmd_section_image(args) -> int:
     import shutil
 
     from allen_viewer.cli import _data, _pick
-    from allen_viewer.store.atomic import atomic_write
+    from allen_viewer.io.atomic import atomic_write
 
     from allen_viewer.api.section_images import check_image_options
 
     ap, dv, ml = parse_point(args.at)
     check_image_options(args.downsample, None, "stained")
-    out = check_out(args.out, args.force)
+    out = check_output_path(args.out, args.force)  # refuses folders, devices, pipes, links
     if out.suffix.lower() not in (".jpg", ".jpeg"):
         raise AllenViewerError(f"section-image writes the JPEG as served: give FILE.jpg, not {out.name!r}.")
     data = _data()
@@ -104,7 +95,7 @@ def cmd_search_spatial(args) -> int:
 
     at = parse_point(args.at)
     suffix = check_spatial_path(args.out)
-    out = check_out(args.out, args.force)
+    out = check_output_path(args.out, args.force)  # refuses folders, devices, pipes, links
     data = _data()
     library = Library(data.cache.root / "library")
     if not library.exists():

@@ -77,7 +77,7 @@ class Tee(io.TextIOBase):
 
 def write_docs(path: Path, output: str, args) -> None:
     """Put ``output`` between the markers of ``path`` (atomically, through the one atomic writer)."""
-    from allen_viewer.store.atomic import atomic_write
+    from allen_viewer.io.atomic import atomic_write
 
     text = path.read_text(encoding="utf-8")
     head, rest = text.split(BEGIN, 1)

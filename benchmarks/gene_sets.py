@@ -127,7 +127,7 @@ def main() -> None:
     from allen_viewer.expression.gene_sets import GeneSet, score_map
     from allen_viewer.library.gene_set_search import set_search
     from allen_viewer.library.store import Library
-    from allen_viewer.store.gene_index import Experiment
+    from allen_viewer.records import Experiment
 
     ontology, layout, n, per_row, tmp_parent = generated_library_plan(max(args.experiments, CHUNK))
     print(f"GENERATED library (not Allen data): {n:,} experiments x {layout.n_voxels:,} in-brain voxels; "

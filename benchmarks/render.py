@@ -72,7 +72,7 @@ def _generated_full_grid():
 
     from allen_viewer.expression.grid import ExpressionGrid
     from allen_viewer.formats.grid_file import GRID_SHAPE
-    from allen_viewer.store.gene_index import Experiment
+    from allen_viewer.records import Experiment
 
     rng = np.random.default_rng(20240601)
     energy = rng.gamma(1.2, 2.5, size=GRID_SHAPE).astype(np.float32)

@@ -25,7 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from allen_viewer.store.gene_index import Experiment, write_gene_index  # noqa: E402
+from allen_viewer.records import Experiment
+from allen_viewer.store.gene_index import write_gene_index  # noqa: E402
 
 
 def _entrez(text: str) -> int | None:

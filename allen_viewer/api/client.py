@@ -28,7 +28,7 @@ import requests
 from allen_viewer import __version__, config
 from allen_viewer.api import rma as rma_query
 from allen_viewer.api.limits import MAX_REFERENCE_BYTES, DownloadLimits
-from allen_viewer.api.transport import Cancel, Progress, Transient, Transport, as_int, host, write_error
+from allen_viewer.api.transport import Cancel, Progress, Transient, Transport, as_int, host
 from allen_viewer.errors import (
     AllenViewerError,
     CorruptData,
@@ -39,6 +39,7 @@ from allen_viewer.errors import (
     UnknownGene,
 )
 from allen_viewer.formats.grid_file import MAX_MEMBER_BYTES, VOLUME_NAMES, read_grid_zip
+from allen_viewer.io.guard import write_error
 from allen_viewer.sanitize import clean_text, is_id
 
 __all__ = ["AllenClient", "Cancel", "Progress", "MAX_GRID_ZIP_BYTES", "ROOT_STRUCTURE_ID"]
@@ -46,7 +47,7 @@ __all__ = ["AllenClient", "Cancel", "Progress", "MAX_GRID_ZIP_BYTES", "ROOT_STRU
 ROOT_STRUCTURE_ID = 997
 MAX_GRID_ZIP_BYTES = len(VOLUME_NAMES) * MAX_MEMBER_BYTES + 1024 * 1024
 """No grid zip is bigger (a real one is under 2 MB): a larger answer is refused, not stored."""
-_host, _as_int, _write_error = host, as_int, write_error
+_host, _as_int = host, as_int
 MAX_RMA_ROWS = 500_000
 """Most rows one RMA query may have (all ISH experiments: about 26,000; a section list: a
 few hundred).  A server claiming more, or sending more, is refused: paging is bounded."""
@@ -263,7 +264,7 @@ class AllenClient:
                     f"Experiment {experiment_id} arrived damaged from {_host(url)} ({exc}); "
                     "nothing was saved. Try again later.") from None
             except OSError as exc:
-                raise _write_error(path, exc) from None
+                raise write_error(path, exc) from None
             if is_id(held) and int(held) != experiment_id:  # not str.isdigit: '²' or 5,000 digits break int()
                 raise CorruptDownload(
                     f"{self._who(url)} sent the grid of experiment {held} when asked for experiment "
@@ -338,7 +339,7 @@ class AllenClient:
             try:
                 body = path.read_bytes()
             except OSError as exc:
-                raise _write_error(path, exc) from None
+                raise write_error(path, exc) from None
             check_jpeg(body, f"Section image {image_id} from {_host(url)}", int(downsample))
 
         return self.transport.download_checked(

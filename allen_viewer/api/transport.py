@@ -7,11 +7,11 @@ session and gives the endpoints:
 * :meth:`Transport.get_json`: a bounded JSON answer (at most ``MAX_JSON_BYTES``), checked
   by the caller's ``validate``;
 * :meth:`Transport.download_checked`: a whole file streamed into a temporary sibling
-  (:class:`~allen_viewer.store.atomic.AtomicFile`), handed to the caller's check, then
+  (:class:`~allen_viewer.io.atomic.AtomicFile`), handed to the caller's check, then
   renamed over the destination;
 * :meth:`Transport.download_resumable`: a large file into ``<dest>.part``, resumed with
   ``Range`` after an interruption, renamed once complete
-  (:func:`~allen_viewer.store.atomic.replace_file`).
+  (:func:`~allen_viewer.io.atomic.replace_file`).
 
 Every body is streamed under the client's :class:`~allen_viewer.api.limits.DownloadLimits`
 (minimum rate, deadline) and a size cap.  Timeouts, dropped connections, HTTP
@@ -51,8 +51,9 @@ from allen_viewer.api.limits import (
     retry_after_seconds,
 )
 from allen_viewer.errors import AllenViewerError, Cancelled, CorruptData, CorruptDownload, Offline, ServiceUnavailable
+from allen_viewer.io.atomic import AtomicFile, replace_file
+from allen_viewer.io.guard import write_error
 from allen_viewer.sanitize import clean_text, mask_credentials
-from allen_viewer.store.atomic import AtomicFile, replace_file
 
 Progress = Callable[[int, "int | None"], None]
 """``progress(done, total)``: bytes (downloads) or rows (RMA paging) so far, and the total
@@ -602,11 +603,6 @@ def sleep(seconds: float, cancel: Cancel | None, what: str) -> None:
         if left <= 0:
             return
         time.sleep(min(left, 0.1))
-
-
-def write_error(path: Path | str, exc: OSError) -> AllenViewerError:
-    reason = exc.strerror or str(exc)
-    return AllenViewerError(f"Cannot write {path} ({reason}); check the disk space and permissions.")
 
 
 def make_dir(path: Path) -> None:

@@ -287,7 +287,7 @@ def cached_labels25(annotation_path: Path | str, label_ids: np.ndarray, cache_di
     used (a slice, a mask) are read and they stay shared with the page cache.  A damaged
     file is rebuilt; a cache that cannot be written keeps the decoded labels in memory.
     """
-    from allen_viewer.store.atomic import atomic_write
+    from allen_viewer.io.atomic import atomic_write
 
     path = labels_cache_path(annotation_path, label_ids, cache_dir)
     if path.is_file():

@@ -16,7 +16,7 @@ from pathlib import Path
 from allen_viewer.atlas.reference_space import ReferenceSpace
 from allen_viewer.expression.gene_sets import DEFINITION, ScoreMap
 from allen_viewer.expression.summary import summarize_all
-from allen_viewer.export.paths import undo_on_failure
+from allen_viewer.io.guard import undo_on_failure
 from allen_viewer.export.provenance import provenance, write_sidecar
 from allen_viewer.export.tables import (
     COORDINATES_NOTE,

@@ -63,9 +63,10 @@ from allen_viewer.render.layers import (
     PARALLEL_PRESETS,
 )
 from allen_viewer.render.figure_overlays import word_margins
-from allen_viewer.export.provenance import PNG_PROVENANCE_KEY, provenance, sidecar_path, write_sidecar
+from allen_viewer.export.provenance import PNG_PROVENANCE_KEY, provenance, write_sidecar
+from allen_viewer.io.sidecars import sidecar_path
 from allen_viewer.render.cuts import FigureOptions
-from allen_viewer.store.atomic import atomic_write
+from allen_viewer.io.atomic import atomic_write
 
 DEFAULT_IMAGE_SIZE = (1600, 1200)
 """(width, height) pixels of ``allen-viewer export image`` without ``--size``."""
@@ -440,7 +441,7 @@ def write_png(path: Path | str, pixels: np.ndarray, record: dict | None = None) 
         info.add_text(key, value)
     image = Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB")
     if record is not None:  # a file at the sidecar's name that is not ours: refused before the PNG is touched
-        from allen_viewer.export.provenance import foreign_sidecar_message, is_own_sidecar
+        from allen_viewer.io.sidecars import foreign_sidecar_message, is_own_sidecar
 
         if os.path.lexists(sidecar_path(path)) and not is_own_sidecar(sidecar_path(path)):
             raise AllenViewerError(foreign_sidecar_message(sidecar_path(path)))

@@ -124,10 +124,10 @@ def export_many_movie(kind: str, payload, path: Path | str, experiments, display
     export movie's planning, encoder, atomic file and sidecar record."""
     from allen_viewer.errors import Cancelled
     from allen_viewer.export.movie import _encoder, movie_record, plan_movie, turntable_poses
-    from allen_viewer.export.paths import output_errors, undo_on_failure
     from allen_viewer.export.provenance import write_sidecar
+    from allen_viewer.io.atomic import atomic_path
+    from allen_viewer.io.guard import output_errors, undo_on_failure
     from allen_viewer.render.layers import CameraPose
-    from allen_viewer.store.atomic import atomic_path
 
     plan = plan_movie(path, frames, fps, size)
     path = Path(path)

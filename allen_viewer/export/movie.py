@@ -31,7 +31,7 @@ feeding each to the encoder as it comes (an MP4 holds one frame in memory at a t
   hundredths of a second, so its rate is 100 / round(100 / fps) (30 fps -> 33.3 fps) and
   at most 50.
 * **Writing**: to a temporary file beside the target, renamed over it when complete
-  (:func:`allen_viewer.store.atomic.atomic_path`); a failure or a cancel leaves no file
+  (:func:`allen_viewer.io.atomic.atomic_path`); a failure or a cancel leaves no file
   and an older file untouched.  Then the ``FILE.mp4.json`` (``FILE.gif.json``) provenance sidecar, which embeds
   the session (:mod:`allen_viewer.state`) that drew the movie, as image sidecars do; if
   the sidecar cannot be written the movie is removed again.
@@ -69,11 +69,11 @@ from allen_viewer.export.image import (
     parse_size,
     physical_memory_bytes,
 )
-from allen_viewer.export.paths import output_errors, undo_on_failure
 from allen_viewer.export.provenance import provenance, write_sidecar
 from allen_viewer.expression.grid import ExpressionGrid
+from allen_viewer.io.atomic import atomic_path
+from allen_viewer.io.guard import output_errors, undo_on_failure
 from allen_viewer.render.layers import CameraPose, DisplaySettings, fit_view
-from allen_viewer.store.atomic import atomic_path
 
 FORMATS = {".mp4": "mp4", ".gif": "gif"}
 """File name suffix -> movie format."""
@@ -380,7 +380,7 @@ class FfmpegEncoder:
       :data:`ENCODER_STALL_S` seconds; otherwise ffmpeg is killed and one line says it hung.
     * ffmpeg's exit status is checked (a non-zero status is a failure even when every frame was
       taken), and so is the output (present and not empty).  A full disk (ENOSPC, ffmpeg's "No
-      space left on device") reads as :func:`~allen_viewer.export.paths.write_error`'s line for
+      space left on device") reads as :func:`~allen_viewer.io.guard.write_error`'s line for
       the movie; any other failure names ffmpeg, its exit status and its last message line --
       never the folder's permissions.
     """
@@ -489,7 +489,7 @@ class FfmpegEncoder:
 
     def failure(self) -> AllenViewerError:
         """One line for a failed encoding (see the class docstring)."""
-        from allen_viewer.export.paths import write_error
+        from allen_viewer.io.guard import write_error
         from allen_viewer.sanitize import clean_text
 
         text = self.messages()

@@ -3,15 +3,17 @@
 Says which experiment the numbers come from, where Allen serves it, which software wrote
 it and when, and how to cite the Allen Institute.
 
-Sidecars (docs/reliability.md, "Sidecars"):
+Sidecars (docs/reliability.md, "Sidecars"; their naming and the "is it ours" check live
+at the bottom, in :mod:`allen_viewer.io.sidecars`, for the output guard):
 
-* One per output, named after the whole output file (:func:`sidecar_path`:
+* One per output, named after the whole output file (:func:`~allen_viewer.io.sidecars.sidecar_path`:
   ``figure.png`` -> ``figure.png.json``, ``turn.gif`` -> ``turn.gif.json``), so no two
-  outputs share one.  Older versions wrote ``STEM.json`` (:func:`legacy_sidecar_path`);
+  outputs share one.  Older versions wrote ``STEM.json``
+  (:func:`~allen_viewer.io.sidecars.legacy_sidecar_path`);
   that name is only ever read now (``--session fig.png`` falls back to it), never written.
 * Every sidecar starts with ``"format": "allen_viewer.sidecar"`` and ``"version"``
   (:data:`SIDECAR_FORMAT`, :data:`SIDECAR_VERSION`).
-* :func:`is_own_sidecar` says whether a file is one of ours (that key, or, written before
+* :func:`~allen_viewer.io.sidecars.is_own_sidecar` says whether a file is one of ours (that key, or, written before
   it existed, a JSON object with ``export`` and a ``software`` starting ``allen_viewer ``);
   only such a file is ever replaced (with ``--force``), and :func:`write_sidecar` refuses
   any other file at the sidecar's name.
@@ -29,19 +31,20 @@ from pathlib import Path
 
 from allen_viewer import ALLEN_CITATION, __version__, config
 from allen_viewer.errors import AllenViewerError
-from allen_viewer.store.atomic import atomic_write
+from allen_viewer.io.atomic import atomic_write
+from allen_viewer.io.sidecars import (
+    SIDECAR_FORMAT,
+    SIDECAR_MAX_BYTES,
+    SIDECAR_VERSION,
+    foreign_sidecar_message,
+    is_own_sidecar,
+    legacy_sidecar_path,
+    sidecar_path,
+)
 
-SIDECAR_FORMAT = "allen_viewer.sidecar"
-"""The top-level ``format`` of every sidecar this program writes."""
-SIDECAR_VERSION = 1
-"""The sidecar format's version (1: the first with the ``format`` key and the
-``FILE.EXT.json`` name)."""
 PNG_PROVENANCE_KEY = "allen_viewer:provenance"
 """The PNG text chunk that holds the whole provenance record as JSON
 (:func:`allen_viewer.export.image.write_png`)."""
-SIDECAR_MAX_BYTES = 50_000_000
-"""A file larger than this at a sidecar's name is not read to decide whether it is ours
-(it is then treated as not ours, so never replaced)."""
 
 
 def experiment_record(grid) -> dict:
@@ -76,44 +79,6 @@ def provenance(grids, what: str, **extra) -> dict:
     }
 
 
-def sidecar_path(path: Path | str) -> Path:
-    """The sidecar of the output ``path``: the whole file name plus ``.json``
-    (``figure.png`` -> ``figure.png.json``; ``table.json`` -> ``table.json.json``).  The one
-    place that names sidecars: the CLI, the window and every writer use it."""
-    return Path(str(path) + ".json")
-
-
-def legacy_sidecar_path(path: Path | str) -> Path:
-    """Where versions before the ``format`` key put the sidecar of ``path``: ``STEM.json``
-    (``figure.png`` -> ``figure.json``).  Read only (:func:`read_session_source`)."""
-    path = Path(path)
-    return Path(str(path) + ".json") if path.suffix == "" else path.with_suffix(".json")
-
-
-def is_own_sidecar(path: Path | str) -> bool:
-    """Whether ``path`` is a regular file holding a sidecar this program wrote: a JSON
-    object with ``"format": "allen_viewer.sidecar"``, or (written before that key) one with
-    an ``export`` key and a ``software`` starting ``allen_viewer ``.  Anything else -- not
-    JSON, another JSON, too large, unreadable, a link or special file -- is not."""
-    import os
-    import stat
-
-    try:
-        st = os.lstat(path)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > SIDECAR_MAX_BYTES:
-            return False
-        with open(path, "rb") as fh:
-            record = json.loads(fh.read().decode("utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return False
-    if not isinstance(record, dict):
-        return False
-    if record.get("format") == SIDECAR_FORMAT:
-        return True
-    software = record.get("software")
-    return "export" in record and isinstance(software, str) and software.startswith("allen_viewer ")
-
-
 def json_safe(value):
     """``value`` with every NaN or infinite float replaced by None, so that the JSON written
     is standard JSON (``NaN`` is not) and says "no value" where there is none."""
@@ -132,7 +97,7 @@ def write_sidecar(path: Path, record: dict) -> Path:
     file-system error is one AllenViewerError line.  A file at the sidecar's name that is not
     one of ours (:func:`is_own_sidecar`) is never replaced: AllenViewerError, nothing written
     (the callers check this before their work too; this is the last guard)."""
-    from allen_viewer.export.paths import OutputRefused, output_errors
+    from allen_viewer.io.guard import OutputRefused, output_errors
 
     side = sidecar_path(path)
     if os.path.lexists(side) and not is_own_sidecar(side):
@@ -143,12 +108,6 @@ def write_sidecar(path: Path, record: dict) -> Path:
     with output_errors(side), atomic_write(side, "w") as fh:
         fh.write(text + "\n")
     return side
-
-
-def foreign_sidecar_message(side: Path | str) -> str:
-    """The one line for a file at a sidecar's name that is not one of ours."""
-    return (f"{side} exists and is not a sidecar written by allen_viewer; it is never replaced, not even "
-            "with --force. Move it away or choose another output name.")
 
 
 def _read_json_file(path: Path, where: str):

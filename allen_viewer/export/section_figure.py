@@ -262,9 +262,9 @@ def save_figure(layout: FigureLayout, path: Path | str, record: dict) -> list[Pa
 
     import matplotlib
 
-    from allen_viewer.export.paths import output_errors, undo_on_failure
     from allen_viewer.export.provenance import write_sidecar
-    from allen_viewer.store.atomic import atomic_write
+    from allen_viewer.io.atomic import atomic_write
+    from allen_viewer.io.guard import output_errors, undo_on_failure
 
     path = Path(path)
     fmt = figure_format(path)

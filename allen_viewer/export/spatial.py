@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 
 from allen_viewer.errors import AllenViewerError
-from allen_viewer.export.paths import output_errors
 from allen_viewer.export.tables import write_csv
+from allen_viewer.io.atomic import atomic_path
+from allen_viewer.io.guard import output_errors
 from allen_viewer.sanitize import clean_text
-from allen_viewer.store.atomic import atomic_path
 
 SPATIAL_COLUMNS = ["ap", "dv", "ml", "x_um", "y_um", "z_um", "r", "n"]
 SPATIAL_FORMATS = (".csv", ".nrrd")

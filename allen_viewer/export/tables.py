@@ -18,9 +18,9 @@ from allen_viewer.atlas.reference_space import ReferenceSpace, grid_to_um
 from allen_viewer.expression.compare import both_have_data, compare_structures, correlation
 from allen_viewer.expression.grid import ExpressionGrid
 from allen_viewer.expression.summary import summarize_all
-from allen_viewer.export.paths import output_errors, undo_on_failure
+from allen_viewer.io.guard import output_errors, undo_on_failure
 from allen_viewer.export.provenance import provenance, write_sidecar
-from allen_viewer.store.atomic import atomic_write
+from allen_viewer.io.atomic import atomic_write
 
 VOXEL_COLUMNS = ["ap", "dv", "ml", "x_um", "y_um", "z_um", "energy", "intensity", "density",
                  "structure_id", "structure_acronym", "structure_name", "hemisphere", "in_brain"]

@@ -14,10 +14,10 @@ import SimpleITK as sitk
 
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.expression.grid import ExpressionGrid
-from allen_viewer.export.paths import refuse_special, undo_on_failure, write_error
+from allen_viewer.io.guard import refuse_special, undo_on_failure, write_error
 from allen_viewer.export.provenance import provenance, write_sidecar
 from allen_viewer.sanitize import clean_text
-from allen_viewer.store.atomic import atomic_path, replace_file
+from allen_viewer.io.atomic import atomic_path, replace_file
 
 NO_DATA = -1.0
 FORMATS = {".nrrd": ".nrrd", ".mhd": ".mhd", ".nhdr": ".nrrd"}

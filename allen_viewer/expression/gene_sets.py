@@ -231,7 +231,7 @@ class ScoreMap:
     def as_grid(self) -> ExpressionGrid:
         """The score drawn as a gene is: an ExpressionGrid whose energy is the score and whose
         data are the voxels with a score (experiment: the set, labelled as such)."""
-        from allen_viewer.store.gene_index import Experiment
+        from allen_viewer.records import Experiment
 
         exp = Experiment(0, f"gene set ({self.gene_set.k} genes)", SCORE_TITLE, None, "set")
         has = ~np.isnan(self.score)

@@ -17,7 +17,7 @@ import numpy as np
 
 from allen_viewer.errors import CorruptData
 from allen_viewer.formats.grid_file import GRID_SHAPE, GRID_SPACING_UM, REFERENCE_SPACE_OF_PLANE, read_grid_zip
-from allen_viewer.store.gene_index import Experiment
+from allen_viewer.records import Experiment
 from allen_viewer.sanitize import is_id
 
 

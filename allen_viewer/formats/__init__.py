@@ -6,5 +6,5 @@
 
 numpy and defusedxml only; of allen_viewer it imports only :mod:`allen_viewer.errors`,
 :mod:`allen_viewer.sanitize` (to clean zip member names in messages) and the atomic writer
-:mod:`allen_viewer.store.atomic` (tests/test_layering.py::test_formats_is_the_bottom).
+:mod:`allen_viewer.io.atomic` (tests/test_layering.py::test_formats_is_the_bottom).
 """

@@ -163,7 +163,7 @@ def read_grid_zip(source: Path | str | bytes, dtype_name: str = "MET_FLOAT") -> 
 
 def write_grid_zip(path: Path, volumes: dict[str, np.ndarray], data_set_xml: bytes | None = None) -> None:
     """Write (AP, DV, ML) float32 volumes in the Allen zip layout (used by tests and the fake server)."""
-    from allen_viewer.store.atomic import atomic_write
+    from allen_viewer.io.atomic import atomic_write
 
     with atomic_write(path) as fh:
         with zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:

@@ -29,7 +29,7 @@
   provenance with the session it shows, so ``--session FILE.png`` reopens it.  An existing
   file (the image or its sidecar) is refused unless ``force`` (``--force``), a sidecar
   allen_viewer did not write always; the session file read is never written over
-  (:func:`allen_viewer.export.paths.check_output_path`, checked before the window opens
+  (:func:`allen_viewer.io.guard.check_output_path`, checked before the window opens
   and again, under the output's lock, when the files are written).
 * ``--offline`` (or ``ALLEN_VIEWER_OFFLINE=1``) keeps everything on the embedded data and
   the cache.  Otherwise the window probes the network in the background at start-up (see
@@ -200,7 +200,7 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
     from allen_viewer.errors import AllenViewerError
 
     if screenshot is not None:  # before any work: an existing file, a FIFO, the session it reads
-        from allen_viewer.export.paths import check_output_path
+        from allen_viewer.io.guard import check_output_path
 
         try:
             check_output_path(Path(screenshot), force, reads=[session], make_folder=True)
@@ -293,8 +293,8 @@ def _screenshot(app, data, experiment, path: Path, size, window_class, settings_
                 structure_id: int | None = None, state=None, saved_id: int | None = None, force: bool = False,
                 reads=()) -> int:
     from allen_viewer.errors import AllenViewerError
-    from allen_viewer.export.paths import claim_output
-    from allen_viewer.export.provenance import sidecar_path
+    from allen_viewer.io.guard import claim_output
+    from allen_viewer.io.sidecars import sidecar_path
 
     window = window_class(data, settings_class(read_only=True), restore_layout=False, notices=False)
     failures: list[str] = []
@@ -366,9 +366,9 @@ def _write_screenshot(window, path: Path) -> None:
         write_png(path, pixels, record)
         return
     from allen_viewer.errors import AllenViewerError
-    from allen_viewer.export.paths import output_errors, undo_on_failure
     from allen_viewer.export.provenance import write_sidecar
-    from allen_viewer.store.atomic import atomic_path
+    from allen_viewer.io.atomic import atomic_path
+    from allen_viewer.io.guard import output_errors, undo_on_failure
 
     # another format Qt writes (JPEG, BMP, ...): to a temporary sibling with the same suffix (Qt picks the
     # format by it), renamed over path; never written through a FIFO or a link

@@ -72,7 +72,8 @@ from allen_viewer.gui.slice_view import (
     SliceLayers,
     SlicePanes,
 )
-from allen_viewer.store.gene_index import Experiment, GeneIndex
+from allen_viewer.records import Experiment
+from allen_viewer.store.gene_index import GeneIndex
 
 COLOR_A = np.array([0, 255, 0], dtype=np.float32)
 """Gene A's colour in the slice overlay (green)."""

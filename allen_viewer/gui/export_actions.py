@@ -41,11 +41,11 @@ reach into the window.
 Overwriting is never silent: the save dialog's own confirmation is turned off and
 :meth:`ExportActions.confirm_overwrite` asks instead, naming every file of the export that
 exists (the data files, an ``.mhd``'s ``.raw``, ``all``'s per-volume files, the sidecar
-``FILE.EXT.json``: :func:`allen_viewer.export.paths.existing_output_files`; the same
+``FILE.EXT.json``: :func:`allen_viewer.io.guard.existing_output_files`; the same
 question on every platform, and one the tests can answer).  A file at the sidecar's name
 that allen_viewer did not write is never replaced: the export is refused in the banner
-before anything is asked (:func:`allen_viewer.export.paths.check_output_path`), and the
-files are written under the output's lock (:func:`allen_viewer.export.paths.claim_output`).  The CSV, volume and PNG
+before anything is asked (:func:`allen_viewer.io.guard.check_output_path`), and the
+files are written under the output's lock (:func:`allen_viewer.io.guard.claim_output`).  The CSV, volume and PNG
 writing runs in the viewer's thread pool; rendering the 3-D view off screen stays in the
 UI thread (OpenGL contexts belong to the thread that made them) under a busy cursor.
 Failures show in the window's error banner.
@@ -82,8 +82,8 @@ from PySide6.QtWidgets import (
 
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.export.image import DEFAULT_IMAGE_SIZE, MAX_SIDE, MIN_SIDE, image_record, render_scene, write_png
-from allen_viewer.export.paths import check_output_path, claim_output, existing_output_files
-from allen_viewer.export.provenance import sidecar_path
+from allen_viewer.io.guard import check_output_path, claim_output, existing_output_files
+from allen_viewer.io.sidecars import sidecar_path
 from allen_viewer.gui.workers import RequestChannel, shared_pool
 from allen_viewer.gui.scene_figure import figure_option_widgets
 from allen_viewer.render.cuts import FigureOptions
@@ -332,7 +332,7 @@ class ExportActions(QObject):
 
     def _run(self, label: str, job, path: Path | None = None, files=None) -> RequestChannel:
         """Run ``job()`` (returns the list of paths written) in the thread pool; with ``path``,
-        under :func:`~allen_viewer.export.paths.claim_output` (locked, checked again)."""
+        under :func:`~allen_viewer.io.guard.claim_output` (locked, checked again)."""
         channel = RequestChannel(f"export-{label}", shared_pool(), self)
         self._jobs.append(channel)
 

@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from allen_viewer.errors import AllenViewerError
-from allen_viewer.store.gene_index import Experiment, GeneIndex
+from allen_viewer.store.gene_index import GeneIndex
+from allen_viewer.records import Experiment
 from allen_viewer.gui.result_table import ResultTable
 
 SOURCE_TEXT = {"embedded": "embedded", "cached": "cached", "remote": "remote"}

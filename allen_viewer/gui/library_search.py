@@ -27,7 +27,7 @@ the error is shown above the table and the local rows stay.
 
 **Loading a gene:** a single click on a row (or Enter on the current row) emits
 :attr:`LibrarySearchPanel.experimentActivated` with the row's
-:class:`~allen_viewer.store.gene_index.Experiment`; the window loads it.  A single click,
+:class:`~allen_viewer.records.Experiment`; the window loads it.  A single click,
 not a double-click, because the whole point of the table is to flip through hits; moving
 the selection with the arrow keys does not load anything until Enter.  Rows whose
 experiment the gene index does not know (e.g. generated test data) cannot be loaded; the
@@ -86,7 +86,7 @@ from allen_viewer.library.searches import (
     seed_query,
 )
 from allen_viewer.library.store import Library, LibraryError
-from allen_viewer.store.gene_index import Experiment
+from allen_viewer.records import Experiment
 
 __all__ = ["LibrarySearchPanel", "SearchResultModel", "StructureListCompleter", "seed_query"]
 
@@ -608,8 +608,8 @@ class LibrarySearchPanel(QWidget):
     def _export_dialog(self) -> None:
         req = self._request
         name = "search.csv" if req is None else req.spec.file_stem(req) + ".csv"
-        from allen_viewer.export.paths import claim_output
         from allen_viewer.gui.save_paths import ask_table_path
+        from allen_viewer.io.guard import claim_output
 
         try:  # the final name, asked about with its sidecar; a foreign sidecar-named file refused
             path = ask_table_path(self, "Export the search results", name)

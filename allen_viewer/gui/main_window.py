@@ -88,7 +88,8 @@ from allen_viewer.gui.structure_tree import StructureTreePanel
 from allen_viewer.gui.workers import RequestChannel, error_message
 from allen_viewer.loaded_data import LoadedData
 from allen_viewer.state import ViewerState
-from allen_viewer.store.gene_index import Experiment, GeneIndex
+from allen_viewer.store.gene_index import GeneIndex
+from allen_viewer.records import Experiment
 
 log = logging.getLogger(__name__)
 

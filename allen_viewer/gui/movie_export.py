@@ -176,7 +176,7 @@ class MovieExport(QObject):
             QApplication.processEvents()
             return dialog.wasCanceled()
 
-        from allen_viewer.export.paths import claim_output
+        from allen_viewer.io.guard import claim_output
 
         try:
             with claim_output(path, True):  # locked and checked again; the user agreed to replace what exists

@@ -59,7 +59,7 @@ def ask_table_path(parent: QWidget | None, caption: str, suggested: str) -> Path
     """The final path of a CSV export with its sidecar (``.csv`` added), asked about when the
     CSV or its sidecar exists; None when cancelled.  AllenViewerError for what is never
     replaced (a foreign file at the sidecar's name, a folder, a special file)."""
-    from allen_viewer.export.paths import check_output_path, existing_output_files
+    from allen_viewer.io.guard import check_output_path, existing_output_files
 
     path = _ask(parent, caption, suggested, "CSV files (*.csv)", ".csv")
     if path is None:

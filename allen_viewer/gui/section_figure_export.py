@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from allen_viewer.errors import AllenViewerError
-from allen_viewer.export.provenance import sidecar_path
+from allen_viewer.io.sidecars import sidecar_path
 
 FIGURE_FILTER = "SVG (*.svg);;PDF (*.pdf);;PNG (*.png)"
 FIGURE_SUFFIXES = (".svg", ".pdf", ".png")

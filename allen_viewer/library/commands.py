@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from allen_viewer.errors import AllenViewerError
-from allen_viewer.export.paths import check_output_path
+from allen_viewer.io.guard import check_output_path
 from allen_viewer.sanitize import clean_text
 
 # Heavy modules (numpy, requests, the library's working modules, allen_viewer.library.results)
@@ -206,7 +206,7 @@ def _search(args, kind: str, **values) -> int:
     print(spec.heading(request, seed))
     _print_table(spec.print_columns, [spec.print_row(r) for r in rows])
     if out is not None:
-        from allen_viewer.export.paths import claim_output
+        from allen_viewer.io.guard import claim_output
 
         with claim_output(out, args.force):  # locked and checked again: the CSV and its sidecar together
             write_results_csv(out, spec.csv_columns, rows, spec.export,
@@ -245,8 +245,8 @@ def _read_structures(path: Path) -> list[str]:
 
 
 def cmd_matrix(args) -> int:
-    from allen_viewer.export.paths import undo_on_failure
     from allen_viewer.export.provenance import provenance, write_sidecar
+    from allen_viewer.io.guard import undo_on_failure
     from allen_viewer.library.matrix import region_gene_matrix, write_matrix_csv
     from allen_viewer.library.results import library_record
     from allen_viewer.library.sync import read_gene_list
@@ -260,7 +260,7 @@ def cmd_matrix(args) -> int:
                                          genes=genes, value=args.value, combine=args.combine)
     if missing:
         _warn(f"not in the library, left out: {', '.join(missing[:20])}" + (" ..." if len(missing) > 20 else ""))
-    from allen_viewer.export.paths import claim_output
+    from allen_viewer.io.guard import claim_output
 
     with claim_output(out, args.force, reads=[args.structures, args.genes]):  # locked, checked again
         n = write_matrix_csv(matrix, out)

@@ -56,8 +56,8 @@ import numpy as np
 
 from allen_viewer.errors import AllenViewerError, CorruptData
 from allen_viewer.formats.grid_file import GRID_SHAPE
+from allen_viewer.io.atomic import atomic_write
 from allen_viewer.sanitize import clean_text
-from allen_viewer.store.atomic import atomic_write
 
 FORMAT = 1
 F16_MAX = 65504.0

@@ -32,7 +32,7 @@ import numpy as np
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.library.store import PLANES, Library, LibraryError
 from allen_viewer.library.defaults import COMBINE_RULES  # noqa: F401  (there for the CLI parser)
-from allen_viewer.store.atomic import atomic_write
+from allen_viewer.io.atomic import atomic_write
 
 VALUES = ("energy", "density")
 _CHUNK = 2048  # experiments pooled at once (memory: chunk x structures x 16 bytes)
@@ -186,7 +186,7 @@ MATRIX_COLUMNS = ["structure_id", "acronym", "name", "depth", "voxels"]
 def write_matrix_csv(matrix: RegionGeneMatrix, path: Path) -> int:
     """Write the matrix as CSV (one header row; structures as rows, genes as columns; empty
     cells where there is no data), atomically.  Returns the number of structure rows."""
-    from allen_viewer.export.paths import output_errors
+    from allen_viewer.io.guard import output_errors
 
     with output_errors(path), atomic_write(Path(path), "w") as fh:
         writer = csv.writer(fh, lineterminator="\n")

@@ -42,7 +42,7 @@ def library_record(library) -> dict:
 
 def write_results_csv(path: Path, columns: list[str], rows: list[list], what: str, **record) -> None:
     """Write result rows as CSV (atomically) with a provenance sidecar describing the search."""
-    from allen_viewer.export.paths import undo_on_failure
+    from allen_viewer.io.guard import undo_on_failure
 
     write_csv(path, columns, rows)
     with undo_on_failure(path):

@@ -35,10 +35,11 @@ from allen_viewer import config
 from allen_viewer.errors import AllenViewerError, Cancelled, CorruptData, Offline, ServiceUnavailable
 from allen_viewer.expression.grid import load_grid
 from allen_viewer.library.defaults import DEFAULT_WORKERS  # noqa: F401  (there for the CLI parser)
+from allen_viewer.io.atomic import atomic_write, is_temporary
 from allen_viewer.library.store import Layout, Library, LibraryError, pack_rows
-from allen_viewer.store.atomic import atomic_write, is_temporary
+from allen_viewer.records import Experiment
 from allen_viewer.store.cache import Cache, remember_valid, validate_grid_file
-from allen_viewer.store.gene_index import Experiment, GeneIndex
+from allen_viewer.store.gene_index import GeneIndex
 from allen_viewer.store.grid_store import GridStore
 
 MAX_WORKERS = 32

@@ -4,7 +4,7 @@ appending them under an exclusive lock (:class:`LibraryWriter`).
 Crash safety (the format: :mod:`allen_viewer.library.layout`): all row files are
 append-only.  An append writes and fsyncs the new rows of every file, then replaces
 ``manifest.json`` (the committed row count) atomically
-(:func:`~allen_viewer.store.atomic.atomic_write`); the next append first cuts every file
+(:func:`~allen_viewer.io.atomic.atomic_write`); the next append first cuts every file
 back to the committed rows.  One writer at a time (an exclusive lock on ``.lock``).
 """
 from __future__ import annotations
@@ -32,8 +32,8 @@ from allen_viewer.library.layout import (
     Layout,
     LibraryError,
 )
+from allen_viewer.io.atomic import atomic_write
 from allen_viewer.library.reader import Library
-from allen_viewer.store.atomic import atomic_write
 
 
 def _now() -> str:

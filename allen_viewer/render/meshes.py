@@ -52,7 +52,7 @@ from vtkmodules.vtkIOXML import vtkXMLPolyDataReader, vtkXMLPolyDataWriter
 from allen_viewer import config
 from allen_viewer.atlas.ontology import ROOT_ID, Structure
 from allen_viewer.atlas.reference_space import ANNOTATION_SPACING_UM, ReferenceSpace
-from allen_viewer.store.atomic import atomic_write
+from allen_viewer.io.atomic import atomic_write
 from allen_viewer.render.vtk_output import route_vtk_output
 
 route_vtk_output()  # VTK's messages to a logger, never to the user's stderr

@@ -16,36 +16,17 @@ import difflib
 import gzip
 import io
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Container, Iterable
 
 from allen_viewer.errors import CorruptData, UnknownExperiment, UnknownGene
+from allen_viewer.io.atomic import atomic_write
+from allen_viewer.records import Experiment
 from allen_viewer.sanitize import clean_text
-from allen_viewer.store.atomic import atomic_write
 
 COLUMNS = ("id", "symbol", "alias", "name", "entrez_id", "plane")
 PLANES = ("coronal", "sagittal")
 _WORD = re.compile(r"[a-z0-9]+")
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """One ISH experiment (an Allen SectionDataSet).
-
-    ``plane`` is ``"coronal"`` (both hemispheres) or ``"sagittal"`` (one hemisphere).
-    """
-
-    id: int
-    symbol: str
-    name: str
-    entrez_id: int | None
-    plane: str
-    alias: str = ""
-
-    @property
-    def label(self) -> str:
-        return f"{self.symbol} ({self.plane}, {self.id})"
 
 
 def write_gene_index(experiments: Iterable[Experiment], path: Path) -> None:

@@ -8,7 +8,7 @@ Layout under the cache root (next to ``grids/``)::
                                                              (x, y, z: whole µm)
 
 Every entry is written atomically (JPEGs by the client's streamed download, JSON through
-:func:`~allen_viewer.store.atomic.atomic_write`), so an entry is whole or absent.  A cached
+:func:`~allen_viewer.io.atomic.atomic_write`), so an entry is whole or absent.  A cached
 JPEG is checked (magic, end marker, header, declared size) once per process; a damaged one is
 moved to ``quarantine/`` and fetched again.  Server answers are checked before they are cached
 (ids, section numbers, pixels: :meth:`ImageSync.problem`), and a cached answer that fails the
@@ -32,7 +32,7 @@ from allen_viewer.api.section_images import (
 )
 from allen_viewer.errors import AllenViewerError, CorruptData
 from allen_viewer.formats.grid_file import REFERENCE_SPACE_OF_PLANE
-from allen_viewer.store.atomic import atomic_write
+from allen_viewer.io.atomic import atomic_write
 
 DEFAULT_DOWNSAMPLE = 4
 """Each side / 16: a ~12,000 px section becomes ~750 px, enough to see cells' clusters."""

@@ -15,8 +15,8 @@ from allen_viewer.api.section_images import (
     sync_coordinates,
 )
 from allen_viewer.errors import AllenViewerError, CorruptDownload, Offline
+from allen_viewer.records import Experiment
 from allen_viewer.store.cache import Cache
-from allen_viewer.store.gene_index import Experiment
 from allen_viewer.store.section_store import SectionImageStore
 from tests.fake_allen import sections as fake_sections
 from tests.fake_allen.fixtures import allen_client, allen_env, fake_allen, fake_allen_data  # noqa: F401

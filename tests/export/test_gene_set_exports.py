@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from allen_viewer import cli
-from allen_viewer.export.provenance import sidecar_path
+from allen_viewer.io.sidecars import sidecar_path
 from tests.expression.test_gene_sets import numpy_ranks, numpy_score
 from tests.fake_allen.fixtures import allen_env, fake_allen, fake_allen_data  # noqa: F401
 from tests.library import NRP1, PDYN, real_grid

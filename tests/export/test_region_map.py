@@ -193,7 +193,7 @@ def test_cli_export_region_map(tmp_path, capsys):
     assert main(["--offline", "export", "region-map", "71717084", "--plane", "coronal", "--at", "5200,4200,3800",
                  "--depth", "5", "--out", str(out)]) == 0
     assert out.read_bytes()[:4] == b"\x89PNG"
-    from allen_viewer.export.provenance import sidecar_path
+    from allen_viewer.io.sidecars import sidecar_path
 
     side = json.loads(sidecar_path(out).read_text())
     assert side["export"] == "region map" and side["figure"]["depth"] == 5

@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from allen_viewer.export.provenance import SIDECAR_FORMAT, is_own_sidecar, legacy_sidecar_path, sidecar_path
+from allen_viewer.io.sidecars import SIDECAR_FORMAT, is_own_sidecar, legacy_sidecar_path, sidecar_path
 from tests.fake_allen.data import OLD_STYLE_ID
 from tests.fake_allen.fixtures import allen_env, fake_allen, fake_allen_data  # noqa: F401
 from tests.faults.hostile import assert_one_line_error, cli_run, snapshot

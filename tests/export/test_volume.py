@@ -11,7 +11,7 @@ from allen_viewer.errors import AllenViewerError
 from allen_viewer.formats import grid_file as gf
 from allen_viewer.expression.grid import load_grid
 from allen_viewer.export.volume import export_volume
-from allen_viewer.store.gene_index import Experiment
+from allen_viewer.records import Experiment
 
 PDYN = Experiment(71717084, "Pdyn", "prodynorphin", 18610, "coronal")
 

@@ -6,7 +6,7 @@ from allen_viewer import config
 from allen_viewer.expression import compare
 from allen_viewer.formats import grid_file as gf
 from allen_viewer.expression.grid import load_grid
-from allen_viewer.store.gene_index import Experiment
+from allen_viewer.records import Experiment
 
 
 def test_pearson_edge_cases():
@@ -41,7 +41,7 @@ def test_normalised_comparison_and_pseudocount():
     from allen_viewer import config
     from allen_viewer.expression.compare import LOG2_PSEUDOCOUNT, compare_values, scaled_energy
     from allen_viewer.expression.grid import load_grid
-    from allen_viewer.store.gene_index import Experiment
+    from allen_viewer.records import Experiment
 
     res = config.resources_dir() / "grids"
     a = load_grid(res / "71717084.zip", Experiment(71717084, "Pdyn", "", None, "coronal"))

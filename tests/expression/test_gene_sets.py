@@ -12,7 +12,7 @@ from allen_viewer.errors import AllenViewerError
 from allen_viewer.expression import gene_sets as gs
 from allen_viewer.expression.brain import brain_mask
 from allen_viewer.expression.grid import ExpressionGrid
-from allen_viewer.store.gene_index import Experiment
+from allen_viewer.records import Experiment
 from tests.library import NRP1, PDYN, atlas_data, build_library, make_layout, real_grid
 
 

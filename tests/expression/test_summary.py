@@ -4,7 +4,7 @@ import numpy as np
 from allen_viewer import config
 from allen_viewer.expression.grid import load_grid
 from allen_viewer.expression.summary import summarize
-from allen_viewer.store.gene_index import Experiment
+from allen_viewer.records import Experiment
 
 PDYN = Experiment(71717084, "Pdyn", "prodynorphin", 18610, "coronal")
 

@@ -52,7 +52,8 @@ from allen_viewer.formats.grid_file import (
     parse_data_set_xml,
     read_grid_zip,
 )
-from allen_viewer.store.gene_index import Experiment, read_gene_index
+from allen_viewer.records import Experiment
+from allen_viewer.store.gene_index import read_gene_index
 
 REAL_GRID_IDS = (71717084, 74272479)
 """Experiments whose real grid zips are in ``resources/grids``."""

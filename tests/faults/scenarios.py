@@ -56,7 +56,7 @@ from unittest import mock
 import numpy as np
 
 import allen_viewer.api.transport as transport_module
-import allen_viewer.store.atomic as atomic_module
+import allen_viewer.io.atomic as atomic_module
 from allen_viewer import cli, config
 from allen_viewer.api.client import AllenClient
 from allen_viewer.data import GENE_INDEX_FILE, REFERENCE_VOLUMES, AtlasData

@@ -188,7 +188,7 @@ SPATIAL = ("--offline", "search-spatial", "--at", "5400,3000,2000", "--plane", "
 def test_a_spatial_map_whose_sidecar_fails_is_removed_too(library, tmp_path, suffix):
     from unittest import mock
 
-    import allen_viewer.store.atomic as atomic_module
+    import allen_viewer.io.atomic as atomic_module
 
     real = atomic_module.atomic_write
 
@@ -206,7 +206,7 @@ def test_a_spatial_map_whose_sidecar_fails_is_removed_too(library, tmp_path, suf
 def test_spatial_nrrd_write_errors_are_one_line(library, tmp_path):
     from unittest import mock
 
-    import allen_viewer.store.atomic as atomic_module  # the writer export/spatial.py goes through
+    import allen_viewer.io.atomic as atomic_module  # the writer export/spatial.py goes through
 
     with mock.patch.object(atomic_module.tempfile, "mkstemp", side_effect=OSError(28, os.strerror(28))):
         r = cli_run(*SPATIAL, "--out", tmp_path / "r.nrrd")

@@ -16,12 +16,12 @@ from unittest import mock
 
 import pytest
 
-import allen_viewer.store.atomic as atomic_module
+import allen_viewer.io.atomic as atomic_module
 from allen_viewer.data import AtlasData
 from allen_viewer.errors import AllenViewerError, UnknownGene
 from allen_viewer.export import image as image_module
-from allen_viewer.export.paths import check_output_path
 from allen_viewer.export.provenance import write_sidecar
+from allen_viewer.io.guard import check_output_path
 from allen_viewer.library.sync import read_gene_list, select_experiments
 from tests.faults.hostile import EMBEDDED, assert_one_line_error, cli_run, snapshot
 from tests.fake_allen.fixtures import allen_env, fake_allen, fake_allen_data  # noqa: F401

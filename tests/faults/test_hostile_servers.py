@@ -340,7 +340,7 @@ def test_malformed_rows_name_the_service_and_keep_the_index(row, why):
 
 
 def test_a_cached_gene_index_with_bad_rows_is_quarantined(gene_index):
-    from allen_viewer.store.gene_index import Experiment
+    from allen_viewer.records import Experiment
 
     cache = Cache()
     path = cache.root / GENE_INDEX_FILE

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from allen_viewer.errors import AllenViewerError
-from allen_viewer.export.paths import output_lock
 from allen_viewer.export.provenance import read_session_source, write_sidecar
+from allen_viewer.io.guard import output_lock
 from tests.faults.hostile import EMBEDDED, assert_one_line_error, cli_run, snapshot
 
 NRP1 = 74272479
@@ -183,7 +183,7 @@ def test_session_of_an_image_reads_its_text_then_its_sidecar_then_the_old_name(t
 
 
 def test_a_screenshot_may_make_its_folder_an_export_may_not(tmp_path):
-    from allen_viewer.export.paths import OutputRefused, check_output_path
+    from allen_viewer.io.guard import OutputRefused, check_output_path
 
     target = tmp_path / "new" / "shot.png"
     assert check_output_path(target, False, make_folder=True) == target  # --screenshot makes the folder

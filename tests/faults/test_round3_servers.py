@@ -229,7 +229,7 @@ POINT = (5230.0, 4010.0, 2000.0)
 
 
 def _experiment():
-    from allen_viewer.store.gene_index import Experiment
+    from allen_viewer.records import Experiment
 
     return Experiment(PDYN, "Pdyn", "prodynorphin", 18610, "coronal")
 

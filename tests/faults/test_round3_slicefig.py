@@ -12,7 +12,7 @@ from unittest import mock
 
 import pytest
 
-import allen_viewer.store.atomic as atomic_module
+import allen_viewer.io.atomic as atomic_module
 from tests.faults.hostile import EMBEDDED, assert_one_line_error, cli_run, snapshot
 
 AT = "5200,4200,3800"

@@ -9,8 +9,8 @@ from PySide6.QtCore import QPoint, Qt
 from allen_viewer.api.client import AllenClient
 from allen_viewer.data import AtlasData
 from allen_viewer.gui.section_dock import SectionDock
+from allen_viewer.records import Experiment
 from allen_viewer.store.cache import Cache
-from allen_viewer.store.gene_index import Experiment
 from tests.fake_allen import sections as fake_sections
 
 pytestmark = pytest.mark.gui

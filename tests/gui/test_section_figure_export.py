@@ -8,7 +8,7 @@ import json
 import pytest
 from defusedxml import ElementTree
 
-from allen_viewer.export.provenance import sidecar_path
+from allen_viewer.io.sidecars import sidecar_path
 
 pytestmark = [pytest.mark.gui, pytest.mark.window(network="closed", size=(1400, 900), gene="Pdyn")]
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from allen_viewer import cli
-from allen_viewer.export.provenance import sidecar_path
 from allen_viewer.formats.grid_file import GRID_SHAPE
+from allen_viewer.io.sidecars import sidecar_path
 from tests.expression.test_gene_sets import numpy_ranks
 from tests.library import NRP1, PDYN, build_library, f16, make_layout, real_grid
 

@@ -23,8 +23,8 @@ from allen_viewer.library.sync import (
     select_experiments,
     sync,
 )
+from allen_viewer.records import Experiment
 from allen_viewer.store.cache import Cache
-from allen_viewer.store.gene_index import Experiment
 from tests.fake_allen.fixtures import allen_client, allen_env, fake_allen, fake_allen_data  # noqa: F401
 from tests.library import PDYN, f16
 

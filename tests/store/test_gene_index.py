@@ -2,7 +2,8 @@
 import pytest
 
 from allen_viewer.errors import CorruptData, UnknownExperiment, UnknownGene
-from allen_viewer.store.gene_index import Experiment, GeneIndex, experiments_from_rma_rows, read_gene_index, write_gene_index
+from allen_viewer.records import Experiment
+from allen_viewer.store.gene_index import GeneIndex, experiments_from_rma_rows, read_gene_index, write_gene_index
 
 
 def test_covers_the_whole_atlas(gene_index):

@@ -2,8 +2,10 @@
 
 The one writer of files that must be whole or absent: the cache (grid zips, section images,
 the gene index, meshes, labels), the library, sessions and every export go through it, the
-HTTP transport's downloads included (:mod:`allen_viewer.api.transport`).  It imports nothing
-of the viewer, so every package may use it (``tests/test_layering.py``).
+HTTP transport's downloads included (:mod:`allen_viewer.api.transport`).  It lives in the
+bottom package :mod:`allen_viewer.io` and imports nothing of the viewer but the output
+guard's test for a special file (:func:`allen_viewer.io.guard.special_kind`), so every
+package may use it (``tests/test_layering.py``).
 
 * :func:`atomic_write`: a context manager yielding a file object for code that writes bytes
   or text itself.
@@ -27,10 +29,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import stat
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
+
+from allen_viewer.io.guard import special_kind
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -140,19 +143,9 @@ def replace_file(tmp: Path | str, path: Path | str, sync: bool = True) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-    refuse_special(path)
-    os.replace(tmp, path)
-
-
-def refuse_special(path: Path | str) -> None:
-    """Raise ``OSError(EEXIST)`` when ``path`` exists and is not a regular file (a symbolic
-    link counts as not regular: it is not followed)."""
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return
-    if not stat.S_ISREG(mode):
+    if special_kind(path) is not None:
         raise OSError(errno.EEXIST, "it exists and is not a regular file, so it was not replaced", str(path))
+    os.replace(tmp, path)
 
 
 def is_temporary(name: str) -> bool:

@@ -13,10 +13,10 @@ Rules (docs/reliability.md, "Writing outputs"):
   before the (possibly long) work starts.
 * **Every file an export writes is part of the output** (:func:`output_files`): the data
   file(s) -- an ``.mhd``'s ``.raw``, ``--volume all``'s per-channel files -- and the sidecar
-  (``FILE.EXT.json``, :func:`allen_viewer.export.provenance.sidecar_path`).  Without
+  (``FILE.EXT.json``, :func:`allen_viewer.io.sidecars.sidecar_path`).  Without
   ``--force`` the export refuses when any of them exists (one line naming it, nothing
   written).  With ``--force`` data files are replaced, but a sidecar only when it is this
-  program's own (:func:`~allen_viewer.export.provenance.is_own_sidecar`); any other file at
+  program's own (:func:`~allen_viewer.io.sidecars.is_own_sidecar`); any other file at
   a sidecar's name is never replaced, not even with ``--force``.
 * An output is never written onto a file the command reads (``reads``: ``--session`` of a
   screenshot, a library list ...), nor onto its own sidecar.
@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from allen_viewer.errors import AllenViewerError
+from allen_viewer.io.sidecars import foreign_sidecar_message, is_own_sidecar, sidecar_path
 from allen_viewer.sanitize import clean_text
 
 
@@ -47,7 +48,20 @@ class OutputRefused(AllenViewerError):
     """An output path that must not be written (exists, not a regular file, bad folder)."""
 
 
-def _kind(mode: int) -> str:
+def special_kind(path: Path | str) -> str | None:
+    """What ``path`` is when it exists and is not a regular file (``"a folder"``, ``"a
+    symbolic link"``, ``"a FIFO (named pipe)"``, ``"a device"``, ``"a socket"``); None when
+    it does not exist or is a regular file.  ``lstat``: a symbolic link is not followed, so
+    it counts as not regular.  Any other ``OSError`` is raised unchanged.
+
+    The one test of "special file in the way": :func:`refuse_special` (before any work) and
+    :func:`allen_viewer.io.atomic.replace_file` (at the rename) both ask it."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
     if stat.S_ISDIR(mode):
         return "a folder"
     if stat.S_ISLNK(mode):
@@ -66,14 +80,12 @@ def refuse_special(path: Path | str) -> None:
     symbolic link counts as not regular: it is not followed)."""
     path = Path(path)
     try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
+        kind = special_kind(path)
     except OSError as exc:
         raise OutputRefused(f"Cannot check the output path {path} ({exc.strerror or exc}).") from None
-    if not stat.S_ISREG(st.st_mode):
-        hint = " Give the path of its target instead." if stat.S_ISLNK(st.st_mode) else ""
-        raise OutputRefused(f"{path} is {_kind(st.st_mode)}, not a regular file; it is never replaced, "
+    if kind is not None:
+        hint = " Give the path of its target instead." if kind == "a symbolic link" else ""
+        raise OutputRefused(f"{path} is {kind}, not a regular file; it is never replaced, "
                             f"not even with --force.{hint}")
 
 
@@ -82,8 +94,6 @@ def output_files(path: Path | str, files: Iterable[Path | str] | None = None) ->
 
     ``files``: the data files when they are not ``path`` itself (``--volume all``'s
     per-channel files); by default ``path`` and, for a MetaImage header, its ``.raw``."""
-    from allen_viewer.export.provenance import sidecar_path
-
     path = Path(path)
     data = [path] if files is None else [Path(f) for f in files]
     for f in list(data):
@@ -114,8 +124,6 @@ def check_output_path(path: Path, force: bool, companions: Iterable[Path | str] 
     exist yet is no reason to refuse (the writer makes it: ``--screenshot``).  Returns
     ``Path(path)``.
     """
-    from allen_viewer.export.provenance import foreign_sidecar_message, is_own_sidecar
-
     text = str(path)
     if not text.strip():
         raise OutputRefused("The output path is empty.")

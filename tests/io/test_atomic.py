@@ -10,8 +10,8 @@ import stat
 
 import pytest
 
-from allen_viewer.store import atomic
-from allen_viewer.store.atomic import AtomicFile, atomic_path, atomic_write, is_temporary, replace_file
+from allen_viewer.io import atomic
+from allen_viewer.io.atomic import AtomicFile, atomic_path, atomic_write, is_temporary, replace_file
 
 
 def _names(folder) -> list[str]:
