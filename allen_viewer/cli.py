@@ -751,7 +751,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return _stdout_status(141)
     except OSError as exc:  # raised while printing: standard output (every file the commands write turns its
-        # OSError into one line naming the file, export/paths.py), or else a bug shown as such
+        # OSError into one line naming the file, io/guard.py), or else a bug shown as such
         if exc.errno not in (errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EDQUOT) or exc.filename is not None:
             raise
         _stdout_failure()

@@ -1,7 +1,7 @@
 """``allen-viewer --help`` and argument errors import no heavy module.
 
 The rule (docs/design.md, "Start-up cost"): cli.py and the modules it imports at the top
-(errors, export.paths, library.commands, library.defaults) use the standard library only;
+(errors, io.guard, library.commands, library.defaults) use the standard library only;
 numpy, requests, SimpleITK, Qt, VTK and pyvista are imported inside the command functions.
 Each case runs in a fresh interpreter and reads ``-X importtime``'s list of every module
 imported, so an import added anywhere on the way fails here.

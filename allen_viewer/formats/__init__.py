@@ -6,5 +6,6 @@
 
 numpy and defusedxml only; of allen_viewer it imports only :mod:`allen_viewer.errors`,
 :mod:`allen_viewer.sanitize` (to clean zip member names in messages) and the atomic writer
-:mod:`allen_viewer.io.atomic` (tests/test_layering.py::test_formats_is_the_bottom).
+:mod:`allen_viewer.io.atomic`, the bottom package
+(tests/test_layering.py::test_formats_imports_only_io_errors_and_sanitize).
 """

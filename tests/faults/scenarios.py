@@ -409,7 +409,7 @@ class _FullDiskFile:
 
 def disk_full(room: int = 64 * 1024):
     """The disk under the cache fills up after ``room`` more bytes: the write paths of the
-    transport (reference ``.part`` files) and of ``store/atomic.py`` (grid temp files, the
+    transport (reference ``.part`` files) and of ``io/atomic.py`` (grid temp files, the
     gene index) get ENOSPC."""
 
     @contextlib.contextmanager

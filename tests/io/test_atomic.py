@@ -1,4 +1,4 @@
-"""The one atomic writer (allen_viewer/store/atomic.py) through its entry points other than
+"""The one atomic writer (allen_viewer/io/atomic.py) through its entry points other than
 ``atomic_write``'s special-file refusal (tests/faults/test_hostile_outputs.py has that):
 the object form the transport's downloads use, the path form SimpleITK writers use, the
 rename itself, and the temporary-name rule ``library sync`` cleans up by."""
