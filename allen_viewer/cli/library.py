@@ -168,7 +168,8 @@ def _search(args, kind: str, **values) -> int:
     """Run one search of ``kind`` (its spec, :mod:`allen_viewer.library.searches`) with the
     form ``values``, --plane and --top: the library unless --remote-only, Allen's service with
     --remote/--remote-only; print the table and write --out."""
-    from allen_viewer.library.results import library_record, write_results_csv
+    from allen_viewer.export.library_tables import write_results_csv
+    from allen_viewer.library.results import library_record
     from allen_viewer.library.searches import run_local, run_remote, spec_of
 
     spec = spec_of(kind) if isinstance(kind, str) else kind  # a spec outside the panel's (gene sets)
@@ -234,7 +235,8 @@ def _read_structures(path: Path) -> list[str]:
 def cmd_matrix(args) -> int:
     from allen_viewer.export.paths import undo_on_failure
     from allen_viewer.export.provenance import provenance, write_sidecar
-    from allen_viewer.library.matrix import region_gene_matrix, write_matrix_csv
+    from allen_viewer.export.library_tables import write_matrix_csv
+    from allen_viewer.library.matrix import region_gene_matrix
     from allen_viewer.library.results import library_record
     from allen_viewer.library.sync import read_gene_list
 
