@@ -16,7 +16,7 @@ from allen_viewer.export.provenance import sidecar_path
 def cmd_export_voxels(args) -> int:
     from allen_viewer.export.tables import export_voxels
 
-    if _many_genes(args):  # --gene-set, --gene-set-file, --composite (gene_set_commands.py)
+    if _many_genes(args):  # --gene-set, --gene-set-file, --composite (cli/gene_sets.py)
         return _run_many(args, "voxels")
 
     check_output_path(args.out, args.force)  # before the work, not after it
@@ -46,7 +46,7 @@ def _run_many(args, what: str) -> int:
 def cmd_export_structures(args) -> int:
     from allen_viewer.export.tables import export_structures
 
-    if _many_genes(args):  # --gene-set, --gene-set-file, --composite (gene_set_commands.py)
+    if _many_genes(args):  # --gene-set, --gene-set-file, --composite (cli/gene_sets.py)
         return _run_many(args, "structures")
 
     check_output_path(args.out, args.force)  # before the work, not after it
@@ -186,7 +186,7 @@ def cmd_export_image(args) -> int:
         return cmd_export_compare_image(args)
     if args.size is None:
         args.size = "1600x1200"
-    if _many_genes(args):  # --gene-set, --gene-set-file, --composite (gene_set_commands.py)
+    if _many_genes(args):  # --gene-set, --gene-set-file, --composite (cli/gene_sets.py)
         return _run_many(args, "image")
 
     size = parse_size(args.size)
@@ -206,7 +206,7 @@ def cmd_export_image(args) -> int:
 def cmd_export_movie(args) -> int:
     from allen_viewer.export.movie import export_movie, parse_movie_size, plan_movie
 
-    if _many_genes(args):  # --gene-set, --gene-set-file, --composite (gene_set_commands.py)
+    if _many_genes(args):  # --gene-set, --gene-set-file, --composite (cli/gene_sets.py)
         return _run_many(args, "movie")
 
     plan = plan_movie(args.out, args.frames, args.fps, parse_movie_size(args.size))  # before the work
