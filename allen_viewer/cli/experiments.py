@@ -63,12 +63,7 @@ def cmd_info(args) -> int:
     except NotDownloaded as exc:  # what the gene index knows, and how to get the grid
         return _print_index_info(exp, exc.how)
     cov = grid.coverage()
-    rows = [
-        ("experiment id", exp.id),
-        ("gene", f"{exp.symbol}" + (f" (formerly {exp.alias})" if exp.alias else "")),
-        ("gene name", exp.name or "-"),
-        ("Entrez id", exp.entrez_id if exp.entrez_id is not None else "-"),
-        ("plane", exp.plane),
+    return _print_rows(_index_rows(exp) + [
         ("reference space", grid.reference_space_id if grid.reference_space_id is not None else "-"),
         ("data from", data.locate(exp.id)),
         ("volumes", ", ".join(cov["volumes"]) + ("" if len(cov["volumes"]) == 3 else
@@ -81,7 +76,21 @@ def cmd_info(args) -> int:
         ("energy", f"in the brain: min {cov['energy_min']:.3g}, mean {cov['energy_mean']:.3g}, "
                    f"max {cov['energy_max']:.3g}"),
         ("Allen page", experiment_page(exp.id)),
+    ])
+
+
+def _index_rows(exp) -> list[tuple[str, object]]:
+    """The rows of ``info`` that the gene index knows."""
+    return [
+        ("experiment id", exp.id),
+        ("gene", f"{exp.symbol}" + (f" (formerly {exp.alias})" if exp.alias else "")),
+        ("gene name", exp.name or "-"),
+        ("Entrez id", exp.entrez_id if exp.entrez_id is not None else "-"),
+        ("plane", exp.plane),
     ]
+
+
+def _print_rows(rows: list[tuple[str, object]]) -> int:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
@@ -91,19 +100,8 @@ def cmd_info(args) -> int:
 def _print_index_info(exp, how: str) -> int:
     """``info`` of an experiment whose grid is not downloaded and cannot be now: the gene
     index's fields, and that line saying how to get the grid (exit 0)."""
-    rows = [
-        ("experiment id", exp.id),
-        ("gene", f"{exp.symbol}" + (f" (formerly {exp.alias})" if exp.alias else "")),
-        ("gene name", exp.name or "-"),
-        ("Entrez id", exp.entrez_id if exp.entrez_id is not None else "-"),
-        ("plane", exp.plane),
-        ("grid", f"not downloaded yet: {how}"),
-        ("Allen page", experiment_page(exp.id)),
-    ]
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}")
-    return 0
+    return _print_rows(_index_rows(exp) + [("grid", f"not downloaded yet: {how}"),
+                                           ("Allen page", experiment_page(exp.id))])
 
 
 def cmd_refresh_index(args) -> int:
