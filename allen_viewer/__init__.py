@@ -27,10 +27,13 @@ _SCRIPTING = ("find", "experiment", "load_grid", "in_brain", "export_structures"
 
 
 def __getattr__(name: str):
+    # By name, on first use: this package is also the bottom of the layers (``__version__``,
+    # ``ALLEN_CITATION``, imported by api/, export/, gui/ ...), so the facade adds no import
+    # edge from it to scripting.py, which sits above everything (docs/design.md).
     if name in _SCRIPTING:
-        from allen_viewer import scripting
+        import importlib
 
-        return getattr(scripting, name)
+        return getattr(importlib.import_module("allen_viewer.scripting"), name)
     raise AttributeError(f"module 'allen_viewer' has no attribute {name!r}")
 
 
