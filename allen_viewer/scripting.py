@@ -40,9 +40,9 @@ from typing import Iterable, Sequence
 from allen_viewer import config
 from allen_viewer.errors import AllenViewerError
 
-__all__ = ["find", "experiment", "load_grid", "in_brain", "export_structures", "export_voxels", "session", "read_session",
-           "save_session", "render_image", "render_movie", "sync_library", "correlated_genes", "differential_genes",
-           "open_viewer", "atlas_data"]
+__all__ = ["find", "experiment", "load_grid", "in_brain", "export_structures", "export_voxels", "session",
+           "read_session", "save_session", "render_image", "render_movie", "sync_library", "correlated_genes",
+           "differential_genes", "open_viewer", "atlas_data"]
 
 _ATLAS: dict = {}
 
@@ -110,7 +110,8 @@ def export_structures(gene, path, *, depth: int | None = None, structures: Seque
     data = atlas_data()
     grid = load_grid(gene)
     with claim_output(path, force) as out:
-        write_structures(grid, data.reference_space, out, depth=depth, acronyms=list(structures) if structures else None)
+        write_structures(grid, data.reference_space, out, depth=depth,
+                         acronyms=list(structures) if structures else None)
     return [path, sidecar_path(path)]
 
 
