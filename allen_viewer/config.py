@@ -17,6 +17,10 @@ from pathlib import Path
 import platformdirs
 
 APP_NAME = "allen_viewer"
+PROG = "allen-viewer"
+"""The program's name, as typed: the console script, ``usage:`` lines, ``allen-viewer: error: ...``."""
+EXPERIMENT_PAGE_URL = "https://mouse.brain-map.org/experiment/show/{id}"
+"""An ISH experiment's page on the Allen Mouse Brain Atlas web site."""
 DEFAULT_API_URL = "https://api.brain-map.org"
 DEFAULT_DOWNLOAD_URL = "https://download.alleninstitute.org/informatics-archive/current-release"
 
@@ -56,6 +60,11 @@ def public_url(url: str) -> str:
     from allen_viewer.sanitize import mask_credentials
 
     return mask_credentials(url)
+
+
+def experiment_page(experiment_id) -> str:
+    """The Allen web page of experiment ``experiment_id`` (:data:`EXPERIMENT_PAGE_URL`)."""
+    return EXPERIMENT_PAGE_URL.format(id=experiment_id)
 
 
 def offline() -> bool:

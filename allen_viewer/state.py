@@ -87,9 +87,10 @@ SESSION_KEY = "session"
 
 COLOR_BY = ("auto", "energy", "intensity", "density")
 """What the spheres' colours show: ``auto`` is intensity when the experiment has it, else
-energy (the sphere sizes always follow energy)."""
+energy (the sphere sizes always follow energy); a channel the download lacks falls back to
+energy (the colour bar says so)."""
 CMAPS = ("viridis", "magma", "inferno", "plasma", "hot", "gray")
-"""The colour maps the 3-D view offers (the render layer's list; a test keeps them equal)."""
+"""The colour maps the 3-D view offers (render/layers.py imports this list)."""
 CAMERA_PRESETS = ("dorsal", "lateral", "anterior", "oblique")
 SLICE_BACKGROUNDS = ("annotation", "nissl")
 NETWORK_STATES = ("unknown", "online", "offline", "offline-mode")
@@ -100,6 +101,9 @@ CUT_AWAYS = ("none", "left", "right", "anterior", "posterior", "dorsal", "ventra
 a test keeps the two lists equal)."""
 
 DEFAULT_THRESHOLD = 1.0
+"""Default energy threshold: voxels with energy below it are not drawn.  Energy is Allen's
+'expression energy' (summed intensity of the expressing pixels over all pixels of the
+voxel; arbitrary units, about 0..40)."""
 DEFAULT_PERCENTILE = 90.0
 DEFAULT_SIZE_SCALE = 1.0
 DEFAULT_CMAP = "viridis"

@@ -113,7 +113,8 @@ def run_case(approach: str, dataset: str, steps: int, queue) -> None:
     import numpy as np
     import pyvista as pv
 
-    from allen_viewer.render.layers import DEFAULT_THRESHOLD, ExpressionLayer, build_expression_points
+    from allen_viewer.render.layers import ExpressionLayer, build_expression_points
+    from allen_viewer.state import DEFAULT_THRESHOLD
 
     grid = _load(PDYN) if dataset == "pdyn" else _generated_full_grid()
     threshold = DEFAULT_THRESHOLD if dataset == "pdyn" else 0.0

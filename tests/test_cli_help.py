@@ -1,6 +1,6 @@
 """``allen-viewer --help`` is complete: every command and every option says what it does.
 
-Walks the real argparse parser (:func:`allen_viewer.cli.build_parser`), so a command added
+Walks the real argparse parser (:func:`allen_viewer.cli.parser.build_parser`), so a command added
 later without help text fails here.
 """
 from __future__ import annotations
@@ -12,6 +12,8 @@ import sys
 import pytest
 
 from allen_viewer import cli
+from allen_viewer.cli.parser import build_parser
+from allen_viewer.config import PROG
 
 
 def _walk(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
@@ -24,7 +26,7 @@ def _walk(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
 
 
 def _commands():
-    return [path for path, _ in _walk(cli.build_parser())]
+    return [path for path, _ in _walk(build_parser())]
 
 
 def _described(text) -> bool:
@@ -39,8 +41,8 @@ def test_there_are_commands_to_check():
 
 def test_every_command_and_option_has_help_text():
     missing = []
-    for path, parser in _walk(cli.build_parser()):
-        where = " ".join((cli.PROG,) + path)
+    for path, parser in _walk(build_parser()):
+        where = " ".join((PROG,) + path)
         for action in parser._actions:
             if isinstance(action, argparse._SubParsersAction):
                 described = {a.dest: a.help for a in action._choices_actions}

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from allen_viewer import cli
+from allen_viewer.cli import experiments
 from allen_viewer.formats.grid_file import read_grid_zip
 from tests.fake_allen.fixtures import allen_env, fake_allen, fake_allen_data  # noqa: F401
 
@@ -32,7 +33,7 @@ class RecordingBar:
 
 
 def test_fetch_downloads_into_the_cache_then_info_reads_it(capsys, allen_env, tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "_TqdmProgress", RecordingBar)
+    monkeypatch.setattr(experiments, "TqdmProgress", RecordingBar)
     RecordingBar.calls = []
     code, out, err = run(capsys, "fetch", "Gad1")
     assert code == 0, err

@@ -138,7 +138,7 @@ def test_the_neutral_colour_is_in_none_of_the_colour_maps():
     """At least 40 (0-255) away, in RGB, from every colour of every colour map offered."""
     import matplotlib
 
-    from allen_viewer.render.layers import CMAPS
+    from allen_viewer.state import CMAPS
 
     for name in CMAPS:
         lut = matplotlib.colormaps[name](np.linspace(0, 1, 256))[:, :3] * 255

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from allen_viewer import config
 from allen_viewer.atlas.reference_space import ReferenceSpace
 from allen_viewer.expression.gene_sets import DEFINITION, ScoreMap
 from allen_viewer.expression.summary import summarize_all
@@ -37,7 +38,7 @@ SCORE_STRUCTURE_COLUMNS = ["structure_id", "acronym", "name", "parent_id", "dept
 def _provenance(m: ScoreMap, what: str, **extra) -> dict:
     record = provenance([], what, **extra)
     record["experiments"] = [{"experiment_id": e.id, "gene": e.symbol, "plane": e.plane,
-                              "experiment_page": f"https://mouse.brain-map.org/experiment/show/{e.id}"}
+                              "experiment_page": config.experiment_page(e.id)}
                              for e in m.gene_set.experiments]
     record.update(m.record())
     return record

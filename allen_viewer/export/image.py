@@ -191,7 +191,7 @@ def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_S
     ``view``: a preset name (:data:`VIEWS`), used when ``pose`` is None; ``display``:
     threshold, size scale, colour map, opacity (default: the viewer's defaults);
     ``caption``: text in the top left corner (None: :func:`default_caption`, "": none);
-    ``color_by``: what the sphere colours show (:data:`~allen_viewer.render.layers.COLOR_BY`;
+    ``color_by``: what the sphere colours show (:data:`~allen_viewer.state.COLOR_BY`;
     the channel drawn is :func:`~allen_viewer.render.layers.color_channel`);
     ``show_outside``: also draw the voxels with data outside the brain (in magenta), as the
     viewer's *Show voxels outside the brain* does; ``figure``: a cut-away and the slice

@@ -36,7 +36,7 @@ def experiments_record(experiments) -> list[dict]:
     the grid's volumes)."""
     return [{"experiment_id": e.id, "gene": e.symbol, "gene_name": e.name, "entrez_id": e.entrez_id,
              "plane": e.plane, "source_url": f"{config.api_url()}/grid_data/download/{e.id}",
-             "experiment_page": f"https://mouse.brain-map.org/experiment/show/{e.id}"} for e in experiments]
+             "experiment_page": config.experiment_page(e.id)} for e in experiments]
 
 
 def many_session(mode: str, experiments, threshold: float, percentile: float | None, view: str = DEFAULT_VIEW):

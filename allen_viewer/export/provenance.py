@@ -57,7 +57,7 @@ def experiment_record(grid) -> dict:
         "entrez_id": e.entrez_id,
         "plane": e.plane,
         "source_url": config.public_url(f"{config.api_url()}/grid_data/download/{e.id}"),
-        "experiment_page": f"https://mouse.brain-map.org/experiment/show/{e.id}",
+        "experiment_page": config.experiment_page(e.id),
         "volumes_available": grid.available,
     }
 

@@ -34,13 +34,11 @@ LIBRARIES = (
     ("SimpleITK", ("SimpleITK",)),
     ("requests", ("requests",)),
 )
-EXPERIMENT_PAGE_URL = "https://mouse.brain-map.org/experiment/show/{id}"
-"""The Allen web page of an ISH experiment (its section images, the original data)."""
 
 
 def experiment_page_url(experiment_id: int) -> str:
     """The Allen Mouse Brain Atlas page of an experiment: its ISH section images."""
-    return EXPERIMENT_PAGE_URL.format(id=int(experiment_id))
+    return config.experiment_page(int(experiment_id))
 
 
 def _distribution_version(names: tuple[str, ...]) -> str | None:

@@ -42,7 +42,8 @@ import sys
 import time
 from pathlib import Path
 
-PROG = "allen-viewer"
+from allen_viewer.config import PROG
+
 SCREENSHOT_TIMEOUT_S = 300.0
 """How long ``--screenshot`` waits for the gene (a download included) and the atlas."""
 

@@ -69,7 +69,7 @@ from allen_viewer.errors import AllenViewerError
 from allen_viewer.gui.result_table import ResultTable
 from allen_viewer.gui.search_models import HitRole, ResultProxy, SearchResultModel
 from allen_viewer.gui.workers import RequestChannel, shared_pool
-from allen_viewer.library.results import write_results_csv
+from allen_viewer.export.library_tables import write_results_csv
 from allen_viewer.library.searches import (
     ALLEN,
     DEFAULT_TOP,

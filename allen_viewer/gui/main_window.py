@@ -87,14 +87,12 @@ from allen_viewer.gui.status_bar import STATUS_WIDTH_FRACTION, MessageBanner, Ta
 from allen_viewer.gui.structure_tree import StructureTreePanel
 from allen_viewer.gui.workers import RequestChannel, error_message
 from allen_viewer.loaded_data import LoadedData
-from allen_viewer.state import ViewerState
+from allen_viewer.state import DEFAULT_CURSOR_UM, ViewerState
 from allen_viewer.store.gene_index import GeneIndex
 from allen_viewer.records import Experiment
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CURSOR_UM = np.array([5200.0, 4200.0, 3800.0])
-"""Where the cursor starts (CCF µm, (AP, DV, ML)): the left caudoputamen."""
 CURSOR_3D_DELAY_MS = 40
 """Slider and drag moves update the 3-D cursor at most this often (a frame costs ~30 ms)."""
 DEFAULT_SIZE = (1600, 1000)

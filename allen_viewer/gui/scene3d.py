@@ -38,11 +38,6 @@ from allen_viewer.render.picking import pick_layer
 from allen_viewer.render.figure_overlays import word_margins
 from allen_viewer.render.layers import (
     BACKGROUND,
-    CMAPS,
-    DEFAULT_CMAP,
-    DEFAULT_OPACITY,
-    DEFAULT_SIZE_SCALE,
-    DEFAULT_THRESHOLD,
     GRID_BOUNDS_UM,
     CameraPose,
     DisplaySettings,
@@ -52,6 +47,7 @@ from allen_viewer.render.layers import (
     apply_camera_preset,
 )
 from allen_viewer.render.cuts import cut_away
+from allen_viewer.state import CMAPS, DEFAULT_CMAP, DEFAULT_OPACITY, DEFAULT_SIZE_SCALE, DEFAULT_THRESHOLD
 from allen_viewer.render.scene_layers import (  # noqa: F401 (the constants are re-exported)
     CURSOR_COLOR,
     CURSOR_HALF_LENGTH_UM,

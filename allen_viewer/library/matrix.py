@@ -20,11 +20,9 @@ Genes are matched by symbol, case-insensitively; only experiments in the library
 """
 from __future__ import annotations
 
-import csv
 import math
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -32,7 +30,6 @@ import numpy as np
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.library.store import PLANES, Library, LibraryError
 from allen_viewer.library.defaults import COMBINE_RULES  # noqa: F401  (there for the CLI parser)
-from allen_viewer.io.atomic import atomic_write
 
 VALUES = ("energy", "density")
 _CHUNK = 2048  # experiments pooled at once (memory: chunk x structures x 16 bytes)
@@ -179,19 +176,3 @@ def region_gene_matrix(library: Library, ontology, structures: Sequence | None =
     voxels = np.array([int(voxels_by_id[s.id][0]) for s in picked], dtype=np.int64)
     return RegionGeneMatrix(picked, symbols, values, voxels, experiments, value, combine), missing
 
-
-MATRIX_COLUMNS = ["structure_id", "acronym", "name", "depth", "voxels"]
-
-
-def write_matrix_csv(matrix: RegionGeneMatrix, path: Path) -> int:
-    """Write the matrix as CSV (one header row; structures as rows, genes as columns; empty
-    cells where there is no data), atomically.  Returns the number of structure rows."""
-    from allen_viewer.io.guard import output_errors
-
-    with output_errors(path), atomic_write(Path(path), "w") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(MATRIX_COLUMNS + list(matrix.genes))
-        for i, s in enumerate(matrix.structures):
-            cells = ["" if math.isnan(v) else repr(float(v)) for v in matrix.values[i]]
-            writer.writerow([s.id, s.acronym, s.name, s.depth, int(matrix.voxels[i])] + cells)
-    return len(matrix.structures)

@@ -1,14 +1,11 @@
-"""Search results as tables: the columns and rows that the CLI and the GUI panel write.
+"""Search results as tables: the columns and rows that the CLI and the GUI panel write
+(through :func:`allen_viewer.export.library_tables.write_results_csv`).
 
 One mapping from hits to rows, so a CSV saved from the GUI is the CSV the command writes.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
-
-from allen_viewer.export.provenance import provenance, write_sidecar
-from allen_viewer.export.tables import write_csv
 
 DIFF_COLUMNS = ["rank", "experiment_id", "gene", "plane", "fold_change", "target_mean", "contrast_mean",
                 "target_voxels", "contrast_voxels", "target_sum", "contrast_sum", "source"]
@@ -39,11 +36,3 @@ def library_record(library) -> dict:
         return {"root": str(library.root), "experiments": 0}
     return {"root": str(library.root), "experiments": len(library), "precision": library.manifest["precision"]}
 
-
-def write_results_csv(path: Path, columns: list[str], rows: list[list], what: str, **record) -> None:
-    """Write result rows as CSV (atomically) with a provenance sidecar describing the search."""
-    from allen_viewer.io.guard import undo_on_failure
-
-    write_csv(path, columns, rows)
-    with undo_on_failure(path):
-        write_sidecar(path, provenance([], what, columns=columns, rows=len(rows), **record))

@@ -69,17 +69,11 @@ from allen_viewer.expression.grid import ExpressionGrid
 from allen_viewer.formats.grid_file import GRID_SHAPE, GRID_SPACING_UM
 from allen_viewer.render.figure_overlays import ColourBar, MarginWords, ScaleBar
 from allen_viewer.render.vtk_output import route_vtk_output
+from allen_viewer.state import COLOR_BY, DEFAULT_CMAP, DEFAULT_OPACITY, DEFAULT_SIZE_SCALE, DEFAULT_THRESHOLD
 
 route_vtk_output()  # VTK's messages to a logger, never to the user's stderr
 
-DEFAULT_THRESHOLD = 1.0
-"""Default energy threshold: voxels with energy below it are not drawn.  Energy is Allen's
-'expression energy' (summed intensity of the expressing pixels over all pixels of the
-voxel; arbitrary units, about 0..40)."""
-DEFAULT_SIZE_SCALE = 1.0
-DEFAULT_CMAP = "viridis"
-DEFAULT_OPACITY = 1.0
-CMAPS = ("viridis", "magma", "inferno", "plasma", "hot", "gray")
+
 def _diverging_cmap() -> str:
     import matplotlib
 
@@ -182,9 +176,6 @@ NORMALISE = ("raw", "rank", "z")
 """How a gene's colours are scaled: raw values, percentile ranks, z-scores."""
 NORMALISE_SCALE = {"rank": "percentile", "z": "zscore"}
 """:data:`NORMALISE` names -> :data:`allen_viewer.expression.compare.SCALES` names."""
-COLOR_BY = ("auto", "energy", "intensity", "density")
-"""What the spheres' colours may show: ``auto`` is intensity when the experiment has it,
-else energy; a channel the download lacks falls back to energy (the colour bar says so)."""
 OUTSIDE_COLOR = (1.0, 0.35, 0.85)
 """The fixed colour (magenta, in no colour map offered) of voxels drawn outside the brain."""
 

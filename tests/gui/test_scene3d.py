@@ -13,7 +13,8 @@ from PySide6.QtCore import QPoint, Qt
 from allen_viewer.render.meshes import brain_outline, structure_surface
 from allen_viewer.expression.grid import ExpressionGrid
 from allen_viewer.formats.grid_file import GRID_SHAPE
-from allen_viewer.render.layers import DEFAULT_THRESHOLD, build_expression_points
+from allen_viewer.render.layers import build_expression_points
+from allen_viewer.state import DEFAULT_THRESHOLD
 from allen_viewer.gui.scene3d import ExpressionControls, ExpressionScene
 
 pytestmark = pytest.mark.gui

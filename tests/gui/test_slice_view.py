@@ -331,7 +331,7 @@ def test_zero_energy_is_transparent_and_the_heat_map_can_follow_the_threshold(la
 
 
 def test_outline_colour_is_in_no_colour_map():
-    from allen_viewer.render.layers import CMAPS
+    from allen_viewer.state import CMAPS
     from allen_viewer.gui.slice_view import OUTLINE_RGB, colormap_lut
 
     for name in CMAPS:

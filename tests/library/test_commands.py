@@ -8,7 +8,7 @@ import json
 import pytest
 
 from allen_viewer.errors import AllenViewerError
-from allen_viewer.library import commands
+from allen_viewer.cli import library as commands
 from tests.fake_allen.fixtures import allen_env, fake_allen, fake_allen_data  # noqa: F401
 
 PDYN = 71717084

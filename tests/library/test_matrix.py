@@ -9,7 +9,8 @@ from allen_viewer.errors import AllenViewerError
 from allen_viewer.expression.grid import ExpressionGrid
 from allen_viewer.expression.summary import summarize_all
 from allen_viewer.export.tables import export_structures
-from allen_viewer.library.matrix import region_gene_matrix, write_matrix_csv
+from allen_viewer.export.library_tables import write_matrix_csv
+from allen_viewer.library.matrix import region_gene_matrix
 from allen_viewer.library.store import LibraryError
 from tests import numpy_reference as ref
 from tests.library import NRP1, PDYN, build_library, make_layout, real_grid

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from allen_viewer import cli
+import allen_viewer
 from allen_viewer.errors import Cancelled, Offline
 from allen_viewer.expression.grid import load_grid
 from allen_viewer.formats.grid_file import read_grid_zip
@@ -52,7 +52,7 @@ def check_library_matches_cache(library: Library, cache: Cache, gene_index):
     for row, exp_id in enumerate(library.ids.tolist()):
         path = cache.grid_path(exp_id)
         if not path.is_file():
-            path = Path(cli.__file__).parent.parent / "resources" / "grids" / f"{exp_id}.zip"
+            path = Path(allen_viewer.__file__).parent.parent / "resources" / "grids" / f"{exp_id}.zip"
         grid = load_grid(path, gene_index.by_id(exp_id))
         cols = layout.columns(grid.energy)
         assert np.array_equal(library.has_data(row), ~np.isnan(cols)), exp_id

@@ -12,26 +12,13 @@ import math
 import sys
 from pathlib import Path
 
+from allen_viewer.cli.common import PROG, atlas_data, library_of
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.io.guard import check_output_path
 from allen_viewer.sanitize import clean_text
 
 # Heavy modules (numpy, requests, the library's working modules, allen_viewer.library.results)
 # are imported inside the command functions: registering the commands must stay cheap.
-
-PROG = "allen-viewer"
-
-
-def _data():
-    from allen_viewer.data import AtlasData
-
-    return AtlasData()
-
-
-def _library(data):
-    from allen_viewer.library.store import Library
-
-    return Library(data.cache.root / "library")
 
 
 def _check_out(path: Path | None, force: bool, reads=()) -> Path | None:
@@ -73,7 +60,7 @@ def cmd_library_sync(args) -> int:
     if not (args.all or args.plane or args.genes or args.experiments):
         raise AllenViewerError("Say what to sync: --all, --plane coronal|sagittal, --genes FILE or experiment "
                                "ids / gene symbols.")
-    data = _data()
+    data = atlas_data()
     genes = read_gene_list(args.genes) if args.genes else None
     chosen, unknown = select_experiments(data.gene_index, everything=args.all, plane=args.plane, genes=genes,
                                          queries=args.experiments)
@@ -81,7 +68,7 @@ def cmd_library_sync(args) -> int:
         _warn(f"not in the gene index, skipped: {', '.join(unknown[:20])}" + (" ..." if len(unknown) > 20 else ""))
     if not chosen:
         raise AllenViewerError("No experiment to sync.")
-    library = _library(data)
+    library = library_of(data)
     bar = _SyncBar()
     try:
         report = sync(chosen, library=library, cache=data.cache, client=data.client, ontology=data.ontology,
@@ -106,8 +93,8 @@ def cmd_library_sync(args) -> int:
 def cmd_library_status(args) -> int:
     from allen_viewer.library.sync import library_status
 
-    data = _data()
-    st = library_status(_library(data), data.gene_index, data.cache)
+    data = atlas_data()
+    st = library_status(library_of(data), data.gene_index, data.cache)
     if st.get("damage"):  # named, with what to delete; nothing else it says could be trusted
         raise AllenViewerError(st["damage"])
     print(f"Library: {st['root']}" + ("" if st["exists"] else " (not created yet)"))
@@ -181,14 +168,15 @@ def _search(args, kind: str, **values) -> int:
     """Run one search of ``kind`` (its spec, :mod:`allen_viewer.library.searches`) with the
     form ``values``, --plane and --top: the library unless --remote-only, Allen's service with
     --remote/--remote-only; print the table and write --out."""
-    from allen_viewer.library.results import library_record, write_results_csv
+    from allen_viewer.export.library_tables import write_results_csv
+    from allen_viewer.library.results import library_record
     from allen_viewer.library.searches import run_local, run_remote, spec_of
 
     spec = spec_of(kind) if isinstance(kind, str) else kind  # a spec outside the panel's (gene sets)
     request = spec.request(plane=args.plane, top=args.top, **values)
     out = _check_out(args.out, args.force)
-    data = _data()
-    library = _library(data)
+    data = atlas_data()
+    library = library_of(data)
     spec.check(data.ontology, request)  # an unknown acronym fails here, with suggestions
     hits, seed = [], None
     if not args.remote_only:
@@ -221,7 +209,7 @@ def cmd_search_differential(args) -> int:
 
 
 def cmd_search_correlated(args) -> int:
-    from allen_viewer.gene_set_commands import search_members
+    from allen_viewer.cli.gene_sets import search_members
 
     genes = search_members(args)  # --gene-set / --gene-set-file, or None for a seed
     if genes is not None:
@@ -245,15 +233,16 @@ def _read_structures(path: Path) -> list[str]:
 
 
 def cmd_matrix(args) -> int:
-    from allen_viewer.export.provenance import provenance, write_sidecar
     from allen_viewer.io.guard import undo_on_failure
-    from allen_viewer.library.matrix import region_gene_matrix, write_matrix_csv
+    from allen_viewer.export.provenance import provenance, write_sidecar
+    from allen_viewer.export.library_tables import write_matrix_csv
+    from allen_viewer.library.matrix import region_gene_matrix
     from allen_viewer.library.results import library_record
     from allen_viewer.library.sync import read_gene_list
 
     out = _check_out(args.out, args.force, reads=[args.structures, args.genes])  # never onto a list it reads
-    data = _data()
-    library = _library(data)
+    data = atlas_data()
+    library = library_of(data)
     structures = _read_structures(args.structures) if args.structures else None
     genes = read_gene_list(args.genes) if args.genes else None
     matrix, missing = region_gene_matrix(library, data.ontology, structures=structures, depth=args.depth,
@@ -320,7 +309,7 @@ def add_library_commands(sub) -> None:
     p = sub.add_parser("search-correlated", help="experiments whose grid correlates with a seed experiment")
     p.add_argument("seed", metavar="ID|SYMBOL", nargs="?", help="the seed experiment (a symbol: its library "
                                                                  "experiment, coronal first); or --gene-set")
-    from allen_viewer.gene_set_commands import add_gene_set_options
+    from allen_viewer.cli.gene_sets import add_gene_set_options
 
     add_gene_set_options(p)
     p.add_argument("--domain", metavar="ACR[,ACR]", help="structures to correlate over (default: the whole brain)")

@@ -14,9 +14,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from allen_viewer.cli.common import PROG, atlas_data, library_of, structure_list
 from allen_viewer.errors import AllenViewerError
-
-PROG = "allen-viewer"
 
 
 def add_gene_set_options(parser, composite: bool = False) -> None:
@@ -78,12 +77,6 @@ def _note(text: str) -> None:
     print(f"{PROG}: note: {text}", file=sys.stderr)
 
 
-def _library(data):
-    from allen_viewer.library.store import Library
-
-    return Library(data.cache.root / "library")
-
-
 def check_single(args) -> None:
     """Refuse an export command with neither an experiment nor a set, or with both."""
     given = [name for name, v in (("an experiment", getattr(args, "experiment", None)),
@@ -127,9 +120,7 @@ def run_export(args, what: str) -> int:
     check_output_path(args.out, args.force)  # before the work
     if what in ("image", "movie"):
         _figure_refused(args)
-    from allen_viewer.data import AtlasData
-
-    data = AtlasData()
+    data = atlas_data()
     if getattr(args, "composite", None):
         return _composite(args, data, what)
     s = resolve_set(args, data)
@@ -138,7 +129,7 @@ def run_export(args, what: str) -> int:
     from allen_viewer.expression.gene_sets import score_map
 
     with _SetBar(s.k) as bar:  # one bar for the whole set, on a terminal only
-        smap = score_map(data, s, _library(data), progress=bar)
+        smap = score_map(data, s, library_of(data), progress=bar)
     out = check_output_path(args.out, args.force)
     where = "the local library" if smap.source == "library" else "the experiments' grid files"
     label = f"the gene set of {s.k} experiments (grids from {where})"
@@ -152,11 +143,10 @@ def run_export(args, what: str) -> int:
         print(f"Wrote {n} voxels of {label} to {out}")
         return 0
     if what == "structures":
-        from allen_viewer.cli import _structure_list
         from allen_viewer.export.gene_sets import export_score_structures
 
         n = export_score_structures(smap, data.reference_space, out, depth=args.depth,
-                                    acronyms=_structure_list(args.structures))
+                                    acronyms=structure_list(args.structures))
         print(f"Wrote {n} structures of {label} to {out}")
         return 0
     from allen_viewer.expression.gene_sets import score_threshold
@@ -188,7 +178,7 @@ def _composite(args, data, what: str) -> int:
         _note("--palette chooses three-gene colours; two genes are green and magenta")
     colors = palette(s.k, None if s.k == 2 else args.palette)
     with _SetBar(s.k) as bar:  # the library when it holds all of them
-        grids, source = load_set_grids(data, s, _library(data), progress=bar)
+        grids, source = load_set_grids(data, s, library_of(data), progress=bar)
     ranks = percentile_ranks(grids)
     pct = args.threshold_percentile
     t = COMPOSITE_THRESHOLD if pct is None else pct / 100.0

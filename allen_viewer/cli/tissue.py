@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from allen_viewer import config
+from allen_viewer.cli.common import PROG, atlas_data, library_of, pick
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.io.guard import check_output_path, claim_output, output_errors, undo_on_failure
-
-PROG = "allen-viewer"
 
 
 def parse_point(text: str) -> tuple[float, float, float]:
@@ -39,7 +38,6 @@ def section_store(data):
 def cmd_section_image(args) -> int:
     import shutil
 
-    from allen_viewer.cli import _data, _pick
     from allen_viewer.io.atomic import atomic_write
 
     from allen_viewer.api.section_images import check_image_options
@@ -49,8 +47,8 @@ def cmd_section_image(args) -> int:
     out = check_output_path(args.out, args.force)  # refuses folders, devices, pipes, links
     if out.suffix.lower() not in (".jpg", ".jpeg"):
         raise AllenViewerError(f"section-image writes the JPEG as served: give FILE.jpg, not {out.name!r}.")
-    data = _data()
-    exp = _pick(data, args.experiment)
+    data = atlas_data()
+    exp = pick(data, args.experiment)
     view = "expression" if args.expression else "stained"
     sec = section_store(data).section_at(exp, ap, dv, ml, downsample=args.downsample, view=view)
     with claim_output(out, args.force):  # locked and checked again: the JPEG and its sidecar together
@@ -73,7 +71,7 @@ def _section_sidecar(data, exp, sec, out: Path, ap: float, dv: float, ml: float,
     (fx, fy), (dx, dy) = sec.pixel_full, sec.pixel
     record = provenance([], "section-image", **{
         "experiment": {"experiment_id": exp.id, "gene": exp.symbol, "plane": exp.plane,
-                       "experiment_page": f"https://mouse.brain-map.org/experiment/show/{exp.id}"},
+                       "experiment_page": config.experiment_page(exp.id)},
         "point_um": {"ap": ap, "dv": dv, "ml": ml},
         "section_image_id": sec.image_id, "section_number": sec.section_number,
         "view": view, "downsample": sec.downsample,
@@ -88,16 +86,13 @@ def _section_sidecar(data, exp, sec, out: Path, ap: float, dv: float, ml: float,
 
 
 def cmd_search_spatial(args) -> int:
-    from allen_viewer.cli import _data
     from allen_viewer.export.spatial import check_spatial_path, write_spatial_csv, write_spatial_nrrd
     from allen_viewer.library.spatial import spatial_correlation
-    from allen_viewer.library.store import Library
-
     at = parse_point(args.at)
     suffix = check_spatial_path(args.out)
     out = check_output_path(args.out, args.force)  # refuses folders, devices, pipes, links
-    data = _data()
-    library = Library(data.cache.root / "library")
+    data = atlas_data()
+    library = library_of(data)
     if not library.exists():
         raise AllenViewerError(f"The library at {library.root} holds no experiments yet; run "
                                f"`{PROG} library sync` first.")

@@ -1,215 +1,27 @@
-"""The ``allen-viewer`` command: a thin layer over the core.
-
-``allen-viewer`` alone opens the viewer; subcommands search, fetch and describe
-experiments without a display.  A user's mistake (unknown gene, no network, a corrupt
-file) prints one line ``allen-viewer: error: ...`` and exits 1; a traceback means a bug.
-"""
+"""The ``export`` commands (voxels, structures, volume, slice, region-map, image, movie)
+and ``compare``: each checks its output, loads the grid, calls :mod:`allen_viewer.export`
+and prints one line."""
 from __future__ import annotations
 
 import argparse
-import errno
-import os
 import sys
 from pathlib import Path
 
-from allen_viewer import __version__
-from allen_viewer.errors import AllenViewerError, CorruptData
+from allen_viewer.cli.common import atlas_data, percentile, pick, structure_list
+from allen_viewer.errors import AllenViewerError
 from allen_viewer.io.guard import check_output_path, claim_output
 from allen_viewer.io.sidecars import sidecar_path
-
-PROG = "allen-viewer"
-
-
-def _data():
-    from allen_viewer.data import AtlasData
-
-    return AtlasData()
-
-
-def _pick(data, query: str, *, quiet: bool = False):
-    """Resolve an id or symbol; say which experiment was picked when a symbol has several."""
-    text = str(query).strip()
-    if text.isascii() and text.isdigit():
-        return data.experiment(text)
-    candidates = data.gene_index.experiments_of(text)
-    chosen = data.gene_index.resolve(text)
-    if len(candidates) > 1 and not quiet:
-        if len(candidates) <= 4:
-            others = ", ".join(f"{e.plane} {e.id}" for e in candidates)
-        else:
-            n_cor = sum(e.plane == "coronal" for e in candidates)
-            others = f"{n_cor} coronal, {len(candidates) - n_cor} sagittal; `{PROG} search {text}` lists them"
-        why = "coronal covers both hemispheres" if chosen.plane == "coronal" else "no coronal experiment"
-        print(f"{chosen.symbol} has {len(candidates)} experiments ({others}); using {chosen.plane} {chosen.id} "
-              f"({why}; pass an id to choose another).", file=sys.stderr)
-    return chosen
-
-
-class _TqdmProgress:
-    """Adapts the core's ``progress(done_bytes, total_bytes)`` callback to a tqdm bar."""
-
-    def __init__(self, label: str):
-        from tqdm import tqdm
-
-        self._bar = tqdm(desc=label, unit="B", unit_scale=True, unit_divisor=1024, leave=True,
-                         file=sys.stderr, disable=None)
-
-    def __call__(self, done: int, total: int | None) -> None:
-        if total and self._bar.total != total:
-            self._bar.total = total
-        self._bar.update(done - self._bar.n)
-
-    def close(self) -> None:
-        self._bar.close()
-
-
-# ---- subcommands ----------------------------------------------------------------------------
-
-def cmd_search(args) -> int:
-    data = _data()
-    results = data.gene_index.search(" ".join(args.text), limit=args.limit, plane=args.plane,
-                                     available=data.available_ids())  # ranked as the window ranks them
-    if not results:
-        suggestions = data.gene_index.suggest(" ".join(args.text))
-        hint = f" Close symbols: {', '.join(suggestions)}." if suggestions else ""
-        print(f"No experiment matches {' '.join(args.text)!r}.{hint}", file=sys.stderr)
-        return 1
-    print(f"{'id':>10}  {'gene':<16} {'plane':<9} {'source':<9} name")
-    for e in results:
-        print(f"{e.id:>10}  {e.symbol:<16} {e.plane:<9} {data.locate(e.id):<9} {e.name}")
-    return 0
-
-
-def cmd_fetch(args) -> int:
-    data = _data()
-    failures = 0
-    for query in args.experiments:
-        try:
-            exp = _pick(data, query)
-            where = data.locate(exp.id)
-            if where == "embedded":
-                print(f"{exp.label}: already embedded")
-                continue
-            if where == "cached":
-                try:
-                    if data.cache.cached_grid(exp.id) is not None:  # validates the entry
-                        print(f"{exp.label}: already cached")
-                        continue
-                except CorruptData as exc:  # damaged: moved to quarantine, fetch it again
-                    print(f"{exp.label}: {exc}", file=sys.stderr)
-            bar = _TqdmProgress(f"{exp.symbol} {exp.id}")
-            try:
-                data.grid_store.zip_path(exp.id, progress=bar)
-            finally:
-                bar.close()
-            print(f"{exp.label}: fetched into {data.cache.grid_path(exp.id)}")
-        except AllenViewerError as exc:
-            failures += 1
-            print(f"{PROG}: error: {query}: {exc}", file=sys.stderr)
-    return 1 if failures else 0
-
-
-def cmd_info(args) -> int:
-    from allen_viewer.errors import NotDownloaded
-
-    data = _data()
-    exp = _pick(data, args.experiment)
-    try:
-        grid = data.load_grid(exp)
-    except NotDownloaded as exc:  # what the gene index knows, and how to get the grid
-        return _print_index_info(exp, exc.how)
-    cov = grid.coverage()
-    rows = [
-        ("experiment id", exp.id),
-        ("gene", f"{exp.symbol}" + (f" (formerly {exp.alias})" if exp.alias else "")),
-        ("gene name", exp.name or "-"),
-        ("Entrez id", exp.entrez_id if exp.entrez_id is not None else "-"),
-        ("plane", exp.plane),
-        ("reference space", grid.reference_space_id if grid.reference_space_id is not None else "-"),
-        ("data from", data.locate(exp.id)),
-        ("volumes", ", ".join(cov["volumes"]) + ("" if len(cov["volumes"]) == 3 else
-                                                  "  (energy only: intensity/density not in this download)")),
-        ("grid", "67 x 41 x 58 voxels (AP, DV, ML), 200 um"),
-        ("voxels with data", f"{cov['voxels_with_data']} in the brain (of its {cov['voxels_in_brain']} voxels); "
-                             f"{cov['voxels_with_data_outside_brain']} outside it, not counted elsewhere"),
-        ("hemispheres", f"{cov['hemispheres']} (left {cov['voxels_left']}, right {cov['voxels_right']} in-brain "
-                        "voxels with data; left = ML 0-28, right = ML 29-57)"),
-        ("energy", f"in the brain: min {cov['energy_min']:.3g}, mean {cov['energy_mean']:.3g}, "
-                   f"max {cov['energy_max']:.3g}"),
-        ("Allen page", f"https://mouse.brain-map.org/experiment/show/{exp.id}"),
-    ]
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}")
-    return 0
-
-
-def _print_index_info(exp, how: str) -> int:
-    """``info`` of an experiment whose grid is not downloaded and cannot be now: the gene
-    index's fields, and that line saying how to get the grid (exit 0)."""
-    rows = [
-        ("experiment id", exp.id),
-        ("gene", f"{exp.symbol}" + (f" (formerly {exp.alias})" if exp.alias else "")),
-        ("gene name", exp.name or "-"),
-        ("Entrez id", exp.entrez_id if exp.entrez_id is not None else "-"),
-        ("plane", exp.plane),
-        ("grid", f"not downloaded yet: {how}"),
-        ("Allen page", f"https://mouse.brain-map.org/experiment/show/{exp.id}"),
-    ]
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}")
-    return 0
-
-
-def cmd_refresh_index(args) -> int:
-    data = _data()
-    bar = _TqdmProgress("experiments")
-    try:
-        index = data.refresh_gene_index(progress=bar)
-    finally:
-        bar.close()
-    print(f"Gene index refreshed: {len(index)} experiments, {len(index.symbols)} genes.")
-    return 0
-
-
-def cmd_download_reference(args) -> int:
-    from allen_viewer.data import REFERENCE_VOLUMES
-
-    data = _data()
-    if data.has_reference(args.kind):
-        print(f"The {args.kind} volume is already in the cache: {data.reference_path(args.kind)}")
-        return 0
-    name = REFERENCE_VOLUMES[args.kind][0]
-    bar = _TqdmProgress(name)
-    try:
-        path = data.download_reference(args.kind, progress=bar)
-    finally:
-        bar.close()
-    print(f"{REFERENCE_VOLUMES[args.kind][2]} saved to {path}")
-    return 0
-
-
-def cmd_guide(args) -> int:
-    from allen_viewer.guide import guide_path, open_guide
-
-    if args.open:
-        page = open_guide()
-        print(f"Opened the user guide in the web browser: {page} (rendered from {guide_path()})")
-    else:
-        print(guide_path())
-    return 0
 
 
 def cmd_export_voxels(args) -> int:
     from allen_viewer.export.tables import export_voxels
 
-    if _many_genes(args):  # --gene-set, --gene-set-file, --composite (gene_set_commands.py)
+    if _many_genes(args):  # --gene-set, --gene-set-file, --composite (cli/gene_sets.py)
         return _run_many(args, "voxels")
 
     check_output_path(args.out, args.force)  # before the work, not after it
-    data = _data()
-    grid = data.load_grid(_pick(data, args.experiment))
+    data = atlas_data()
+    grid = data.load_grid(pick(data, args.experiment))
     with claim_output(args.out, args.force) as out:  # locked and checked again: concurrent writers
         n = export_voxels(grid, data.reference_space, out,
                           structure=args.structure, include_missing=args.include_missing,
@@ -219,42 +31,30 @@ def cmd_export_voxels(args) -> int:
 
 
 def _many_genes(args) -> bool:
-    from allen_viewer.gene_set_commands import check_single, many_genes
+    from allen_viewer.cli.gene_sets import check_single, many_genes
 
     check_single(args)  # an experiment, or a set, or a composite: exactly one
     return many_genes(args)
 
 
 def _run_many(args, what: str) -> int:
-    from allen_viewer.gene_set_commands import run_export
+    from allen_viewer.cli.gene_sets import run_export
 
     return run_export(args, what)
-
-
-def _percentile(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    return value  # the range (0-100) is checked by arguments.check_arguments: one line, not usage
-
-
-def _structure_list(text: str | None) -> list[str] | None:
-    return [a.strip() for a in text.split(",") if a.strip()] if text else None
 
 
 def cmd_export_structures(args) -> int:
     from allen_viewer.export.tables import export_structures
 
-    if _many_genes(args):  # --gene-set, --gene-set-file, --composite (gene_set_commands.py)
+    if _many_genes(args):  # --gene-set, --gene-set-file, --composite (cli/gene_sets.py)
         return _run_many(args, "structures")
 
     check_output_path(args.out, args.force)  # before the work, not after it
-    data = _data()
-    grid = data.load_grid(_pick(data, args.experiment))
+    data = atlas_data()
+    grid = data.load_grid(pick(data, args.experiment))
     with claim_output(args.out, args.force) as out:
         n = export_structures(grid, data.reference_space, out,
-                              depth=args.depth, acronyms=_structure_list(args.structures))
+                              depth=args.depth, acronyms=structure_list(args.structures))
     print(f"Wrote {n} structures of {grid.experiment.label} to {args.out}")
     return 0
 
@@ -264,8 +64,8 @@ def cmd_export_volume(args) -> int:
 
     # before the work, not after it (--volume all: the channels are known once the grid is read)
     check_output_path(args.out, args.force, files=[] if args.volume == "all" else volume_files(args.out, args.volume))
-    data = _data()
-    grid = data.load_grid(_pick(data, args.experiment))
+    data = atlas_data()
+    grid = data.load_grid(pick(data, args.experiment))
     with claim_output(args.out, args.force, files=volume_files(args.out, args.volume, grid.available)) as out:
         files = export_volume(grid, out, volume=args.volume)
     print(f"Wrote {', '.join(str(f) for f in files)}")
@@ -279,10 +79,10 @@ def cmd_export_slice(args) -> int:
     figure_format(args.out)  # before the work, not after it
     at = parse_at(args.at)
     check_output_path(args.out, args.force)
-    data = _data()
+    data = atlas_data()
     if args.background == "nissl" and not data.has_nissl():
         raise AllenViewerError(NISSL_MISSING)
-    grid = data.load_grid(_pick(data, args.experiment))
+    grid = data.load_grid(pick(data, args.experiment))
     threshold, rule = None, ""
     if args.threshold is not None or args.threshold_percentile is not None:
         threshold, rule, _ = _scene_threshold(args, grid)
@@ -304,11 +104,11 @@ def cmd_export_region_map(args) -> int:
     figure_format(args.out)  # before the work, not after it
     at = parse_at(args.at)
     check_output_path(args.out, args.force)
-    data = _data()
-    grid = data.load_grid(_pick(data, args.experiment))
+    data = atlas_data()
+    grid = data.load_grid(pick(data, args.experiment))
     with claim_output(args.out, args.force) as out:  # locked and checked again: concurrent writers
         result = export_region_map(grid, data.reference_space, out, args.plane, at,
-                                   depth=args.depth, structures=_structure_list(args.structures),
+                                   depth=args.depth, structures=structure_list(args.structures),
                                    value=args.value, cmap=args.cmap)
     figure, side = result["files"]
     painted = sum(r["colour"] is not None for r in result["regions"])
@@ -341,8 +141,8 @@ def _scene_export(args):
     from allen_viewer.export.image import image_session
     from allen_viewer.render.meshes import brain_outline
 
-    data = _data()
-    grid = data.load_grid(_pick(data, args.experiment))
+    data = atlas_data()
+    grid = data.load_grid(pick(data, args.experiment))
     out = check_output_path(args.out, args.force)
     threshold, rule, pct = _scene_threshold(args, grid)
     figure = figure_options(args, data.reference_space)
@@ -363,9 +163,9 @@ def cmd_export_compare_image(args) -> int:
                                "--threshold-percentile P, not --threshold.")
     size = parse_size(args.size) if args.size else DEFAULT_COMPARE_SIZE
     out = check_output_path(args.out, args.force)  # before the work, not after it
-    data = _data()
-    a = data.load_grid(_pick(data, args.experiment))
-    b = data.load_grid(_pick(data, args.compare_with))
+    data = atlas_data()
+    a = data.load_grid(pick(data, args.experiment))
+    b = data.load_grid(pick(data, args.compare_with))
     options = CompareOptions(scale=args.compare_scale, normalise=args.normalise,
                              kind={"subtract": "difference", "log2": "ratio"}[args.difference])
     pct = 90.0 if args.threshold_percentile is None else args.threshold_percentile
@@ -386,7 +186,7 @@ def cmd_export_image(args) -> int:
         return cmd_export_compare_image(args)
     if args.size is None:
         args.size = "1600x1200"
-    if _many_genes(args):  # --gene-set, --gene-set-file, --composite (gene_set_commands.py)
+    if _many_genes(args):  # --gene-set, --gene-set-file, --composite (cli/gene_sets.py)
         return _run_many(args, "image")
 
     size = parse_size(args.size)
@@ -406,7 +206,7 @@ def cmd_export_image(args) -> int:
 def cmd_export_movie(args) -> int:
     from allen_viewer.export.movie import export_movie, parse_movie_size, plan_movie
 
-    if _many_genes(args):  # --gene-set, --gene-set-file, --composite (gene_set_commands.py)
+    if _many_genes(args):  # --gene-set, --gene-set-file, --composite (cli/gene_sets.py)
         return _run_many(args, "movie")
 
     plan = plan_movie(args.out, args.frames, args.fps, parse_movie_size(args.size))  # before the work
@@ -436,28 +236,17 @@ def cmd_compare(args) -> int:
     from allen_viewer.export.tables import export_comparison
 
     check_output_path(args.out, args.force)  # before the work, not after it
-    data = _data()
-    a = data.load_grid(_pick(data, args.a))
-    b = data.load_grid(_pick(data, args.b))
+    data = atlas_data()
+    a = data.load_grid(pick(data, args.a))
+    b = data.load_grid(pick(data, args.b))
     with claim_output(args.out, args.force) as out:
         result = export_comparison(a, b, data.reference_space, out,
-                                   depth=args.depth, acronyms=_structure_list(args.structures))
+                                   depth=args.depth, acronyms=structure_list(args.structures))
     print(f"{a.experiment.label} vs {b.experiment.label}: whole-brain r = {result['whole_brain_r']:.4f} "
           f"over the {result['whole_brain_voxels']} in-brain voxels where both have data (the root row); "
           f"{result['rows']} structures written to {args.out}")
     return 0
 
-
-def cmd_gui(args) -> int:
-    from allen_viewer.gui.app import run_gui
-
-    if args.screenshot is not None:  # before the window: an existing file, a FIFO, the session read
-        check_output_path(args.screenshot, args.screenshot_force, reads=[args.session], make_folder=True)
-    return run_gui(gene=args.gene, screenshot=args.screenshot, offline=args.offline, compare=args.compare,
-                   structure=args.structure, session=args.session, force=args.screenshot_force)
-
-
-# ---- parser ---------------------------------------------------------------------------------
 
 def _slices_um(text: str) -> tuple[float, float, float]:
     """``--slices AP,DV,ML`` in micrometres -> a 3-tuple inside the 25 µm annotation's box."""
@@ -497,57 +286,9 @@ def figure_options(args, space):
                          space=space if args.planes else None)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Browse and export Allen Mouse Brain Atlas ISH gene expression. "
-                    "With no command, opens the viewer.",
-        epilog="Environment: ALLEN_VIEWER_OFFLINE=1 (embedded data and cache only), ALLEN_VIEWER_CACHE "
-               "(cache directory), ALLEN_VIEWER_SETTINGS (the viewer's settings file), ALLEN_API_URL, "
-               "ALLEN_DOWNLOAD_URL (service addresses). Each command's options: COMMAND --help. "
-               f"The user guide, installed with the program: `{PROG} guide` prints where it is, "
-               f"`{PROG} guide --open` opens it in the web browser.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--offline", action="store_true",
-                        help="never use the network (same as ALLEN_VIEWER_OFFLINE=1); without it the viewer "
-                             "checks the network in the background at start-up")
-    parser.add_argument("--gene", metavar="SYMBOL|ID", help="open the viewer on this gene or experiment")
-    parser.add_argument("--compare", metavar="SYMBOL|ID", help="a second gene to compare with --gene")
-    parser.add_argument("--structure", metavar="ACRONYM|ID",
-                        help="select this structure (e.g. CP) and move the slices into it")
-    parser.add_argument("--screenshot", metavar="FILE.png", type=Path,
-                        help="with --gene or --session: render the window, save it to FILE.png (and the "
-                             "session it shows to its sidecar FILE.png.json) and exit; an existing file is "
-                             "refused unless --force")
-    parser.add_argument("--force", dest="screenshot_force", action="store_true",
-                        help="with --screenshot: replace an existing FILE.png and its sidecar (a FILE.png.json "
-                             "that allen_viewer did not write is never replaced)")
-    parser.add_argument("--session", metavar="FILE", type=Path,
-                        help="open a saved session (File > Save session), a sidecar (FILE.png.json) or an "
-                             "exported image or screenshot, as it was saved: for FILE.png the PNG's own text "
-                             "chunk is read, then FILE.png.json, then an older FILE.json (the first found wins)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("search", help="find experiments by symbol, name words, Entrez id or experiment id")
-    p.add_argument("text", nargs="+", help="e.g. Pdy, prodynorphin, 18610 or 71717084")
-    p.add_argument("--plane", choices=("coronal", "sagittal"), help="only experiments cut in this plane")
-    p.add_argument("--limit", type=int, default=25, help="most rows to print (default 25)")
-    p.set_defaults(func=cmd_search)
-
-    p = sub.add_parser("fetch", help="download experiments' grids into the cache (progress bar)")
-    p.add_argument("experiments", nargs="+", metavar="ID|SYMBOL",
-                   help="a symbol means its coronal experiment when there is one, else its first sagittal one")
-    p.set_defaults(func=cmd_fetch)
-
-    p = sub.add_parser("info", help="print an experiment's metadata and data coverage")
-    p.add_argument("experiment", metavar="ID|SYMBOL", help="an experiment id, or a gene symbol (its coronal "
-                                                           "experiment when there is one)")
-    p.set_defaults(func=cmd_info)
-
-    p = sub.add_parser("refresh-index", help="download the list of all ISH experiments from the Allen API")
-    p.set_defaults(func=cmd_refresh_index)
-
+def add_export_commands(sub) -> None:
+    """Register ``export WHAT`` and ``compare``."""
     export = sub.add_parser("export", help="write voxels, structure means, volumes or 3-D images to files")
     export = export.add_subparsers(dest="what", metavar="WHAT", required=True)
 
@@ -561,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
         e.add_argument("--force", action="store_true", help="overwrite an existing file")
         return e
 
-    from allen_viewer.gene_set_commands import add_gene_set_options
+    from allen_viewer.cli.gene_sets import add_gene_set_options
 
     e = export_parser("voxels", "one CSV row per grid voxel with data", "the CSV file to write (FILE.csv)", True)
     add_gene_set_options(e)
@@ -603,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     limit = e.add_mutually_exclusive_group()
     limit.add_argument("--threshold", type=float, default=None, metavar="ENERGY",
                        help="draw only voxels with energy at or above this (default: every voxel with data)")
-    limit.add_argument("--threshold-percentile", type=_percentile, default=None, metavar="P",
+    limit.add_argument("--threshold-percentile", type=percentile, default=None, metavar="P",
                        help="draw only voxels at or above the P-th percentile of the gene's in-brain energies")
     e.set_defaults(func=cmd_export_slice)
     e = export_parser("region-map", "each structure on a section filled with the gene's mean, per hemisphere "
@@ -631,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
         limit.add_argument("--threshold", type=float, default=None, metavar="ENERGY",
                            help="voxels with expression energy below this are not drawn (an absolute value; with "
                                 "--gene-set a score, 0-1)")
-        limit.add_argument("--threshold-percentile", type=_percentile, default=None, metavar="P",
+        limit.add_argument("--threshold-percentile", type=percentile, default=None, metavar="P",
                            help="draw the voxels at or above the P-th percentile of the gene's own in-brain "
                                 "energies (default 90; with --gene-set of the score's in-brain values; with "
                                 "--composite the percentile rank P/100 each gene must reach)")
@@ -677,124 +418,3 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--depth", type=int, metavar="N", help="only structures at ontology depth <= N")
     p.add_argument("--structures", metavar="A,B,C", help="only these structures (acronyms)")
     p.set_defaults(func=cmd_compare)
-
-    p = sub.add_parser("download-reference", help="download a 25 um reference volume into the cache "
-                                                  "(nissl: 136 MB, the slice background; template: 33 MB)")
-    p.add_argument("kind", choices=("nissl", "template"),
-                   help="nissl: the Nissl-stained volume; template: the two-photon average template")
-    p.set_defaults(func=cmd_download_reference)
-
-    p = sub.add_parser("guide", help="print where the user guide is installed (Markdown, with its pictures)")
-    p.add_argument("--open", action="store_true",
-                   help="open it in the web browser (rendered to HTML in the cache's guide/ folder)")
-    p.set_defaults(func=cmd_guide)
-
-    from allen_viewer.library.commands import add_library_commands
-
-    add_library_commands(sub)
-    from allen_viewer.tissue_commands import add_tissue_commands
-
-    add_tissue_commands(sub)
-    return parser
-
-
-def _robust_streams() -> None:
-    """Text that the terminal's encoding cannot show (PYTHONIOENCODING=ascii and a non-ASCII
-    file name) is written escaped (``\\u00e9``), never a UnicodeEncodeError after the work."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.reconfigure(errors="backslashreplace")
-        except (AttributeError, ValueError, OSError):
-            pass
-
-
-def _stdout_failure() -> OSError | None:
-    """Flush standard output; the error when it cannot take the text (a closed pipe, a full
-    disk), after which it is pointed at the null device so Python's own flush at exit stays
-    quiet."""
-    try:
-        sys.stdout.flush()
-        return None
-    except OSError as exc:
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-        except (OSError, ValueError, AttributeError):
-            pass
-        return exc
-
-
-def _stdout_status(code: int) -> int:
-    """``code``, unless standard output failed: a reader that stopped early (``| head -1``)
-    ends the command quietly with 141 (as SIGPIPE would); any other failure (``> /dev/full``)
-    is one line and exit 1."""
-    exc = _stdout_failure()
-    if exc is None:
-        return code
-    if isinstance(exc, BrokenPipeError):
-        return 141
-    print(f"{PROG}: error: cannot write to standard output ({exc.strerror or exc})", file=sys.stderr)
-    return 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    import signal
-
-    from allen_viewer import signals
-
-    _robust_streams()
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    signals.install()
-    try:
-        return _stdout_status(_main(argv))
-    except BrokenPipeError:
-        return _stdout_status(141)
-    except OSError as exc:  # raised while printing: standard output (every file the commands write turns its
-        # OSError into one line naming the file, io/guard.py), or else a bug shown as such
-        if exc.errno not in (errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EDQUOT) or exc.filename is not None:
-            raise
-        _stdout_failure()
-        print(f"{PROG}: error: cannot write to standard output ({exc.strerror or exc})", file=sys.stderr)
-        return 1
-    finally:
-        for sig, handler in previous.items():
-            try:
-                signal.signal(sig, handler)
-            except (ValueError, TypeError):
-                pass
-
-
-def _main(argv: list[str] | None = None) -> int:
-    from allen_viewer import signals
-
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.screenshot and not args.gene and not args.session:
-        parser.error("--screenshot needs --gene or --session")
-    if args.compare and not args.gene:
-        parser.error("--compare needs --gene")
-    if getattr(args, "screenshot_force", False) and not args.screenshot:
-        parser.error("--force (before any command) needs --screenshot")
-    func = getattr(args, "func", cmd_gui)
-    previous_offline = os.environ.get("ALLEN_VIEWER_OFFLINE")
-    if args.offline:
-        os.environ["ALLEN_VIEWER_OFFLINE"] = "1"
-    try:
-        from allen_viewer.arguments import check_arguments
-
-        check_arguments(args)  # blank ids, non-ASCII digits, NaN thresholds, negative counts
-        return func(args)
-    except AllenViewerError as exc:
-        from allen_viewer.sanitize import clean_text
-
-        print(f"{PROG}: error: {clean_text(exc, 1000)}", file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, signals.Interrupted) as exc:  # one line, 130 or 143 (allen_viewer/signals.py)
-        print(f"{PROG}: {signals.message(exc)}", file=sys.stderr)
-        return signals.exit_status(exc)
-    finally:  # --offline lasts for this command only (main() is also called in-process)
-        if previous_offline is None:
-            os.environ.pop("ALLEN_VIEWER_OFFLINE", None)
-        else:
-            os.environ["ALLEN_VIEWER_OFFLINE"] = previous_offline
