@@ -67,9 +67,10 @@ def compare_layers_setup(a: ExpressionGrid, b: ExpressionGrid, options: CompareO
 
 def render_compare(a: ExpressionGrid, b: ExpressionGrid, outline=None, size=DEFAULT_COMPARE_SIZE,
                    view: str = "oblique", options: CompareOptions | None = None, percentile: float = 90.0,
-                   transparent: bool = False) -> tuple[np.ndarray, dict]:
+                   transparent: bool = False, credit: bool = True) -> tuple[np.ndarray, dict]:
     """The three panels side by side: uint8 pixels (height, width, 3 or 4) and a dict of
-    what was drawn (thresholds, colour ranges, r, titles) for the sidecar."""
+    what was drawn (thresholds, colour ranges, r, titles) for the sidecar; ``credit``: the
+    data credit line in each panel's corner."""
     from allen_viewer.export.image import check_size, offscreen_scene
 
     options = options or CompareOptions()
@@ -129,7 +130,7 @@ def render_compare(a: ExpressionGrid, b: ExpressionGrid, outline=None, size=DEFA
             holder["layer"] = layer = make(plotter, text_scale, text_color)
             return layer
         with offscreen_scene(a if n != 1 else b, outline, (w, height), view, transparent=transparent,
-                             caption=caption, make_layer=made) as scene:
+                             caption=caption, make_layer=made, credit=credit) as scene:
             panels.append(scene.screenshot())
             layer = holder["layer"]
             drawn["colour_ranges"].append([float(v) for v in layer.color_range])
@@ -171,14 +172,17 @@ def compare_session(a: ExpressionGrid, b: ExpressionGrid, view: str, options: Co
 
 def export_compare_image(a: ExpressionGrid, b: ExpressionGrid, path: Path | str, outline=None,
                          size=DEFAULT_COMPARE_SIZE, view: str = "oblique", options: CompareOptions | None = None,
-                         percentile: float = 90.0, transparent: bool = False) -> dict:
+                         percentile: float = 90.0, transparent: bool = False, credit: bool = True,
+                         session=None) -> dict:
     """Render :func:`render_compare` and write it with its provenance sidecar (embedding
-    :func:`compare_session`).  Returns ``{"files": [png, sidecar], "width", "height", "drawn"}``."""
+    ``session``, by default :func:`compare_session`).  Returns ``{"files": [png, sidecar],
+    "width", "height", "drawn"}``."""
     from allen_viewer.export.image import SCENE_COORDINATES, camera_record, image_record, write_png
 
     options = options or CompareOptions()
-    pixels, drawn = render_compare(a, b, outline, size, view, options, percentile, transparent)
-    session = compare_session(a, b, view, options, percentile)
+    pixels, drawn = render_compare(a, b, outline, size, view, options, percentile, transparent, credit)
+    if session is None:
+        session = compare_session(a, b, view, options, percentile)
     record = image_record(
         [a, b], "3-D compare figure: A, B and their difference, side by side", pixels,
         camera=camera_record(view), coordinates=SCENE_COORDINATES, session=session.to_dict(),

@@ -513,7 +513,7 @@ def display_record(grid: ExpressionGrid, settings: DisplaySettings, threshold_ru
 def export_image(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFAULT_IMAGE_SIZE,
                  view: str = DEFAULT_VIEW, pose: CameraPose | None = None, transparent: bool = False,
                  display: DisplaySettings | dict | None = None, threshold_rule: str = "", session=None,
-                 figure: FigureOptions | None = None) -> dict:
+                 figure: FigureOptions | None = None, caption: bool = True) -> dict:
     """Render the 3-D scene of ``grid`` (:func:`render_scene`) and write it to ``path``
     (:func:`write_png`, with provenance).  Returns ``{"files": [png, sidecar], "width": w,
     "height": h}``.  The sidecar's ``display.energy_threshold`` is the energy threshold used
@@ -521,11 +521,12 @@ def export_image(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFA
     The sidecar's ``session`` is ``session`` (a :class:`~allen_viewer.state.ViewerState`),
     by default :func:`image_session` of these arguments: what reopens the image in the viewer.
     ``figure``: cut-away and slice planes (:func:`render_scene`); the sidecar's ``figure``
-    says which."""
+    says which.  ``caption`` false (``--no-caption``): no title and no credit line."""
     settings = DisplaySettings(**(asdict(display) if isinstance(display, DisplaySettings) else (display or {})))
     if session is None:
         session = image_session(grid, settings, view, pose)
-    pixels = render_scene(grid, outline, size, view, pose, transparent, settings, figure=figure)
+    pixels = render_scene(grid, outline, size, view, pose, transparent, settings, caption=None if caption else "",
+                          figure=figure, credit=caption)
     record = image_record(
         grid, "3-D scene (expression spheres, brain outline)", pixels, camera=camera_record(view, pose),
         display=display_record(grid, settings, threshold_rule),
@@ -533,3 +534,68 @@ def export_image(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFA
         session=session.to_dict(), **({} if figure is None else {"figure": figure.describe()}))
     files = write_png(path, pixels, record)
     return {"files": files, "width": int(pixels.shape[1]), "height": int(pixels.shape[0])}
+
+
+def export_session_image(session, path: Path | str, *, size=None, caption: bool = True, force: bool = False,
+                         data=None) -> list[Path]:
+    """Redraw the figure ``session`` (a :class:`~allen_viewer.state.ViewerState`) shows and
+    write it to ``path`` (a PNG with its sidecar, which embeds the session); returns the
+    files written.  ``size`` (width, height) pixels (None: :data:`DEFAULT_IMAGE_SIZE`, a
+    compare session :data:`~allen_viewer.export.compare_image.DEFAULT_COMPARE_SIZE`);
+    ``caption`` false leaves out the title and credit line (the window draws neither);
+    ``force`` replaces an existing file and its own sidecar (else AllenViewerError).  The
+    data come from the embedded resources and the cache (``data``: an
+    :class:`~allen_viewer.data.AtlasData`; None: a new one), as the command line's do.
+    What is drawn: :mod:`allen_viewer.export.session_render`."""
+    return session_image(session, path, size=size, caption=caption, force=force, data=data)["files"]
+
+
+def session_image(session, path: Path | str, *, size=None, caption: bool = True, force: bool = False,
+                  data=None, transparent: bool = False) -> dict:
+    """:func:`export_session_image`, returning ``{"files", "width", "height", "grids"}``
+    (the grids drawn) for the command line's report."""
+    from allen_viewer.export.paths import check_output_path, claim_output
+    from allen_viewer.export.session_render import (
+        camera_of,
+        check_drawable,
+        compare_percentile,
+        comparing,
+        figure_of,
+        session_data,
+        session_scene,
+        threshold_rule,
+    )
+
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise AllenViewerError(f"Images are written as PNG; name the file ….png, not {path.name!r}.")
+    check_drawable(session)
+    check_output_path(path, force)  # before the work, not after it
+    loaded = session_data(session, data)
+    grid = loaded.grid
+    if comparing(session):
+        from allen_viewer.export.compare_image import DEFAULT_COMPARE_SIZE, export_compare_image
+
+        with claim_output(path, force) as out:
+            result = export_compare_image(grid, loaded.compare_grid, out, loaded.outline_mesh,
+                                          check_size(size or DEFAULT_COMPARE_SIZE), session.camera.preset or DEFAULT_VIEW,
+                                          session.compare_options, compare_percentile(session), transparent,
+                                          credit=caption, session=session)
+        return {**result, "grids": [grid, loaded.compare_grid]}
+    with claim_output(path, force) as out, session_scene(session, loaded, size or DEFAULT_IMAGE_SIZE,
+                                                         caption=caption, transparent=transparent) as shot:
+        pixels = shot.screenshot()
+        from allen_viewer.render.session_scene import session_layers
+
+        layers = session_layers(session, loaded.space, expression_shown=True)
+        d = session.display
+        settings = DisplaySettings(**d.render_values())
+        figure = figure_of(session)
+        record = image_record(
+            grid, "3-D scene redrawn from a session (expression spheres, brain outline, structure surfaces, cursor)",
+            pixels, camera=camera_of(session), scene_layers=layers.describe(),
+            display=display_record(grid, settings, threshold_rule(session), d.color_by, d.show_outside_brain),
+            coordinates=SCENE_COORDINATES, session=session.to_dict(), caption=bool(caption),
+            **({} if figure is None else {"figure": figure.describe()}))
+        files = write_png(out, pixels, record)
+    return {"files": files, "width": int(pixels.shape[1]), "height": int(pixels.shape[0]), "grids": [grid]}

@@ -15,7 +15,7 @@ import logging
 
 import numpy as np
 import pyvista as pv
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -292,7 +292,9 @@ class ExpressionScene(QWidget):
         the mouse between press and release, so VTK observers never see the release)."""
         if obj is self.plotter and not self.is_closed:
             kind = event.type()
-            if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
+            if kind == QEvent.Type.Resize:  # after the render window has its new size: keep a preset fitted
+                QTimer.singleShot(0, self._refit)
+            elif kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
                 self._press_pos = event.position()
             elif kind == QEvent.Type.MouseButtonRelease and event.button() == Qt.MouseButton.LeftButton:
                 start, self._press_pos = self._press_pos, None
@@ -306,6 +308,10 @@ class ExpressionScene(QWidget):
                     if point is not None:
                         self.pointPicked.emit(point)
         return super().eventFilter(obj, event)
+
+    def _refit(self) -> None:
+        if not self.is_closed and self.scene.refit():
+            self.plotter.render()
 
     def pick_display(self, x: float, y: float) -> np.ndarray | None:
         """The CCF point (µm) under display pixel (x, y) (VTK display coordinates: origin at the

@@ -138,6 +138,7 @@ class Scene:
         self.overlay = OrientationOverlay(plotter, text_scale=text_scale, word_color=word_color) \
             if orientation else None
         self.preset: str | None = None  # the preset the camera was last put at (None: a pose)
+        self._preset_fit = None  # (view size, camera pose) the preset was fitted at
         self._parallel_dop = None  # the view direction of a parallel preset, while it holds
         self._camera_observer = plotter.camera.AddObserver("ModifiedEvent", self._on_camera_modified) \
             if leave_parallel_on_turn else None
@@ -269,13 +270,26 @@ class Scene:
         apply_camera_preset(camera, name, self.bounds(), self.aspect, self.fit_points(), self.margins(name))
         self.preset = name
         self._settle_camera()
+        self._preset_fit = (self.size, self.camera_pose())
+
+    def refit(self) -> bool:
+        """Fit the preset again when the view's size changed and the camera has not moved
+        since the preset put it there (a resized window keeps its preset fitted, as a
+        session reopened at that size fits it); True when it did."""
+        if self.closed or self.preset is None or self._preset_fit is None:
+            return False
+        size, pose = self._preset_fit
+        if size == self.size or pose != CameraPose.of(self.plotter.camera, pose.aspect):
+            return False
+        self.camera_preset(self.preset)
+        return True
 
     def set_camera_pose(self, pose: CameraPose) -> None:
         if self.closed:
             return
         self._parallel_dop = None
         pose.apply(self.plotter.camera, self.aspect)
-        self.preset = None
+        self.preset = self._preset_fit = None
         self._settle_camera()
 
     def camera_pose(self) -> CameraPose:
@@ -388,7 +402,8 @@ class Scene:
         """The layers' numbers, to compare two scenes exactly: the drawn voxels' flat grid
         ids, their colour values and RGBA colours, radii (µm), the colour range and bar
         title, the structures and their colours and opacities, the cursor, the planes, the
-        cut, and the camera (position, focal point, view-up, angle, projection, scale)."""
+        cut, and the camera (position, focal point, view-up, angle, projection, and the
+        parallel scale in parallel projection)."""
         layer = self.layer
         poly = layer.poly if layer.has_content else None
         ids = np.asarray(poly.point_data["grid_index"]) if poly is not None else np.zeros(0, np.int64)
@@ -409,7 +424,8 @@ class Scene:
                 "camera": {"position": tuple(cam.GetPosition()), "focal_point": tuple(cam.GetFocalPoint()),
                            "view_up": tuple(cam.GetViewUp()), "view_angle": float(cam.GetViewAngle()),
                            "parallel": bool(cam.GetParallelProjection()),
-                           "parallel_scale": float(cam.GetParallelScale())}}
+                           # drawn only in parallel projection
+                           "parallel_scale": float(cam.GetParallelScale()) if cam.GetParallelProjection() else None}}
 
     # ---- lifetime --------------------------------------------------------------------------
 
