@@ -14,8 +14,9 @@ Panels, left to right, each a 3-D scene of a third of the width (:func:`render_c
   ``min_abs_fraction`` of its range is not drawn (the colour bar's title says so).
 
 Each panel is titled by what it shows ("A: Pdyn (percentile rank)", "B: Nrp1 (percentile
-rank)", "A - B (rank difference)"), with its own colour bar under the title; the third panel
-adds the Pearson r of **energy** over the in-brain voxels where both have data (equal to the
+rank)", "A - B (rank difference)"), with its own colour bar under the title (A's and B's
+bars say "(shared scale)" when they share one, as the window's do; with separate scales the
+first panel's caption says so); the third panel adds the Pearson r of **energy** over the in-brain voxels where both have data (equal to the
 ``root`` row of ``allen-viewer compare``).  The options are a
 :class:`~allen_viewer.state.CompareOptions`, saved in the sidecar's session, so
 ``allen-viewer --session F.png.json`` reopens the comparison drawn.
@@ -102,7 +103,7 @@ def render_compare(a: ExpressionGrid, b: ExpressionGrid, outline=None, size=DEFA
         if n == 0:
             from allen_viewer.render.layers import PRESET_NAMES
 
-            caption += "\n" + PRESET_NAMES[view]
+            caption += "\n" + PRESET_NAMES[view] + ("" if shared else "; A and B each on its own colour scale")
         if n == 2:
             caption += f"\n{r_text} (Pearson, energy, {setup['voxels_both']:,} voxels with data in both)"
         if n < 2:
@@ -113,7 +114,7 @@ def render_compare(a: ExpressionGrid, b: ExpressionGrid, outline=None, size=DEFA
                 layer = base(plotter, text_scale, text_color)
                 if shared:
                     layer.set_scale(color_max=shared_range[1], energy_ref=setup["energy_ref"],
-                                    color_min=shared_range[0])
+                                    note="shared scale", color_min=shared_range[0])  # as the window's bars
                 return layer
         else:
             def make(plotter, text_scale, text_color):
