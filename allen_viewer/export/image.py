@@ -238,15 +238,17 @@ def offscreen_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAG
                     display: DisplaySettings | dict | None = None, caption: str | None = None,
                     orientation: bool = True, color_by: str = "auto", show_outside: bool = False,
                     figure: FigureOptions | None = None, make_layer=None, name_view: bool = False,
-                    session_layers=None, credit: bool = True):
+                    session_layers=None, credit: bool = True, panel: bool | None = None):
     """The scene :func:`render_scene` draws (same arguments), built once in an off-screen
     plotter with the camera set, as an :class:`OffscreenScene`; its OpenGL objects are freed
     when the block ends.  :func:`render_scene` takes one screenshot of it;
     :mod:`allen_viewer.export.movie` turns the camera and takes one per frame.
     ``name_view``: the caption's second line names the preset ("left lateral view"; a still
     image's, :func:`render_scene`; a movie turns away from it).
-    ``make_layer(plotter, text_scale, text_color)``: a sphere layer with its data set, drawn
-    instead of ``grid``'s (a compare panel; the colour bar then sits under the caption)."""
+    ``make_layer(plotter, text_scale, text_color)``: the scene's sphere layer, drawn instead
+    of ``grid``'s (a compare panel's, a gene-set score's); ``panel`` (default: whenever
+    ``make_layer`` is given) lays the scene out as a compare panel: the colour bar under the
+    caption, wide."""
     import pyvista as pv
 
     width, height = check_size(size)
@@ -256,7 +258,8 @@ def offscreen_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAG
         display = asdict(display)
     with _quiet_without_display(), _scene(pv, grid, outline, width, height, view, pose, transparent, display,
                                           caption, orientation, color_by, show_outside, figure,
-                                          make_layer, name_view, session_layers, credit) as scene:
+                                          make_layer, name_view, session_layers, credit,
+                                          make_layer is not None if panel is None else panel) as scene:
         yield scene
 
 
@@ -285,11 +288,11 @@ def add_figure_layers(scene: Scene, figure: FigureOptions | None, grid: Expressi
 @contextlib.contextmanager
 def _scene(pv, grid, outline, width, height, view, pose, transparent, display, caption, orientation,
            color_by="auto", show_outside=False, figure=None, make_layer=None, name_view=False,
-           session_layers=None, credit=True):
+           session_layers=None, credit=True, panel=False):
     """The :class:`~allen_viewer.render.scene.Scene` of :func:`offscreen_scene` on an
     off-screen plotter, as an :class:`OffscreenScene`; closed when the block ends."""
     with _offscreen_plotter(pv, width, height, transparent) as (plotter, scale, text_color):
-        layer = None if make_layer is None else make_layer(plotter, scale, text_color)  # a compare panel's
+        layer = None if make_layer is None else make_layer(plotter, scale, text_color)  # a panel's, a score's
         scene = Scene(plotter, layer, text_scale=scale, text_color=text_color,
                       word_color=DARK_WORD_COLOR if transparent else WORD_COLOR, orientation=orientation,
                       leave_parallel_on_turn=False)
@@ -307,12 +310,12 @@ def _scene(pv, grid, outline, width, height, view, pose, transparent, display, c
             scene.set_outline(outline)
             text = default_caption(grid) if (caption is None and grid is not None) else (caption or "")
             caption_px = int(round(16 * scale))
-            if make_layer is None:
+            if not panel:
                 text = fit_caption(text, caption_px, width)
             if text and pose is None and caption is None and name_view:
                 text += "\n" + PRESET_NAMES[view]  # the preset names itself (a still image; a movie turns)
             scene.set_caption(text, credit=credit)
-            if make_layer is not None and text:  # a panel: the colour bar under its caption, wide
+            if panel and text:  # a panel: the colour bar under its caption, wide
                 layer.colour_bar.set_box(0.06, 0.88)
                 layer.colour_bar.top_offset_px = scene.layers["caption"].band_px
                 scene.band_extra_px = 48 * scale
