@@ -143,3 +143,33 @@ def test_export_from_the_session_redraws_a_cut_away_with_slice_planes(qtbot, win
     finally:
         window.state.slice_planes = False
         window.state.cut_away = "none"
+
+
+def test_a_compare_view_saved_and_redrawn_from_its_session_shows_its_options(qtbot, window, tmp_path, capsys):
+    """Separate scales and a log2 ratio of percentile ranks: the window's captions say them, the
+    session carries them, and ``export image --session`` draws the three panels with them."""
+    import json
+
+    with qtbot.waitSignal(window.compareReady, timeout=20_000):
+        window.compare_with("Nrp1")
+    view = window.compare_view
+    o = window.state.compare_options
+    o.scale, o.kind, o.normalise = "separate", "ratio", "rank"
+    qtbot.waitUntil(lambda: view.scale == "separate" and view.kind == "ratio", timeout=10_000)
+    assert view.captions[2].text().startswith("log2 A / B (rank ratio)")
+    assert view.scene_a.color_range != view.scene_b.color_range  # each gene its own range
+    state = _state(window)
+    assert state.comparing and state.compare_with.id == 74272479
+    assert (state.compare_options.scale, state.compare_options.kind) == ("separate", "ratio")
+    session = write_session(tmp_path / "compare.json", state)
+    out = tmp_path / "compare.png"
+    rc = cli.main(["--offline", "export", "image", "--session", str(session), "--size", "1200x500",
+                   "--out", str(out)])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    side = json.loads((tmp_path / "compare.png.json").read_text())
+    c = side["compare"]
+    assert (c["scale"], c["kind"], c["normalise"]) == ("separate", "ratio", "rank")
+    assert c["titles"][2] == "log2 A / B (rank ratio)" and c["colour_bar_titles"][:2] == ["percentile rank"] * 2
+    assert c["colour_ranges"][0] != c["colour_ranges"][1]
+    assert side["session"]["compare_options"]["scale"] == "separate"
