@@ -24,6 +24,11 @@ read back (alpha 0 where nothing is drawn, partial under the translucent outline
 colours are then un-premultiplied so the PNG composites correctly over any background.
 Such images are meant for light pages, so their text is dark.
 
+The scene is :class:`allen_viewer.render.scene.Scene`, the one the window's 3-D view
+builds too, here on an off-screen plotter (:func:`offscreen_scene`);
+:func:`export_session_image` redraws a whole session with it
+(:mod:`allen_viewer.export.session_render`).
+
 Qt-free: the CLI (``allen-viewer export image``) and the viewer's File > Export menu both
 call these functions.
 """

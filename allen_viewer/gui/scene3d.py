@@ -83,6 +83,7 @@ class ExpressionScene(QWidget):
         self._press_pos = None  # QPointF of the last left press on the render widget
         self.scene = Scene(self.plotter, layer(self.plotter) if layer is not None else None)
         self._layer: PointLayer | None = self.scene.layer
+        self._display = self._layer.display  # kept after close_scene
         self.layers = self.scene.layers
         self.plotter.installEventFilter(self)
         self.camera_preset("oblique")
@@ -126,7 +127,7 @@ class ExpressionScene(QWidget):
 
     @property
     def display_settings(self) -> DisplaySettings:
-        return self.scene.layer.display if self._layer is None else self._layer.display
+        return self._display
 
     @property
     def layer(self) -> PointLayer | None:
