@@ -476,10 +476,15 @@ def _export_from_session(args, what: str) -> int:
         print(f"Wrote a {result['width']}x{result['height']} image of {grids} from the session "
               f"{args.from_session} to {png} (provenance in {side})")
         return 0
+    from tqdm import tqdm
+
     from allen_viewer.export.movie import parse_movie_size, session_movie
 
-    result = session_movie(session, args.out, size=parse_movie_size(args.size) if args.size else None,
-                           frames=args.frames, fps=args.fps, caption=not args.no_caption, force=args.force, data=data)
+    # a bar on a terminal only (disable=None), as export movie ID's
+    with tqdm(total=args.frames, desc="turntable", unit="frame", file=sys.stderr, disable=None, leave=False) as bar:
+        result = session_movie(session, args.out, size=parse_movie_size(args.size) if args.size else None,
+                               frames=args.frames, fps=args.fps, caption=not args.no_caption, force=args.force,
+                               data=data, progress=lambda done, total: bar.update(done - bar.n))
     movie, side = result["files"]
     print(f"Wrote a {result['width']}x{result['height']} {result['frames']}-frame turntable of "
           f"{result['grid'].experiment.label} from the session {args.from_session} at {result['fps']:.3g} fps "

@@ -544,24 +544,24 @@ def export_image(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFA
     return {"files": files, "width": int(pixels.shape[1]), "height": int(pixels.shape[0])}
 
 
-def export_session_image(session, path: Path | str, *, size=None, caption: bool = True, force: bool = False,
-                         data=None) -> list[Path]:
+def export_session_image(session, path: Path | str, *, size=None, caption: bool = True,
+                         force: bool = False) -> list[Path]:
     """Redraw the figure ``session`` (a :class:`~allen_viewer.state.ViewerState`) shows and
     write it to ``path`` (a PNG with its sidecar, which embeds the session); returns the
     files written.  ``size`` (width, height) pixels (None: :data:`DEFAULT_IMAGE_SIZE`, a
     compare session :data:`~allen_viewer.export.compare_image.DEFAULT_COMPARE_SIZE`);
     ``caption`` false leaves out the title and credit line (the window draws neither);
     ``force`` replaces an existing file and its own sidecar (else AllenViewerError).  The
-    data come from the embedded resources and the cache (``data``: an
-    :class:`~allen_viewer.data.AtlasData`; None: a new one), as the command line's do.
+    data come from the embedded resources and the cache, as the command line's do.
     What is drawn: :mod:`allen_viewer.export.session_render`."""
-    return session_image(session, path, size=size, caption=caption, force=force, data=data)["files"]
+    return session_image(session, path, size=size, caption=caption, force=force)["files"]
 
 
 def session_image(session, path: Path | str, *, size=None, caption: bool = True, force: bool = False,
                   data=None, transparent: bool = False) -> dict:
     """:func:`export_session_image`, returning ``{"files", "width", "height", "grids"}``
-    (the grids drawn) for the command line's report."""
+    (the grids drawn) for the command line's report; ``data``: the
+    :class:`~allen_viewer.data.AtlasData` to load from (None: a new one)."""
     from allen_viewer.export.paths import check_output_path, claim_output
     from allen_viewer.export.session_render import (
         camera_of,

@@ -656,8 +656,7 @@ def _export_movie(grid, path, outline, size, frames, fps, view, pose, display, c
 
 
 def export_session_movie(session, path: Path | str, *, size=None, frames: int | None = None, fps: float | None = None,
-                         caption: bool = True, force: bool = False, data=None, progress: Progress | None = None,
-                         cancel: Cancel | None = None) -> list[Path]:
+                         caption: bool = True, force: bool = False) -> list[Path]:
     """A turntable movie of the figure ``session`` (a :class:`~allen_viewer.state.ViewerState`)
     shows, starting from its camera (a preset is moved back to fit the whole turn, a pose
     keeps its distance), written to ``path`` (``.mp4`` or ``.gif``) with its sidecar; returns
@@ -666,14 +665,15 @@ def export_session_movie(session, path: Path | str, *, size=None, frames: int | 
     out the title and credit line; ``force`` replaces an existing file.  The scene is
     :func:`~allen_viewer.export.session_render.session_scene`'s (what ``export image
     --session`` draws); compare sessions are not turned (one AllenViewerError line)."""
-    return session_movie(session, path, size=size, frames=frames, fps=fps, caption=caption, force=force,
-                         data=data, progress=progress, cancel=cancel)["files"]
+    return session_movie(session, path, size=size, frames=frames, fps=fps, caption=caption, force=force)["files"]
 
 
 def session_movie(session, path: Path | str, *, size=None, frames: int | None = None, fps: float | None = None,
                   caption: bool = True, force: bool = False, data=None, progress: Progress | None = None,
                   cancel: Cancel | None = None) -> dict:
-    """:func:`export_session_movie`, returning :func:`export_movie`'s dict (and ``grid``)."""
+    """:func:`export_session_movie`, returning :func:`export_movie`'s dict (and ``grid``);
+    ``data``: the :class:`~allen_viewer.data.AtlasData` to load from (None: a new one);
+    ``progress``, ``cancel``: as :func:`export_movie`'s."""
     from allen_viewer.export.paths import check_output_path, claim_output
     from allen_viewer.export.session_render import (
         check_drawable,
