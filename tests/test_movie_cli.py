@@ -138,3 +138,25 @@ def test_help_states_the_defaults_and_the_rounding_rule():
     assert f"default {movie.DEFAULT_FPS}" in text and f"Largest side {movie.MAX_MOVIE_SIDE}" in text
     assert f"2 to {movie.MAX_FRAMES}" in text and f"1 to {movie.MAX_FPS} (GIF: {movie.MAX_GIF_FPS}" in text
     assert "rounded down to the next even number" in text and "--threshold-percentile" in text
+
+
+def test_a_movie_redrawn_from_an_image_session(tmp_path, capsys):
+    """``export movie --session F.png``: the still image's session turned (its threshold and
+    camera); --no-caption; a gene beside --session is refused with one line."""
+    from allen_viewer import cli as _cli
+
+    still = tmp_path / "s.png"
+    assert _cli.main(["--offline", "export", "image", "Pdyn", "--threshold", "12", "--view", "lateral",
+                      "--size", "240x180", "--out", str(still)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "t.gif"
+    rc, stdout, err = _run(capsys, "--session", still, "--frames", 4, "--size", "240x180", "--no-caption",
+                           "--out", out)
+    assert rc == 0, err
+    assert "240x180 4-frame turntable of Pdyn" in stdout and f"from the session {still}" in stdout
+    side = json.loads((tmp_path / "t.gif.json").read_text())
+    assert side["display"]["energy_threshold"] == 12.0
+    assert side["session"]["camera"]["preset"] == "lateral"
+    rc, stdout, err = _run(capsys, "Pdyn", "--session", still, "--out", tmp_path / "u.gif")
+    assert rc != 0 and "Give either --session or an experiment, not both" in err
+    assert not (tmp_path / "u.gif").exists()

@@ -180,6 +180,9 @@ def cmd_export_compare_image(args) -> int:
 def cmd_export_image(args) -> int:
     from allen_viewer.export.image import export_image, parse_size
 
+    if args.from_session is not None:
+        return _export_from_session(args, "image")
+    args.view = args.view or "oblique"
     if getattr(args, "compare_with", None):
         if _many_genes(args):
             raise AllenViewerError("--compare draws two genes; leave out --gene-set/--composite (or --compare).")
@@ -196,7 +199,8 @@ def cmd_export_image(args) -> int:
     with claim_output(args.out, args.force):
         result = export_image(grid, job.out, outline=job.outline, size=size, view=args.view,
                               transparent=args.transparent, display={"threshold": job.threshold},
-                              threshold_rule=job.rule, session=job.session, figure=job.figure)
+                              threshold_rule=job.rule, session=job.session, figure=job.figure,
+                              caption=not args.no_caption)
     png, side = result["files"]
     print(f"Wrote a {result['width']}x{result['height']} {args.view} image of {grid.experiment.label} to {png} "
           f"(provenance in {side})")
@@ -206,6 +210,9 @@ def cmd_export_image(args) -> int:
 def cmd_export_movie(args) -> int:
     from allen_viewer.export.movie import export_movie, parse_movie_size, plan_movie
 
+    if args.from_session is not None:
+        return _export_from_session(args, "movie")
+    args.view, args.size = args.view or "oblique", args.size or "960x720"
     if _many_genes(args):  # --gene-set, --gene-set-file, --composite (cli/gene_sets.py)
         return _run_many(args, "movie")
 
@@ -221,7 +228,9 @@ def cmd_export_movie(args) -> int:
                  disable=None, leave=False) as bar:
         result = export_movie(grid, job.out, outline=job.outline, size=plan.requested,
                               frames=plan.frames, fps=args.fps, view=args.view, display={"threshold": job.threshold},
-                              threshold_rule=job.rule, session=job.session, scene_options={"figure": job.figure},
+                              threshold_rule=job.rule, session=job.session,
+                              scene_options={"figure": job.figure, **({"caption": "", "credit": False}
+                                                                      if args.no_caption else {})},
                               progress=lambda done, total: bar.update(done - bar.n))
     movie, side = result["files"]
     rounded = (f" (rounded from {plan.requested[0]}x{plan.requested[1]}: H.264 needs even sides)"
@@ -229,6 +238,57 @@ def cmd_export_movie(args) -> int:
     print(f"Wrote a {result['width']}x{result['height']}{rounded} {result['frames']}-frame turntable of "
           f"{grid.experiment.label}, from the {args.view} view, at {result['fps']:.3g} fps to {movie} "
           f"(provenance in {side})")
+    return 0
+
+
+def _export_from_session(args, what: str) -> int:
+    """``export image|movie --session FILE``: the figure redrawn from its session (a session
+    file, a sidecar, or an image with its sidecar); --size, --threshold(-percentile) and
+    --view given beside it override the session's (export/session_render.py)."""
+    from allen_viewer.export.provenance import read_session_source
+    from allen_viewer.export.session_render import override_session
+
+    given = [name for name, v in (("an experiment", args.experiment), ("--gene-set", getattr(args, "gene_set", None)),
+                                  ("--gene-set-file", getattr(args, "gene_set_file", None)),
+                                  ("--composite", getattr(args, "composite", None)),
+                                  ("--compare", getattr(args, "compare_with", None))) if v]
+    if given:
+        raise AllenViewerError(f"Give either --session or {given[0]}, not both: the session names the genes.")
+    if args.clip != "none" or args.planes or args.slices is not None:
+        raise AllenViewerError("--session draws the session's own cut-away and slice planes; leave out "
+                               "--clip, --planes and --slices.")
+    check_output_path(args.out, args.force, reads=[args.from_session])  # before the work, not after it
+    session = read_session_source(args.from_session)
+    data = atlas_data()
+    grid = None
+    if args.threshold_percentile is not None and session.experiment is not None:
+        grid = data.load_grid(int(session.experiment.id))
+    session = override_session(session, grid, threshold=args.threshold, percentile=args.threshold_percentile,
+                               view=args.view)
+    if what == "image":
+        from allen_viewer.export.image import parse_size, session_image
+
+        size = parse_size(args.size) if args.size else None
+        result = session_image(session, args.out, size=size, caption=not args.no_caption, force=args.force,
+                               data=data, transparent=args.transparent)
+        grids = " and ".join(g.experiment.label for g in result["grids"])
+        png, side = result["files"]
+        print(f"Wrote a {result['width']}x{result['height']} image of {grids} from the session "
+              f"{args.from_session} to {png} (provenance in {side})")
+        return 0
+    from tqdm import tqdm
+
+    from allen_viewer.export.movie import parse_movie_size, session_movie
+
+    # a bar on a terminal only (disable=None), as export movie ID's
+    with tqdm(total=args.frames, desc="turntable", unit="frame", file=sys.stderr, disable=None, leave=False) as bar:
+        result = session_movie(session, args.out, size=parse_movie_size(args.size) if args.size else None,
+                               frames=args.frames, fps=args.fps, caption=not args.no_caption, force=args.force,
+                               data=data, progress=lambda done, total: bar.update(done - bar.n))
+    movie, side = result["files"]
+    print(f"Wrote a {result['width']}x{result['height']} {result['frames']}-frame turntable of "
+          f"{result['grid'].experiment.label} from the session {args.from_session} at {result['fps']:.3g} fps "
+          f"to {movie} (provenance in {side})")
     return 0
 
 
@@ -362,9 +422,16 @@ def add_export_commands(sub) -> None:
 
     def scene_options(e, size: str, what: str, view_help: str = "") -> None:
         """The display options export image and export movie share."""
-        e.add_argument("--size", default=size, metavar="WxH", help=f"{what} size in pixels (default {size})")
-        e.add_argument("--view", default="oblique", choices=("dorsal", "lateral", "anterior", "oblique"),
+        e.add_argument("--size", default=None, metavar="WxH", help=f"{what} size in pixels (default {size})")
+        e.add_argument("--view", default=None, choices=("dorsal", "lateral", "anterior", "oblique"),
                        help="camera preset, as the viewer's buttons (default oblique)" + view_help)
+        e.add_argument("--session", dest="from_session", metavar="FILE", type=Path, default=None,
+                       help="instead of ID|SYMBOL: redraw the figure a session shows (a session file, a sidecar "
+                            "FILE.png.json, or an image with its sidecar): its genes, camera, display, cut-away, "
+                            "slice planes, structures, cursor and compare options; --size, --threshold, "
+                            "--threshold-percentile and --view given beside it override the session's")
+        e.add_argument("--no-caption", action="store_true",
+                       help="leave out the title and the credit line (the viewer's window draws neither)")
         if what == "image":
             e.add_argument("--transparent", action="store_true",
                            help="transparent background (dark text, for light pages)")

@@ -14,8 +14,9 @@ Panels, left to right, each a 3-D scene of a third of the width (:func:`render_c
   ``min_abs_fraction`` of its range is not drawn (the colour bar's title says so).
 
 Each panel is titled by what it shows ("A: Pdyn (percentile rank)", "B: Nrp1 (percentile
-rank)", "A - B (rank difference)"), with its own colour bar under the title; the third panel
-adds the Pearson r of **energy** over the in-brain voxels where both have data (equal to the
+rank)", "A - B (rank difference)"), with its own colour bar under the title (A's and B's
+bars say "(shared scale)" when they share one, as the window's do; with separate scales the
+first panel's caption says so); the third panel adds the Pearson r of **energy** over the in-brain voxels where both have data (equal to the
 ``root`` row of ``allen-viewer compare``).  The options are a
 :class:`~allen_viewer.state.CompareOptions`, saved in the sidecar's session, so
 ``allen-viewer --session F.png.json`` reopens the comparison drawn.
@@ -67,9 +68,10 @@ def compare_layers_setup(a: ExpressionGrid, b: ExpressionGrid, options: CompareO
 
 def render_compare(a: ExpressionGrid, b: ExpressionGrid, outline=None, size=DEFAULT_COMPARE_SIZE,
                    view: str = "oblique", options: CompareOptions | None = None, percentile: float = 90.0,
-                   transparent: bool = False) -> tuple[np.ndarray, dict]:
+                   transparent: bool = False, credit: bool = True) -> tuple[np.ndarray, dict]:
     """The three panels side by side: uint8 pixels (height, width, 3 or 4) and a dict of
-    what was drawn (thresholds, colour ranges, r, titles) for the sidecar."""
+    what was drawn (thresholds, colour ranges, r, titles) for the sidecar; ``credit``: the
+    data credit line in each panel's corner."""
     from allen_viewer.export.image import check_size, offscreen_scene
 
     options = options or CompareOptions()
@@ -101,7 +103,7 @@ def render_compare(a: ExpressionGrid, b: ExpressionGrid, outline=None, size=DEFA
         if n == 0:
             from allen_viewer.render.layers import PRESET_NAMES
 
-            caption += "\n" + PRESET_NAMES[view]
+            caption += "\n" + PRESET_NAMES[view] + ("" if shared else "; A and B each on its own colour scale")
         if n == 2:
             caption += f"\n{r_text} (Pearson, energy, {setup['voxels_both']:,} voxels with data in both)"
         if n < 2:
@@ -112,7 +114,7 @@ def render_compare(a: ExpressionGrid, b: ExpressionGrid, outline=None, size=DEFA
                 layer = base(plotter, text_scale, text_color)
                 if shared:
                     layer.set_scale(color_max=shared_range[1], energy_ref=setup["energy_ref"],
-                                    color_min=shared_range[0])
+                                    note="shared scale", color_min=shared_range[0])  # as the window's bars
                 return layer
         else:
             def make(plotter, text_scale, text_color):
@@ -129,7 +131,7 @@ def render_compare(a: ExpressionGrid, b: ExpressionGrid, outline=None, size=DEFA
             holder["layer"] = layer = make(plotter, text_scale, text_color)
             return layer
         with offscreen_scene(a if n != 1 else b, outline, (w, height), view, transparent=transparent,
-                             caption=caption, make_layer=made) as scene:
+                             caption=caption, make_layer=made, credit=credit) as scene:
             panels.append(scene.screenshot())
             layer = holder["layer"]
             drawn["colour_ranges"].append([float(v) for v in layer.color_range])
@@ -171,14 +173,17 @@ def compare_session(a: ExpressionGrid, b: ExpressionGrid, view: str, options: Co
 
 def export_compare_image(a: ExpressionGrid, b: ExpressionGrid, path: Path | str, outline=None,
                          size=DEFAULT_COMPARE_SIZE, view: str = "oblique", options: CompareOptions | None = None,
-                         percentile: float = 90.0, transparent: bool = False) -> dict:
+                         percentile: float = 90.0, transparent: bool = False, credit: bool = True,
+                         session=None) -> dict:
     """Render :func:`render_compare` and write it with its provenance sidecar (embedding
-    :func:`compare_session`).  Returns ``{"files": [png, sidecar], "width", "height", "drawn"}``."""
+    ``session``, by default :func:`compare_session`).  Returns ``{"files": [png, sidecar],
+    "width", "height", "drawn"}``."""
     from allen_viewer.export.image import SCENE_COORDINATES, camera_record, image_record, write_png
 
     options = options or CompareOptions()
-    pixels, drawn = render_compare(a, b, outline, size, view, options, percentile, transparent)
-    session = compare_session(a, b, view, options, percentile)
+    pixels, drawn = render_compare(a, b, outline, size, view, options, percentile, transparent, credit)
+    if session is None:
+        session = compare_session(a, b, view, options, percentile)
     record = image_record(
         [a, b], "3-D compare figure: A, B and their difference, side by side", pixels,
         camera=camera_record(view), coordinates=SCENE_COORDINATES, session=session.to_dict(),

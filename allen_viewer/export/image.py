@@ -24,6 +24,11 @@ read back (alpha 0 where nothing is drawn, partial under the translucent outline
 colours are then un-premultiplied so the PNG composites correctly over any background.
 Such images are meant for light pages, so their text is dark.
 
+The scene is :class:`allen_viewer.render.scene.Scene`, the one the window's 3-D view
+builds too, here on an off-screen plotter (:func:`offscreen_scene`);
+:func:`export_session_image` redraws a whole session with it
+(:mod:`allen_viewer.export.session_render`).
+
 Qt-free: the CLI (``allen-viewer export image``) and the viewer's File > Export menu both
 call these functions.
 """
@@ -42,30 +47,24 @@ import numpy as np
 from allen_viewer import __version__
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.expression.grid import ExpressionGrid
+from allen_viewer.export.provenance import PNG_PROVENANCE_KEY, provenance, write_sidecar
+from allen_viewer.io.sidecars import sidecar_path
+from allen_viewer.render.cuts import FigureOptions
 from allen_viewer.render.layers import (
     BACKGROUND,
     DARK_TEXT_COLOR,
     DARK_WORD_COLOR,
-    GRID_BOUNDS_UM,
+    PARALLEL_PRESETS,
+    PRESET_NAMES,
     PRESETS,
     TEXT_COLOR,
     WORD_COLOR,
     CameraPose,
     DisplaySettings,
-    ExpressionLayer,
-    OrientationOverlay,
-    add_outline,
-    apply_camera_preset,
-    caption_actor,
     color_channel,
     color_note,
-    PRESET_NAMES,
-    PARALLEL_PRESETS,
 )
-from allen_viewer.render.figure_overlays import word_margins
-from allen_viewer.export.provenance import PNG_PROVENANCE_KEY, provenance, write_sidecar
-from allen_viewer.io.sidecars import sidecar_path
-from allen_viewer.render.cuts import FigureOptions
+from allen_viewer.render.scene import Scene
 from allen_viewer.io.atomic import atomic_write
 
 DEFAULT_IMAGE_SIZE = (1600, 1200)
@@ -78,7 +77,6 @@ DEFAULT_VIEW = "oblique"
 TEXT_REFERENCE_PX = 720.0
 """Text is drawn at the on-screen font sizes for images whose shorter side is this many
 pixels or less, and scaled up in proportion above."""
-CREDIT = "Data: Allen Mouse Brain Atlas, mouse.brain-map.org"
 PROVENANCE_KEY = PNG_PROVENANCE_KEY
 """The PNG text chunk that holds the whole provenance record as JSON."""
 
@@ -181,7 +179,7 @@ def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_S
                  pose: CameraPose | None = None, transparent: bool = False,
                  display: DisplaySettings | dict | None = None, caption: str | None = None,
                  orientation: bool = True, color_by: str = "auto", show_outside: bool = False,
-                 figure: FigureOptions | None = None, session_layers=None) -> np.ndarray:
+                 figure: FigureOptions | None = None, session_layers=None, credit: bool = True) -> np.ndarray:
     """Render the 3-D scene off screen; returns uint8 pixels (height, width, 3), or
     (height, width, 4) straight (not premultiplied) RGBA with ``transparent``.
 
@@ -200,7 +198,8 @@ def render_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAGE_S
     window shows (:class:`~allen_viewer.render.session_scene.SessionLayers`; None: none).
     """
     with offscreen_scene(grid, outline, size, view, pose, transparent, display, caption, orientation, color_by,
-                         show_outside, figure, name_view=True, session_layers=session_layers) as scene:
+                         show_outside, figure, name_view=True, session_layers=session_layers,
+                         credit=credit) as scene:
         return scene.screenshot()
 
 
@@ -245,15 +244,17 @@ def offscreen_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAG
                     display: DisplaySettings | dict | None = None, caption: str | None = None,
                     orientation: bool = True, color_by: str = "auto", show_outside: bool = False,
                     figure: FigureOptions | None = None, make_layer=None, name_view: bool = False,
-                    session_layers=None):
+                    session_layers=None, credit: bool = True, panel: bool | None = None):
     """The scene :func:`render_scene` draws (same arguments), built once in an off-screen
     plotter with the camera set, as an :class:`OffscreenScene`; its OpenGL objects are freed
     when the block ends.  :func:`render_scene` takes one screenshot of it;
     :mod:`allen_viewer.export.movie` turns the camera and takes one per frame.
     ``name_view``: the caption's second line names the preset ("left lateral view"; a still
     image's, :func:`render_scene`; a movie turns away from it).
-    ``make_layer(plotter, text_scale, text_color)``: a sphere layer with its data set, drawn
-    instead of ``grid``'s (a compare panel; the colour bar then sits under the caption)."""
+    ``make_layer(plotter, text_scale, text_color)``: the scene's sphere layer, drawn instead
+    of ``grid``'s (a compare panel's, a gene-set score's); ``panel`` (default: whenever
+    ``make_layer`` is given) lays the scene out as a compare panel: the colour bar under the
+    caption, wide."""
     import pyvista as pv
 
     width, height = check_size(size)
@@ -263,128 +264,101 @@ def offscreen_scene(grid: ExpressionGrid | None, outline=None, size=DEFAULT_IMAG
         display = asdict(display)
     with _quiet_without_display(), _scene(pv, grid, outline, width, height, view, pose, transparent, display,
                                           caption, orientation, color_by, show_outside, figure,
-                                          make_layer, name_view, session_layers) as scene:
+                                          make_layer, name_view, session_layers, credit,
+                                          make_layer is not None if panel is None else panel) as scene:
         yield scene
 
 
-def add_figure_layers(plotter, figure: FigureOptions | None, layer, outline, grid: ExpressionGrid | None,
-                      cmap: str = "viridis") -> list:
-    """Put ``figure``'s cut-away and slice planes into an off-screen ``plotter`` that has
-    the sphere layer ``layer``: the cut goes to ``layer`` (call this before its grid is set,
-    so the spheres are built once), the brain ``outline`` is drawn clipped with its cut face
-    (an :class:`~allen_viewer.render.scene_layers.OutlineLayer`; without a cut the plain
-    outline is left to the caller), and the planes are drawn from ``figure.space`` with
-    ``grid``'s heat map in ``cmap``.  Returns the layers added (to detach).  The image and
-    movie exports share this."""
-    from allen_viewer.render.scene_layers import OutlineLayer, SlicePlanesLayer
+def add_figure_layers(scene: Scene, figure: FigureOptions | None, grid: ExpressionGrid | None,
+                      cmap: str = "viridis") -> None:
+    """Put ``figure``'s cut-away and slice planes into ``scene`` (a
+    :class:`~allen_viewer.render.scene.Scene`): the cut at the figure's slices (call this
+    before the grid is set, so the spheres are built once) and the planes drawn from
+    ``figure.source``, else from ``figure.space`` with ``grid``'s heat map in ``cmap``.  The
+    image and movie exports share this."""
     from allen_viewer.render.slice_images import slice_layers_for
 
     if figure is None or figure.is_plain:
-        return []
-    added = []
-    cut = figure.cut()
-    if cut is not None:
-        layer.set_cut(cut)
-        if outline is not None and outline.n_points:
-            outline_layer = OutlineLayer(plotter)
-            outline_layer.set_cut(cut)
-            outline_layer.set_data(outline)
-            added.append(outline_layer)
+        return
+    scene.set_cursor(figure.positions_um, drawn=False)
+    scene.set_cut_away(figure.clip)
     if figure.planes:
         source = figure.source
         if source is None:
             if figure.space is None:
                 raise AllenViewerError("Slice planes need the reference space (the annotation) to draw from.")
             source = slice_layers_for(figure.space, grid, cmap, figure.min_energy, figure.nissl)
-        planes = SlicePlanesLayer(plotter)
-        planes.set_cut(cut)
-        planes.set_data(source, figure.positions_um)
-        added.append(planes)
-    return added
+        scene.show_slice_planes(source)
 
 
 @contextlib.contextmanager
 def _scene(pv, grid, outline, width, height, view, pose, transparent, display, caption, orientation,
            color_by="auto", show_outside=False, figure=None, make_layer=None, name_view=False,
-           session_layers=None):
+           session_layers=None, credit=True, panel=False):
+    """The :class:`~allen_viewer.render.scene.Scene` of :func:`offscreen_scene` on an
+    off-screen plotter, as an :class:`OffscreenScene`; closed when the block ends."""
+    with _offscreen_plotter(pv, width, height, transparent) as (plotter, scale, text_color):
+        layer = None if make_layer is None else make_layer(plotter, scale, text_color)  # a panel's, a score's
+        scene = Scene(plotter, layer, text_scale=scale, text_color=text_color,
+                      word_color=DARK_WORD_COLOR if transparent else WORD_COLOR, orientation=orientation,
+                      leave_parallel_on_turn=False)
+        try:
+            layer = scene.layer
+            if make_layer is None:
+                if display:
+                    layer.set_display(**display)
+                layer.set_color_by(color_by)  # before set_grid: no grid yet, so nothing is built twice
+                layer.set_show_outside(show_outside)
+                add_figure_layers(scene, figure, grid, layer.cmap)
+                if session_layers is not None:  # the window's structure surfaces and cursor (issue 25)
+                    session_layers.add_to(scene)
+                layer.set_grid(grid)
+            scene.set_outline(outline)
+            text = default_caption(grid) if (caption is None and grid is not None) else (caption or "")
+            caption_px = int(round(16 * scale))
+            if not panel:
+                text = fit_caption(text, caption_px, width)
+            if text and pose is None and caption is None and name_view:
+                text += "\n" + PRESET_NAMES[view]  # the preset names itself (a still image; a movie turns)
+            scene.set_caption(text, credit=credit)
+            if panel and text:  # a panel: the colour bar under its caption, wide
+                layer.colour_bar.set_box(0.06, 0.88)
+                layer.colour_bar.top_offset_px = scene.layers["caption"].band_px
+                scene.band_extra_px = 48 * scale
+            if pose is not None:
+                scene.set_camera_pose(pose)
+            else:
+                scene.camera_preset(view)
+            yield _offscreen(scene, width, height, transparent)
+        finally:
+            scene.close()
+
+
+@contextlib.contextmanager
+def _offscreen_plotter(pv, width: int, height: int, transparent: bool):
+    """An off-screen ``pyvista.Plotter`` of (width, height) pixels, no anti-aliasing, with its
+    text scale and colour; yields (plotter, text scale, text colour).  The caller's
+    :class:`~allen_viewer.render.scene.Scene` closes it; OpenGL objects are freed at the end."""
     scale = text_scale_for((width, height))
     plotter = pv.Plotter(off_screen=True, window_size=(width, height))
-    overlay = layer = None
-    extras = []
     try:
         ren_win = plotter.render_window
         ren_win.SetMultiSamples(0)
         ren_win.SetAlphaBitPlanes(1)
         plotter.disable_anti_aliasing()
         plotter.set_background("black" if transparent else BACKGROUND)
-        text_color = DARK_TEXT_COLOR if transparent else TEXT_COLOR
-        if make_layer is not None:  # a compare panel (export/compare_image.py) brings its own layer
-            layer = make_layer(plotter, scale, text_color)
-        else:
-            layer = ExpressionLayer(plotter, text_scale=scale, text_color=text_color)
-            if display:
-                layer.set_display(**display)
-            layer.set_color_by(color_by)  # before set_grid: no grid yet, so nothing is built twice
-            layer.set_show_outside(show_outside)
-            extras = add_figure_layers(plotter, figure, layer, outline, grid, layer.cmap)
-            if session_layers is not None:  # the window's structure surfaces and cursor (issue 25)
-                extras = [*extras, *session_layers(plotter, None if figure is None else figure.cut())]
-            layer.set_grid(grid)
-        bounds = GRID_BOUNDS_UM
-        if outline is not None and outline.n_points:
-            if figure is None or figure.cut() is None:
-                add_outline(plotter, outline)
-            bounds = tuple(float(b) for b in outline.bounds)
-        if orientation:
-            overlay = OrientationOverlay(plotter, text_scale=scale,
-                                         word_color=DARK_WORD_COLOR if transparent else WORD_COLOR)
-            overlay.place(bounds)
-        text = default_caption(grid) if (caption is None and grid is not None) else (caption or "")
-        caption_px = int(round(16 * scale))
-        if make_layer is None:
-            text = fit_caption(text, caption_px, width)
-        if text and pose is None and caption is None and name_view:
-            text += "\n" + PRESET_NAMES[view]  # the preset names itself (a still image; a movie turns)
-        if text:
-            plotter.renderer.AddViewProp(caption_actor(text, caption_px, (0.012, 0.985), text_color))
-        band_px = 1.25 * caption_px * (text.count("\n") + 1) if text else None
-        if make_layer is not None and text:  # a panel: the colour bar under its caption, wide
-            layer.colour_bar.set_box(0.06, 0.88)
-            layer.colour_bar.top_offset_px = band_px
-            band_px += 48 * scale
-        credit = caption_actor(CREDIT, int(round(11 * scale)), (0.988, 0.012), text_color)
-        tp = credit.GetTextProperty()
-        tp.BoldOff()
-        tp.SetJustificationToRight()
-        tp.SetVerticalJustificationToBottom()
-        plotter.renderer.AddViewProp(credit)
-        aspect = width / height
-        pts = None if outline is None or not outline.n_points else np.asarray(outline.points)
-        pts = None if pts is None else pts[:: max(1, len(pts) // 4000)]
-        if orientation:
-            overlay.set_body_points(pts)
-        if pose is not None:
-            pose.apply(plotter.camera, aspect)
-        else:
-            apply_camera_preset(plotter.camera, view, bounds, aspect, pts,
-                                word_margins(width, height, scale, band_px, view))
-        plotter.renderer.ResetCameraClippingRange()
-        plotter.camera_set = True
-        scene = OffscreenScene(plotter, width, height, transparent, bounds, pts)
-        scene.layer, scene.overlay = layer, overlay  # the sphere layer (colour bar) and the words, scale bar
-        yield scene
+        yield plotter, scale, DARK_TEXT_COLOR if transparent else TEXT_COLOR
     finally:
-        # free every OpenGL object in this window's own context, while the props are still
-        # attached (see ExpressionScene.close_scene: a prop freed later would free its ids
-        # in whatever context is current then -- a viewer scene's)
-        if plotter.render_window is not None:
-            plotter.render_window.Finalize()
-        for part in (overlay, layer, *extras):
-            if part is not None:
-                part.detach()
-        plotter.close()
-        del plotter, overlay, layer, extras
+        if plotter.render_window is not None:  # a scene that failed before it was built
+            plotter.close()
+        del plotter
         gc.collect()
+
+
+def _offscreen(scene: Scene, width: int, height: int, transparent: bool) -> "OffscreenScene":
+    shot = OffscreenScene(scene.plotter, width, height, transparent, scene.bounds(), scene.fit_points())
+    shot.scene, shot.layer, shot.overlay = scene, scene.layer, scene.overlay  # the sphere layer (colour bar), words
+    return shot
 
 
 def unpremultiply(rgba: np.ndarray) -> np.ndarray:
@@ -548,7 +522,7 @@ def display_record(grid: ExpressionGrid, settings: DisplaySettings, threshold_ru
 def export_image(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFAULT_IMAGE_SIZE,
                  view: str = DEFAULT_VIEW, pose: CameraPose | None = None, transparent: bool = False,
                  display: DisplaySettings | dict | None = None, threshold_rule: str = "", session=None,
-                 figure: FigureOptions | None = None) -> dict:
+                 figure: FigureOptions | None = None, caption: bool = True) -> dict:
     """Render the 3-D scene of ``grid`` (:func:`render_scene`) and write it to ``path``
     (:func:`write_png`, with provenance).  Returns ``{"files": [png, sidecar], "width": w,
     "height": h}``.  The sidecar's ``display.energy_threshold`` is the energy threshold used
@@ -556,11 +530,12 @@ def export_image(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFA
     The sidecar's ``session`` is ``session`` (a :class:`~allen_viewer.state.ViewerState`),
     by default :func:`image_session` of these arguments: what reopens the image in the viewer.
     ``figure``: cut-away and slice planes (:func:`render_scene`); the sidecar's ``figure``
-    says which."""
+    says which.  ``caption`` false (``--no-caption``): no title and no credit line."""
     settings = DisplaySettings(**(asdict(display) if isinstance(display, DisplaySettings) else (display or {})))
     if session is None:
         session = image_session(grid, settings, view, pose)
-    pixels = render_scene(grid, outline, size, view, pose, transparent, settings, figure=figure)
+    pixels = render_scene(grid, outline, size, view, pose, transparent, settings, caption=None if caption else "",
+                          figure=figure, credit=caption)
     record = image_record(
         grid, "3-D scene (expression spheres, brain outline)", pixels, camera=camera_record(view, pose),
         display=display_record(grid, settings, threshold_rule),
@@ -568,3 +543,68 @@ def export_image(grid: ExpressionGrid, path: Path | str, outline=None, size=DEFA
         session=session.to_dict(), **({} if figure is None else {"figure": figure.describe()}))
     files = write_png(path, pixels, record)
     return {"files": files, "width": int(pixels.shape[1]), "height": int(pixels.shape[0])}
+
+
+def export_session_image(session, path: Path | str, *, size=None, caption: bool = True,
+                         force: bool = False) -> list[Path]:
+    """Redraw the figure ``session`` (a :class:`~allen_viewer.state.ViewerState`) shows and
+    write it to ``path`` (a PNG with its sidecar, which embeds the session); returns the
+    files written.  ``size`` (width, height) pixels (None: :data:`DEFAULT_IMAGE_SIZE`, a
+    compare session :data:`~allen_viewer.export.compare_image.DEFAULT_COMPARE_SIZE`);
+    ``caption`` false leaves out the title and credit line (the window draws neither);
+    ``force`` replaces an existing file and its own sidecar (else AllenViewerError).  The
+    data come from the embedded resources and the cache, as the command line's do.
+    What is drawn: :mod:`allen_viewer.export.session_render`."""
+    return session_image(session, path, size=size, caption=caption, force=force)["files"]
+
+
+def session_image(session, path: Path | str, *, size=None, caption: bool = True, force: bool = False,
+                  data=None, transparent: bool = False) -> dict:
+    """:func:`export_session_image`, returning ``{"files", "width", "height", "grids"}``
+    (the grids drawn) for the command line's report; ``data``: the
+    :class:`~allen_viewer.data.AtlasData` to load from (None: a new one)."""
+    from allen_viewer.io.guard import check_output_path, claim_output
+    from allen_viewer.export.session_render import (
+        camera_of,
+        check_drawable,
+        compare_percentile,
+        comparing,
+        figure_of,
+        session_data,
+        session_scene,
+        threshold_rule,
+    )
+
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise AllenViewerError(f"Images are written as PNG; name the file ….png, not {path.name!r}.")
+    check_drawable(session)
+    check_output_path(path, force)  # before the work, not after it
+    loaded = session_data(session, data)
+    grid = loaded.grid
+    if comparing(session):
+        from allen_viewer.export.compare_image import DEFAULT_COMPARE_SIZE, export_compare_image
+
+        with claim_output(path, force) as out:
+            result = export_compare_image(grid, loaded.compare_grid, out, loaded.outline_mesh,
+                                          check_size(size or DEFAULT_COMPARE_SIZE), session.camera.preset or DEFAULT_VIEW,
+                                          session.compare_options, compare_percentile(session), transparent,
+                                          credit=caption, session=session)
+        return {**result, "grids": [grid, loaded.compare_grid]}
+    with claim_output(path, force) as out, session_scene(session, loaded, size or DEFAULT_IMAGE_SIZE,
+                                                         caption=caption, transparent=transparent) as shot:
+        pixels = shot.screenshot()
+        from allen_viewer.render.session_scene import session_layers
+
+        layers = session_layers(session, loaded.space, expression_shown=True)
+        d = session.display
+        settings = DisplaySettings(**d.render_values())
+        figure = figure_of(session)
+        record = image_record(
+            grid, "3-D scene redrawn from a session (expression spheres, brain outline, structure surfaces, cursor)",
+            pixels, camera=camera_of(session), scene_layers=layers.describe(),
+            display=display_record(grid, settings, threshold_rule(session), d.color_by, d.show_outside_brain),
+            coordinates=SCENE_COORDINATES, session=session.to_dict(), caption=bool(caption),
+            **({} if figure is None else {"figure": figure.describe()}))
+        files = write_png(out, pixels, record)
+    return {"files": files, "width": int(pixels.shape[1]), "height": int(pixels.shape[0]), "grids": [grid]}

@@ -24,7 +24,6 @@ from allen_viewer.export.image import (
     camera_record,
     image_record,
     offscreen_scene,
-    text_scale_for,
     write_png,
 )
 
@@ -61,18 +60,18 @@ def many_scene(kind: str, data, outline=None, size=DEFAULT_IMAGE_SIZE, view: str
     """An off-screen scene with a ``score`` (data: the score map, threshold set by the
     caller) or ``composite`` (data: (ranks, colours, labels)) layer; yields (scene, layer)."""
     from allen_viewer.render.gene_set_layers import CompositeLayer, ScoreLayer
-    from allen_viewer.render.layers import DARK_TEXT_COLOR, TEXT_COLOR
 
-    with offscreen_scene(None, outline, size, view, transparent=transparent, caption=caption) as scene:
-        cls = ScoreLayer if kind == "score" else CompositeLayer
-        layer = cls(scene.plotter, text_scale=text_scale_for((scene.width, scene.height)),
-                    text_color=DARK_TEXT_COLOR if transparent else TEXT_COLOR)
-        try:
-            yield scene, layer
-        finally:
-            if layer.actor is not None:
-                scene.plotter.remove_actor(layer.actor, render=False)
-            layer.detach()
+    cls = ScoreLayer if kind == "score" else CompositeLayer
+    made = []
+
+    def make_layer(plotter, text_scale, text_color):
+        made.append(cls(plotter, text_scale=text_scale, text_color=text_color))
+        return made[0]
+
+    # the score (composite) layer is the scene's sphere layer: one visual, closed with the scene
+    with offscreen_scene(None, outline, size, view, transparent=transparent, caption=caption,
+                         make_layer=make_layer, panel=False) as scene:
+        yield scene, made[0]
 
 
 def _render(kind, payload, threshold, outline, size, view, transparent, caption):

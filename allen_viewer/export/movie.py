@@ -283,7 +283,8 @@ def turntable_frames(grid: ExpressionGrid | None, outline=None, size=DEFAULT_MOV
     ``grid``, ``outline``, ``size`` (width, height), ``view``, ``pose``, ``display`` and
     ``scene_options`` (any other keyword of :func:`~allen_viewer.export.image.offscreen_scene`:
     ``color_by``, ``show_outside``, ``caption``, ``orientation``, ...) draw the scene as
-    ``export image`` does; the turn starts at ``pose`` or, without one, at preset ``view``
+    ``export image`` does (``open_scene(size)``: a context manager giving the scene instead,
+    e.g. a session's, :func:`~allen_viewer.export.session_render.session_scene`); the turn starts at ``pose`` or, without one, at preset ``view``
     (moved back to fit the whole turn, :func:`turntable_poses`).  ``cancel()`` returning
     True stops it with :class:`~allen_viewer.errors.Cancelled`; ``turn``, a dict, receives
     the turn's geometry for the sidecar."""
@@ -291,9 +292,11 @@ def turntable_frames(grid: ExpressionGrid | None, outline=None, size=DEFAULT_MOV
     # and delivered between frames (signals.deferred): an interrupt in the middle of a VTK import or
     # of OpenGL work gave an ImportError traceback or a segfault
     stack = contextlib.ExitStack()
+    open_scene = scene_options.pop("open_scene", None)  # a session's scene (export_session_movie)
     try:
         with signals.deferred():
-            scene = stack.enter_context(offscreen_scene(grid, outline, size, view, pose, display=display,
+            scene = stack.enter_context(open_scene(size) if open_scene is not None else
+                                        offscreen_scene(grid, outline, size, view, pose, display=display,
                                                         **scene_options))
             camera = scene.plotter.camera
             # a turn is drawn in perspective, also from a (parallel) preset: no one scale bar
@@ -650,3 +653,55 @@ def _export_movie(grid, path, outline, size, frames, fps, view, pose, display, c
         side = write_sidecar(path, record)
     return {"files": [path, side], "width": plan.size[0], "height": plan.size[1], "frames": plan.frames,
             "fps": plan.fps_written, "format": plan.fmt, "rounded": plan.rounded}
+
+
+def export_session_movie(session, path: Path | str, *, size=None, frames: int | None = None, fps: float | None = None,
+                         caption: bool = True, force: bool = False) -> list[Path]:
+    """A turntable movie of the figure ``session`` (a :class:`~allen_viewer.state.ViewerState`)
+    shows, starting from its camera (a preset is moved back to fit the whole turn, a pose
+    keeps its distance), written to ``path`` (``.mp4`` or ``.gif``) with its sidecar; returns
+    the files written.  ``size`` (None: :data:`DEFAULT_MOVIE_SIZE`), ``frames`` (None:
+    :data:`DEFAULT_FRAMES`), ``fps`` (None: :data:`DEFAULT_FPS`); ``caption`` false leaves
+    out the title and credit line; ``force`` replaces an existing file.  The scene is
+    :func:`~allen_viewer.export.session_render.session_scene`'s (what ``export image
+    --session`` draws); compare sessions are not turned (one AllenViewerError line)."""
+    return session_movie(session, path, size=size, frames=frames, fps=fps, caption=caption, force=force)["files"]
+
+
+def session_movie(session, path: Path | str, *, size=None, frames: int | None = None, fps: float | None = None,
+                  caption: bool = True, force: bool = False, data=None, progress: Progress | None = None,
+                  cancel: Cancel | None = None) -> dict:
+    """:func:`export_session_movie`, returning :func:`export_movie`'s dict (and ``grid``);
+    ``data``: the :class:`~allen_viewer.data.AtlasData` to load from (None: a new one);
+    ``progress``, ``cancel``: as :func:`export_movie`'s."""
+    from allen_viewer.io.guard import check_output_path, claim_output
+    from allen_viewer.export.session_render import (
+        check_drawable,
+        comparing,
+        figure_of,
+        session_data,
+        session_scene,
+        threshold_rule,
+    )
+
+    check_drawable(session)
+    if comparing(session):
+        raise AllenViewerError("A compare session is drawn as three panels; export image --session draws it "
+                               "(export movie turns one gene).")
+    plan_movie(path, frames or DEFAULT_FRAMES, fps or DEFAULT_FPS, size or DEFAULT_MOVIE_SIZE)  # before the work
+    check_output_path(Path(path), force)
+    loaded = session_data(session, data)
+    d, c = session.display, session.camera
+    pose = None
+    if c.preset is None and c.position_um is not None and c.focal_point_um is not None:
+        pose = CameraPose(tuple(c.position_um), tuple(c.focal_point_um), tuple(c.view_up or (0.0, -1.0, 0.0)),
+                          float(c.view_angle_deg), 0.0, c.projection == "parallel" and c.parallel_scale_um is not None,
+                          float(c.parallel_scale_um or 0.0))
+    options = {"open_scene": lambda sz: session_scene(session, loaded, sz, caption=caption, name_view=False),
+               "figure": figure_of(session)}
+    with claim_output(path, force) as out:
+        result = export_movie(loaded.grid, out, loaded.outline_mesh, size or DEFAULT_MOVIE_SIZE,
+                              frames or DEFAULT_FRAMES, fps or DEFAULT_FPS, c.preset or DEFAULT_VIEW, pose,
+                              d.render_values(), d.color_by, d.show_outside_brain, threshold_rule(session), session,
+                              progress, cancel, options)
+    return {**result, "grid": loaded.grid}

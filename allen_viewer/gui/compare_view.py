@@ -49,7 +49,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from vtkmodules.vtkCommonCore import vtkCommand
 
 from allen_viewer.atlas.ontology import Structure
 from allen_viewer.atlas.reference_space import ReferenceSpace, um_to_grid
@@ -64,21 +63,12 @@ from allen_viewer.render.layers import (
 )
 from allen_viewer.gui.gene_search import GeneSearchPanel
 from allen_viewer.gui.scene3d import ExpressionScene
-from allen_viewer.gui.slice_view import (
-    ENERGY_MAX_PERCENTILE,
-    GRID_MAPS,
-    OVERLAY_ALPHA,
-    Plane,
-    SliceLayers,
-    SlicePanes,
-)
+from allen_viewer.gui.slice_view import SlicePanes
+from allen_viewer.render.camera_link import CameraLink as SceneCameraLink
+from allen_viewer.render.two_gene_slices import COLOR_A, COLOR_B, TwoGeneSliceLayers
 from allen_viewer.records import Experiment
 from allen_viewer.store.gene_index import GeneIndex
 
-COLOR_A = np.array([0, 255, 0], dtype=np.float32)
-"""Gene A's colour in the slice overlay (green)."""
-COLOR_B = np.array([255, 0, 255], dtype=np.float32)
-"""Gene B's colour in the slice overlay (magenta); A + B at full energy is white."""
 SCALES = ("shared", "separate")
 KINDS = ("difference", "ratio")
 BAR_LEFT, BAR_WIDTH, BAR_LABELS = 0.30, 0.66, 3
@@ -91,72 +81,7 @@ def _fmt_r(r: float) -> str:
     return "n/a" if r is None or math.isnan(r) else f"{r:.4f}"
 
 
-def energy_vmax(grid: ExpressionGrid) -> float:
-    """The energy at which a grid's colours saturate: the 99th percentile over its voxels
-    with data (as the single-gene views; 1.0 when there are none)."""
-    has = np.asarray(grid.has_data, dtype=bool)
-    if not has.any():
-        return 1.0
-    vals = grid.energy[has]
-    top = float(np.percentile(vals, ENERGY_MAX_PERCENTILE))
-    return top if top > 0 else (float(vals.max()) if vals.max() > 0 else 1.0)
-
-
 # ---- slices: two genes in two colours -----------------------------------------------------
-
-class TwoGeneSliceLayers(SliceLayers):
-    """:class:`SliceLayers` whose heat map shows two grids at once: A green, B magenta.
-
-    Per 200 µm grid voxel, each gene's level is ``clip(energy / vmax, 0, 1)`` (0 where it
-    has no data); the colour is ``level_a * green + level_b * magenta`` and the opacity
-    follows the larger level (as the single-gene overlay), 0 where neither has data.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.grid_b: ExpressionGrid | None = None
-        self.vmax_b = 1.0
-
-    def set_grids(self, a: ExpressionGrid | None, b: ExpressionGrid | None, shared: bool = True) -> None:
-        self.grid, self.grid_b = a, b
-        self.vmax = energy_vmax(a) if a is not None else 1.0
-        self.vmax_b = energy_vmax(b) if b is not None else 1.0
-        if shared:
-            self.vmax = self.vmax_b = max(self.vmax, self.vmax_b)
-
-    def levels(self, plane: Plane, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(level_a, level_b, either_has_data) on the grid section under 25 µm slice ``index``."""
-        g_index = GRID_MAPS[plane.axis][index]
-        out = []
-        has_any = None
-        for grid, vmax in ((self.grid, self.vmax), (self.grid_b, self.vmax_b)):
-            if grid is None:
-                out.append(None)
-                continue
-            e = plane.take(grid.energy, g_index)
-            h = plane.take(grid.has_data, g_index)
-            level = np.zeros(e.shape, np.float32)
-            level[h] = np.clip(e[h] / vmax, 0.0, 1.0)
-            out.append(level)
-            has_any = h if has_any is None else (has_any | h)
-        shape = next(x.shape for x in out if x is not None)
-        la = out[0] if out[0] is not None else np.zeros(shape, np.float32)
-        lb = out[1] if out[1] is not None else np.zeros(shape, np.float32)
-        return la, lb, has_any
-
-    def _overlay(self, rgb: np.ndarray, plane: Plane, index: int, brain: np.ndarray) -> np.ndarray:
-        la, lb, has = self.levels(plane, index)
-        if not has.any():
-            return rgb
-        color = np.clip(la[:, :, None] * COLOR_A + lb[:, :, None] * COLOR_B, 0, 255)
-        lo, hi = OVERLAY_ALPHA
-        alpha = np.where(has, lo + (hi - lo) * np.maximum(la, lb), 0.0).astype(np.float32)
-        rows, cols = GRID_MAPS[plane.rows], GRID_MAPS[plane.cols]
-        color = color.take(rows, axis=0).take(cols, axis=1)
-        alpha = (alpha.take(rows, axis=0).take(cols, axis=1) * brain)[:, :, None]
-        out = rgb.astype(np.float32) * (1.0 - alpha) + color * alpha
-        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
-
 
 class TwoGeneLegend(QWidget):
     """The key under the compare slices: the two genes' colours and saturation values."""
@@ -219,87 +144,40 @@ class CompareSlicePanes(SlicePanes):
 
 # ---- linked cameras -----------------------------------------------------------------------
 
-def _pose(camera) -> tuple:
-    return (camera.GetPosition(), camera.GetFocalPoint(), camera.GetViewUp(), camera.GetViewAngle(),
-            camera.GetParallelScale(), camera.GetParallelProjection())
-
-
 class CameraLink(QObject):
-    """Keeps the cameras of several :class:`ExpressionScene` s in one pose.
-
-    Each scene keeps its own vtkCamera (and so its own clipping range); when any of them
-    changes position, focal point, view-up, view angle or zoom -- by the mouse, the
-    keyboard or a preset -- the others are set to the same pose at once and re-rendered
-    on the next pass of the event loop (several changes in one pass cost one frame each).
-
-    ``synced`` is emitted after the others were set; ``renders`` counts the follower frames.
-    """
+    """The Qt side of :class:`~allen_viewer.render.camera_link.CameraLink` for the compare
+    view's three scenes: followers are re-rendered on the next pass of the event loop
+    (several changes in one pass cost one frame each).  ``synced`` is emitted after the
+    others were set; ``renders`` counts the follower frames."""
 
     synced = Signal()
 
     def __init__(self, scenes: list[ExpressionScene], parent: QObject | None = None):
         super().__init__(parent)
         self.scenes = list(scenes)
-        self.renders = 0
-        self._syncing = False
-        self._last: tuple | None = None
-        self._pending: list[ExpressionScene] = []
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
-        self._timer.timeout.connect(self._render_pending)
-        self._observers = []
-        for scene in self.scenes:
-            cam = scene.plotter.renderer.GetActiveCamera()
-            tag = cam.AddObserver(vtkCommand.ModifiedEvent, lambda obj, _e, s=scene: self._on_modified(s, obj))
-            self._observers.append((cam, tag))
+        self._timer.timeout.connect(self.flush)
+        self.core = SceneCameraLink([s.scene for s in self.scenes], on_follow=self._on_follow)
 
-    def _on_modified(self, source: ExpressionScene, camera) -> None:
-        if self._syncing or source.is_closed:
-            return
-        pose = _pose(camera)
-        if pose == self._last:
-            return  # e.g. only the clipping range changed
-        self._last = pose
-        self._syncing = True
-        try:
-            for scene in self.scenes:
-                if scene is source or scene.is_closed:
-                    continue
-                cam = scene.plotter.renderer.GetActiveCamera()
-                cam.SetPosition(*pose[0])
-                cam.SetFocalPoint(*pose[1])
-                cam.SetViewUp(*pose[2])
-                cam.SetViewAngle(pose[3])
-                cam.SetParallelScale(pose[4])
-                cam.SetParallelProjection(pose[5])
-                scene.plotter.renderer.ResetCameraClippingRange()
-                if scene not in self._pending:
-                    self._pending.append(scene)
-        finally:
-            self._syncing = False
+    @property
+    def renders(self) -> int:
+        return self.core.renders
+
+    def _on_follow(self) -> None:
         self._timer.start()
         self.synced.emit()
-
-    def _render_pending(self) -> None:
-        pending, self._pending = self._pending, []
-        for scene in pending:
-            if not scene.is_closed:
-                scene.render()
-                self.renders += 1
 
     def flush(self) -> None:
         """Render the followers now instead of on the next event-loop pass."""
         self._timer.stop()
-        self._render_pending()
+        self.core.render_pending()
 
     def close(self) -> None:
         """Stop linking (idempotent)."""
         self._timer.stop()
-        for cam, tag in self._observers:
-            cam.RemoveObserver(tag)
-        self._observers = []
-        self._pending = []
+        self.core.close()
 
 
 # ---- picking the second gene --------------------------------------------------------------

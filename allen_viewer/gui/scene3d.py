@@ -1,24 +1,21 @@
-"""The 3-D view: expression spheres, the brain outline, structure surfaces and a cursor.
+"""The 3-D view's Qt host: :class:`ExpressionScene` and the display controls.
 
-The Qt-free parts -- the sphere layers, the outline's look, the orientation words and
-marker, the camera presets and their geometry -- live in
-:mod:`allen_viewer.render.layers` (shared with the off-screen image export and
-``benchmarks/render.py``; its docstring documents coordinates, presets and what the spheres
-show).  This module adds the Qt widget :class:`ExpressionScene` (a pyvistaqt
-``QtInteractor``), picking, structure surfaces, the 3-D cursor and
-:class:`ExpressionControls`.  Names of the shared module are re-exported here.
+The scene itself -- the named layers (outline, spheres, structure surfaces, cursor, slice
+planes, colour bar), the cut-away, the camera and picking -- is the Qt-free
+:class:`allen_viewer.render.scene.Scene`, which ``export image``/``export movie`` build on
+an off-screen plotter too.  This module adds the pyvistaqt ``QtInteractor`` it draws in, the
+click signal (:attr:`ExpressionScene.pointPicked`) and :class:`ExpressionControls`.
 
 Coordinates: CCF micrometres, x = AP (+ posterior), y = DV (+ ventral), z = ML (+ right);
 grid voxel (i, j, k) is drawn at (200 i, 200 j, 200 k) µm.
 """
 from __future__ import annotations
 
-import gc
 import logging
 
 import numpy as np
 import pyvista as pv
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -31,41 +28,19 @@ from PySide6.QtWidgets import (
 )
 from pyvistaqt import QtInteractor
 from superqt import QLabeledDoubleSlider
-from vtkmodules.vtkRenderingCore import vtkCellPicker
 
 from allen_viewer.expression.grid import ExpressionGrid
-from allen_viewer.render.picking import pick_layer
-from allen_viewer.render.figure_overlays import word_margins
 from allen_viewer.render.layers import (
     BACKGROUND,
-    GRID_BOUNDS_UM,
     CameraPose,
     DisplaySettings,
-    ExpressionLayer,
-    OrientationOverlay,
     PointLayer,
-    apply_camera_preset,
 )
-from allen_viewer.render.cuts import cut_away
 from allen_viewer.state import CMAPS, DEFAULT_CMAP, DEFAULT_OPACITY, DEFAULT_SIZE_SCALE, DEFAULT_THRESHOLD
-from allen_viewer.render.scene_layers import (  # noqa: F401 (the constants are re-exported)
-    CURSOR_COLOR,
-    CURSOR_HALF_LENGTH_UM,
-    CURSOR_RADIUS_UM,
-    STRUCTURE_DIMMED_OPACITY,
-    STRUCTURE_HIGHLIGHT_OPACITY,
-    STRUCTURE_OPACITY,
-    CursorLayer,
-    OutlineLayer,
-    SlicePlanesLayer,
-    StructuresLayer,
-)
+from allen_viewer.render.scene import Scene
 
 log = logging.getLogger(__name__)
 
-SURFACE_PICK_DEPTH_UM = 100.0
-"""A click on a surface reports the point this far beyond the surface along the line of
-sight, i.e. inside the tissue rather than on its smoothed boundary."""
 CLICK_TOLERANCE_PX = 4
 """A press and release further apart than this is a drag (rotation), not a pick."""
 
@@ -73,20 +48,19 @@ CLICK_TOLERANCE_PX = 4
 # ---- the widget ------------------------------------------------------------------------
 
 class ExpressionScene(QWidget):
-    """The 3-D view: a pyvistaqt ``QtInteractor`` with the layers described in the module doc.
+    """The 3-D view: a pyvistaqt ``QtInteractor`` showing a :class:`~allen_viewer.render.scene.Scene`
+    (``self.scene``; its named layers are ``self.layers``).
 
     ``layer``: what draws the spheres, made from the plotter (default: an
-    :class:`ExpressionLayer`; the compare view passes a factory for its difference layer).
+    :class:`~allen_viewer.render.layers.ExpressionLayer`; the compare view passes a factory
+    for its difference layer).
 
     Signals
     -------
     pointPicked(np.ndarray)
         A plain left click (press and release within :data:`CLICK_TOLERANCE_PX`) on an
-        expression sphere or a surface: 3 floats, CCF µm (AP, DV, ML).  Of the drawn spheres
-        the click's ray passes through, the highest-energy one gives its voxel centre (ties:
-        the nearest; :mod:`allen_viewer.render.picking`); a surface gives the point
-        :data:`SURFACE_PICK_DEPTH_UM` beyond the surface along the line of sight.  Spheres win
-        over the (translucent) surfaces.
+        expression sphere or a surface: 3 floats, CCF µm (AP, DV, ML), as
+        :meth:`~allen_viewer.render.scene.Scene.pick_display` reports it.
     """
 
     pointPicked = Signal(object)
@@ -102,34 +76,29 @@ class ExpressionScene(QWidget):
         self.plotter.disable_anti_aliasing()
         self.plotter.set_background(BACKGROUND)
         layout.addWidget(self.plotter)
-        self._closed = False
         self._press_pos = None  # QPointF of the last left press on the render widget
-
-        self._layer: PointLayer = layer(self.plotter) if layer is not None else ExpressionLayer(self.plotter)
-        # the named layers (render/scene_layers.py); each has set_data / set_cut / detach
-        self.layers = {"outline": OutlineLayer(self.plotter), "structures": StructuresLayer(self.plotter),
-                       "cursor": CursorLayer(self.plotter), "expression": self._layer,
-                       "planes": SlicePlanesLayer(self.plotter)}
-        self._cut_name = "none"
-        self._planes_source = None  # the SliceLayers the slice planes are drawn from, while shown
-        self._display = self._layer.display
-        self._picker = vtkCellPicker()
-        self._picker.SetTolerance(0.0)
-        self._picker.PickFromListOn()
-        self._overlay = OrientationOverlay(self.plotter)
-        self._parallel_dop = None  # the view direction of a parallel preset, while it holds
-        self._camera_observer = self.plotter.camera.AddObserver("ModifiedEvent", self._on_camera_modified)
+        self.scene = Scene(self.plotter, layer(self.plotter) if layer is not None else None)
+        self._layer: PointLayer | None = self.scene.layer
+        self._display = self._layer.display  # kept after close_scene
+        self.layers = self.scene.layers
         self.plotter.installEventFilter(self)
         self.camera_preset("oblique")
+
+    @property
+    def is_closed(self) -> bool:
+        return self.scene.closed
+
+    def _drawn(self, change) -> None:
+        """Apply ``change`` to the scene (not after :meth:`close_scene`) and render."""
+        if not self.scene.closed:
+            change()
+            self.plotter.render()
 
     # ---- expression ------------------------------------------------------------------------
 
     def set_grid(self, grid: ExpressionGrid | None) -> None:
         """Draw ``grid``'s expression spheres (None: remove them) and render."""
-        if self._closed:
-            return
-        self._layer.set_grid(grid)
-        self.render()
+        self._drawn(lambda: self._layer.set_grid(grid))
 
     def set_display(self, threshold: float | None = None, size_scale: float | None = None,
                     cmap: str | None = None, opacity: float | None = None) -> None:
@@ -139,25 +108,18 @@ class ExpressionScene(QWidget):
         sphere radius (1: the strongest voxels' spheres have a 100 µm radius); ``cmap``: a
         matplotlib colour map name; ``opacity``: of the spheres, in (0, 1].
         """
-        if self._closed:
-            return
-        self._layer.set_display(threshold, size_scale, cmap, opacity)
-        self.render()
+        self._drawn(lambda: self._layer.set_display(threshold, size_scale, cmap, opacity))
 
     def set_color_by(self, color_by: str) -> None:
         """Colour the spheres by ``auto`` (intensity, else energy), ``energy``, ``intensity``
         or ``density``."""
-        if self._closed or not hasattr(self._layer, "set_color_by"):
-            return
-        self._layer.set_color_by(color_by)
-        self.render()
+        if hasattr(self._layer, "set_color_by"):
+            self._drawn(lambda: self._layer.set_color_by(color_by))
 
     def set_show_outside(self, show: bool) -> None:
         """Also draw the voxels with data outside the brain (marked in magenta)."""
-        if self._closed or not hasattr(self._layer, "set_show_outside"):
-            return
-        self._layer.set_show_outside(show)
-        self.render()
+        if hasattr(self._layer, "set_show_outside"):
+            self._drawn(lambda: self._layer.set_show_outside(show))
 
     @property
     def display_settings(self) -> DisplaySettings:
@@ -171,8 +133,7 @@ class ExpressionScene(QWidget):
 
     @property
     def expression_points(self) -> pv.PolyData | None:
-        """The drawn points (n_points == drawn voxels; see :func:`build_expression_points`), or
-        None when no grid is shown."""
+        """The drawn points (n_points == drawn voxels), or None when no grid is shown."""
         if self._layer is None or not self._layer.has_content:
             return None
         return self._layer.poly
@@ -194,179 +155,105 @@ class ExpressionScene(QWidget):
 
     def set_brain_outline(self, mesh: pv.PolyData | None) -> None:
         """Show ``mesh`` (CCF µm) as the translucent grey brain outline; None removes it."""
-        if self._closed:
-            return
-        self.layers["outline"].set_data(mesh)
-        self._overlay.place(self.scene_bounds())
-        self._overlay.set_body_points(self._fit_points())
-        self.render()
+        self._drawn(lambda: self.scene.set_outline(mesh))
 
     @property
     def _outline_mesh(self) -> pv.PolyData | None:
-        return None if self._closed else self.layers["outline"].mesh
+        return self.scene.outline_mesh
 
     @property
     def _outline_actor(self):
-        return None if self._closed else self.layers["outline"].actor
+        return None if self.is_closed else self.layers["outline"].actor
 
     @property
     def _structures(self) -> dict:
         """{structure id: surface actor} (the structures layer's own dict)."""
-        return self.layers["structures"].actors_by_id if not self._closed else {}
+        return {} if self.is_closed else self.layers["structures"].actors_by_id
 
     def set_structure_surface(self, structure_id: int, mesh: pv.PolyData | None,
                               color: tuple[int, int, int], opacity: float | None = None) -> None:
         """Show a structure's surface (CCF µm) in ``color`` (r, g, b 0-255) at ``opacity``
-        ((0, 1]; None: :data:`STRUCTURE_OPACITY`); None removes it."""
-        if self._closed:
-            return
-        self.layers["structures"].set_data(structure_id, mesh, color, opacity)
-        self.render()
+        ((0, 1]; None: the default surface opacity); None removes it."""
+        self._drawn(lambda: self.layers["structures"].set_data(structure_id, mesh, color, opacity))
 
     def set_structure_style(self, structure_id: int, color: tuple[int, int, int] | None = None,
                             opacity: float | None = None) -> None:
         """Recolour (r, g, b 0-255) and/or change the opacity ((0, 1]) of a shown surface;
         None keeps that; a structure not shown is left alone."""
-        if self._closed:
-            return
-        self.layers["structures"].set_style(structure_id, color, opacity)
-        self.render()
+        self._drawn(lambda: self.layers["structures"].set_style(structure_id, color, opacity))
 
     def structure_color(self, structure_id: int) -> tuple[int, int, int] | None:
         """The (r, g, b) 0-255 colour a shown surface is drawn in (None: not shown)."""
-        return None if self._closed else self.layers["structures"].color(structure_id)
+        return None if self.is_closed else self.layers["structures"].color(structure_id)
 
     def remove_structure_surface(self, structure_id: int) -> None:
-        if self._closed:
-            return
-        self.layers["structures"].remove(structure_id)
-        self.render()
+        self._drawn(lambda: self.layers["structures"].remove(structure_id))
 
     @property
     def structure_ids(self) -> list[int]:
         """Ids of the structures whose surfaces are shown."""
-        return [] if self._closed else self.layers["structures"].ids
+        return [] if self.is_closed else self.layers["structures"].ids
 
     def highlight_structure(self, structure_id: int | None) -> None:
         """Bring one shown structure forward (opaque-ish, others dimmed); None: no highlight."""
-        if self._closed:
-            return
-        self.layers["structures"].set_highlight(structure_id)
-        self.render()
+        self._drawn(lambda: self.layers["structures"].set_highlight(structure_id))
 
     def structure_opacity(self, structure_id: int) -> float | None:
-        return None if self._closed else self.layers["structures"].opacity(structure_id)
+        return None if self.is_closed else self.layers["structures"].opacity(structure_id)
 
-    # ---- cursor -----------------------------------------------------------------------------
+    # ---- cursor, slice planes and cut-aways --------------------------------------------------
 
     def set_cursor(self, um: np.ndarray | None) -> None:
         """A 3-D crosshair (three 1.4 mm lines and a 90 µm sphere) at ``um`` (CCF µm, (AP, DV,
         ML)); None hides it.  The slice planes and a slice-relative cut-away follow it."""
-        if self._closed:
-            return
-        self.layers["cursor"].set_data(um)
-        if um is not None:
-            if self._planes_source is not None:
-                self.layers["planes"].set_positions(um)
-            if self._cut_name not in ("none", "left", "right"):
-                self._apply_cut()
-        self.render()
+        self._drawn(lambda: self.scene.set_cursor(um))
 
     @property
     def cursor(self) -> np.ndarray | None:
-        return None if self._closed else self.layers["cursor"].position
+        return self.scene.cursor
 
     @property
     def _cursor_actors(self) -> list:
-        return [] if self._closed else list(self.layers["cursor"]._actors)
-
-    # ---- slice planes and cut-aways (issue 13) ---------------------------------------------
+        return [] if self.is_closed else list(self.layers["cursor"]._actors)
 
     def show_slice_planes(self, source) -> None:
         """Draw the three slices through the cursor as planes in 3-D, from ``source`` (the
         slice panes' :class:`~allen_viewer.render.slice_images.SliceLayers`, so they look as
         the panes do); None hides them."""
-        if self._closed:
-            return
-        self._planes_source = source
-        planes = self.layers["planes"]
-        if source is None:
-            planes.set_data(None)
-        else:
-            planes.set_data(source, self.cursor)
-        self.render()
+        self._drawn(lambda: self.scene.show_slice_planes(source))
 
     def refresh_slice_planes(self) -> None:
         """The slices' look changed (gene, colour map, highlight, background): redraw the planes."""
-        if self._closed or self._planes_source is None:
-            return
-        self.layers["planes"].refresh()
-        self.render()
+        if not self.is_closed and self.scene._planes_source is not None:
+            self._drawn(self.scene.refresh_slice_planes)
 
     @property
     def slice_planes_shown(self) -> list[str]:
-        return [] if self._closed else self.layers["planes"].shown
+        return [] if self.is_closed else self.layers["planes"].shown
 
     def set_cut_away(self, name: str) -> None:
         """Hide part of the scene (spheres, outline, structures, slice planes): a
         :data:`~allen_viewer.render.cuts.CUT_AWAYS` name; the slice-relative ones cut at the
         cursor's slices."""
-        if self._closed:
-            return
-        cut_away(name)  # ValueError for an unknown name, before anything changes
-        self._cut_name = name
-        self._apply_cut()
-        self.render()
+        self._drawn(lambda: self.scene.set_cut_away(name))
 
     @property
     def cut_away_name(self) -> str:
-        return self._cut_name
-
-    def _apply_cut(self) -> None:
-        cut = cut_away(self._cut_name, self.cursor)
-        for layer in self.layers.values():
-            layer.set_cut(cut)
+        return self.scene.cut_name
 
     # ---- camera -----------------------------------------------------------------------------
 
     def scene_bounds(self) -> tuple[float, float, float, float, float, float]:
         """(xmin, xmax, ymin, ymax, zmin, zmax) µm: the outline's bounds, else the grid's."""
-        if self._outline_mesh is not None and self._outline_mesh.n_points:
-            return tuple(float(b) for b in self._outline_mesh.bounds)
-        return GRID_BOUNDS_UM
+        return self.scene.bounds()
 
     def _fit_points(self) -> np.ndarray | None:
-        """Up to ~4000 outline vertices (µm) for the presets to fit; None without an outline."""
-        mesh = self._outline_mesh
-        if mesh is None or not mesh.n_points:
-            return None
-        pts = np.asarray(mesh.points)
-        return pts[:: max(1, len(pts) // 4000)]
+        return self.scene.fit_points()
 
     def camera_preset(self, name: str) -> None:
         """Point the camera as documented in :mod:`~allen_viewer.render.layers`
         (``dorsal``, ``lateral``, ``anterior``, ``oblique``) and fit the brain."""
-        if self._closed:
-            return
-        width, height = self.plotter.render_window.GetSize()
-        aspect = width / height if width > 0 and height > 0 else 1.0
-        camera = self.plotter.camera
-        self._parallel_dop = None
-        apply_camera_preset(camera, name, self.scene_bounds(), aspect, self._fit_points(),
-                            word_margins(width, height, view=name) if width > 0 and height > 0 else None)
-        self._parallel_dop = np.array(camera.GetDirectionOfProjection()) if camera.GetParallelProjection() else None
-        self.plotter.renderer.ResetCameraClippingRange()
-        self.plotter.camera_set = True
-        self.render()
-
-    def _on_camera_modified(self, camera, _event) -> None:
-        """Turning away from a parallel preset returns to perspective (the scale bar goes with
-        it); zooming and panning keep the projection."""
-        if self._parallel_dop is None or not camera.GetParallelProjection():
-            return
-        if float(np.dot(camera.GetDirectionOfProjection(), self._parallel_dop)) < 1.0 - 1e-6:
-            self._parallel_dop = None
-            camera.SetParallelProjection(False)
+        self._drawn(lambda: self.scene.camera_preset(name))
 
     @property
     def parallel_projection(self) -> bool:
@@ -376,28 +263,20 @@ class ExpressionScene(QWidget):
     @property
     def scale_bar_px(self) -> int:
         """The 1 mm scale bar's drawn length in pixels (0 when it is not shown)."""
-        return 0 if self._overlay is None else self._overlay.scale_bar.length_px
+        overlay = self.scene.overlay
+        return 0 if overlay is None else overlay.scale_bar.length_px
 
     @property
     def aspect(self) -> float:
         """Width / height of the render window (1 before it has a size)."""
-        width, height = self.plotter.render_window.GetSize()
-        return width / height if width > 0 and height > 0 else 1.0
+        return self.scene.aspect
 
     def camera_pose(self) -> CameraPose:
         """The camera's pose now (with this view's aspect), e.g. for an off-screen export."""
-        return CameraPose.of(self.plotter.camera, self.aspect)
+        return self.scene.camera_pose()
 
     def set_camera_pose(self, pose: CameraPose) -> None:
-        if self._closed:
-            return
-        self._parallel_dop = None
-        pose.apply(self.plotter.camera, self.aspect)
-        camera = self.plotter.camera
-        self._parallel_dop = np.array(camera.GetDirectionOfProjection()) if camera.GetParallelProjection() else None
-        self.plotter.renderer.ResetCameraClippingRange()
-        self.plotter.camera_set = True
-        self.render()
+        self._drawn(lambda: self.scene.set_camera_pose(pose))
 
     def reset_camera(self) -> None:
         """Back to the default oblique view, fitted to the brain."""
@@ -408,9 +287,11 @@ class ExpressionScene(QWidget):
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
         """Watch the render widget's left clicks (Qt events: the VTK interactor style grabs
         the mouse between press and release, so VTK observers never see the release)."""
-        if obj is self.plotter and not self._closed:
+        if obj is self.plotter and not self.is_closed:
             kind = event.type()
-            if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
+            if kind == QEvent.Type.Resize:  # after the render window has its new size: keep a preset fitted
+                QTimer.singleShot(0, self._refit)
+            elif kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
                 self._press_pos = event.position()
             elif kind == QEvent.Type.MouseButtonRelease and event.button() == Qt.MouseButton.LeftButton:
                 start, self._press_pos = self._press_pos, None
@@ -425,97 +306,47 @@ class ExpressionScene(QWidget):
                         self.pointPicked.emit(point)
         return super().eventFilter(obj, event)
 
+    def _refit(self) -> None:
+        if not self.is_closed and self.scene.refit():
+            self.plotter.render()
+
     def pick_display(self, x: float, y: float) -> np.ndarray | None:
         """The CCF point (µm) under display pixel (x, y) (VTK display coordinates: origin at the
         bottom left, in render-window pixels), as a click there would report it; None when
         nothing is hit."""
-        if self._closed:
-            return None
-        ren = self.plotter.renderer
-        ren.SetDisplayPoint(x, y, 0.0)
-        ren.DisplayToWorld()
-        near = np.array(ren.GetWorldPoint()[:3]) / ren.GetWorldPoint()[3]
-        ren.SetDisplayPoint(x, y, 1.0)
-        ren.DisplayToWorld()
-        far = np.array(ren.GetWorldPoint()[:3]) / ren.GetWorldPoint()[3]
-        direction = far - near
-        direction /= np.linalg.norm(direction)
-
-        hit = pick_layer(self._layer, near, direction)  # the strongest drawn sphere on the ray
-        if hit is not None:
-            return np.asarray(self._layer.poly.points[hit[0]], dtype=float)
-
-        targets = [a for name in ("outline", "structures") for a in self.layers[name].actors]
-        if not targets:
-            return None
-        self._picker.InitializePickList()
-        for actor in targets:
-            self._picker.AddPickList(actor)
-        if not self._picker.Pick(x, y, 0.0, ren):
-            return None
-        surface = np.array(self._picker.GetPickPosition(), dtype=float)
-        return surface + direction * SURFACE_PICK_DEPTH_UM
-
-    # ---- orientation labels and marker ------------------------------------------------
+        return self.scene.pick_display(x, y)
 
     @property
     def orientation_labels(self) -> dict[str, tuple[np.ndarray, bool]]:
         """{word: (position in µm, visible)} of the anatomical axis labels."""
-        return {} if self._overlay is None else self._overlay.label_states
+        overlay = self.scene.overlay
+        return {} if overlay is None else overlay.label_states
 
     # ---- rendering and lifetime --------------------------------------------------------------
 
     def render(self) -> None:
         """Render a frame now (no-op after :meth:`close_scene`)."""
-        if self._closed:
-            return
-        self.plotter.render()
+        self._drawn(lambda: None)
 
     def request_render(self) -> None:
         """Schedule one frame at the widget's next paint instead of rendering now: changes
         made before then share that frame.  (A :meth:`render` draws at once and the widget
         then paints -- and renders -- again, so three changes that each render cost four
         frames; a gene switch through :meth:`set_display` and :meth:`set_grid` cost three.)"""
-        if self._closed:
-            return
-        self.plotter.update()  # QWidget.update (pyvista's BasePlotter.update is shadowed): a paint request
+        if not self.is_closed:
+            self.plotter.update()  # QWidget.update (pyvista's BasePlotter.update is shadowed): a paint request
 
     def close_scene(self) -> None:
-        """Release the VTK objects and the render window; idempotent.  Called on close.
-
-        The render window is finalized first, while every prop is still attached, so all
-        OpenGL objects are freed in this widget's own context.  (pyvista's ``close`` detaches
-        the props before finalizing; a prop freed later, when Python collects it, would
-        delete buffer ids in whichever context is current then -- another scene's -- and
-        crash that scene's next frame.)
-        """
-        if self._closed:
+        """Release the VTK objects and the render window (:meth:`Scene.close
+        <allen_viewer.render.scene.Scene.close>`: the window is finalized while every prop
+        is still attached, so all OpenGL objects are freed in this widget's own context);
+        idempotent.  Called on close."""
+        if self.is_closed:
             return
-        self._closed = True
-        if self._camera_observer is not None:
-            self.plotter.camera.RemoveObserver(self._camera_observer)
-            self._camera_observer = None
         self.plotter.removeEventFilter(self)
-        ren_win = self.plotter.render_window
-        if ren_win is not None:
-            ren_win.Finalize()
-        self._overlay.detach()
-        self._layer.detach()  # the other layers' actors go with the plotter, as before
-        self.plotter.close()
-        # Drop this scene's VTK objects now, not whenever Python collects the widget: a
-        # VTK object destroyed later frees its OpenGL names in whatever context is current
-        # then -- another scene's -- which corrupts that scene (a segfault in its next frame
-        # with Mesa, seen when one scene is collected while another renders).
         self._layer = None
-        self._picker = None
-        self._overlay = None
+        self.scene.close()
         self.layers = {}
-        self._planes_source = None
-        gc.collect()
-
-    @property
-    def is_closed(self) -> bool:
-        return self._closed
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.close_scene()

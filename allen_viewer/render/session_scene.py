@@ -27,30 +27,23 @@ from allen_viewer.render.structure_style import surface_color, surface_opacity
 
 @dataclass
 class SessionLayers:
-    """What :func:`session_layers` adds to an off-screen scene; call it with the plotter and
-    the figure's cut (or None) to add the layers; it returns them (to detach)."""
+    """What :func:`session_layers` adds to an off-screen scene (:meth:`add_to`)."""
 
     surfaces: list = field(default_factory=list)
     """(structure id, mesh (CCF µm), (r, g, b) 0-255, opacity) of each surface, in drawing order."""
     highlight: int | None = None
     cursor_um: tuple[float, float, float] | None = None
 
-    def __call__(self, plotter, cut=None) -> list:
-        from allen_viewer.render.scene_layers import CursorLayer, StructuresLayer
-
-        added = []
+    def add_to(self, scene) -> None:
+        """Draw the surfaces (highlight included) and the cursor in ``scene`` (a
+        :class:`~allen_viewer.render.scene.Scene`, whose cut they take)."""
+        structures = scene.layers["structures"]
+        for sid, mesh, color, opacity in self.surfaces:
+            structures.set_data(sid, mesh, color, opacity)
         if self.surfaces:
-            layer = StructuresLayer(plotter)
-            layer.set_cut(cut)
-            for sid, mesh, color, opacity in self.surfaces:
-                layer.set_data(sid, mesh, color, opacity)
-            layer.set_highlight(self.highlight)
-            added.append(layer)
+            structures.set_highlight(self.highlight)
         if self.cursor_um is not None:
-            cursor = CursorLayer(plotter)
-            cursor.set_data(self.cursor_um)
-            added.append(cursor)
-        return added
+            scene.layers["cursor"].set_data(self.cursor_um)
 
     def describe(self) -> dict:
         """For the provenance record: the surfaces drawn and the cursor."""

@@ -189,7 +189,7 @@ def test_compare_defaults_to_ranks_and_titles_each_panel(pdyn, nrp1, outline):
     pixels, drawn = render_compare(pdyn, nrp1, outline, (960, 420), "dorsal", options)
     assert pixels.shape == (420, 960, 3)
     assert drawn["titles"] == panel_titles(pdyn, nrp1, options)
-    assert drawn["colour_bar_titles"][:2] == ["percentile rank", "percentile rank"]
+    assert drawn["colour_bar_titles"][:2] == ["percentile rank (shared scale)"] * 2  # as the window's bars
     assert drawn["colour_bar_titles"][2].startswith("rank difference")
     # each gene from its own 90th percentile; the shared rank range ends at 1
     assert drawn["threshold_a"] == pytest.approx(np.percentile(pdyn.energy[pdyn.has_data].astype(np.float64), 90))

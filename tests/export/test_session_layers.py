@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from allen_viewer.export.image import render_scene
+from allen_viewer.render.scene import Scene
 from allen_viewer.render.session_scene import session_layers
 from allen_viewer.render.structure_style import NEUTRAL_SURFACE_RGB, shown_opacity
 from allen_viewer.state import StructureStyle, ViewerState
@@ -79,13 +80,11 @@ def test_dimmed_ticked_surface_keeps_the_floor(reference_space, cp_aon):
     cp, aon = cp_aon
     state = _session(cp, aon)
     state.structure_styles = ()
-    plotter = pv.Plotter(off_screen=True, window_size=(64, 64))
+    scene = Scene(pv.Plotter(off_screen=True, window_size=(64, 64)))
     try:
-        added = session_layers(state, reference_space, cursor=False)(plotter)
-        layer = added[0]
+        session_layers(state, reference_space, cursor=False).add_to(scene)
+        layer = scene.layers["structures"]
         assert layer.opacity(cp) == pytest.approx(shown_opacity(0.30, False, True))
         assert layer.opacity(aon) == pytest.approx(shown_opacity(0.30, True, False))
     finally:
-        for part in added:
-            part.detach()
-        plotter.close()
+        scene.close()

@@ -22,7 +22,8 @@ from PySide6.QtWidgets import QApplication, QDialog
 
 from allen_viewer.atlas.reference_space import um_to_grid
 from allen_viewer.expression.compare import both_have_data, correlation, difference
-from allen_viewer.gui.compare_view import COLOR_A, GenePickerDialog
+from allen_viewer.gui.compare_view import GenePickerDialog
+from allen_viewer.render.two_gene_slices import COLOR_A
 from allen_viewer.gui.slice_view import PLANES
 
 pytestmark = [pytest.mark.gui, pytest.mark.window(network="closed", size=(1600, 1000))]

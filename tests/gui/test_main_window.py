@@ -15,7 +15,7 @@ from PySide6.QtCore import QPoint, Qt
 from allen_viewer.atlas.reference_space import ccf25_to_um, um_to_ccf25, um_to_grid
 from allen_viewer.formats.grid_file import GRID_SHAPE
 from allen_viewer.expression.summary import summarize
-from allen_viewer.gui.scene3d import STRUCTURE_HIGHLIGHT_OPACITY
+from allen_viewer.render.scene_layers import STRUCTURE_HIGHLIGHT_OPACITY
 from allen_viewer.gui.settings import ViewerSettings
 from allen_viewer.gui.slice_view import OUTLINE_RGB
 from allen_viewer.gui.structure_tree import StructureIdRole

@@ -55,7 +55,7 @@ def _pixels(scene) -> np.ndarray:
 
 def test_the_scene_holds_named_layers(rig):
     scene, _slices, _actions = rig
-    assert set(scene.layers) == {"outline", "structures", "cursor", "expression", "planes"}
+    assert set(scene.layers) == {"outline", "structures", "cursor", "expression", "planes", "caption"}
     assert scene.layers["expression"] is scene.layer
     for layer in scene.layers.values():
         assert callable(layer.set_data) and callable(layer.set_cut) and callable(layer.detach)
