@@ -43,9 +43,7 @@ opens the loaded gene's page (its original ISH section images) in the browser;
 """
 from __future__ import annotations
 
-import html
 import logging
-import math
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
@@ -65,13 +63,13 @@ from PySide6.QtWidgets import (
 
 from allen_viewer import config
 from allen_viewer.atlas.ontology import Ontology  # noqa: F401 - documented type of MainWindow.ontology
-from allen_viewer.atlas.reference_space import ReferenceSpace, ccf25_to_um, um_to_grid
+from allen_viewer.atlas.reference_space import ReferenceSpace
 from allen_viewer.render.meshes import structure_surface
 from allen_viewer.data import AtlasData
 from allen_viewer.errors import AllenViewerError, Offline
 from allen_viewer.expression.grid import ExpressionGrid
-from allen_viewer.expression.summary import summarize
 from allen_viewer.gui.about import experiment_page_url, show_about
+from allen_viewer.gui.binding import bind, follow
 from allen_viewer.gui.compare_view import CompareView, GenePickerDialog
 from allen_viewer.gui.export_actions import ExportActions, ExportViews
 from allen_viewer.gui.first_run import ProbeResult, nissl_offer_bar, offline_note_bar
@@ -87,6 +85,9 @@ from allen_viewer.gui.status_bar import STATUS_WIDTH_FRACTION, MessageBanner, Ta
 from allen_viewer.gui.structure_tree import StructureTreePanel
 from allen_viewer.gui.workers import RequestChannel, error_message
 from allen_viewer.loaded_data import LoadedData
+from allen_viewer.model.describe import describe_point, summary_text
+from allen_viewer.model.structures import focus_point_um
+from allen_viewer.model.texts import comparing_text, grid_loaded_text, offline_note_text, window_title
 from allen_viewer.state import ViewerState
 from allen_viewer.store.gene_index import Experiment, GeneIndex
 
@@ -99,10 +100,6 @@ CURSOR_3D_DELAY_MS = 40
 DEFAULT_SIZE = (1600, 1000)
 NISSL_SIZE_TEXT = "136 MB"
 """The Nissl volume's download size, as the offer and the Atlas menu say it."""
-
-
-def _fmt(value: float, digits: int = 3) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}g}"
 
 
 class MainWindow(QMainWindow):
@@ -173,15 +170,9 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ construction
 
     def _title(self, grid: ExpressionGrid | None = None) -> str:
-        title = "Allen Viewer"
-        if grid is not None:
-            title += f" — {grid.gene} ({grid.plane}, {grid.id})"
-            b = self.compare_grid
-            if b is not None and getattr(self, "stack", None) is not None and self.is_comparing:
-                title += f" vs {b.gene} ({b.plane}, {b.id})"
-        if config.offline() or self.network in ("offline", "offline-mode"):
-            title += " [offline]"
-        return title
+        comparing = getattr(self, "stack", None) is not None and self.is_comparing
+        return window_title(grid, self.compare_grid if grid is not None else None, comparing,
+                            config.offline() or self.network in ("offline", "offline-mode"))
 
     def _build_channels(self) -> None:
         self.loaders = Loaders(self.data, self.loaded, self)
@@ -355,11 +346,16 @@ class MainWindow(QMainWindow):
         self.outside_action = QAction("Show voxels &outside the brain", self, checkable=True)
         self.outside_action.setToolTip("Also draw the voxels with data that the 200 µm annotation does not label "
                                        "as brain, in magenta; they are never counted")
-        self.outside_action.toggled.connect(lambda on: self.scene.set_show_outside(on))
+        # widgets write the state and follow it; the views follow the state (gui/binding.py)
+        bind(self.outside_action.toggled, self.state.display, "show_outside_brain", self.outside_action.setChecked,
+             widget=self.outside_action, convert=bool)
+        follow(self.state.display, "show_outside_brain", lambda on, *_: self.scene.set_show_outside(on), self)
         view.addAction(self.outside_action)
         self.slices_follow_action = QAction("Slices follow the 3-D &threshold", self, checkable=True)
         self.slices_follow_action.setToolTip("Colour the slices only where energy reaches the 3-D view's threshold")
-        self.slices_follow_action.toggled.connect(lambda _on: self._sync_slice_threshold())
+        bind(self.slices_follow_action.toggled, self.state, "slices_follow_threshold",
+             self.slices_follow_action.setChecked, widget=self.slices_follow_action, convert=bool)
+        follow(self.state, "slices_follow_threshold", lambda *_: self._sync_slice_threshold(), self)
         view.addAction(self.slices_follow_action)
         self.scene_figure = SceneFigureActions(self, self.scene, self.slices, self.state)  # planes, cut-aways
         self.scene_figure.add_to(view)
@@ -705,13 +701,7 @@ class MainWindow(QMainWindow):
         self.search_panel.set_shown(exp)
         self.library_panel.set_seed(exp)
         self.search_panel.refresh_sources()
-        cov = grid.coverage()
-        source = {"embedded": "embedded data", "cached": "the cache", "remote": "the Allen API (now cached)"}.get(
-            self._grid_where, "file")
-        self.show_status(f"{exp.label}: {cov['voxels_with_data']:,} voxels with data in the brain "
-                         f"({cov['hemispheres']} hemispheres; {cov['voxels_with_data_outside_brain']:,} outside it, "
-                         f"not counted), {'energy only' if grid.energy_only else ', '.join(grid.available)}, "
-                         f"from {source}." + _colour_note(grid, self.state.display.color_by))
+        self.show_status(grid_loaded_text(grid, self._grid_where, self.state.display.color_by))
         self.open_page_action.setEnabled(True)
         self.open_page_action.setText(f"Open the Allen &experiment page of {exp.symbol} ({exp.id})")
         if self._grid_where == "remote" and self.network == "offline":
@@ -808,10 +798,7 @@ class MainWindow(QMainWindow):
         view.set_grids(self.grid, self.compare_grid)
         self.set_compare_mode(True)
         a, b = self.grid, self.compare_grid
-        r = view.whole_brain_r
-        self.show_status(f"Comparing {a.gene} ({a.id}) with {b.gene} ({b.id}): whole-brain r = "
-                         f"{'n/a' if math.isnan(r) else f'{r:.4f}'} over {view.whole_brain_n:,} in-brain voxels "
-                         f"with data in both.")
+        self.show_status(comparing_text(a, b, view.whole_brain_r, view.whole_brain_n))
         self.compareReady.emit(a, b)
 
     def set_compare_mode(self, on: bool) -> None:
@@ -858,8 +845,8 @@ class MainWindow(QMainWindow):
         self._sync_slice_threshold()
 
     def _sync_slice_threshold(self) -> None:
-        follow = self.slices_follow_action.isChecked()
-        self.slices.set_min_energy(self.controls.values()["threshold"] if follow else None)
+        on = self.state.slices_follow_threshold
+        self.slices.set_min_energy(self.controls.values()["threshold"] if on else None)
 
     def camera_preset(self, name: str) -> None:
         """A camera preset (``dorsal``, ``lateral``, ``anterior``, ``oblique``) in the 3-D view
@@ -958,17 +945,12 @@ class MainWindow(QMainWindow):
         return self.status.network_detail
 
     def _offline_note_text(self) -> str:
-        detail = self._offline_detail or "the Allen API cannot be reached"
         embedded = sorted(int(p.stem) for p in (config.resources_dir() / "grids").glob("*.zip") if p.stem.isdigit())
         if self.index is not None:
             names = [self.index.by_id(i).symbol for i in embedded if self.index.has_id(i)]
         else:
             names = [str(i) for i in embedded]
-        cached = len(self.data.cache.grids())
-        genes = (" and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]) or "-"
-        more = f", and the {cached} experiment{'s' if cached != 1 else ''} in the cache" if cached else ""
-        return (f"<b>Offline</b> ({html.escape(detail)}). The viewer works on the embedded data: the atlas and the genes "
-                f"{genes}{more}. A gene that needs a download fails until the network is back.")
+        return offline_note_text(self._offline_detail, names, len(self.data.cache.grids()))
 
     def _note_offline_failure(self, exc, message: str) -> None:
         """A request failed because the host could not be reached: the viewer is offline."""
@@ -1019,15 +1001,9 @@ class MainWindow(QMainWindow):
         if self.space is None or self.ontology is None:
             return False
         s = self.ontology.get(structure)
-        ijk = np.argwhere(self.space.mask25(s))
-        if len(ijk) == 0:
-            self.select_structure(s.id)
-            return True
-        left = ijk[ijk[:, 2] < self.space.labels25.shape[2] // 2]
-        part = left if len(left) else ijk
-        centre = part.mean(axis=0)
-        voxel = part[np.argmin(((part - centre) ** 2).sum(axis=1))]
-        self.set_cursor_um(ccf25_to_um(voxel), select=False)
+        um = focus_point_um(self.space, s)
+        if um is not None:
+            self.set_cursor_um(um, select=False)
         self.select_structure(s.id)
         return True
 
@@ -1090,23 +1066,7 @@ class MainWindow(QMainWindow):
 
     def summary_text(self) -> str:
         """The structure panel's summary (HTML) for the selected structure and the loaded gene."""
-        if self._selected is None or self.ontology is None:
-            return "Select a structure to see the loaded gene's expression in it."
-        s = self.ontology.by_id(self._selected)
-        head = f"<b>{s.acronym}</b> — {s.name}"
-        if self.grid is None:
-            return head + "<br>No gene loaded."
-        if self.space is None:
-            return head + "<br>Loading the atlas…"
-        summ = summarize(self.grid, self.space, s)
-        g = self.grid
-        lines = [head, f"{g.gene} ({g.plane}, {g.id}):"]
-        if summ.voxels == 0:
-            lines.append("no 200 µm grid voxels in this structure (too small for the grid).")
-        else:
-            lines.append(f"mean energy {_fmt(summ.mean_energy)}, mean density {_fmt(summ.mean_density)}")
-            lines.append(f"voxels with data {summ.voxels_with_data:,} / {summ.voxels:,}")
-        return "<br>".join(lines)
+        return summary_text(self._selected, self.ontology, self.space, self.grid)
 
     def _update_summary(self) -> None:
         self.tree_panel.set_summary(self.summary_text())
@@ -1151,28 +1111,9 @@ class MainWindow(QMainWindow):
 
     def describe_point(self, um) -> str:
         """Status-bar text for a CCF point: structure, position and the gene's values there."""
-        um = np.asarray(um, dtype=float)
-        pos = f"AP {um[0] / 1000:.2f}, DV {um[1] / 1000:.2f}, ML {um[2] / 1000:.2f} mm"
-        if self.space is None:
-            return pos
-        s = self.space.structure_at_um(um)
-        where = f"{s.acronym} — {s.name}" if s is not None else "outside the brain"
-        if self.is_comparing:
-            return f"{where}   |   {pos}   |   {self.compare_view.describe(um)}"
-        if self.grid is None:
-            return f"{where}   |   {pos}   |   no gene loaded"
-        i, j, k = um_to_grid(um)
-        has = bool(self.grid.has_data[i, j, k])
-        parts = []
-        for name in ("energy", "intensity", "density"):
-            vol = self.grid.volume(name)
-            if vol is None:
-                parts.append(f"{name} n/a")
-            elif not has:
-                parts.append(f"{name} no data")
-            else:
-                parts.append(f"{name} {_fmt(float(vol[i, j, k]))}")
-        return f"{where}   |   {pos}   |   {self.grid.gene}: " + ", ".join(parts)
+        compare = self.compare_view.describe(np.asarray(um, dtype=float)) \
+            if self.is_comparing and self.space is not None else None
+        return describe_point(um, self.space, self.grid, compare)
 
     def _on_point_hovered(self, um) -> None:
         self.hover_label.setText("" if um is None else self.describe_point(um))
@@ -1280,12 +1221,3 @@ def default_query(settings: ViewerSettings) -> str:
     """What to open without ``--gene``: the last experiment shown, else Pdyn."""
     last = settings.last_experiment
     return str(last) if last is not None else DEFAULT_GENE
-
-
-def _colour_note(grid, color_by: str) -> str:
-    """" The colours show energy: ..." when the download lacks the channel asked for (issue 21:
-    said in the status bar and the sidecar, not in the picture)."""
-    from allen_viewer.render.layers import color_note
-
-    note = color_note(grid, color_by)
-    return f" {note[0].upper()}{note[1:]}." if note else ""
