@@ -179,13 +179,15 @@ def wait_until(app, predicate, timeout_s: float) -> bool:
 
 def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bool = False,
             compare: str | None = None, structure: str | None = None, session: Path | None = None,
-            force: bool = False) -> int:
+            force: bool = False, part: str = "window") -> int:
     """Open the viewer (see the module docstring); returns the process exit status.
 
     ``compare``: a second gene (symbol or id) to compare with ``gene`` in compare mode.
     ``structure``: a structure (acronym or Allen id) to select and move the cursor into.
     ``session``: a session file (or an export sidecar embedding one) to open.
     ``force``: with ``screenshot``, replace an existing image and its own sidecar.
+    ``part``: with ``screenshot``, the part of the window saved
+    (:data:`allen_viewer.model.screenshot.PARTS`; default the whole window).
     """
     if offline:
         os.environ["ALLEN_VIEWER_OFFLINE"] = "1"
@@ -278,7 +280,7 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
         return status
 
     return _screenshot(app, data, experiment, Path(screenshot), DEFAULT_SIZE, MainWindow, ViewerSettings, other,
-                       structure_id, state, saved_id, force=force, reads=[session])
+                       structure_id, state, saved_id, force=force, reads=[session], part=part)
 
 
 def _go_to_structure_when_ready(window, structure_id: int) -> None:
@@ -291,7 +293,7 @@ def _go_to_structure_when_ready(window, structure_id: int) -> None:
 
 def _screenshot(app, data, experiment, path: Path, size, window_class, settings_class, other=None,
                 structure_id: int | None = None, state=None, saved_id: int | None = None, force: bool = False,
-                reads=()) -> int:
+                reads=(), part: str = "window") -> int:
     from allen_viewer.errors import AllenViewerError
     from allen_viewer.export.paths import claim_output
     from allen_viewer.export.provenance import sidecar_path
@@ -340,10 +342,13 @@ def _screenshot(app, data, experiment, path: Path, size, window_class, settings_
             return _error(f"cannot create the folder {path.parent} ({exc.strerror or exc})")
         try:
             with claim_output(path, force, reads=reads):  # checked again, locked: image and sidecar together
-                _write_screenshot(window, path)
+                _write_screenshot(window, path, part)
         except AllenViewerError as exc:
             return _error(str(exc))
-        print(f"Screenshot of {what}{' (compare mode)' if other is not None else ''} saved to {path} "
+        from allen_viewer.model.screenshot import part_words
+
+        print(f"Screenshot of {what}{' (compare mode)' if other is not None else ''}"
+              f"{'' if part == 'window' else ' (the ' + part_words(part) + ')'} saved to {path} "
               f"(its session in {sidecar_path(path)})")
         return 0
     finally:
@@ -352,15 +357,33 @@ def _screenshot(app, data, experiment, path: Path, size, window_class, settings_
         app.processEvents()
 
 
-def _write_screenshot(window, path: Path) -> None:
-    """The window as ``path`` (PNG) and its sidecar ``path.json``: the image's provenance with the session
-    it shows (both atomic; AllenViewerError when either cannot be written)."""
+def grab_part(window, part: str = "window"):
+    """A part of the window as a QImage (:data:`allen_viewer.model.screenshot.PARTS`): the
+    whole window, the 3-D view(s) or one slice pane, the 3-D view(s) rendered first."""
+    if part == "window":
+        return window.grab_window().toImage()
+    comparing = window.is_comparing
+    if part == "3d":
+        if comparing:
+            window.compare_view.render()
+            return window.compare_view.views.grab().toImage()
+        window.scene.render()
+        return window.scene.grab().toImage()
+    slices = window.compare_view.slices if comparing else window.slices
+    return slices.panes[part].grab().toImage()
+
+
+def _write_screenshot(window, path: Path, part: str = "window") -> None:
+    """The window (or ``part`` of it) as ``path`` (PNG) and its sidecar ``path.json``: the image's
+    provenance with the session it shows (both atomic; AllenViewerError when either cannot be written)."""
     from allen_viewer.export.image import image_record, write_png
     from allen_viewer.gui.export_actions import qimage_to_array
+    from allen_viewer.model.screenshot import part_words
 
-    pixels = qimage_to_array(window.grab_window().toImage())
+    image = grab_part(window, part)
+    pixels = qimage_to_array(image)
     grids = [g for g in (window.grid, window.compare_grid if window.is_comparing else None) if g is not None]
-    record = image_record(grids, "whole window" + (" (compare mode)" if window.is_comparing else ""), pixels,
+    record = image_record(grids, part_words(part, window.is_comparing), pixels,
                           session=window.session_binding.snapshot().to_dict())
     if path.suffix.lower() == ".png":
         write_png(path, pixels, record)
@@ -373,7 +396,7 @@ def _write_screenshot(window, path: Path) -> None:
     # another format Qt writes (JPEG, BMP, ...): to a temporary sibling with the same suffix (Qt picks the
     # format by it), renamed over path; never written through a FIFO or a link
     with output_errors(path), atomic_path(path, path.suffix) as tmp:
-        if not window.save_screenshot(tmp):
+        if not image.save(str(tmp)):
             raise AllenViewerError(f"could not write the screenshot {path} (Qt has no writer for "
                                    f"{path.suffix or 'files without a suffix'})")
     with undo_on_failure(path):
