@@ -256,7 +256,8 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
         return _error(problem)
     app = ensure_app()
     _SIGNALS.install(app)
-    from allen_viewer.gui.main_window import DEFAULT_SIZE, MainWindow, default_query
+    from allen_viewer.gui.main_window import MainWindow, default_query
+    from allen_viewer.gui.window_parts import DEFAULT_SIZE
     from allen_viewer.gui.settings import ViewerSettings
 
     if screenshot is None:
@@ -264,11 +265,11 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
         window = MainWindow(data, settings)
         window.show()
         if state is not None:
-            window.session_binding.apply(state, saved_id)  # another --gene: its own threshold by the rule
+            window.session.open(state, saved_id)  # another --gene: its own threshold by the rule
         else:
             window.request_gene(experiment if experiment is not None else default_query(settings))
         if other is not None and state is None:
-            window.compare_with(other)
+            window.compare.compare_with(other)
         if structure_id is not None:
             _go_to_structure_when_ready(window, structure_id)
         _SIGNALS.closes_windows = True
@@ -286,9 +287,9 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
 def _go_to_structure_when_ready(window, structure_id: int) -> None:
     """Select the structure and move the cursor into it once the atlas is loaded."""
     if window.atlas_loaded:
-        window.go_to_structure(structure_id)
+        window.surfaces.go_to_structure(structure_id)
     else:
-        window.atlasReady.connect(lambda: window.go_to_structure(structure_id))
+        window.atlasReady.connect(lambda: window.surfaces.go_to_structure(structure_id))
 
 
 def _screenshot(app, data, experiment, path: Path, size, window_class, settings_class, other=None,
@@ -304,13 +305,13 @@ def _screenshot(app, data, experiment, path: Path, size, window_class, settings_
     window.resize(*size)
     window.show()
     if state is not None:
-        window.session_binding.apply(state, saved_id)
+        window.session.open(state, saved_id)
         if state.comparing:
             other = data.experiment(state.compare_with.id)
     else:
         window.load_experiment(experiment)
     if other is not None and state is None:
-        window.compare_with(other)
+        window.compare.compare_with(other)
     if structure_id is not None:
         _go_to_structure_when_ready(window, structure_id)
 
@@ -319,11 +320,11 @@ def _screenshot(app, data, experiment, path: Path, size, window_class, settings_
             return True
         if window.is_busy():  # the outline mesh is requested once the atlas is in
             return False
-        if window.session_binding.pending:  # parts of the session wait for the atlas, gene or outline
+        if window.session.pending:  # parts of the session wait for the atlas, gene or outline
             return False
         if structure_id is not None and window.tree_panel.selected_id() != structure_id:
             return False  # selected once the atlas is in; its surface request then keeps it busy
-        if other is not None and not window.is_comparing:
+        if other is not None and not window.compare.is_comparing:
             return window.banner.kind == "error" and window.banner.isVisible()
         return (window.grid is not None and window.atlas_loaded) or window.banner.kind == "error"
 
@@ -362,7 +363,7 @@ def grab_part(window, part: str = "window"):
     whole window, the 3-D view(s) or one slice pane, the 3-D view(s) rendered first."""
     if part == "window":
         return window.grab_window().toImage()
-    comparing = window.is_comparing
+    comparing = window.compare.is_comparing
     if part == "3d":
         if comparing:
             window.compare_view.render()
@@ -382,9 +383,9 @@ def _write_screenshot(window, path: Path, part: str = "window") -> None:
 
     image = grab_part(window, part)
     pixels = qimage_to_array(image)
-    grids = [g for g in (window.grid, window.compare_grid if window.is_comparing else None) if g is not None]
-    record = image_record(grids, part_words(part, window.is_comparing), pixels,
-                          session=window.session_binding.snapshot().to_dict())
+    grids = [g for g in (window.grid, window.compare_grid if window.compare.is_comparing else None) if g is not None]
+    record = image_record(grids, part_words(part, window.compare.is_comparing), pixels,
+                          session=window.session.snapshot().to_dict())
     if path.suffix.lower() == ".png":
         write_png(path, pixels, record)
         return

@@ -25,25 +25,25 @@ def window_title(grid=None, compare_grid=None, comparing: bool = False, offline:
     return title
 
 
-def colour_note(grid, color_by: str) -> str:
-    """" The colours show energy: ..." when the download lacks the channel asked for (issue 21:
-    said in the status bar and the sidecar, not in the picture); "" otherwise."""
-    from allen_viewer.render.layers import color_note
-
-    note = color_note(grid, color_by)
+def colour_sentence(note: str) -> str:
+    """``render.layers.color_note``'s words as a sentence after the status message
+    (" Colour shows energy: ..."), or "" (issue 21: said in the status bar and the sidecar,
+    not in the picture)."""
     return f" {note[0].upper()}{note[1:]}." if note else ""
 
 
-def grid_loaded_text(grid, where: str, color_by: str) -> str:
+def grid_loaded_text(grid, where: str, colour_note: str = "") -> str:
     """The status message when gene A is shown: its coverage (in-brain voxels with data,
-    hemispheres, voxels outside the brain), its channels and where it came from."""
+    hemispheres, voxels outside the brain), its channels, where it came from and
+    ``colour_note`` (``render.layers.color_note``: what the download lacks for the colour
+    asked for)."""
     exp = grid.experiment
     cov = grid.coverage()
     source = SOURCE_WORDS.get(where, "file")
     return (f"{exp.label}: {cov['voxels_with_data']:,} voxels with data in the brain "
             f"({cov['hemispheres']} hemispheres; {cov['voxels_with_data_outside_brain']:,} outside it, "
             f"not counted), {'energy only' if grid.energy_only else ', '.join(grid.available)}, "
-            f"from {source}." + colour_note(grid, color_by))
+            f"from {source}." + colour_sentence(colour_note))
 
 
 def comparing_text(a, b, r: float, n: int) -> str:

@@ -381,7 +381,7 @@ def test_layout_gene_and_display_persist(qtbot, window, make_window):
     settings_path = window.settings.path
     _ensure(qtbot, window, NRP1)
     window.controls.set_values(threshold=2.5, cmap="plasma")
-    window._on_display_changed()
+    window.session.read_controls()  # the controls changed: into the state, the views follow
     window.search_dock.hide()
     window.save_settings()
     saved_state = window.saveState()
@@ -401,7 +401,7 @@ def test_layout_gene_and_display_persist(qtbot, window, make_window):
         make_window.close_window(again)
         window.search_dock.show()
         window.controls.set_values(threshold=1.0, cmap="viridis")
-        window._on_display_changed()
+        window.session.read_controls()  # the controls changed: into the state, the views follow
 
 
 def test_without_gene_the_viewer_opens_the_last_gene_or_pdyn(tmp_path):

@@ -131,7 +131,7 @@ def test_the_status_bar_follows_the_network_state(qtbot, window):
 
 def test_the_compare_view_follows_loaded_data(qtbot, window):
     with qtbot.waitSignal(window.compareReady, timeout=20_000):
-        window.compare_with("Nrp1" if window.grid.id == PDYN else "Pdyn")
+        window.compare.compare_with("Nrp1" if window.grid.id == PDYN else "Pdyn")
     view = window.compare_view
     assert view.space is window.loaded.space
     # GENERATED Nissl stand-in (not Allen data): a ramp over AP, just its identity matters
@@ -141,7 +141,7 @@ def test_the_compare_view_follows_loaded_data(qtbot, window):
     window.loaded.nissl = gray  # as the Nissl loader does; nobody pushes it into the view
     assert view.slices.layers.nissl is gray and window.slices.layers.nissl is gray
     assert window.nissl_action.isEnabled()
-    window.set_compare_mode(False)
+    window.compare.set_compare_mode(False)
     window.slices.set_nissl(before)
     view.slices.set_nissl(before)
     window.set_slice_background("annotation")

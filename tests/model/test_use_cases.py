@@ -24,12 +24,18 @@ def test_the_model_runs_without_qt_vtk_or_pyvista():
             "from allen_viewer import config\n"
             "from allen_viewer.atlas.ontology import Ontology\n"
             "from allen_viewer.atlas.reference_space import ReferenceSpace\n"
-            "from allen_viewer.model import describe, genes, structures, texts\n"
+            "from allen_viewer.model import describe, genes, screenshot, session, structures, texts\n"
             "res = config.resources_dir()\n"
             "onto = Ontology.load(res / 'structure_graph_1.json')\n"
             "space = ReferenceSpace.load(onto, res / 'annotation_25.nrrd', res / 'P56_Mouse_gridAnnotation.zip')\n"
             "print(describe.describe_point((5200.0, 4200.0, 3800.0), space))\n"
             "print(structures.focus_point_um(space, onto.get('CP')) is not None)\n"
+            "from allen_viewer.expression.grid import load_grid\n"
+            "from allen_viewer.store.gene_index import GeneIndex\n"
+            "index = GeneIndex.load(res / 'gene_index.tsv.gz')\n"
+            "grid = load_grid(res / 'grids' / '71717084.zip', index.by_id(71717084))\n"
+            "print(texts.grid_loaded_text(grid, 'embedded'), describe.summary_text(onto.get('CP').id, onto, space, grid))\n"
+            "s = session.SessionWaits(); print(s.pending)\n"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'vtkmodules', 'pyvista', 'pyvistaqt')]\n"
             "print('BAD', ','.join(bad))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -129,7 +135,10 @@ def test_swapping_a_comparison_exchanges_the_genes():
 
 
 def test_the_summary_texts(pdyn):
-    text = grid_loaded_text(pdyn, "embedded", "auto")
+    text = grid_loaded_text(pdyn, "embedded")
+    assert text.endswith("from embedded data.")
+    text = grid_loaded_text(pdyn, "embedded", "colour shows energy: this download has energy only")
+    assert text.endswith("from embedded data. Colour shows energy: this download has energy only.")
     assert text.startswith(f"{pdyn.experiment.label}: {int(ref.has_data(PDYN).sum()):,} voxels with data in the "
                            "brain")
     assert ", energy only, from embedded data." in text  # the embedded download is energy only
