@@ -59,7 +59,8 @@ class SessionViews(QObject):
         st.slice_background = w.settings.background if w.settings.background in SLICE_BACKGROUNDS \
             else "annotation"
         st.cursor_um = tuple(float(v) for v in w.slices.cursor_um())
-        self.read_controls()
+        with self.quiet():  # the window restored the controls and the views from the settings already
+            self.read_controls()
         # widgets -> state
         w.controls.changed.connect(self.read_controls)
         w.controls.colorByChanged.connect(lambda key: setattr(st.display, "color_by", str(key)))

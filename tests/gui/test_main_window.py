@@ -138,24 +138,24 @@ def test_click_a_structure_in_the_tree_and_see_it_highlighted(qtbot, window, ref
 
 
 def test_selecting_another_structure_replaces_the_surface(qtbot, window):
-    window.select_structure(CP)
+    window.surfaces.select_structure(CP)
     qtbot.waitUntil(lambda: CP in window.scene.structure_ids, timeout=30_000)
     with qtbot.waitSignal(window.surfaceReady, timeout=30_000, check_params_cb=lambda sid: sid == TH):
-        window.select_structure(TH)
+        window.surfaces.select_structure(TH)
     assert window.scene.structure_ids == [TH]
     assert window.slices.layers.highlight_id == TH
     assert "TH" in window.tree_panel.summary.text()
 
 
 def test_visibility_checkbox_keeps_a_surface_shown(qtbot, window):
-    window.select_structure(None)
+    window.surfaces.select_structure(None)
     model = window.tree_panel.model
     with qtbot.waitSignal(window.surfaceReady, timeout=30_000, check_params_cb=lambda sid: sid == CP):
         model.setData(model.index_of(CP), Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole)
     assert CP in window.scene.structure_ids
-    window.select_structure(TH)
+    window.surfaces.select_structure(TH)
     qtbot.waitUntil(lambda: TH in window.scene.structure_ids, timeout=30_000)
-    window.select_structure(None)
+    window.surfaces.select_structure(None)
     assert CP in window.scene.structure_ids and TH not in window.scene.structure_ids  # CP is checked
     model.setData(model.index_of(CP), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
     assert CP not in window.scene.structure_ids
