@@ -222,6 +222,8 @@ class SessionViews(QObject):
             b = w.compare_grid
             if b is None or b.id != st.compare_with.id or not w.compare.is_comparing:
                 w.compare.compare_with(w.data.experiment(st.compare_with.id))
+            else:
+                self.waits.compare_loaded(b.id)  # already on show
         elif not st.comparing and w.compare.is_comparing:
             w.compare.set_compare_mode(False)
 

@@ -179,6 +179,33 @@ def test_compare_mode_is_saved_and_reopened(qtbot, window, tmp_path):
     w.compare.set_compare_mode(False)
 
 
+def test_compare_options_are_saved_and_reopened_in_the_compare_view(qtbot, window, tmp_path):
+    """Separate scales and a log2 ratio of percentile ranks, chosen in the compare view,
+    saved from the window and reopened: the view shows them again (issue 19)."""
+    w = window
+    _compare_pdyn_with_nrp1(qtbot, w)
+    view = w.compare_view
+    view.scale_box.setCurrentIndex(view.scale_box.findData("separate"))  # as the user picks them
+    view.kind_box.setCurrentIndex(view.kind_box.findData("ratio"))
+    view.norm_box.setCurrentIndex(view.norm_box.findData("percentile"))
+    path = tmp_path / "options.json"
+    assert save_session_file(w, path)
+    saved = read_session(path)
+    assert (saved.compare_options.scale, saved.compare_options.kind, saved.compare_options.normalise) == (
+        "separate", "ratio", "rank")
+    view.scale_box.setCurrentIndex(view.scale_box.findData("shared"))
+    view.kind_box.setCurrentIndex(view.kind_box.findData("difference"))
+    assert w.state.compare_options.scale == "shared"
+    assert open_session_file(w, path)
+    _settle(qtbot, w)
+    assert view.scale_box.currentData() == "separate" and view.kind_box.currentData() == "ratio"
+    assert view.norm_box.currentData() == "percentile"
+    assert view.scene_a.color_range != view.scene_b.color_range  # each gene its own scale
+    assert w.session.snapshot().compare_options == saved.compare_options
+    w.state.compare_options.scale, w.state.compare_options.kind = "shared", "difference"
+    w.compare.set_compare_mode(False)
+
+
 def test_the_compare_view_follows_the_state(qtbot, window):
     w = window
     _compare_pdyn_with_nrp1(qtbot, w)
