@@ -126,3 +126,26 @@ def test_screenshot_of_one_part_of_the_window(tmp_path, qapp):
 def test_part_needs_a_screenshot(tmp_path):
     result = _run(["--offline", "--gene", "Pdyn", "--part", "3d"], tmp_path)
     assert result.returncode == 2 and "--part needs --screenshot" in result.stderr
+
+
+def test_a_compare_screenshot_sidecar_carries_the_compare_options(tmp_path, qapp):
+    """A session comparing Pdyn with Nrp1 on separate scales with a log2 ratio of ranks,
+    screenshot from the command line: the sidecar's session has those options (issue 19)."""
+    import json
+
+    from allen_viewer.state import ExperimentRef, ViewerState, write_session
+
+    state = ViewerState()
+    state.experiment = ExperimentRef(71717084, "Pdyn", "coronal")
+    state.compare_with = ExperimentRef(74272479, "Nrp1", "coronal")
+    state.comparing = True
+    state.compare_options.scale, state.compare_options.kind = "separate", "ratio"
+    session = write_session(tmp_path / "cmp.json", state)
+    shot = tmp_path / "cmp.png"
+    result = _run(["--offline", "--session", str(session), "--screenshot", str(shot), "--part", "3d"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((tmp_path / "cmp.png.json").read_text())["session"]
+    assert saved["comparing"] is True and saved["compare_with"]["id"] == 74272479
+    assert saved["compare_options"] == {"scale": "separate", "kind": "ratio", "normalise": "rank",
+                                        "min_abs_fraction": 0.1}
+    assert "3-D view (compare mode)" in (tmp_path / "cmp.png.json").read_text()
