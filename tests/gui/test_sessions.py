@@ -222,6 +222,28 @@ def test_the_compare_view_follows_the_state(qtbot, window):
     assert w.state.slice_background == "annotation"
 
 
+def test_a_session_gene_that_cannot_load_leaves_the_gene_on_show_in_the_state(qtbot, window, tmp_path):
+    """Offline, a session naming a gene that needs a download: the load fails (banner), the
+    session stops waiting for it and the state names the gene still on show (issue 19:
+    opening a session is setting the state, and the state never names what is not shown)."""
+    from allen_viewer.state import ViewerState, write_session
+
+    w = window
+    w.request_gene("Pdyn")
+    qtbot.waitUntil(lambda: w.grid is not None and w.grid.id == PDYN, timeout=60_000)
+    _settle(qtbot, w)
+    remote = next(e for e in w.index.experiments_of("Pdyn") if w.data.locate(e.id) == "remote")
+    session = ViewerState()
+    session.experiment = ExperimentRef.of(remote)
+    path = write_session(tmp_path / "remote.json", session)
+    with qtbot.waitSignal(w.loadFailed, timeout=60_000):
+        assert open_session_file(w, path)
+    _settle(qtbot, w)
+    assert w.grid.id == PDYN and w.state.experiment == ExperimentRef(PDYN, "Pdyn", "coronal")
+    assert w.banner.isVisible() and w.banner.kind == "error"
+    w.banner.hide()
+
+
 def test_image_exports_from_the_window_embed_their_session(qtbot, window, tmp_path):
     w = window
     w.request_gene("Pdyn")
