@@ -360,7 +360,8 @@ def _screenshot(app, data, experiment, path: Path, size, window_class, settings_
 
 def grab_part(window, part: str = "window"):
     """A part of the window as a QImage (:data:`allen_viewer.model.screenshot.PARTS`): the
-    whole window, the 3-D view(s) or one slice pane, the 3-D view(s) rendered first."""
+    whole window, the 3-D view(s) or one slice pane with the panes' colour legend below it, the
+    3-D view(s) rendered first."""
     if part == "window":
         return window.grab_window().toImage()
     comparing = window.compare.is_comparing
@@ -371,7 +372,26 @@ def grab_part(window, part: str = "window"):
         window.scene.render()
         return window.scene.grab().toImage()
     slices = window.compare_view.slices if comparing else window.slices
-    return slices.panes[part].grab().toImage()
+    pane = slices.panes[part].grab().toImage()
+    legend = getattr(slices, "legend", None)  # the panes' shared colour legend, below the pane
+    if legend is None or not legend.isVisible():
+        return pane
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QImage, QPainter
+
+    left, right = legend.text()  # the legend's drawn width: its texts and the 160 px ramp (ColorLegend)
+    fm = legend.fontMetrics()
+    used = min(legend.width(), 4 + fm.horizontalAdvance(left) + 6 + 160 + 6 + fm.horizontalAdvance(right) + 8)
+    key = legend.grab(QRect(0, 0, used, legend.height())).toImage()
+    out = QImage(max(pane.width(), key.width()), pane.height() + key.height(), QImage.Format.Format_RGB32)
+    out.fill(slices.palette().window().color())
+    painter = QPainter(out)
+    try:
+        painter.drawImage(0, 0, pane)
+        painter.drawImage(0, pane.height(), key)
+    finally:
+        painter.end()
+    return out
 
 
 def _write_screenshot(window, path: Path, part: str = "window") -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 PARTS = ("window", "3d", "coronal", "sagittal", "horizontal")
 """The parts of the window a screenshot can save: the whole window (the default), the 3-D
 view (in compare mode: its three linked views) or one slice pane (its image, slider and
-title; the compare view's own pane in compare mode)."""
+title, with the panes' colour legend below it; the compare view's own pane in compare mode)."""
 DEFAULT_PART = "window"
 
 _WORDS = {"window": "whole window", "3d": "3-D view", "coronal": "coronal slice pane",
