@@ -113,8 +113,11 @@ def test_screenshot_of_one_part_of_the_window(tmp_path, qapp):
     pane = tmp_path / "coronal.png"
     result = _run(["--offline", "--gene", "Pdyn", "--screenshot", str(pane), "--part", "coronal"], tmp_path)
     assert result.returncode == 0, result.stderr
-    ph, pw, _ = _pixels(pane).shape
+    cor = _pixels(pane)
+    ph, pw, _ = cor.shape
     assert pw < w * 1.5 and ph < 1000 and (pw, ph) != (w, h)
+    key = cor[-20:].astype(int)  # the colour legend below the pane: its viridis ramp
+    assert ((key.max(axis=2) - key.min(axis=2)) > 60).sum() > 500
     assert "coronal slice pane" in (tmp_path / "coronal.png.json").read_text()
 
     before = shot.read_bytes()
