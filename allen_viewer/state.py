@@ -22,8 +22,9 @@ missing key, a wrong type or a value out of range raises one
 :class:`~allen_viewer.errors.AllenViewerError` naming the key (``display.threshold: ...``),
 never a traceback.  Not saved: the network state (found again at start-up).  Version 2
 added ``structure_styles`` and ``structure_labels``, version 3 ``cut_away`` and
-``slice_planes``; older files still read (without those keys, which then take their
-defaults).
+``slice_planes``, version 4 ``mode``, ``mode_experiments``, ``compare_options`` and
+(issue 19) ``slices_follow_threshold``, ``section_um`` and ``spatial_seed_um``; older files
+still read (without those keys, which then take their defaults).
 :func:`read_session` reads a session file or any export sidecar that embeds one under
 ``"session"``; :func:`write_session` writes one atomically.
 """
@@ -58,6 +59,12 @@ MODES = ("gene", "composite", "gene-set")
 
 FIGURES_V4_KEYS = ("compare_options",)
 """Top-level keys version 4 added for the figures (issue 21)."""
+VIEW_V4_KEYS = ("slices_follow_threshold", "section_um", "spatial_seed_um")
+"""Top-level keys version 4 added for issue 19 (everything the user sees in the state):
+whether the slice panes colour only where energy reaches the 3-D threshold, the point whose
+ISH section the Section dock shows and the seed of the Spatial correlation dock.  They may
+be missing from a version 4 file (written before issue 19) and then take their defaults
+(off, none, none), as they do for versions 1-3."""
 CAMERA_V4_KEYS = ("projection", "parallel_scale_um")
 """Camera keys version 4 added: a version 1-3 camera has neither and opens in perspective."""
 PROJECTIONS = ("perspective", "parallel")
@@ -245,7 +252,11 @@ class ViewerState:
     one per structure, ordered by id; change them with :meth:`set_structure_style`);
     ``structure_labels``: acronyms drawn on the slice panes; ``cut_away``: what the 3-D view
     hides (:data:`CUT_AWAYS`; the slice-relative cuts are at ``cursor_um``);
-    ``slice_planes``: the three slices through ``cursor_um`` drawn as planes in the 3-D view.
+    ``slice_planes``: the three slices through ``cursor_um`` drawn as planes in the 3-D view;
+    ``slices_follow_threshold``: the slice panes colour only voxels whose energy reaches
+    ``display.threshold``; ``section_um``: the point (CCF µm) whose ISH section the Section
+    dock shows (None: none asked for); ``spatial_seed_um``: the seed point of the Spatial
+    correlation dock's map (None: no map).
     """
 
     experiment: ExperimentRef | None = None
@@ -265,6 +276,20 @@ class ViewerState:
     mode: str = "gene"
     mode_experiments: tuple[int, ...] = ()
     compare_options: CompareOptions = field(default_factory=CompareOptions)
+    slices_follow_threshold: bool = False
+    section_um: tuple[float, float, float] | None = None
+    spatial_seed_um: tuple[float, float, float] | None = None
+
+    @property
+    def genes(self) -> tuple[ExperimentRef, ...]:
+        """The genes on show, in order: gene A, then gene B while ``comparing`` (empty
+        before a gene is loaded).  A composite or gene-set map (``mode``) lists its
+        experiments in ``mode_experiments``."""
+        if self.experiment is None:
+            return ()
+        if self.comparing and self.compare_with is not None:
+            return (self.experiment, self.compare_with)
+        return (self.experiment,)
 
     # ---- structure styles ---------------------------------------------------------------
 
@@ -319,6 +344,9 @@ class ViewerState:
             "mode": self.mode,
             "mode_experiments": list(self.mode_experiments),
             "compare_options": {f.name: getattr(self.compare_options, f.name) for f in fields(CompareOptions)},
+            "slices_follow_threshold": self.slices_follow_threshold,
+            "section_um": None if self.section_um is None else list(self.section_um),
+            "spatial_seed_um": None if self.spatial_seed_um is None else list(self.spatial_seed_um),
         }
 
     def to_json(self) -> str:
@@ -345,7 +373,8 @@ class ViewerState:
         d.keys(top, "", ("format", "version", "experiment", "compare_with", "comparing", "display", "camera",
                          "cursor_um", "selected_structure", "visible_structures", "slice_background")
                + (SESSION_V2_KEYS if version >= 2 else ()) + (SESSION_V3_KEYS if version >= 3 else ())
-               + (SESSION_V4_MODE_KEYS + FIGURES_V4_KEYS if version >= 4 else ()))
+               + (SESSION_V4_MODE_KEYS + FIGURES_V4_KEYS if version >= 4 else ())
+               + tuple(k for k in VIEW_V4_KEYS if version >= 4 and k in top))
         display = d.mapping(top["display"], "display")
         d.keys(display, "display", [f.name for f in fields(DisplayState)])
         camera = d.mapping(top["camera"], "camera")
@@ -393,6 +422,12 @@ class ViewerState:
                 d.sequence(top["mode_experiments"], "mode_experiments"))) if version >= 4 else (),
             compare_options=(d.compare_options(top["compare_options"], "compare_options") if version >= 4
                              else CompareOptions(normalise="raw")),
+            slices_follow_threshold=(d.boolean(top["slices_follow_threshold"], "slices_follow_threshold")
+                                     if "slices_follow_threshold" in top else False),
+            section_um=(_clip(d.vector(top["section_um"], "section_um", optional=True), (0.0,) * 3,
+                              GRID_EXTENT_UM) if "section_um" in top else None),
+            spatial_seed_um=(_clip(d.vector(top["spatial_seed_um"], "spatial_seed_um", optional=True), (0.0,) * 3,
+                                   GRID_EXTENT_UM) if "spatial_seed_um" in top else None),
         )
         if state.camera.preset is None and state.camera.position_um is None:
             raise AllenViewerError(f"{where}: camera has neither a preset nor a position_um.")
@@ -421,7 +456,7 @@ class ViewerState:
             setattr(self.compare_options, f.name, getattr(other.compare_options, f.name))
         for name in ("experiment", "compare_with", "comparing", "cursor_um", "selected_structure",
                      "visible_structures", "slice_background", *SESSION_V2_KEYS, *SESSION_V3_KEYS,
-                     *SESSION_V4_MODE_KEYS):
+                     *SESSION_V4_MODE_KEYS, *VIEW_V4_KEYS):
             setattr(self, name, getattr(other, name))
         if network:
             self.network = other.network

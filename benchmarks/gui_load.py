@@ -336,7 +336,7 @@ def measure_latency(app, window, server, n_sync: int, nissl_rate: float, tmp: Pa
     if window.nissl_offer.isVisible():
         window.nissl_offer.buttons["download"].click()  # the first-run offer, as a user accepts it
     else:
-        window.download_nissl()
+        window.first_run.download_nissl()
     if sync_channel is not None:
         sync_channel.submit(sync_job(experiments, tmp / "sync", server.api_url, window.ontology), tag="sync")
 

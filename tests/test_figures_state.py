@@ -11,6 +11,7 @@ from allen_viewer.state import (
     FIGURES_V4_KEYS,
     SESSION_V4_MODE_KEYS,
     SESSION_VERSION,
+    VIEW_V4_KEYS,
     CompareOptions,
     ViewerState,
     read_session,
@@ -21,7 +22,7 @@ from allen_viewer.state import (
 def drop_v4_keys(data: dict) -> dict:
     """A version-4 session dict without its version-4 keys (as version 1-3 wrote it): the
     figures' compare options and camera projection, and the gene sets' mode."""
-    for key in FIGURES_V4_KEYS + SESSION_V4_MODE_KEYS:
+    for key in FIGURES_V4_KEYS + SESSION_V4_MODE_KEYS + VIEW_V4_KEYS:
         data.pop(key, None)
     for key in CAMERA_V4_KEYS:
         data["camera"].pop(key, None)

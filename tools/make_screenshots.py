@@ -158,7 +158,7 @@ def window_shot(name: str, out: Path) -> None:
             sys.exit("first-run: the Nissl offer did not show")
         if name == "offline":
             if not window.offline_note.isVisible():
-                sys.exit(f"offline: no offline note (the probe said: {window.probe_result})")
+                sys.exit(f"offline: no offline note (the probe said: {window.first_run.probe_result})")
             window.search_panel.search_box.setText("Calb")
         if name == "section":
             window.section_dock.show()

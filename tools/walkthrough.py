@@ -122,7 +122,7 @@ def run(out: Path) -> int:
 
         cp, aon = window.ontology.get("CP").id, window.ontology.get("AON").id
         window.tree_panel.set_visible(cp, True)
-        window.go_to_structure("AON")
+        window.surfaces.go_to_structure("AON")
         if not wait_until(app, lambda: {cp, aon} <= set(window.scene.structure_ids) and not window.is_busy(), 120):
             raise SystemExit("walkthrough: the surfaces of CP and AON did not show")
         shot("ticked-cp-selected-aon", f"CP ticked (opacity {window.scene.structure_opacity(cp):.2f}), AON selected "
@@ -141,8 +141,8 @@ def run(out: Path) -> int:
              f"{window.section_dock.width()} px, Display dock {window.display_dock.width()} px")
         window.section_dock.toggleViewAction().trigger()
 
-        window.compare_with("Nrp1")
-        if not wait_until(app, lambda: window.is_comparing and not window.is_busy(), 120):
+        window.compare.compare_with("Nrp1")
+        if not wait_until(app, lambda: window.compare.is_comparing and not window.is_busy(), 120):
             raise SystemExit("walkthrough: compare mode did not open")
         shot("compare-with-controls", "compare mode: the Display dock stays beside the compare view and its options")
         window.compare_view.set_kind("ratio")
@@ -158,7 +158,7 @@ def run(out: Path) -> int:
         window.resize(1600, 1000)
         window.about_action.trigger()
         settle(0.6)
-        about = window.about_box
+        about = window.dialogs.about_box
         shot("about", f"About box {about.width()}x{about.height()} (screen {about.screen().availableGeometry().height()} "
              "px high)", widget=about)
         about.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from allen_viewer.io.guard import check_output_path
+from allen_viewer.model.screenshot import PARTS as SCREENSHOT_PARTS
 
 
 def cmd_gui(args) -> int:
@@ -13,7 +14,8 @@ def cmd_gui(args) -> int:
     if args.screenshot is not None:  # before the window: an existing file, a FIFO, the session read
         check_output_path(args.screenshot, args.screenshot_force, reads=[args.session], make_folder=True)
     return run_gui(gene=args.gene, screenshot=args.screenshot, offline=args.offline, compare=args.compare,
-                   structure=args.structure, session=args.session, force=args.screenshot_force)
+                   structure=args.structure, session=args.session, force=args.screenshot_force,
+                   part=args.part or "window")
 
 
 def add_viewing_options(parser) -> None:
@@ -26,6 +28,8 @@ def add_viewing_options(parser) -> None:
                         help="with --gene or --session: render the window, save it to FILE.png (and the "
                              "session it shows to its sidecar FILE.png.json) and exit; an existing file is "
                              "refused unless --force")
+    parser.add_argument("--part", choices=SCREENSHOT_PARTS, help="with --screenshot: save only this part of the "
+                        "window: the 3-D view or one slice pane (default: the whole window)")
     parser.add_argument("--force", dest="screenshot_force", action="store_true",
                         help="with --screenshot: replace an existing FILE.png and its sidecar (a FILE.png.json "
                              "that allen_viewer did not write is never replaced)")
@@ -43,3 +47,5 @@ def check_viewing_options(parser, args) -> None:
         parser.error("--compare needs --gene")
     if getattr(args, "screenshot_force", False) and not args.screenshot:
         parser.error("--force (before any command) needs --screenshot")
+    if getattr(args, "part", None) and not args.screenshot:
+        parser.error("--part needs --screenshot")

@@ -180,13 +180,15 @@ def wait_until(app, predicate, timeout_s: float) -> bool:
 
 def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bool = False,
             compare: str | None = None, structure: str | None = None, session: Path | None = None,
-            force: bool = False) -> int:
+            force: bool = False, part: str = "window") -> int:
     """Open the viewer (see the module docstring); returns the process exit status.
 
     ``compare``: a second gene (symbol or id) to compare with ``gene`` in compare mode.
     ``structure``: a structure (acronym or Allen id) to select and move the cursor into.
     ``session``: a session file (or an export sidecar embedding one) to open.
     ``force``: with ``screenshot``, replace an existing image and its own sidecar.
+    ``part``: with ``screenshot``, the part of the window saved
+    (:data:`allen_viewer.model.screenshot.PARTS`; default the whole window).
     """
     if offline:
         os.environ["ALLEN_VIEWER_OFFLINE"] = "1"
@@ -255,7 +257,8 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
         return _error(problem)
     app = ensure_app()
     _SIGNALS.install(app)
-    from allen_viewer.gui.main_window import DEFAULT_SIZE, MainWindow, default_query
+    from allen_viewer.gui.main_window import MainWindow, default_query
+    from allen_viewer.gui.window_parts import DEFAULT_SIZE
     from allen_viewer.gui.settings import ViewerSettings
 
     if screenshot is None:
@@ -263,11 +266,11 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
         window = MainWindow(data, settings)
         window.show()
         if state is not None:
-            window.session_binding.apply(state, saved_id)  # another --gene: its own threshold by the rule
+            window.session.open(state, saved_id)  # another --gene: its own threshold by the rule
         else:
             window.request_gene(experiment if experiment is not None else default_query(settings))
         if other is not None and state is None:
-            window.compare_with(other)
+            window.compare.compare_with(other)
         if structure_id is not None:
             _go_to_structure_when_ready(window, structure_id)
         _SIGNALS.closes_windows = True
@@ -279,20 +282,20 @@ def run_gui(gene: str | None = None, screenshot: Path | None = None, offline: bo
         return status
 
     return _screenshot(app, data, experiment, Path(screenshot), DEFAULT_SIZE, MainWindow, ViewerSettings, other,
-                       structure_id, state, saved_id, force=force, reads=[session])
+                       structure_id, state, saved_id, force=force, reads=[session], part=part)
 
 
 def _go_to_structure_when_ready(window, structure_id: int) -> None:
     """Select the structure and move the cursor into it once the atlas is loaded."""
     if window.atlas_loaded:
-        window.go_to_structure(structure_id)
+        window.surfaces.go_to_structure(structure_id)
     else:
-        window.atlasReady.connect(lambda: window.go_to_structure(structure_id))
+        window.atlasReady.connect(lambda: window.surfaces.go_to_structure(structure_id))
 
 
 def _screenshot(app, data, experiment, path: Path, size, window_class, settings_class, other=None,
                 structure_id: int | None = None, state=None, saved_id: int | None = None, force: bool = False,
-                reads=()) -> int:
+                reads=(), part: str = "window") -> int:
     from allen_viewer.errors import AllenViewerError
     from allen_viewer.io.guard import claim_output
     from allen_viewer.io.sidecars import sidecar_path
@@ -303,13 +306,13 @@ def _screenshot(app, data, experiment, path: Path, size, window_class, settings_
     window.resize(*size)
     window.show()
     if state is not None:
-        window.session_binding.apply(state, saved_id)
+        window.session.open(state, saved_id)
         if state.comparing:
             other = data.experiment(state.compare_with.id)
     else:
         window.load_experiment(experiment)
     if other is not None and state is None:
-        window.compare_with(other)
+        window.compare.compare_with(other)
     if structure_id is not None:
         _go_to_structure_when_ready(window, structure_id)
 
@@ -318,11 +321,11 @@ def _screenshot(app, data, experiment, path: Path, size, window_class, settings_
             return True
         if window.is_busy():  # the outline mesh is requested once the atlas is in
             return False
-        if window.session_binding.pending:  # parts of the session wait for the atlas, gene or outline
+        if window.session.pending:  # parts of the session wait for the atlas, gene or outline
             return False
         if structure_id is not None and window.tree_panel.selected_id() != structure_id:
             return False  # selected once the atlas is in; its surface request then keeps it busy
-        if other is not None and not window.is_comparing:
+        if other is not None and not window.compare.is_comparing:
             return window.banner.kind == "error" and window.banner.isVisible()
         return (window.grid is not None and window.atlas_loaded) or window.banner.kind == "error"
 
@@ -341,10 +344,13 @@ def _screenshot(app, data, experiment, path: Path, size, window_class, settings_
             return _error(f"cannot create the folder {path.parent} ({exc.strerror or exc})")
         try:
             with claim_output(path, force, reads=reads):  # checked again, locked: image and sidecar together
-                _write_screenshot(window, path)
+                _write_screenshot(window, path, part)
         except AllenViewerError as exc:
             return _error(str(exc))
-        print(f"Screenshot of {what}{' (compare mode)' if other is not None else ''} saved to {path} "
+        from allen_viewer.model.screenshot import part_words
+
+        print(f"Screenshot of {what}{' (compare mode)' if other is not None else ''}"
+              f"{'' if part == 'window' else ' (the ' + part_words(part) + ')'} saved to {path} "
               f"(its session in {sidecar_path(path)})")
         return 0
     finally:
@@ -353,16 +359,54 @@ def _screenshot(app, data, experiment, path: Path, size, window_class, settings_
         app.processEvents()
 
 
-def _write_screenshot(window, path: Path) -> None:
-    """The window as ``path`` (PNG) and its sidecar ``path.json``: the image's provenance with the session
-    it shows (both atomic; AllenViewerError when either cannot be written)."""
+def grab_part(window, part: str = "window"):
+    """A part of the window as a QImage (:data:`allen_viewer.model.screenshot.PARTS`): the
+    whole window, the 3-D view(s) or one slice pane with the panes' colour legend below it, the
+    3-D view(s) rendered first."""
+    if part == "window":
+        return window.grab_window().toImage()
+    comparing = window.compare.is_comparing
+    if part == "3d":
+        if comparing:
+            window.compare_view.render()
+            return window.compare_view.views.grab().toImage()
+        window.scene.render()
+        return window.scene.grab().toImage()
+    slices = window.compare_view.slices if comparing else window.slices
+    pane = slices.panes[part].grab().toImage()
+    legend = getattr(slices, "legend", None)  # the panes' shared colour legend, below the pane
+    if legend is None or not legend.isVisible():
+        return pane
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QImage, QPainter
+
+    left, right = legend.text()  # the legend's drawn width: its texts and the 160 px ramp (ColorLegend)
+    fm = legend.fontMetrics()
+    used = min(legend.width(), 4 + fm.horizontalAdvance(left) + 6 + 160 + 6 + fm.horizontalAdvance(right) + 8)
+    key = legend.grab(QRect(0, 0, used, legend.height())).toImage()
+    out = QImage(max(pane.width(), key.width()), pane.height() + key.height(), QImage.Format.Format_RGB32)
+    out.fill(slices.palette().window().color())
+    painter = QPainter(out)
+    try:
+        painter.drawImage(0, 0, pane)
+        painter.drawImage(0, pane.height(), key)
+    finally:
+        painter.end()
+    return out
+
+
+def _write_screenshot(window, path: Path, part: str = "window") -> None:
+    """The window (or ``part`` of it) as ``path`` (PNG) and its sidecar ``path.json``: the image's
+    provenance with the session it shows (both atomic; AllenViewerError when either cannot be written)."""
     from allen_viewer.export.image import image_record, write_png
     from allen_viewer.gui.export_actions import qimage_to_array
+    from allen_viewer.model.screenshot import part_words
 
-    pixels = qimage_to_array(window.grab_window().toImage())
-    grids = [g for g in (window.grid, window.compare_grid if window.is_comparing else None) if g is not None]
-    record = image_record(grids, "whole window" + (" (compare mode)" if window.is_comparing else ""), pixels,
-                          session=window.session_binding.snapshot().to_dict())
+    image = grab_part(window, part)
+    pixels = qimage_to_array(image)
+    grids = [g for g in (window.grid, window.compare_grid if window.compare.is_comparing else None) if g is not None]
+    record = image_record(grids, part_words(part, window.compare.is_comparing), pixels,
+                          session=window.session.snapshot().to_dict())
     if path.suffix.lower() == ".png":
         write_png(path, pixels, record)
         return
@@ -374,7 +418,7 @@ def _write_screenshot(window, path: Path) -> None:
     # another format Qt writes (JPEG, BMP, ...): to a temporary sibling with the same suffix (Qt picks the
     # format by it), renamed over path; never written through a FIFO or a link
     with output_errors(path), atomic_path(path, path.suffix) as tmp:
-        if not window.save_screenshot(tmp):
+        if not image.save(str(tmp)):
             raise AllenViewerError(f"could not write the screenshot {path} (Qt has no writer for "
                                    f"{path.suffix or 'files without a suffix'})")
     with undo_on_failure(path):

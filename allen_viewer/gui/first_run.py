@@ -17,17 +17,24 @@ everything in the cache work as usual; a gene that needs a download says why it 
 
 :func:`probe_network` is Qt-free.  :class:`NoticeBar` is the non-modal strip above the
 views that carries the offer of the Nissl download ("Download (136 MB)", "Not now",
-"Don't ask again") and the offline note ("Retry", dismiss); the main window decides when
-they show.
+"Don't ask again") and the offline note ("Retry", dismiss); :class:`FirstRun` (made by the
+main window) decides when they show, keeps ``state.network`` and loads the Nissl volume.
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
 import requests
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
+
+from allen_viewer import config
+from allen_viewer.errors import Offline
+from allen_viewer.model.texts import offline_note_text
+
+log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_S = 3.0
 """Seconds the start-up probe waits to connect, and again for the answer."""
@@ -150,3 +157,148 @@ def offline_note_bar(parent: QWidget | None = None) -> NoticeBar:
     return NoticeBar("offlineNote", [
         ("retry", "Retry", "Ask the Allen API host again"),
     ], parent)
+
+
+NISSL_SIZE_TEXT = "136 MB"
+"""The Nissl volume's download size, as the offer and the Atlas menu say it."""
+
+
+class FirstRun(QObject):
+    """The window's network state and the Nissl volume (see the module docstring): the probe
+    at start-up and its answer in ``state.network`` (the status bar, the title and the
+    offline note follow it), the Nissl offer, the Nissl download and its slices.
+
+    ``probe_result``: the probe's answer (None until it came)."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.w = window
+        self.probe_result: ProbeResult | None = None
+        self._nissl_offered = False
+        w = window
+        w.loaded.events.nissl.connect(self._on_nissl)
+        w.state.events.network.connect(self._on_network)
+        w.nissl_channel.failed.connect(self._on_nissl_failed)
+        w.nissl_channel.cancelled.connect(lambda _t: w.show_status("Nissl download cancelled; "
+                                                                   "it resumes where it stopped next time."))
+        w.nissl_channel.busyChanged.connect(self._on_nissl_busy)
+        w.probe_channel.resultReady.connect(self._on_probe)
+        w.nissl_offer.clicked.connect(self._on_nissl_offer)
+        w.offline_note.clicked.connect(self._on_offline_note)
+
+    def download_nissl(self) -> None:
+        """Download (or, when it is there, just open) the Nissl volume in the background."""
+        self.load_nissl(download=not self.w.data.has_nissl())
+
+    def load_nissl(self, download: bool) -> None:
+        self.w.nissl_indicator.set_label("Nissl download" if download else "Nissl")
+        self.w.show_status("Downloading the Nissl volume (136 MB)…" if download else "Opening the Nissl volume…")
+        self.w.loaders.load_nissl(download)
+
+    def _on_nissl_busy(self, busy: bool) -> None:
+        self.w.cancel_nissl_action.setEnabled(busy)
+        self.w.download_nissl_action.setEnabled(not busy)
+        if busy:
+            self.w.nissl_offer.hide()  # however the download was started
+
+    def _on_nissl(self, gray, *_old) -> None:
+        if gray is None:
+            return
+        tag = self.w.loaders.nissl_tag
+        self.w.slices.set_nissl(gray)  # (the compare view follows self.w.loaded itself)
+        self.w.nissl_action.setEnabled(True)
+        self.w.nissl_action.setToolTip("")
+        self.w.download_nissl_action.setText("Nissl volume downloaded")
+        if tag == "download" or self.w.settings.background == "nissl":
+            self.w.set_slice_background("nissl")
+        self.w.show_status("Nissl volume ready.")
+
+    def _on_nissl_failed(self, message: str, exc, _tag) -> None:
+        self.w.show_error(f"Nissl volume: {message}")
+        self.note_offline_failure(exc, message)
+
+    def check_network(self) -> None:
+        """Decide whether the viewer is online (see :mod:`allen_viewer.gui.first_run`):
+        offline mode asked for, or one probe of the API host in the background."""
+        if config.offline():
+            if self.w.probe_channel.busy:
+                self.w.probe_channel.cancel_all()
+            self.set_network("offline-mode", "offline mode is on (ALLEN_VIEWER_OFFLINE or --offline)")
+            return
+        self.w.loaders.probe()
+
+    def _on_probe(self, result: ProbeResult, _tag) -> None:
+        self.probe_result = result
+        log.info("network probe: %s", result.detail)
+        self.set_network("online" if result.online else "offline", result.detail)
+
+    def set_network(self, state: str, detail: str) -> None:
+        """The network is ``state`` because of ``detail``: written into ``state.network``,
+        which the status bar and :meth:`_on_network` follow (a repeated state with a new
+        reason shows that reason)."""
+        self.w.status.network_detail = detail
+        if state == self.w.state.network:
+            self.w.status.show_network(state)
+            self._on_network(state, state)
+        else:
+            self.w.state.network = state
+
+    def _on_network(self, state: str, old: str | None = None) -> None:
+        """``state.network`` changed: the first-run bars, the title, ``networkChanged``."""
+        if state == "online":
+            self.w.offline_note.hide()
+            self.maybe_offer_nissl()
+        elif state != "unknown":
+            self.w.nissl_offer.hide()
+            if state == "offline" and self.w.notices:
+                self.w.offline_note.show_text(self.offline_note())
+        self.w.setWindowTitle(self.w._title(self.w.grid))
+        if state != old:
+            self.w.networkChanged.emit(state)
+
+    @property
+    def _offline_detail(self) -> str:
+        return self.w.status.network_detail
+
+    def offline_note(self) -> str:
+        embedded = sorted(int(p.stem) for p in (config.resources_dir() / "grids").glob("*.zip") if p.stem.isdigit())
+        if self.w.index is not None:
+            names = [self.w.index.by_id(i).symbol for i in embedded if self.w.index.has_id(i)]
+        else:
+            names = [str(i) for i in embedded]
+        return offline_note_text(self._offline_detail, names, len(self.w.data.cache.grids()))
+
+    def note_offline_failure(self, exc, message: str) -> None:
+        """A request failed because the host could not be reached: the viewer is offline."""
+        if isinstance(exc, Offline) and not config.offline() and self.w.network != "offline":
+            self.set_network("offline", message.rstrip("."))
+
+    def _on_offline_note(self, key: str) -> None:
+        if key == "retry":
+            self.w.offline_note.hide()
+            self.w.show_status("Checking the network…")
+            self.check_network()
+
+    def maybe_offer_nissl(self) -> bool:
+        """Show the offer of the Nissl download if it is due: online, the Nissl volume not in
+        the cache and not downloading, not declined for good, not offered yet in this run
+        (and first-run notices on).  Returns whether the offer is shown."""
+        due = (self.w.notices and self.w.network == "online" and not self._nissl_offered
+               and not self.w.settings.nissl_offer_declined and not self.w.nissl_channel.busy
+               and not self.w.data.has_nissl())
+        if due:
+            self._nissl_offered = True
+            self.w.nissl_offer.show()
+        return due
+
+    def _on_nissl_offer(self, key: str) -> None:
+        self.w.nissl_offer.hide()
+        if key == "download":
+            self.download_nissl()
+        elif key == "never":
+            self.w.settings.nissl_offer_declined = True
+            self.w.settings.sync()
+            self.w.show_status("The Nissl download will not be offered again; Atlas > Download the Nissl volume "
+                             "still does it.")
+        elif key in ("later", "dismiss"):
+            self.w.show_status("Atlas > Download the Nissl volume downloads it when you want it.")

@@ -42,13 +42,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Sequence
 
-from PySide6.QtCore import QModelIndex, QStringListModel, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
-    QCompleter,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -67,6 +65,7 @@ from PySide6.QtWidgets import (
 from allen_viewer.data import AtlasData
 from allen_viewer.errors import AllenViewerError
 from allen_viewer.gui.result_table import ResultTable
+from allen_viewer.gui.structure_completer import StructureListCompleter
 from allen_viewer.gui.search_models import HitRole, ResultProxy, SearchResultModel
 from allen_viewer.gui.workers import RequestChannel, shared_pool
 from allen_viewer.export.library_tables import write_results_csv
@@ -88,7 +87,7 @@ from allen_viewer.library.searches import (
 from allen_viewer.library.store import Library, LibraryError
 from allen_viewer.records import Experiment
 
-__all__ = ["LibrarySearchPanel", "SearchResultModel", "StructureListCompleter", "seed_query"]
+__all__ = ["LibrarySearchPanel", "SearchResultModel", "seed_query"]
 
 PLANES = (("any plane", None), ("coronal", "coronal"), ("sagittal", "sagittal"))
 MAX_TOP = 2000
@@ -101,50 +100,6 @@ LibrarySource = Library | Callable[[], Library] | None
 
 def _seconds(s: float) -> str:
     return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.1f} s"
-
-
-class StructureListCompleter(QCompleter):
-    """Completes the *last* acronym of a comma-separated list in a line edit.
-
-    The popup offers the ontology acronyms starting with what is typed after the last
-    comma; picking one replaces that part and leaves the earlier acronyms alone.
-    """
-
-    def __init__(self, edit: QLineEdit, parent=None):
-        super().__init__(parent)
-        self.edit = edit
-        self.setModel(QStringListModel(self))
-        self.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.setFilterMode(Qt.MatchFlag.MatchStartsWith)
-        self.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
-        self.setMaxVisibleItems(12)
-        self.setWidget(edit)
-        edit.textEdited.connect(self._on_edited)
-        self.activated[str].connect(self.insert)
-
-    def set_words(self, words: Sequence[str]) -> None:
-        self.model().setStringList(list(words))
-
-    @staticmethod
-    def last_token(text: str) -> str:
-        return text.rsplit(",", 1)[-1].strip()
-
-    def _on_edited(self, text: str) -> None:
-        token = self.last_token(text)
-        if not token or not self.model().rowCount():
-            self.popup().hide()
-            return
-        self.setCompletionPrefix(token)
-        if self.completionCount():
-            self.complete()
-        else:
-            self.popup().hide()
-
-    def insert(self, word: str) -> None:
-        """Replace the acronym being typed with ``word``."""
-        text = self.edit.text()
-        head = text.rsplit(",", 1)[0].rstrip() + ", " if "," in text else ""
-        self.edit.setText(head + word)
 
 
 # ---------------------------------------------------------------------------- the panel

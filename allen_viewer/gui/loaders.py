@@ -18,7 +18,7 @@ the brain outline once the atlas is in; the Nissl volume then too when it is in 
 
 Threads: the jobs run numpy and file work only.  VTK objects (the outline mesh) are made
 in the UI thread when the job's result arrives -- VTK objects created or freed in a worker
-can deadlock against the UI thread's rendering (see ``MainWindow._on_surface``).
+can deadlock against the UI thread's rendering (see ``StructureSurfaces._on_surface`` in gui/structure_surfaces.py).
 """
 from __future__ import annotations
 

@@ -333,17 +333,26 @@ class SectionDock(QDockWidget):
         self.raise_()
         self.panel.show_point(um)
 
+    def follow(self, state) -> None:
+        """Show the section at ``state.section_um`` now and whenever it changes (the
+        clicks write the state; this dock follows it, docs/design.md "The data path")."""
+        from allen_viewer.gui.binding import follow
 
-def install_section_menu(slices, dock: SectionDock, extra: list | None = None) -> None:
+        follow(state, "section_um", lambda um, *_: None if um is None else self.panel.show_point(um), self,
+               initial=True)
+
+
+def install_section_menu(slices, show_here, extra: list | None = None) -> None:
     """Entries of every slice pane's context menu (:attr:`SlicePanes.menu_sections`): *Show
-    section here* (and ``extra`` (text, callback(um)) entries) for the point under the mouse."""
+    section here* (``show_here(um)``; and ``extra`` (text, callback(um)) entries) for the
+    point under the mouse."""
 
     def provide(pane, pos) -> list:
         hit = pane.canvas.to_image(pos.x(), pos.y())
         if hit is None:
             return []
         um = pane.plane.point(pane.slice_index, *hit)
-        return [("Show section here", lambda: dock.show_here(um))] + [
+        return [("Show section here", lambda: show_here(um))] + [
             (text, lambda cb=callback: cb(um)) for text, callback in extra or []]
 
     slices.menu_sections.append(provide)
@@ -356,12 +365,23 @@ def add_section_dock(window) -> SectionDock:
     dock = SectionDock(window.data, window)
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
     dock.hide()
-    window.slices.pointClicked.connect(dock.show_point)
-    window.scene.pointPicked.connect(dock.show_point)
+    state = window.state
+
+    def point(um) -> None:  # a click or a pick: the state says which section to show
+        state.section_um = tuple(float(v) for v in um)
+
+    def here(um) -> None:  # *Show section here*: raise the dock, then the state
+        dock.show()
+        dock.raise_()
+        point(um)
+
+    window.slices.pointClicked.connect(point)
+    window.scene.pointPicked.connect(point)
+    dock.follow(state)
     window.grid_channel.resultReady.connect(lambda _grid, exp: dock.set_experiment(exp))
     window.section_dock = dock
     from allen_viewer.gui.spatial_dock import add_spatial_dock
 
     window.spatial_dock = add_spatial_dock(window)
-    install_section_menu(window.slices, dock, extra=[("Spatial correlation from here", window.spatial_dock.run_from)])
+    install_section_menu(window.slices, here, extra=[("Spatial correlation from here", window.spatial_dock.seed_at)])
     return dock

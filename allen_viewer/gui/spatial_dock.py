@@ -259,8 +259,10 @@ class SpatialPanel(QWidget):
 
 
 class SpatialDock(QDockWidget):
-    def __init__(self, data, parent: QWidget | None = None):
+    def __init__(self, data, parent: QWidget | None = None, state=None):
         super().__init__("Spatial correlation", parent)
+        self.state = state
+        """The window's :class:`~allen_viewer.state.ViewerState` (its ``spatial_seed_um``), or None."""
         self.setObjectName("spatialDock")
         self.panel = SpatialPanel(data, self)
         self.setWidget(self.panel)
@@ -270,11 +272,21 @@ class SpatialDock(QDockWidget):
         self.raise_()
         self.panel.run_from(um)
 
+    def seed_at(self, um) -> None:
+        """*Spatial correlation from here*: the seed goes into ``state.spatial_seed_um``,
+        which this dock follows (:func:`add_spatial_dock`); the same seed again computes again
+        (with the dock's current options)."""
+        at = tuple(float(v) for v in um)
+        if self.state is None or self.state.spatial_seed_um == at:
+            self.run_from(at)
+        else:
+            self.state.spatial_seed_um = at
+
 
 def add_spatial_dock(window) -> SpatialDock:
     """Make the dock (hidden until used), tabbed with the Section dock when there is one;
     clicking an enriched gene loads it in the window."""
-    dock = SpatialDock(window.data, window)
+    dock = SpatialDock(window.data, window, window.state)
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
     section = getattr(window, "section_dock", None)
     if section is not None:
@@ -298,4 +310,7 @@ def add_spatial_dock(window) -> SpatialDock:
     panel.layer_box.toggled.connect(
         lambda on: show(panel.result) if on and panel.result is not None else hide())
     window.grid_channel.resultReady.connect(lambda *_: hide(render=False))  # a new gene shows
+    from allen_viewer.gui.binding import follow
+
+    follow(window.state, "spatial_seed_um", lambda um, *_: None if um is None else dock.run_from(um), dock)
     return dock

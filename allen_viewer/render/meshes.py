@@ -2,7 +2,7 @@
 
 Qt-free (VTK/pyvista only).  The GUI makes the 25 µm masks in a worker thread and the meshes
 in its UI thread (``structure_surface(..., mask=...)``): VTK objects made or freed in a worker
-thread can deadlock against rendering (see ``MainWindow._on_surface``).
+thread can deadlock against rendering (see ``gui/structure_surfaces.py``).
 
 Coordinates: mesh points are CCF micrometres in the annotation's (AP, DV, ML) order, i.e.
 x = AP (+ posterior), y = DV (+ ventral), z = ML (+ right); 25 µm voxel (a, b, c) lies at

@@ -12,7 +12,7 @@ import signal
 import pytest
 
 from allen_viewer import cli
-from allen_viewer.gui.state_binding import open_session_file
+from allen_viewer.gui.session_views import open_session_file
 from allen_viewer.state import ViewerState
 from tests.gui.conftest import no_writes_under_the_real_home, window  # noqa: F401 - tests/gui/conftest.py
 

@@ -39,16 +39,16 @@ def _pose(scene):
 
 
 def _comparing(window):
-    assert window.is_comparing and window.grid.id == PDYN and window.compare_grid.id == NRP1
+    assert window.compare.is_comparing and window.grid.id == PDYN and window.compare_grid.id == NRP1
     return window.compare_view
 
 
 def test_open_compare_mode_with_pdyn_and_nrp1(qtbot, window):
     with qtbot.waitSignal(window.gridLoaded, timeout=20_000):
         window.request_gene("Pdyn")
-    assert not window.is_comparing
+    assert not window.compare.is_comparing
     with qtbot.waitSignal(window.compareReady, timeout=20_000) as blocker:
-        window.compare_with("Nrp1")
+        window.compare.compare_with("Nrp1")
     a, b = blocker.args
     assert (a.id, b.id) == (PDYN, NRP1)
     view = _comparing(window)
@@ -136,7 +136,7 @@ def test_the_correlation_shown_is_the_cores(qtbot, window, reference_space):
     assert view.whole_brain_n == int(both_have_data(a, b).sum())
     text = view.correlation_text
     assert f"whole brain r = {r:.4f}" in text and "r = 0.0102" in text and f"n = {view.whole_brain_n:,}" in text
-    window.select_structure(CP)
+    window.surfaces.select_structure(CP)
     qtbot.waitUntil(lambda: view.structure is not None and view.structure.id == CP, timeout=3000)
     mask = reference_space.grid_mask(CP)
     r_cp = correlation(a, b, mask)
@@ -245,15 +245,15 @@ def test_swap_and_leave_compare_mode(qtbot, window):
     r = view.whole_brain_r
     with qtbot.waitSignal(window.compareReady, timeout=5000):
         view.swap_button.click()
-    assert window.grid.id == NRP1 and window.compare_grid.id == PDYN and window.is_comparing
+    assert window.grid.id == NRP1 and window.compare_grid.id == PDYN and window.compare.is_comparing
     assert view.captions[0].text().startswith("A: Nrp1") and view.whole_brain_r == pytest.approx(r)
     with qtbot.waitSignal(window.compareModeChanged, timeout=2000) as blocker:
         view.close_button.click()
-    assert blocker.args == [False] and not window.is_comparing
+    assert blocker.args == [False] and not window.compare.is_comparing
     assert window.stack.currentWidget() is window.splitter and not window.compare_mode_action.isChecked()
     assert "vs" not in window.windowTitle()
     window.compare_mode_action.trigger()  # back, without loading anything
-    assert window.is_comparing and window.grid.id == NRP1
+    assert window.compare.is_comparing and window.grid.id == NRP1
     with qtbot.waitSignal(window.compareReady, timeout=5000):
         view.swap_button.click()
     assert window.grid.id == PDYN

@@ -101,7 +101,7 @@ def test_offline_mode_says_offline_and_offers_nothing(qtbot, make_window, fake_s
     assert "ALLEN_VIEWER_OFFLINE" in w.network_label.toolTip()
     assert "[offline]" in w.windowTitle()
     assert not w.nissl_offer.isVisible() and not w.offline_note.isVisible()
-    assert not w.maybe_offer_nissl()
+    assert not w.first_run.maybe_offer_nissl()
     # the embedded data works, and nothing was sent
     w.request_gene("Pdyn")
     qtbot.waitUntil(lambda: w.grid is not None, timeout=20_000)
@@ -121,7 +121,7 @@ def test_no_network_found_at_start_then_retry_online_and_not_now(qtbot, make_win
         w.request_gene("Nrp1")
         qtbot.waitUntil(lambda: w.grid is not None, timeout=20_000)
         _wait_started(qtbot, w)
-    assert w.network == "offline" and w.probe_result is not None and not w.probe_result.online
+    assert w.network == "offline" and w.first_run.probe_result is not None and not w.first_run.probe_result.online
     assert w.network_label.isVisible() and w.network_label.text() == "Offline"
     assert w.offline_note.isVisible()
     assert "Offline" in w.offline_note.text and "did not answer within 3 s" in w.offline_note.text
@@ -141,7 +141,7 @@ def test_no_network_found_at_start_then_retry_online_and_not_now(qtbot, make_win
     assert not w.nissl_channel.busy and not server.requests_to(NISSL_PATH)  # offered, never forced
     w.nissl_offer.buttons["later"].click()
     assert not w.nissl_offer.isVisible()
-    assert not w.maybe_offer_nissl()  # once per run
+    assert not w.first_run.maybe_offer_nissl()  # once per run
     assert not w.settings.nissl_offer_declined and not ViewerSettings(w.settings.path).nissl_offer_declined
     assert "Atlas" in w.status_text
     assert not server.requests_to(NISSL_PATH)
@@ -199,7 +199,7 @@ def test_dont_ask_again_is_remembered(qtbot, make_window, server):
     assert again.network == "online"
     # the offer is decided in the same call that sets the network online (_on_network ->
     # maybe_offer_nissl), which has run once the probe's answer is in: nothing to wait for
-    assert not again.nissl_offer.isVisible() and not again.maybe_offer_nissl()
+    assert not again.nissl_offer.isVisible() and not again.first_run.maybe_offer_nissl()
     assert not server.requests_to(NISSL_PATH)
 
 
@@ -212,7 +212,7 @@ def test_help_about_and_the_allen_experiment_page(qtbot, make_window, monkeypatc
     _wait_started(qtbot, w)
     # About: versions, data sources, citation; non-modal
     w.about_action.trigger()
-    box = w.about_box
+    box = w.dialogs.about_box
     assert box is not None and box.isVisible() and not box.isModal()
     text = box.text()
     versions = about.collect_versions()
@@ -224,7 +224,7 @@ def test_help_about_and_the_allen_experiment_page(qtbot, make_window, monkeypatc
     box.close()
     # the Allen page of the loaded gene: disabled with no gene, then the gene's id
     action = w.open_page_action
-    assert not action.isEnabled() and not w.open_experiment_page() and opened == []
+    assert not action.isEnabled() and not w.dialogs.open_experiment_page() and opened == []
     w.request_gene("Pdyn")
     qtbot.waitUntil(lambda: w.grid is not None and w.grid.id == PDYN, timeout=20_000)
     assert action.isEnabled() and "Pdyn" in action.text()

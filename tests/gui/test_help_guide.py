@@ -21,5 +21,5 @@ def test_help_user_guide_opens_the_rendered_guide(make_window, monkeypatch):
         assert "allen_viewer user guide" in fh.read()
     assert "user guide" in w.status_text
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: False)
-    assert w.open_user_guide() is False
+    assert w.dialogs.open_user_guide() is False
     assert w.banner.kind == "error" and "Could not start a web browser" in w.banner.text

@@ -19,9 +19,9 @@ from allen_viewer.formats.grid_file import GRID_SHAPE
 from allen_viewer.gui.library_search import (
     LibrarySearchPanel,
     SearchResultModel,
-    StructureListCompleter,
     seed_query,
 )
+from allen_viewer.gui.structure_completer import StructureListCompleter
 from allen_viewer.library.results import CORR_COLUMNS, DIFF_COLUMNS
 from allen_viewer.library.remote import remote_correlation, remote_differential
 from allen_viewer.library.search import correlation_search, differential_search

@@ -128,7 +128,7 @@ def test_meshes_are_made_in_the_ui_thread(qtbot, window, monkeypatch):
     VTK objects made or freed in a worker thread can deadlock against rendering (the UI
     thread renders without the GIL, VTK's garbage collector then waits for it while the
     worker holds it); a window hung at start-up that way under test.  See
-    ``MainWindow._on_surface``.
+    ``StructureSurfaces._on_surface`` in gui/structure_surfaces.py.
     """
     import threading
 
@@ -143,12 +143,12 @@ def test_meshes_are_made_in_the_ui_thread(qtbot, window, monkeypatch):
 
     monkeypatch.setattr(surfaces, "mask_surface", recording)
     cp = 672
-    window.select_structure(None)
+    window.surfaces.select_structure(None)
     assert not surfaces.mesh_cache_path(cp).exists()  # this test's own, empty cache: made, not read
     with qtbot.waitSignal(window.surfaceReady, timeout=30_000, check_params_cb=lambda sid: sid == cp):
-        window.select_structure(cp)
+        window.surfaces.select_structure(cp)
     assert cp in window.scene.structure_ids
-    window.select_structure(None)
+    window.surfaces.select_structure(None)
     # the brain outline, as when the atlas arrives at start-up
     with qtbot.waitSignal(window.outlineReady, timeout=30_000):
         window.loaders._on_atlas((window.ontology, window.space), "atlas")

@@ -138,24 +138,24 @@ def test_click_a_structure_in_the_tree_and_see_it_highlighted(qtbot, window, ref
 
 
 def test_selecting_another_structure_replaces_the_surface(qtbot, window):
-    window.select_structure(CP)
+    window.surfaces.select_structure(CP)
     qtbot.waitUntil(lambda: CP in window.scene.structure_ids, timeout=30_000)
     with qtbot.waitSignal(window.surfaceReady, timeout=30_000, check_params_cb=lambda sid: sid == TH):
-        window.select_structure(TH)
+        window.surfaces.select_structure(TH)
     assert window.scene.structure_ids == [TH]
     assert window.slices.layers.highlight_id == TH
     assert "TH" in window.tree_panel.summary.text()
 
 
 def test_visibility_checkbox_keeps_a_surface_shown(qtbot, window):
-    window.select_structure(None)
+    window.surfaces.select_structure(None)
     model = window.tree_panel.model
     with qtbot.waitSignal(window.surfaceReady, timeout=30_000, check_params_cb=lambda sid: sid == CP):
         model.setData(model.index_of(CP), Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole)
     assert CP in window.scene.structure_ids
-    window.select_structure(TH)
+    window.surfaces.select_structure(TH)
     qtbot.waitUntil(lambda: TH in window.scene.structure_ids, timeout=30_000)
-    window.select_structure(None)
+    window.surfaces.select_structure(None)
     assert CP in window.scene.structure_ids and TH not in window.scene.structure_ids  # CP is checked
     model.setData(model.index_of(CP), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
     assert CP not in window.scene.structure_ids
@@ -381,7 +381,7 @@ def test_layout_gene_and_display_persist(qtbot, window, make_window):
     settings_path = window.settings.path
     _ensure(qtbot, window, NRP1)
     window.controls.set_values(threshold=2.5, cmap="plasma")
-    window._on_display_changed()
+    window.session.read_controls()  # the controls changed: into the state, the views follow
     window.search_dock.hide()
     window.save_settings()
     saved_state = window.saveState()
@@ -401,7 +401,7 @@ def test_layout_gene_and_display_persist(qtbot, window, make_window):
         make_window.close_window(again)
         window.search_dock.show()
         window.controls.set_values(threshold=1.0, cmap="viridis")
-        window._on_display_changed()
+        window.session.read_controls()  # the controls changed: into the state, the views follow
 
 
 def test_without_gene_the_viewer_opens_the_last_gene_or_pdyn(tmp_path):

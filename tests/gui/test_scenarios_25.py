@@ -134,7 +134,7 @@ def test_ticked_structure_stays_visible_when_another_is_selected(window, qtbot):
     cp, aon = window.ontology.get("CP").id, window.ontology.get("AON").id
     window.tree_panel.set_visible(cp, True)
     qtbot.waitUntil(lambda: cp in window.scene.structure_ids, timeout=60_000)
-    window.go_to_structure("AON")
+    window.surfaces.go_to_structure("AON")
     qtbot.waitUntil(lambda: aon in window.scene.structure_ids, timeout=60_000)
     base = window.structure_styles.opacity(cp)
     assert window.scene.structure_opacity(cp) == pytest.approx(shown_opacity(base, False, True))
@@ -170,7 +170,7 @@ def test_export_of_the_3d_view_draws_the_surfaces_on_screen(window, qtbot):
     assert drawn == {cp, aon} == set(window.scene.structure_ids)
     with_surfaces = exports.render_scene_pixels((400, 300), "lateral", False)
     window.tree_panel.set_visible(cp, False)
-    window.select_structure(None)
+    window.surfaces.select_structure(None)
     qtbot.waitUntil(lambda: not window.scene.structure_ids, timeout=10_000)
     assert exports.session_layers().describe()["structure_surfaces"] == []
     without = exports.render_scene_pixels((400, 300), "lateral", False)
@@ -198,17 +198,17 @@ def test_open_session_starts_in_the_folder_of_the_last_save(window, tmp_path, mo
     folder.mkdir()
     target = folder / "mine.json"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "")))
-    window._save_session_dialog()
+    window.dialogs.save_session_dialog()
     assert target.is_file()
     asked = []
     monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (asked.append(a), ("", ""))[1]))
-    window._open_session_dialog()
+    window.dialogs.open_session_dialog()
     assert asked and asked[0][2] == str(folder.resolve())
 
 
 def test_about_fits_the_screen(window, qtbot):
     window.about_action.trigger()
-    box = window.about_box
+    box = window.dialogs.about_box
     qtbot.waitExposed(box)
     limit = int(box.screen().availableGeometry().height() * 0.8) + 1
     qtbot.waitUntil(lambda: box.height() <= limit, timeout=5000)  # (it was as tall as the screen)
@@ -267,8 +267,8 @@ def test_small_windows_hold(window, qtbot, size):
 
 def test_compare_mode_keeps_the_display_controls_and_they_act_on_it(window, qtbot):
     with qtbot.waitSignal(window.compareReady, timeout=60_000):
-        window.compare_with("Nrp1")
-    qtbot.waitUntil(lambda: window.is_comparing, timeout=10_000)
+        window.compare.compare_with("Nrp1")
+    qtbot.waitUntil(lambda: window.compare.is_comparing, timeout=10_000)
     assert window.display_dock.isVisible() and window.controls.isVisible()
     assert window.camera_buttons["dorsal"].isVisible()
     view = window.compare_view
@@ -285,7 +285,7 @@ def test_compare_mode_keeps_the_display_controls_and_they_act_on_it(window, qtbo
     qtbot.waitUntil(lambda: window.display_dock.isVisible(), timeout=3000)
     assert "Comparing" in window.status_text
     qtbot.mouseClick(view.close_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not window.is_comparing, timeout=5000)
+    qtbot.waitUntil(lambda: not window.compare.is_comparing, timeout=5000)
     assert "Comparing" not in window.status_text and "Pdyn" in window.status_text
     assert "Nrp1" not in window.hover_label.text()
 
@@ -293,8 +293,8 @@ def test_compare_mode_keeps_the_display_controls_and_they_act_on_it(window, qtbo
 def test_log2_title_says_c_and_fits(window, qtbot):
     from allen_viewer.expression.compare import LOG2_PSEUDOCOUNT
 
-    window.set_compare_mode(True)
-    qtbot.waitUntil(lambda: window.is_comparing, timeout=10_000)
+    window.compare.set_compare_mode(True)
+    qtbot.waitUntil(lambda: window.compare.is_comparing, timeout=10_000)
     view = window.compare_view
     view.set_kind("ratio")
     scene = view.scenes[2]
@@ -310,7 +310,7 @@ def test_log2_title_says_c_and_fits(window, qtbot):
     width, height = scene.plotter.render_window.GetSize()
     assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
     view.set_kind("difference")
-    window.set_compare_mode(False)
+    window.compare.set_compare_mode(False)
     QApplication.processEvents()
 
 
@@ -324,8 +324,8 @@ def test_3d_cursor_is_visible_inside_the_striatum(window, qtbot):
 
     from allen_viewer.render.scene_layers import CURSOR_COLOR, CURSOR_HALF_LENGTH_UM, CURSOR_LINE_WIDTH
 
-    if window.is_comparing:
-        window.set_compare_mode(False)
+    if window.compare.is_comparing:
+        window.compare.set_compare_mode(False)
     from allen_viewer.state import DEFAULT_CURSOR_UM  # the left caudoputamen
 
     pane = window.slices.panes["coronal"]

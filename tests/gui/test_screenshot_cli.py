@@ -91,3 +91,64 @@ def test_unknown_structure_fails_with_one_clear_line(tmp_path, qapp):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("allen-viewer: error: ") and "CPX" in lines[0]
     assert not (tmp_path / "x.png").exists()
+
+
+def test_screenshot_of_one_part_of_the_window(tmp_path, qapp):
+    """``--part 3d`` saves the 3-D view alone, ``--part coronal`` the coronal pane, each with
+    its session sidecar; an existing file is refused as for the whole window."""
+    import json
+
+    shot = tmp_path / "scene.png"
+    result = _run(["--offline", "--gene", "Pdyn", "--screenshot", str(shot), "--part", "3d"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "(the 3-D view) saved to" in result.stdout
+    px = _pixels(shot)
+    h, w, _ = px.shape
+    assert w < 1600 and h < 1000 and w > 300 and h > 200  # a part of the 1600 x 1000 window
+    saturation = px.max(axis=2).astype(int) - px.min(axis=2)
+    assert (saturation > 60).mean() > 0.02  # the viridis spheres fill the view
+    sidecar = json.loads((tmp_path / "scene.png.json").read_text())
+    assert "3-D view" in json.dumps(sidecar) and sidecar["session"]["experiment"]["id"] == 71717084
+
+    pane = tmp_path / "coronal.png"
+    result = _run(["--offline", "--gene", "Pdyn", "--screenshot", str(pane), "--part", "coronal"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    cor = _pixels(pane)
+    ph, pw, _ = cor.shape
+    assert pw < w * 1.5 and ph < 1000 and (pw, ph) != (w, h)
+    key = cor[-20:].astype(int)  # the colour legend below the pane: its viridis ramp
+    assert ((key.max(axis=2) - key.min(axis=2)) > 60).sum() > 500
+    assert "coronal slice pane" in (tmp_path / "coronal.png.json").read_text()
+
+    before = shot.read_bytes()
+    again = _run(["--offline", "--gene", "Pdyn", "--screenshot", str(shot), "--part", "3d"], tmp_path)
+    assert again.returncode != 0 and len(again.stderr.strip().splitlines()) == 1 and "Traceback" not in again.stderr
+    assert shot.read_bytes() == before  # the user's file is never replaced without --force
+
+
+def test_part_needs_a_screenshot(tmp_path):
+    result = _run(["--offline", "--gene", "Pdyn", "--part", "3d"], tmp_path)
+    assert result.returncode == 2 and "--part needs --screenshot" in result.stderr
+
+
+def test_a_compare_screenshot_sidecar_carries_the_compare_options(tmp_path, qapp):
+    """A session comparing Pdyn with Nrp1 on separate scales with a log2 ratio of ranks,
+    screenshot from the command line: the sidecar's session has those options (issue 19)."""
+    import json
+
+    from allen_viewer.state import ExperimentRef, ViewerState, write_session
+
+    state = ViewerState()
+    state.experiment = ExperimentRef(71717084, "Pdyn", "coronal")
+    state.compare_with = ExperimentRef(74272479, "Nrp1", "coronal")
+    state.comparing = True
+    state.compare_options.scale, state.compare_options.kind = "separate", "ratio"
+    session = write_session(tmp_path / "cmp.json", state)
+    shot = tmp_path / "cmp.png"
+    result = _run(["--offline", "--session", str(session), "--screenshot", str(shot), "--part", "3d"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((tmp_path / "cmp.png.json").read_text())["session"]
+    assert saved["comparing"] is True and saved["compare_with"]["id"] == 74272479
+    assert saved["compare_options"] == {"scale": "separate", "kind": "ratio", "normalise": "rank",
+                                        "min_abs_fraction": 0.1}
+    assert "3-D view (compare mode)" in (tmp_path / "cmp.png.json").read_text()

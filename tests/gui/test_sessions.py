@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from allen_viewer.gui.state_binding import open_session_file, save_session_file
+from allen_viewer.gui.session_views import open_session_file, save_session_file
 from allen_viewer.state import ExperimentRef, read_session
 
 pytestmark = [pytest.mark.gui, pytest.mark.window(network="offline", notices=False, size=(1600, 1000))]
@@ -22,7 +22,7 @@ CP, TH = 672, 549
 
 
 def _settle(qtbot, w) -> None:
-    qtbot.waitUntil(lambda: not w.is_busy() and not w.session_binding.pending, timeout=60_000)
+    qtbot.waitUntil(lambda: not w.is_busy() and not w.session.pending, timeout=60_000)
 
 
 def test_the_state_follows_the_window(qtbot, window):
@@ -46,7 +46,7 @@ def test_the_state_follows_the_window(qtbot, window):
     w.outside_action.setChecked(True)
     assert w.state.display.show_outside_brain
     w.outside_action.setChecked(False)
-    w.select_structure(TH)
+    w.surfaces.select_structure(TH)
     assert w.state.selected_structure == TH
     w.tree_panel.set_visible(CP, True)
     assert CP in w.state.visible_structures
@@ -65,7 +65,7 @@ def test_session_round_trip_in_the_window(qtbot, window, tmp_path):
     w.controls.changed.emit()
     w.outside_action.setChecked(True)
     w.tree_panel.set_visible(CP, True)
-    w.go_to_structure("TH")
+    w.surfaces.go_to_structure("TH")
     w.camera_preset("lateral")
     _settle(qtbot, w)
     path = tmp_path / "s.json"
@@ -83,14 +83,14 @@ def test_session_round_trip_in_the_window(qtbot, window, tmp_path):
     w.controls.changed.emit()
     w.outside_action.setChecked(False)
     w.camera_preset("dorsal")
-    w.select_structure(CP)
+    w.surfaces.select_structure(CP)
     w.tree_panel.set_visible(CP, False)
     w.set_cursor_um(np.array([7000.0, 3000.0, 6000.0]), select=False)
     _settle(qtbot, w)
     assert open_session_file(w, path)
     _settle(qtbot, w)
     assert w.grid.id == PDYN
-    again = w.session_binding.snapshot()
+    again = w.session.snapshot()
     a, b = saved.to_dict(), again.to_dict()
     for key in ("position_um", "focal_point_um", "view_up"):
         assert np.allclose(a["camera"].pop(key), b["camera"].pop(key), atol=1e-3)
@@ -111,7 +111,7 @@ def test_a_turned_camera_is_saved_as_a_pose(qtbot, window, tmp_path):
     cam = w.scene.plotter.camera
     cam.Azimuth(25.0)
     w.scene.render()
-    snap = w.session_binding.snapshot()
+    snap = w.session.snapshot()
     assert snap.camera.preset is None
     pose = np.array(snap.camera.position_um)
     path = tmp_path / "turned.json"
@@ -130,16 +130,16 @@ def test_another_gene_with_a_session_gets_the_threshold_by_its_rule(qtbot, windo
     from allen_viewer.expression.brain import percentile_threshold
 
     w = window
-    if w.is_comparing:
-        w.set_compare_mode(False)
+    if w.compare.is_comparing:
+        w.compare.set_compare_mode(False)
     w.request_gene("Pdyn")
     qtbot.waitUntil(lambda: w.grid is not None and w.grid.id == PDYN, timeout=60_000)
     _settle(qtbot, w)
-    session = w.session_binding.snapshot()
+    session = w.session.snapshot()
     d = session.display
     d.threshold, d.threshold_percentile, d.threshold_pinned = 7.1, 90.0, pinned
     session.experiment = ExperimentRef.of(w.data.experiment(NRP1))  # what app.py does with --gene
-    w.session_binding.apply(session, PDYN)
+    w.session.open(session, PDYN)
     qtbot.waitUntil(lambda: w.grid is not None and w.grid.id == NRP1, timeout=60_000)
     _settle(qtbot, w)
     expected = 7.1 if pinned else percentile_threshold(w.grid, 90.0)
@@ -149,7 +149,7 @@ def test_another_gene_with_a_session_gets_the_threshold_by_its_rule(qtbot, windo
     assert w.state.display.threshold_pinned is pinned
     # the saved gene itself still gets its exact saved threshold, pinned or not
     session.experiment = ExperimentRef.of(w.data.experiment(PDYN))
-    w.session_binding.apply(session, PDYN)
+    w.session.open(session, PDYN)
     qtbot.waitUntil(lambda: w.grid is not None and w.grid.id == PDYN, timeout=60_000)
     _settle(qtbot, w)
     assert w.controls.values()["threshold"] == pytest.approx(7.1, abs=0.01)
@@ -158,8 +158,8 @@ def test_another_gene_with_a_session_gets_the_threshold_by_its_rule(qtbot, windo
 def _compare_pdyn_with_nrp1(qtbot, w) -> None:
     w.request_gene("Pdyn")
     qtbot.waitUntil(lambda: w.grid is not None and w.grid.id == PDYN, timeout=60_000)
-    w.compare_with(NRP1)
-    qtbot.waitUntil(lambda: w.is_comparing, timeout=60_000)
+    w.compare.compare_with(NRP1)
+    qtbot.waitUntil(lambda: w.compare.is_comparing, timeout=60_000)
     _settle(qtbot, w)
 
 
@@ -170,29 +170,78 @@ def test_compare_mode_is_saved_and_reopened(qtbot, window, tmp_path):
     assert save_session_file(w, path)
     saved = read_session(path)
     assert saved.comparing and saved.compare_with == ExperimentRef(NRP1, "Nrp1", "coronal")
-    w.set_compare_mode(False)
+    w.compare.set_compare_mode(False)
     assert not w.state.comparing
     assert open_session_file(w, path)
-    qtbot.waitUntil(lambda: w.is_comparing, timeout=60_000)
+    qtbot.waitUntil(lambda: w.compare.is_comparing, timeout=60_000)
     _settle(qtbot, w)
     assert w.compare_grid.id == NRP1 and w.grid.id == PDYN
-    w.set_compare_mode(False)
+    w.compare.set_compare_mode(False)
+
+
+def test_compare_options_are_saved_and_reopened_in_the_compare_view(qtbot, window, tmp_path):
+    """Separate scales and a log2 ratio of percentile ranks, chosen in the compare view,
+    saved from the window and reopened: the view shows them again (issue 19)."""
+    w = window
+    _compare_pdyn_with_nrp1(qtbot, w)
+    view = w.compare_view
+    view.scale_box.setCurrentIndex(view.scale_box.findData("separate"))  # as the user picks them
+    view.kind_box.setCurrentIndex(view.kind_box.findData("ratio"))
+    view.norm_box.setCurrentIndex(view.norm_box.findData("percentile"))
+    path = tmp_path / "options.json"
+    assert save_session_file(w, path)
+    saved = read_session(path)
+    assert (saved.compare_options.scale, saved.compare_options.kind, saved.compare_options.normalise) == (
+        "separate", "ratio", "rank")
+    view.scale_box.setCurrentIndex(view.scale_box.findData("shared"))
+    view.kind_box.setCurrentIndex(view.kind_box.findData("difference"))
+    assert w.state.compare_options.scale == "shared"
+    assert open_session_file(w, path)
+    _settle(qtbot, w)
+    assert view.scale_box.currentData() == "separate" and view.kind_box.currentData() == "ratio"
+    assert view.norm_box.currentData() == "percentile"
+    assert view.scene_a.color_range != view.scene_b.color_range  # each gene its own scale
+    assert w.session.snapshot().compare_options == saved.compare_options
+    w.state.compare_options.scale, w.state.compare_options.kind = "shared", "difference"
+    w.compare.set_compare_mode(False)
 
 
 def test_the_compare_view_follows_the_state(qtbot, window):
     w = window
     _compare_pdyn_with_nrp1(qtbot, w)
     view = w.compare_view
-    w.set_compare_mode(False)  # hidden, it still follows
+    w.compare.set_compare_mode(False)  # hidden, it still follows
     w.controls.cmap.setCurrentText("plasma")
     assert all(scene.display_settings.cmap == "plasma" for scene in view.scenes[:2])
-    w.select_structure(CP)
+    w.surfaces.select_structure(CP)
     assert view.structure is not None and view.structure.id == CP
     w.set_cursor_um(np.array([6000.0, 3000.0, 4000.0]), select=False)
     assert np.allclose(view.slices.cursor_um(), w.slices.cursor_um())
     assert w.state.cursor_um == tuple(w.slices.cursor_um())
     w.set_slice_background("annotation")
     assert w.state.slice_background == "annotation"
+
+
+def test_a_session_gene_that_cannot_load_leaves_the_gene_on_show_in_the_state(qtbot, window, tmp_path):
+    """Offline, a session naming a gene that needs a download: the load fails (banner), the
+    session stops waiting for it and the state names the gene still on show (issue 19:
+    opening a session is setting the state, and the state never names what is not shown)."""
+    from allen_viewer.state import ViewerState, write_session
+
+    w = window
+    w.request_gene("Pdyn")
+    qtbot.waitUntil(lambda: w.grid is not None and w.grid.id == PDYN, timeout=60_000)
+    _settle(qtbot, w)
+    remote = next(e for e in w.index.experiments_of("Pdyn") if w.data.locate(e.id) == "remote")
+    session = ViewerState()
+    session.experiment = ExperimentRef.of(remote)
+    path = write_session(tmp_path / "remote.json", session)
+    with qtbot.waitSignal(w.loadFailed, timeout=60_000):
+        assert open_session_file(w, path)
+    _settle(qtbot, w)
+    assert w.grid.id == PDYN and w.state.experiment == ExperimentRef(PDYN, "Pdyn", "coronal")
+    assert w.banner.isVisible() and w.banner.kind == "error"
+    w.banner.hide()
 
 
 def test_image_exports_from_the_window_embed_their_session(qtbot, window, tmp_path):

@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
@@ -94,15 +93,15 @@ def test_save_session_asks_about_the_final_name(qtbot, window, tmp_path, monkeyp
         return answer["value"]
 
     monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
-    window._save_session_dialog()  # typed "mine": the question is about mine.json
+    window.dialogs.save_session_dialog()  # typed "mine": the question is about mine.json
     assert len(asked) == 1 and str(target) in asked[0]
     assert target.read_text() == '{"the user": "own file"}'
     answer["value"] = QMessageBox.StandardButton.Yes
-    window._save_session_dialog()
+    window.dialogs.save_session_dialog()
     assert json.loads(target.read_text())["format"] == "allen_viewer.session"
     assert (tmp_path / "mine.json.json").read_bytes() == FOREIGN  # a session has no sidecar
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(tmp_path / "new"), "")))
-    window._save_session_dialog()  # nothing there: no question
+    window.dialogs.save_session_dialog()  # nothing there: no question
     assert len(asked) == 2 and (tmp_path / "new.json").is_file()
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from allen_viewer.gui.state_binding import open_session_file, save_session_file
+from allen_viewer.gui.session_views import open_session_file, save_session_file
 from allen_viewer.render.structure_style import NEUTRAL_SURFACE_RGB
 from tests.gui.offline_window import offline_window
 from tests.gui.offline_window import wait as _wait
@@ -69,16 +69,16 @@ def test_the_context_menu_sets_colour_and_opacity_and_the_state_keeps_them(windo
 
     _action(styles.menu_for(CP), "structureMenu_opacity_75").trigger()
     assert w.state.structure_style(CP).opacity == 0.75
-    w.select_structure(None)
+    w.surfaces.select_structure(None)
     assert w.scene.structure_opacity(CP) == pytest.approx(0.75)
     assert w.scene.structure_opacity(TH) == pytest.approx(0.30)
     # the selection brings one forward and dims the others in proportion to their own opacity
-    w.select_structure(TH)
+    w.surfaces.select_structure(TH)
     from allen_viewer.render.structure_style import HIGHLIGHT_OPACITY
 
     assert w.scene.structure_opacity(TH) == pytest.approx(HIGHLIGHT_OPACITY)  # a light shell (issue 21)
     assert w.scene.structure_opacity(CP) == pytest.approx(0.30)
-    w.select_structure(None)
+    w.surfaces.select_structure(None)
 
     _action(styles.menu_for(TH), "structureMenu_atlas").trigger()
     assert w.scene.structure_color(TH) == tuple(ontology.by_id(TH).color)  # atlas colour, gene or not
@@ -123,10 +123,10 @@ def test_a_session_keeps_styles_and_labels(window, tmp_path):
     w.state.structure_labels = False
     assert w.scene.structure_color(CP) == NEUTRAL_SURFACE_RGB
     assert open_session_file(w, path)
-    assert _wait(lambda: not w.is_busy() and not w.session_binding.pending)
+    assert _wait(lambda: not w.is_busy() and not w.session.pending)
     assert w.state.structure_style(CP).color == (10, 200, 30) and w.state.structure_labels
     assert w.structure_styles.labels_action.isChecked()
     assert _shown(w, CP)
     assert w.scene.structure_color(CP) == (10, 200, 30)
-    w.select_structure(None)
+    w.surfaces.select_structure(None)
     assert w.scene.structure_opacity(CP) == pytest.approx(0.5)

@@ -100,6 +100,8 @@ def test_a_gene_switch_draws_one_3d_frame(qtbot, window):
     _until_idle(qtbot)  # earlier paints done
     frames = []
     observer = rw.AddObserver("EndEvent", lambda *_: frames.append(window.scene.layer.grid.id))
+    panes = window.slices.panes
+    before = {name: pane.render_count for name, pane in panes.items()}
     try:
         with qtbot.waitSignal(window.gridLoaded, timeout=20_000):
             window.load_experiment(window.index.by_id(other))
@@ -108,6 +110,10 @@ def test_a_gene_switch_draws_one_3d_frame(qtbot, window):
         _until_idle(qtbot)  # any further render (a timer, a paint) would have run by now
         assert frames[0] == other
         assert len(frames) == 1, frames  # one frame (it was three: display, grid, then the paint)
+        # and each slice pane drew its section once for the new gene (issue 19: the state change
+        # the switch makes -- gene, threshold -- repaints no pane a second time)
+        assert {name: pane.render_count - before[name] for name, pane in panes.items()} == {
+            name: 1 for name in panes}
     finally:
         rw.RemoveObserver(observer)
 
@@ -131,7 +137,7 @@ def test_the_status_bar_follows_the_network_state(qtbot, window):
 
 def test_the_compare_view_follows_loaded_data(qtbot, window):
     with qtbot.waitSignal(window.compareReady, timeout=20_000):
-        window.compare_with("Nrp1" if window.grid.id == PDYN else "Pdyn")
+        window.compare.compare_with("Nrp1" if window.grid.id == PDYN else "Pdyn")
     view = window.compare_view
     assert view.space is window.loaded.space
     # GENERATED Nissl stand-in (not Allen data): a ramp over AP, just its identity matters
@@ -141,7 +147,7 @@ def test_the_compare_view_follows_loaded_data(qtbot, window):
     window.loaded.nissl = gray  # as the Nissl loader does; nobody pushes it into the view
     assert view.slices.layers.nissl is gray and window.slices.layers.nissl is gray
     assert window.nissl_action.isEnabled()
-    window.set_compare_mode(False)
+    window.compare.set_compare_mode(False)
     window.slices.set_nissl(before)
     view.slices.set_nissl(before)
     window.set_slice_background("annotation")
