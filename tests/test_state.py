@@ -215,9 +215,16 @@ def test_write_session_never_replaces_a_folder(tmp_path):
         write_session(tmp_path / "dir.json", ViewerState())
 
 
-def test_state_colour_maps_match_the_render_layer():
-    from allen_viewer.render import layers as render_layer
-    from allen_viewer.state import CMAPS, COLOR_BY
+def test_the_colour_maps_and_colour_by_choices_are_defined_once_in_the_state():
+    """The render layer draws with the state's lists (one definition, issue 20): it defines none
+    of its own."""
+    import re
+    from pathlib import Path
 
-    assert tuple(render_layer.CMAPS) == CMAPS
-    assert tuple(render_layer.COLOR_BY) == COLOR_BY
+    from allen_viewer.render import layers as render_layer
+    from allen_viewer.state import CMAPS, COLOR_BY, DEFAULT_CMAP
+
+    source = Path(render_layer.__file__).read_text(encoding="utf-8")
+    assert not re.search(r"^(CMAPS|COLOR_BY|DEFAULT_CMAP)\s*[:=]", source, re.M)
+    assert render_layer.DisplaySettings().cmap == DEFAULT_CMAP and DEFAULT_CMAP in CMAPS
+    assert "auto" in COLOR_BY

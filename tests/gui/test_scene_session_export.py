@@ -50,8 +50,7 @@ def view_size(window, qapp):
 
 def _state(window):
     """The session the window shows (what ``--screenshot``'s sidecar and File > Save session write)."""
-    binding = getattr(window, "session_binding", None)  # the binding goes with issue 19 item 2
-    return binding.snapshot() if binding is not None else window.state.copy()
+    return window.session.snapshot()
 
 
 def _grab(window) -> np.ndarray:
@@ -151,7 +150,7 @@ def test_a_compare_view_saved_and_redrawn_from_its_session_shows_its_options(qtb
     import json
 
     with qtbot.waitSignal(window.compareReady, timeout=20_000):
-        window.compare_with("Nrp1")
+        window.compare.compare_with("Nrp1")
     view = window.compare_view
     o = window.state.compare_options
     o.scale, o.kind, o.normalise = "separate", "ratio", "rank"
