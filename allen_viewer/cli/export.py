@@ -245,7 +245,7 @@ def _export_from_session(args, what: str) -> int:
     """``export image|movie --session FILE``: the figure redrawn from its session (a session
     file, a sidecar, or an image with its sidecar); --size, --threshold(-percentile) and
     --view given beside it override the session's (export/session_render.py)."""
-    from allen_viewer.export.provenance import read_session_source
+    from allen_viewer.export.provenance import read_session_record, recorded_text_scale
     from allen_viewer.export.session_render import override_session
 
     given = [name for name, v in (("an experiment", args.experiment), ("--gene-set", getattr(args, "gene_set", None)),
@@ -258,7 +258,7 @@ def _export_from_session(args, what: str) -> int:
         raise AllenViewerError("--session draws the session's own cut-away and slice planes; leave out "
                                "--clip, --planes and --slices.")
     check_output_path(args.out, args.force, reads=[args.from_session])  # before the work, not after it
-    session = read_session_source(args.from_session)
+    session, record = read_session_record(args.from_session)
     data = atlas_data()
     grid = None
     if args.threshold_percentile is not None and session.experiment is not None:
@@ -266,11 +266,12 @@ def _export_from_session(args, what: str) -> int:
     session = override_session(session, grid, threshold=args.threshold, percentile=args.threshold_percentile,
                                view=args.view)
     if what == "image":
-        from allen_viewer.export.image import parse_size, session_image
+        from allen_viewer.export.image import DEFAULT_IMAGE_SIZE, parse_size, session_image
 
         size = parse_size(args.size) if args.size else None
+        scale = recorded_text_scale(record, size or DEFAULT_IMAGE_SIZE)  # a window's screenshot: its own text
         result = session_image(session, args.out, size=size, caption=not args.no_caption, force=args.force,
-                               data=data, transparent=args.transparent)
+                               data=data, transparent=args.transparent, text_scale=scale)
         grids = " and ".join(g.experiment.label for g in result["grids"])
         png, side = result["files"]
         print(f"Wrote a {result['width']}x{result['height']} image of {grids} from the session "

@@ -335,11 +335,12 @@ def _scene(pv, grid, outline, width, height, view, pose, transparent, display, c
 
 
 @contextlib.contextmanager
-def _offscreen_plotter(pv, width: int, height: int, transparent: bool):
+def _offscreen_plotter(pv, width: int, height: int, transparent: bool, text_scale: float | None = None):
     """An off-screen ``pyvista.Plotter`` of (width, height) pixels, no anti-aliasing, with its
-    text scale and colour; yields (plotter, text scale, text colour).  The caller's
-    :class:`~allen_viewer.render.scene.Scene` closes it; OpenGL objects are freed at the end."""
-    scale = text_scale_for((width, height))
+    text scale (``text_scale``, else :func:`text_scale_for` the size) and colour; yields
+    (plotter, text scale, text colour).  The caller's :class:`~allen_viewer.render.scene.Scene`
+    closes it; OpenGL objects are freed at the end."""
+    scale = text_scale_for((width, height)) if text_scale is None else float(text_scale)
     plotter = pv.Plotter(off_screen=True, window_size=(width, height))
     try:
         ren_win = plotter.render_window
@@ -371,11 +372,16 @@ def unpremultiply(rgba: np.ndarray) -> np.ndarray:
     return out
 
 
-def image_record(grids, what: str, pixels: np.ndarray, **extra) -> dict:
-    """The provenance record of an image of ``grids`` (one ExpressionGrid, a list, or [])."""
+def image_record(grids, what: str, pixels: np.ndarray, text_scale: float | None = None, **extra) -> dict:
+    """The provenance record of an image of ``grids`` (one ExpressionGrid, a list, or []);
+    ``text_scale``, when given, is the factor on the on-screen font sizes its 3-D text was
+    drawn with (1 in the window), which ``export image --session`` uses to redraw it."""
     h, w = pixels.shape[:2]
-    return provenance(grids, "image", image={"content": what, "width_px": int(w), "height_px": int(h),
-                                             "transparent_background": bool(pixels.shape[2] == 4)}, **extra)
+    image = {"content": what, "width_px": int(w), "height_px": int(h),
+             "transparent_background": bool(pixels.shape[2] == 4)}
+    if text_scale is not None:
+        image["text_scale"] = round(float(text_scale), 6)
+    return provenance(grids, "image", image=image, **extra)
 
 
 def _text_chunks(record: dict) -> dict[str, str]:
@@ -559,10 +565,12 @@ def export_session_image(session, path: Path | str, *, size=None, caption: bool 
 
 
 def session_image(session, path: Path | str, *, size=None, caption: bool = True, force: bool = False,
-                  data=None, transparent: bool = False) -> dict:
+                  data=None, transparent: bool = False, text_scale: float | None = None) -> dict:
     """:func:`export_session_image`, returning ``{"files", "width", "height", "grids"}``
     (the grids drawn) for the command line's report; ``data``: the
-    :class:`~allen_viewer.data.AtlasData` to load from (None: a new one)."""
+    :class:`~allen_viewer.data.AtlasData` to load from (None: a new one); ``text_scale``: the
+    factor on the on-screen font sizes (None: :func:`text_scale_for` the size; a window's
+    screenshot redrawn at its size: :func:`~allen_viewer.export.provenance.recorded_text_scale`)."""
     from allen_viewer.io.guard import check_output_path, claim_output
     from allen_viewer.export.session_render import (
         camera_of,
@@ -592,7 +600,8 @@ def session_image(session, path: Path | str, *, size=None, caption: bool = True,
                                           credit=caption, session=session)
         return {**result, "grids": [grid, loaded.compare_grid]}
     with claim_output(path, force) as out, session_scene(session, loaded, size or DEFAULT_IMAGE_SIZE,
-                                                         caption=caption, transparent=transparent) as shot:
+                                                         caption=caption, transparent=transparent,
+                                                         text_scale=text_scale) as shot:
         pixels = shot.screenshot()
         from allen_viewer.render.session_scene import session_layers
 
@@ -604,7 +613,7 @@ def session_image(session, path: Path | str, *, size=None, caption: bool = True,
             grid, "3-D scene redrawn from a session (expression spheres, brain outline, structure surfaces, cursor)",
             pixels, camera=camera_of(session), scene_layers=layers.describe(),
             display=display_record(grid, settings, threshold_rule(session), d.color_by, d.show_outside_brain),
-            coordinates=SCENE_COORDINATES, session=session.to_dict(), caption=bool(caption),
+            coordinates=SCENE_COORDINATES, session=session.to_dict(), caption=bool(caption), text_scale=shot.text_scale,
             **({} if figure is None else {"figure": figure.describe()}))
         files = write_png(out, pixels, record)
     return {"files": files, "width": int(pixels.shape[1]), "height": int(pixels.shape[0]), "grids": [grid]}

@@ -151,16 +151,42 @@ def read_session_source(path: Path | str):
     output: a PNG's own text chunk is read first, then its sidecar ``path.json``, then the
     sidecar name of older versions (``STEM.json``); the first found wins.  One
     AllenViewerError line when none is found or what is found holds no session."""
-    from allen_viewer.state import read_session, session_from_record
+    return read_session_record(path)[0]
+
+
+def read_session_record(path: Path | str):
+    """``(session, record)``: :func:`read_session_source`'s session and the provenance record
+    it came from (a sidecar's or a PNG chunk's dict; None for a plain session file), whose
+    ``image`` says the size and text scale of the picture it describes."""
+    from allen_viewer.state import SESSION_KEY, read_session, session_from_record
 
     path = Path(path)
     if path.suffix.lower() == ".json" or not path.is_file():
-        return read_session(path)
+        session = read_session(path)
+        record = _read_json_file(path, str(path))
+        return session, record if isinstance(record, dict) and SESSION_KEY in record else None
     record = _png_record(path)
     if record is not None:
-        return session_from_record(record, f"{path} (its {PNG_PROVENANCE_KEY} text chunk)")
+        return session_from_record(record, f"{path} (its {PNG_PROVENANCE_KEY} text chunk)"), record
     for side in (sidecar_path(path), legacy_sidecar_path(path)):
         if side.is_file():
-            return session_from_record(_read_json_file(side, str(side)), str(side))
+            record = _read_json_file(side, str(side))
+            return session_from_record(record, str(side)), record
     raise AllenViewerError(f"{path} is not a session file, and neither its text (PNG) nor a sidecar "
                            f"{sidecar_path(path).name} or {legacy_sidecar_path(path).name} holds a session.")
+
+
+def recorded_text_scale(record, size) -> float | None:
+    """The text scale that redraws, at ``size`` (width, height) pixels, the picture ``record``
+    describes: the factor on the on-screen font sizes it was drawn with (``image.text_scale``:
+    1 for a window's screenshot), times the ratio of the shorter sides, so a window's 3-D
+    view redrawn at its own size has its own text sizes.  None when the record says no scale
+    (an export's text then follows :func:`allen_viewer.export.image.text_scale_for`)."""
+    image = record.get("image") if isinstance(record, dict) else None
+    if not isinstance(image, dict):
+        return None
+    scale, w, h = image.get("text_scale"), image.get("width_px"), image.get("height_px")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in (scale, w, h)):
+        return None
+    factor = float(scale) * min(int(size[0]), int(size[1])) / min(float(w), float(h))
+    return factor if 0.05 <= factor <= 20 else None

@@ -112,7 +112,7 @@ def session_caption(session, grid, width: int, text_scale: float, name_view: boo
 
 @contextlib.contextmanager
 def session_scene(session, loaded: LoadedData, size, *, caption: bool = True, transparent: bool = False,
-                  name_view: bool = True):
+                  name_view: bool = True, text_scale: float | None = None):
     """The off-screen scene of ``session`` drawn from ``loaded`` at ``size`` (width, height)
     pixels, as an :class:`~allen_viewer.export.image.OffscreenScene` (its ``scene`` is the
     :class:`~allen_viewer.render.scene.Scene`); freed when the block ends."""
@@ -128,14 +128,16 @@ def session_scene(session, loaded: LoadedData, size, *, caption: bool = True, tr
     from allen_viewer.render.scene import Scene
 
     width, height = check_size(size)
-    with _quiet_without_display(), _offscreen_plotter(pv, width, height, transparent) as (plotter, scale, color):
+    with _quiet_without_display(), _offscreen_plotter(pv, width, height, transparent, text_scale) as (plotter, scale, color):
         scene = Scene(plotter, text_scale=scale, text_color=color,
                       word_color=DARK_WORD_COLOR if transparent else WORD_COLOR, leave_parallel_on_turn=False)
         try:
             if caption and loaded.grid is not None:  # before the camera: the preset leaves room for it
                 scene.set_caption(session_caption(session, loaded.grid, width, scale, name_view), credit=True)
             scene.show_state(session, loaded)
-            yield _offscreen(scene, width, height, transparent)
+            shot = _offscreen(scene, width, height, transparent)
+            shot.text_scale = scale
+            yield shot
         finally:
             scene.close()
 

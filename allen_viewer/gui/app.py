@@ -406,6 +406,7 @@ def _write_screenshot(window, path: Path, part: str = "window") -> None:
     pixels = qimage_to_array(image)
     grids = [g for g in (window.grid, window.compare_grid if window.compare.is_comparing else None) if g is not None]
     record = image_record(grids, part_words(part, window.compare.is_comparing), pixels,
+                          text_scale=1.0 if part == "3d" else None,  # the window's text is at on-screen sizes
                           session=window.session.snapshot().to_dict())
     if path.suffix.lower() == ".png":
         write_png(path, pixels, record)
