@@ -5,7 +5,9 @@ saves); :class:`LoadedData` holds the loaded objects that show it: the gene inde
 ontology and the reference space (the atlas), the expression grids of the gene on show
 (A) and of the gene compared with (B), the brain outline mesh and the Nissl volume made
 ready for the slice panes.  The loaders (``allen_viewer.gui.loaders``) write it; the
-window, the compare view and the exports read it and subscribe to its events.  Nothing
+window, the compare view and the exports read it and subscribe to its events.  One field is
+computed rather than loaded: ``rmap``, the spatial-correlation map the Spatial dock writes and
+the slice panes and the 3-D view draw in place of gene A's heat map and spheres.  Nothing
 here is saved: a session reopens by loading again.
 
 Events (`psygnal <https://psygnal.readthedocs.io>`_, as the state's): every field has a
@@ -24,7 +26,7 @@ from typing import Any
 
 from psygnal import Signal, SignalGroup
 
-FIELDS = ("index", "ontology", "space", "grid", "compare_grid", "outline_mesh", "nissl")
+FIELDS = ("index", "ontology", "space", "grid", "compare_grid", "outline_mesh", "nissl", "rmap")
 """The fields of :class:`LoadedData`, in the order a viewer loads them (roughly)."""
 
 
@@ -38,6 +40,7 @@ class LoadedDataEvents(SignalGroup):
     compare_grid = Signal(object, object)
     outline_mesh = Signal(object, object)
     nissl = Signal(object, object)
+    rmap = Signal(object, object)
 
 
 class _Field:
@@ -69,7 +72,9 @@ class LoadedData:
     :class:`~allen_viewer.expression.grid.ExpressionGrid` of the gene on show (A);
     ``compare_grid``: gene B of compare mode; ``outline_mesh``: the brain outline
     (``pyvista.PolyData``, CCF µm); ``nissl``: the slice panes' Nissl greyscale (uint8,
-    25 µm, (AP, DV, ML)).
+    25 µm, (AP, DV, ML)); ``rmap``: the spatial-correlation map on show in place of gene A
+    (a :class:`~allen_viewer.library.spatial.SpatialResult`: its ``grid()`` of r on the 200 µm
+    grid, NaN without a result, and its ``seed_voxel``), None when gene A's own values show.
     """
 
     index = _Field()
@@ -79,6 +84,7 @@ class LoadedData:
     compare_grid = _Field()
     outline_mesh = _Field()
     nissl = _Field()
+    rmap = _Field()
 
     def __init__(self) -> None:
         self._values: dict[str, Any] = dict.fromkeys(FIELDS)

@@ -102,8 +102,8 @@ class CompareMode(QObject):
             view.follow(self.w.loaded)  # the atlas, the outline and the Nissl volume, now and when they come
             self.w.session.attach_compare_view(view)  # display, background, cursor, structure
             view.pointClicked.connect(self.w.set_cursor_um)
-            view.pointHovered.connect(self.w._on_point_hovered)
-            view.cursorMoved.connect(self.w._on_compare_cursor_moved)
+            view.pointHovered.connect(self.w.show_hover)
+            view.cursorMoved.connect(self.w.follow_compare_cursor)
             view.closeRequested.connect(lambda: self.set_compare_mode(False))
             view.swapRequested.connect(self.swap_compare)
         return self.w.compare_view
@@ -132,9 +132,9 @@ class CompareMode(QObject):
         self.w.compare_mode_action.blockSignals(True)
         self.w.compare_mode_action.setChecked(on)
         self.w.compare_mode_action.blockSignals(False)
-        self.w.setWindowTitle(self.w._title(self.w.grid))
+        self.w.refresh_title()
         if changed:
-            self.w._update_3d_cursor()
+            self.w.update_3d_cursor()
             self.w.hover_label.setText("")  # the hover text described the other view's genes
             if not on and self.w.grid is not None:  # no "Comparing ..." left behind (issue 25)
                 self.w.show_status(f"Showing {self.w.grid.experiment.label}; View > Compare mode shows the comparison "

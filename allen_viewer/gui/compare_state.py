@@ -34,7 +34,7 @@ def show_options(view, options: CompareOptions) -> None:
     finally:
         for box in boxes:
             box.blockSignals(False)
-    view._apply_grids()
+    view.apply_grids()
 
 
 def bind_compare_options(view, state) -> None:

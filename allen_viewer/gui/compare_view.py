@@ -244,10 +244,10 @@ class CompareView(QWidget):
         self._fitted = False
         self._build()
         self.link = CameraLink([self.scene_a, self.scene_b, self.scene_diff], self)
-        self.scale_box.currentIndexChanged.connect(lambda _i: self._apply_grids())
-        self.kind_box.currentIndexChanged.connect(lambda _i: self._apply_grids())
-        self.norm_box.currentIndexChanged.connect(lambda _i: self._apply_grids())
-        self.min_abs_box.valueChanged.connect(lambda _v: self._apply_grids())
+        self.scale_box.currentIndexChanged.connect(lambda _i: self.apply_grids())
+        self.kind_box.currentIndexChanged.connect(lambda _i: self.apply_grids())
+        self.norm_box.currentIndexChanged.connect(lambda _i: self.apply_grids())
+        self.min_abs_box.valueChanged.connect(lambda _v: self.apply_grids())
         self.swap_button.clicked.connect(self.swapRequested)
         self.close_button.clicked.connect(self.closeRequested)
         self.slices.pointClicked.connect(self.pointClicked)
@@ -393,7 +393,7 @@ class CompareView(QWidget):
     def set_grids(self, a: ExpressionGrid, b: ExpressionGrid) -> None:
         """Compare ``a`` (left, green) with ``b`` (middle, magenta)."""
         self.a, self.b = a, b
-        self._apply_grids()
+        self.apply_grids()
 
     def set_reference_space(self, space: ReferenceSpace) -> None:
         self.space = space
@@ -457,7 +457,7 @@ class CompareView(QWidget):
                 t = self._same_percentile_in_b(threshold)
             scene.set_display(t, size_scale, cmap, opacity)
         if threshold is not None and self.a is not None and self.b is not None and self.scale == "shared":
-            self._apply_grids()  # the shared colour range starts at the lower of the two thresholds
+            self.apply_grids()  # the shared colour range starts at the lower of the two thresholds
 
     def _same_percentile_in_b(self, threshold: float) -> float:
         from allen_viewer.expression.brain import percentile_threshold
@@ -467,7 +467,7 @@ class CompareView(QWidget):
         pct = 100.0 * float((self.a.energy[self.a.has_data] < threshold).mean())
         return percentile_threshold(self.b, pct)
 
-    def _apply_grids(self) -> None:
+    def apply_grids(self) -> None:
         if self._closed or self.a is None or self.b is None:
             return
         a, b = self.a, self.b

@@ -435,7 +435,7 @@ class ExportActions(QObject):
 
     # ---- images ---------------------------------------------------------------------------
 
-    def _scene_for_pose(self):
+    def scene_for_pose(self):
         return self.views.scene()
 
     def figure_options(self, clip: str = "none", planes: bool = False) -> FigureOptions:
@@ -452,7 +452,7 @@ class ExportActions(QObject):
         screen) at ``size`` (width, height) pixels; ``clip``/``planes``: :meth:`figure_options`."""
         grid = self._grid()
         d = self.state.display
-        pose = self._scene_for_pose().camera_pose() if view is None else None
+        pose = self.scene_for_pose().camera_pose() if view is None else None
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             return render_scene(grid, self.loaded.outline_mesh, size, view or "oblique", pose, transparent,
@@ -470,7 +470,7 @@ class ExportActions(QObject):
         space = self.loaded.space
         if space is None:
             return None
-        scene = self._scene_for_pose()
+        scene = self.scene_for_pose()
         layer = getattr(scene, "layers", {}).get("structures")
         meshes = {} if layer is None else {sid: mesh for sid, (mesh, _rgb) in layer.meshes.items()}
         return session_layers(self.views.snapshot(), space, expression_shown=True, meshes=meshes)
@@ -489,7 +489,7 @@ class ExportActions(QObject):
             self.views.show_status(f"Rendering {options['size'][0]} x {options['size'][1]} px…")
             pixels = self.render_scene_pixels(options["size"], options["view"], options["transparent"],
                                               options.get("clip", "none"), options.get("planes", False))
-            pose = self._scene_for_pose().camera_pose()
+            pose = self.scene_for_pose().camera_pose()
             camera = ({"preset": options["view"]} if options["view"] else
                       {"as_on_screen": True, "position_um": list(pose.position),
                        "focal_point_um": list(pose.focal_point), "view_up": list(pose.view_up)})

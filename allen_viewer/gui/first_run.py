@@ -252,7 +252,7 @@ class FirstRun(QObject):
             self.w.nissl_offer.hide()
             if state == "offline" and self.w.notices:
                 self.w.offline_note.show_text(self.offline_note())
-        self.w.setWindowTitle(self.w._title(self.w.grid))
+        self.w.refresh_title()
         if state != old:
             self.w.networkChanged.emit(state)
 

@@ -110,7 +110,7 @@ class MainWindow(QMainWindow):
         self.state = ViewerState()
         """What the window shows (:mod:`allen_viewer.state`): the widgets write it, the views follow it."""
         self.setObjectName("allenViewerMainWindow")
-        self.setWindowTitle(self._title())
+        self.refresh_title()
 
         self._build_channels()
         build_views(self)
@@ -142,10 +142,12 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ construction
 
-    def _title(self, grid: ExpressionGrid | None = None) -> str:
+    def refresh_title(self) -> None:
+        """The title names the gene(s) on show and says when the viewer is offline (compare
+        mode and the network state ask for it when they change)."""
         comparing = getattr(self, "compare", None) is not None and self.compare.is_comparing
-        return window_title(grid, self.compare_grid if grid is not None else None, comparing,
-                            config.offline() or self.network in ("offline", "offline-mode"))
+        self.setWindowTitle(window_title(self.grid, self.compare_grid if self.grid is not None else None, comparing,
+                                         config.offline() or self.network in ("offline", "offline-mode")))
 
     def _build_channels(self) -> None:
         self.loaders = Loaders(self.data, self.loaded, self)
@@ -204,7 +206,7 @@ class MainWindow(QMainWindow):
         self.search_panel.experimentActivated.connect(self.load_experiment)
         self.library_panel.experimentActivated.connect(self.load_experiment)
         self.slices.pointClicked.connect(self.set_cursor_um)
-        self.slices.pointHovered.connect(self._on_point_hovered)
+        self.slices.pointHovered.connect(self.show_hover)
         self.slices.cursorMoved.connect(self._on_cursor_moved)
         self.scene.pointPicked.connect(self.set_cursor_um)
         for name, button in self.camera_buttons.items():
@@ -215,12 +217,12 @@ class MainWindow(QMainWindow):
         self._cursor_timer = QTimer(self)
         self._cursor_timer.setSingleShot(True)
         self._cursor_timer.setInterval(CURSOR_3D_DELAY_MS)
-        self._cursor_timer.timeout.connect(self._update_3d_cursor)
+        self._cursor_timer.timeout.connect(self.update_3d_cursor)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
-        if not self._sizes_restored:
-            self._sizes_restored = True
+        if not self.sizes_restored:
+            self.sizes_restored = True
             from allen_viewer.gui.window_layout import fit_docks
 
             fit_docks(self)
@@ -364,13 +366,12 @@ class MainWindow(QMainWindow):
         if layer is not None:
             layer.set_grid(None)
             layer.set_display(**self.controls.values())
-        self._sync_slice_threshold()
         if layer is not None:
             layer.set_grid(grid)
         self.scene.request_render()
         self.slices.set_grid(grid)
         self.surfaces.update_summary()
-        self.setWindowTitle(self._title(grid))
+        self.refresh_title()
         self.show_status(grid_loaded_text(grid, self._grid_where, color_note(grid, self.state.display.color_by)))
         self.open_page_action.setEnabled(True)
         self.open_page_action.setText(f"Open the Allen &experiment page of {exp.symbol} ({exp.id})")
@@ -389,15 +390,10 @@ class MainWindow(QMainWindow):
 
     def show_display(self, values: dict) -> None:
         """``state.display`` changed (:mod:`allen_viewer.gui.session_views`): the 3-D view, the slices' colour map
-        and the settings follow (``values``: its ``render_values()``)."""
+        and the settings follow (``values``: its ``render_values()``; the slices' threshold: gui/slice_follow.py)."""
         self.scene.set_display(**values)
         self.slices.set_cmap(values["cmap"])
         self.settings.save_display(self.controls.saved_values())
-        self._sync_slice_threshold()
-
-    def _sync_slice_threshold(self) -> None:
-        on = self.state.slices_follow_threshold
-        self.slices.set_min_energy(self.controls.values()["threshold"] if on else None)
 
     def camera_preset(self, name: str) -> None:
         """A camera preset (``dorsal``, ``lateral``, ``anterior``, ``oblique``) in the 3-D view
@@ -427,7 +423,7 @@ class MainWindow(QMainWindow):
         self.slices.set_cursor_um(um)
         self._store_cursor()  # the compare view follows the state
         self._cursor_timer.stop()
-        self._update_3d_cursor()
+        self.update_3d_cursor()
         if select and self.space is not None:
             sid = self.space.structure_id_at_um(self.slices.cursor_um())
             self.tree_panel.select_structure(sid or None)
@@ -440,11 +436,11 @@ class MainWindow(QMainWindow):
         if not self._cursor_timer.isActive():
             self._cursor_timer.start()
 
-    def _on_compare_cursor_moved(self, um) -> None:
+    def follow_compare_cursor(self, um) -> None:
         self.slices.set_cursor_um(um)  # the main panes hold the one cursor of the window
         self._on_cursor_moved(um)
 
-    def _update_3d_cursor(self) -> None:
+    def update_3d_cursor(self) -> None:
         um = self.slices.cursor_um()
         if self.compare.is_comparing:
             self.compare_view.set_cursor_3d(um)
@@ -457,7 +453,7 @@ class MainWindow(QMainWindow):
             if self.compare.is_comparing and self.space is not None else None
         return describe_point(um, self.space, self.grid, compare)
 
-    def _on_point_hovered(self, um) -> None:
+    def show_hover(self, um) -> None:
         self.hover_label.setText("" if um is None else self.describe_point(um))
 
     # ------------------------------------------------------------------ screenshots, about, closing

@@ -147,7 +147,7 @@ class MovieExport(QObject):
             return
         plan = plan_movie(path, options["frames"], options["fps"], options["size"])
         view = options["view"]
-        pose = actions._scene_for_pose().camera_pose() if view is None else None
+        pose = actions.scene_for_pose().camera_pose() if view is None else None
         session = actions.views.snapshot()
         session.cut_away, session.slice_planes = options.get("clip", "none"), bool(options.get("planes", False))
         if view:  # the sidecar's session starts where the movie starts

@@ -38,6 +38,8 @@ from PySide6.QtWidgets import (
 )
 
 from allen_viewer.gui.structure_menu import menu_named as _menu
+from allen_viewer.model.steps import stepped_cursor, stepped_threshold
+from allen_viewer.render.slice_images import PLANES
 
 THRESHOLD_STEP = 0.5
 """Energy units per press of ] or [ (the slider's range is the shown grid's energies, about
@@ -122,15 +124,18 @@ class Shortcuts:
 
     def step_threshold(self, direction: int) -> None:
         """Move the energy threshold by :data:`THRESHOLD_STEP` up (+1) or down (-1), within
-        the slider's range (the 3-D view, the slices and the state follow the slider)."""
-        slider = self.window.controls.threshold
-        value = slider.value() + direction * THRESHOLD_STEP
-        slider.setValue(min(max(value, slider.minimum()), slider.maximum()))
+        the slider's range: ``state.display.threshold`` (the rule as it is, as a slider drag
+        leaves it; :func:`~allen_viewer.model.steps.stepped_threshold`); the controls, the
+        3-D view and the slices follow the state."""
+        display = self.window.state.display
+        display.threshold = stepped_threshold(display.threshold, self.window.loaded.grid, direction,
+                                              THRESHOLD_STEP)
 
     def step_slice(self, steps: int) -> None:
-        """Move the active pane ``steps`` 25 µm slices on (the cursor follows)."""
-        pane = self.window.slices.panes[self.active_pane]
-        pane.slider.setValue(pane.slider.value() + int(steps))
+        """Move ``state.cursor_um`` ``steps`` 25 µm slices on along the active pane's axis
+        (:func:`~allen_viewer.model.steps.stepped_cursor`); the panes follow the state."""
+        state = self.window.state
+        state.cursor_um = stepped_cursor(state.cursor_um, PLANES[self.active_pane].axis, steps)
 
     # ---- Help ---------------------------------------------------------------------------
 

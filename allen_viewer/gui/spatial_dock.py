@@ -12,9 +12,9 @@ point and shows:
   the gene's spheres (voxels with |r| >= 0.5; the 3-D colour bar then shows r, -1..+1) and
   in the window's slice panes in place of the gene's heat map (every voxel with an r), the
   slice legend naming the seed; *In the 3-D view and slices* turns both off, and a newly
-  loaded gene clears them;
+  loaded gene clears them (the map on show is ``loaded.rmap``: :func:`add_spatial_dock`);
 * the experiments most enriched at the seed (energy there over the experiment's in-brain
-  mean); click one to load it in the viewer (as in the Library search panel).
+  mean); click one to load it in the viewer (``state.experiment``: :func:`request_experiment`).
 
 Plane (coronal / all) and the minimum overlap are chosen in the dock; a newer request
 cancels the one in flight (one :class:`~allen_viewer.gui.workers.RequestChannel`).
@@ -284,33 +284,59 @@ class SpatialDock(QDockWidget):
 
 
 def add_spatial_dock(window) -> SpatialDock:
-    """Make the dock (hidden until used), tabbed with the Section dock when there is one;
-    clicking an enriched gene loads it in the window."""
+    """Make the dock (hidden until used), tabbed with the Section dock when there is one.
+
+    The dock writes, the views follow (docs/design.md "The data path"): the map on show is
+    ``window.loaded.rmap`` (the result while *In the 3-D view and slices* is ticked, else
+    None), which the dock's 3-D layer and the slice panes (:mod:`allen_viewer.gui.slice_follow`)
+    draw; a new gene A clears it.  Clicking an enriched gene sets ``state.experiment``, which
+    the window loads (:meth:`~allen_viewer.gui.session_views.SessionViews.sync_genes`)."""
+    from allen_viewer.gui.binding import follow
+
     dock = SpatialDock(window.data, window, window.state)
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
     section = getattr(window, "section_dock", None)
     if section is not None:
         window.tabifyDockWidget(section, dock)
     dock.hide()
-    dock.panel.geneRequested.connect(lambda exp_id: window.request_gene(exp_id))
+    loaded, state = window.loaded, window.state
+    dock.panel.geneRequested.connect(lambda exp_id: request_experiment(window.data, state, exp_id, dock.panel))
     layer = SpatialLayer3D(window.scene)
     dock.layer3d = layer
     panel = dock.panel
     panel.layer_box.setVisible(True)
 
-    def show(result) -> None:  # 3-D layer and slice panes together
-        layer.show(result)
-        window.slices.set_rmap(result.grid(), result.seed_voxel)
+    def draw(result, *_old) -> None:  # loaded.rmap -> the 3-D layer
+        if result is None:
+            layer.clear(render=False)
+            window.scene.request_render()  # one frame with whatever else changes (a new gene)
+        else:
+            layer.show(result)
 
-    def hide(render: bool = True) -> None:
-        layer.clear(render=render)
-        window.slices.set_rmap(None)
+    def shown(*_args) -> None:  # the dock -> loaded.rmap
+        loaded.rmap = panel.result if panel.layer_box.isChecked() else None
 
-    panel.computed.connect(lambda result: show(result) if panel.layer_box.isChecked() else None)
-    panel.layer_box.toggled.connect(
-        lambda on: show(panel.result) if on and panel.result is not None else hide())
-    window.grid_channel.resultReady.connect(lambda *_: hide(render=False))  # a new gene shows
-    from allen_viewer.gui.binding import follow
-
-    follow(window.state, "spatial_seed_um", lambda um, *_: None if um is None else dock.run_from(um), dock)
+    panel.computed.connect(shown)
+    panel.layer_box.toggled.connect(shown)
+    follow(loaded, "rmap", draw, dock)
+    follow(loaded, "grid", lambda *_: setattr(loaded, "rmap", None), dock)  # a new gene A shows its own values
+    follow(state, "spatial_seed_um", lambda um, *_: None if um is None else dock.run_from(um), dock)
     return dock
+
+
+def request_experiment(data, state, experiment_id: int, panel: SpatialPanel | None = None) -> bool:
+    """Ask for experiment ``experiment_id`` through the state (``state.experiment``; the window
+    loads what it names).  An id the gene index does not know: its one-line message in
+    ``panel``'s status line, and False."""
+    from allen_viewer.errors import AllenViewerError
+    from allen_viewer.model.genes import resolve
+    from allen_viewer.state import ExperimentRef
+
+    try:
+        exp = resolve(data, int(experiment_id))
+    except AllenViewerError as exc:
+        if panel is not None:
+            panel.status.setText(str(exc))
+        return False
+    state.experiment = ExperimentRef.of(exp)
+    return True

@@ -29,6 +29,7 @@ from allen_viewer.gui.gene_search import GeneSearchPanel
 from allen_viewer.gui.library_search import LibrarySearchPanel
 from allen_viewer.gui.scene3d import ExpressionControls, ExpressionScene
 from allen_viewer.gui.scene_figure import SceneFigureActions
+from allen_viewer.gui.slice_follow import follow_slice_fields
 from allen_viewer.gui.slice_view import SlicePanes
 from allen_viewer.gui.status_bar import MessageBanner, WindowStatusBar
 from allen_viewer.gui.structure_tree import StructureTreePanel
@@ -218,7 +219,7 @@ def build_menus(w) -> None:
     w.slices_follow_action.setToolTip("Colour the slices only where energy reaches the 3-D view's threshold")
     bind(w.slices_follow_action.toggled, w.state, "slices_follow_threshold",
          w.slices_follow_action.setChecked, widget=w.slices_follow_action, convert=bool)
-    follow(w.state, "slices_follow_threshold", lambda *_: w._sync_slice_threshold(), w)
+    follow_slice_fields(w.slices, w.state, w.loaded)  # the threshold they follow, the Spatial dock's r map
     view.addAction(w.slices_follow_action)
     w.scene_figure = SceneFigureActions(w, w.scene, w.slices, w.state)  # planes, cut-aways
     w.scene_figure.add_to(view)
@@ -337,7 +338,7 @@ def restore_saved_layout(w, restore: bool) -> None:
             saved = w.settings.splitter_state(name)
             if saved is not None:
                 splitter.restoreState(saved)
-    w._sizes_restored = restore and all(
+    w.sizes_restored = restore and all(
         w.settings.splitter_state(n) is not None for n in splitters(w))
     w.slices.set_cursor_um(np.asarray(DEFAULT_CURSOR_UM, dtype=float))
     w.scene.set_cursor(w.slices.cursor_um())

@@ -219,12 +219,25 @@ def test_window_click_shows_the_section_and_menu_offers_both(qtbot, allen_env, t
     # ... and in the slice panes, in place of the gene's heat map
     assert w.slices.layers.rmap is not None and w.slices.layers.rmap_seed == (27, 15, 10)
     assert "r with seed at AP 5.4, DV 3.0, ML 2.0 mm" in w.slices.legend.text()[0]
+    # the dock wrote the map into the loaded data; the slice panes and the 3-D layer follow it
+    assert w.loaded.rmap is blocker.args[0]
+    assert np.array_equal(w.slices.layers.rmap, blocker.args[0].grid(), equal_nan=True)
     panel.layer_box.setChecked(False)
+    assert w.loaded.rmap is None
     assert layer.actor is None and w.scene.expression_actor.GetVisibility()
     assert w.slices.layers.rmap is None and "Pdyn" in w.slices.legend.text()[0]
     assert w.scene.color_bar_title == gene_title
     panel.layer_box.setChecked(True)
-    assert w.slices.layers.rmap is not None
-    w.request_gene("Nrp1")  # loading another gene brings its heat map back
+    assert w.loaded.rmap is blocker.args[0] and w.slices.layers.rmap is not None and layer.actor is not None
+    # an experiment id the gene index does not know: one line in the dock, nothing asked of the window
+    missing = next(i for i in range(1, 10_000) if not w.data.gene_index.has_id(i))
+    panel.geneRequested.emit(missing)  # what a click on its enriched row emits
+    assert str(missing) in panel.status.text() and "\n" not in panel.status.text()
+    assert w.state.experiment.id == PDYN.id and not w.grid_channel.busy
+    # a known one is asked for through the state, which the window loads; another gene brings
+    # its heat map back
+    panel.geneRequested.emit(74272479)  # what a click on an enriched Nrp1 row emits
+    assert w.state.experiment.id == 74272479
     qtbot.waitUntil(lambda: w.grid is not None and w.grid.id == 74272479, timeout=60_000)
+    assert w.loaded.rmap is None
     assert w.slices.layers.rmap is None and layer.actor is None and "Nrp1" in w.slices.legend.text()[0]

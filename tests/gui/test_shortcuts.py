@@ -80,29 +80,82 @@ def test_threshold_up_and_down(window):
     _press(w.scene.plotter, THRESHOLD_KEYS["up"])
     assert w.state.display.threshold == pytest.approx(3.0 + THRESHOLD_STEP)
     assert w.scene.display_settings.threshold == pytest.approx(3.0 + THRESHOLD_STEP)
+    assert w.controls.threshold.value() == pytest.approx(3.0 + THRESHOLD_STEP)  # the control follows the state
     _press(w.scene.plotter, THRESHOLD_KEYS["down"])
     _press(w.scene.plotter, THRESHOLD_KEYS["down"])
     assert w.state.display.threshold == pytest.approx(3.0 - THRESHOLD_STEP)
     w.controls.threshold.setValue(0.2)
     _press(w.scene.plotter, THRESHOLD_KEYS["down"])
     assert w.controls.threshold.value() == pytest.approx(w.controls.threshold.minimum())  # not below 0
+    assert w.state.display.threshold == 0.0
+    top = float(w.grid.energy[w.grid.has_data].max())  # the slider's top: the gene's largest energy
+    w.controls.threshold.setValue(top - 0.1)
+    _press(w.scene.plotter, THRESHOLD_KEYS["up"])
+    assert w.state.display.threshold == pytest.approx(top) == w.controls.threshold.value()
+
+
+def test_the_threshold_key_writes_the_state_and_leaves_the_rule_as_a_slider_drag_does(window):
+    w = window
+    w.controls.pinned.setChecked(False)
+    w.controls.threshold.setValue(2.0)
+    assert not w.state.display.threshold_pinned
+    percentile = w.state.display.threshold_percentile
+    seen = []
+    w.state.display.events.threshold.connect(seen.append)
+    try:
+        w.shortcuts.step_threshold(+1)
+    finally:
+        w.state.display.events.threshold.disconnect(seen.append)
+    assert seen == [pytest.approx(2.0 + THRESHOLD_STEP)]  # one write, into the state
+    assert not w.state.display.threshold_pinned and not w.controls.pinned.isChecked()
+    assert w.state.display.threshold_percentile == percentile
+    # ... and the slider, the 3-D view and (following the threshold) the slices follow it
+    assert w.controls.threshold.value() == pytest.approx(2.0 + THRESHOLD_STEP)
+    assert w.scene.display_settings.threshold == pytest.approx(2.0 + THRESHOLD_STEP)
+    w.state.slices_follow_threshold = True
+    try:
+        assert w.slices.layers.min_energy == pytest.approx(2.0 + THRESHOLD_STEP)
+        w.shortcuts.step_threshold(-1)
+        assert w.slices.layers.min_energy == pytest.approx(2.0)
+    finally:
+        w.state.slices_follow_threshold = False
+    assert w.slices.layers.min_energy is None
 
 
 def test_next_and_previous_slice_in_the_active_pane(window, qtbot):
     w = window
     coronal, sagittal = w.slices.panes["coronal"], w.slices.panes["sagittal"]
     start = coronal.slice_index
+    ap, dv, ml = w.state.cursor_um
     _press(w.scene.plotter, SLICE_KEYS["next"])
-    assert coronal.slice_index == start + 1
-    assert w.slices.cursor_index()[0] == start + 1  # the cursor follows
+    assert w.state.cursor_um == (ap + 25.0, dv, ml)  # the key moved the state's cursor 25 µm ...
+    assert coronal.slice_index == start + 1  # ... and the pane followed
+    assert w.slices.cursor_index()[0] == start + 1
     _press(w.scene.plotter, SLICE_KEYS["previous_grid"])
     assert coronal.slice_index == start + 1 - SLICE_STEP_GRID
+    assert w.state.cursor_um[0] == ap + 25.0 * (1 - SLICE_STEP_GRID)
     # the mouse over the sagittal pane makes it the active one
     s0 = sagittal.slice_index
     qtbot.mouseMove(sagittal.canvas, QPoint(sagittal.canvas.width() // 2, sagittal.canvas.height() // 2))
     qtbot.waitUntil(lambda: w.shortcuts.active_pane == "sagittal", timeout=2000)
+    ml0 = w.state.cursor_um[2]
     _press(w.scene.plotter, SLICE_KEYS["previous"])
     assert sagittal.slice_index == s0 - 1
+    assert w.state.cursor_um[2] == ml0 - 25.0
+
+
+def test_the_slice_key_stops_at_the_annotations_edge(window):
+    w = window
+    w.shortcuts.active_pane = "horizontal"
+    last = w.slices.panes["horizontal"].slider.maximum()
+    w.shortcuts.step_slice(10_000)
+    assert w.state.cursor_um[1] == last * 25.0
+    assert w.slices.panes["horizontal"].slice_index == last
+    w.shortcuts.step_slice(-10_000)
+    assert w.state.cursor_um[1] == 0.0 and w.slices.panes["horizontal"].slice_index == 0
+    w.shortcuts.step_slice(160)
+    assert w.slices.panes["horizontal"].slice_index == 160
+    w.shortcuts.active_pane = "coronal"
 
 
 def test_typing_in_the_search_box_is_not_a_shortcut(window):

@@ -24,7 +24,7 @@ def test_the_model_runs_without_qt_vtk_or_pyvista():
             "from allen_viewer import config\n"
             "from allen_viewer.atlas.ontology import Ontology\n"
             "from allen_viewer.atlas.reference_space import ReferenceSpace\n"
-            "from allen_viewer.model import describe, genes, screenshot, session, structures, texts\n"
+            "from allen_viewer.model import describe, genes, screenshot, session, steps, structures, texts\n"
             "res = config.resources_dir()\n"
             "onto = Ontology.load(res / 'structure_graph_1.json')\n"
             "space = ReferenceSpace.load(onto, res / 'annotation_25.nrrd', res / 'P56_Mouse_gridAnnotation.zip')\n"
