@@ -106,7 +106,8 @@ class MainWindow(QMainWindow):
         self.compare_view = None
         """The :class:`~allen_viewer.gui.compare_view.CompareView`, made on first use (three more render windows)."""
         self._outline_done = False
-        self._closing = False
+        self.closing = False
+        """True once the window started closing (its scenes are being released)."""
         self.state = ViewerState()
         """What the window shows (:mod:`allen_viewer.state`): the widgets write it, the views follow it."""
         self.setObjectName("allenViewerMainWindow")
@@ -476,8 +477,8 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        if not self._closing:
-            self._closing = True
+        if not self.closing:
+            self.closing = True
             self.save_settings()
             for channel in self.channels():
                 channel.cancel_all()

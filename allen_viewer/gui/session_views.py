@@ -354,7 +354,7 @@ class SessionViews(QObject):
 
     def _on_outline(self) -> None:
         w = self.window
-        if getattr(w, "_closing", False):  # the outline arrived after the window closed (a
+        if w.closing:  # the outline arrived after the window closed (a
             return  # screenshot run ended by Ctrl-C): its scene is gone, nothing to pose
         if not self.waits.done("camera"):
             if self._preset_pose is None:  # the window's first fit of the brain: the oblique preset
