@@ -378,7 +378,11 @@ def add_section_dock(window) -> SectionDock:
     window.slices.pointClicked.connect(point)
     window.scene.pointPicked.connect(point)
     dock.follow(state)
-    window.grid_channel.resultReady.connect(lambda _grid, exp: dock.set_experiment(exp))
+    from allen_viewer.gui.binding import follow
+
+    # gene A's sections: the dock follows what is loaded (a swap of a comparison too), not a channel
+    follow(window.loaded, "grid", lambda grid, *_: None if grid is None else dock.set_experiment(grid.experiment),
+           dock, initial=True)
     window.section_dock = dock
     from allen_viewer.gui.spatial_dock import add_spatial_dock
 

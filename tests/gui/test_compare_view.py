@@ -247,6 +247,7 @@ def test_swap_and_leave_compare_mode(qtbot, window):
         view.swap_button.click()
     assert window.grid.id == NRP1 and window.compare_grid.id == PDYN and window.compare.is_comparing
     assert view.captions[0].text().startswith("A: Nrp1") and view.whole_brain_r == pytest.approx(r)
+    assert window.section_dock.panel.experiment.id == NRP1  # the Section dock follows gene A
     with qtbot.waitSignal(window.compareModeChanged, timeout=2000) as blocker:
         view.close_button.click()
     assert blocker.args == [False] and not window.compare.is_comparing
@@ -256,7 +257,7 @@ def test_swap_and_leave_compare_mode(qtbot, window):
     assert window.compare.is_comparing and window.grid.id == NRP1
     with qtbot.waitSignal(window.compareReady, timeout=5000):
         view.swap_button.click()
-    assert window.grid.id == PDYN
+    assert window.grid.id == PDYN and window.section_dock.panel.experiment.id == PDYN
 
 
 def test_the_gene_picker_dialog(qtbot, gene_index):
