@@ -327,7 +327,8 @@ def add_spatial_dock(window) -> SpatialDock:
 def request_experiment(data, state, experiment_id: int, panel: SpatialPanel | None = None) -> bool:
     """Ask for experiment ``experiment_id`` through the state (``state.experiment``; the window
     loads what it names).  An id the gene index does not know: its one-line message in
-    ``panel``'s status line, and False."""
+    ``panel``'s status line, and False; the gene the state names already (on show, or being
+    loaded): says so there (the state fires only on a change), and False."""
     from allen_viewer.errors import AllenViewerError
     from allen_viewer.model.genes import resolve
     from allen_viewer.state import ExperimentRef
@@ -338,5 +339,10 @@ def request_experiment(data, state, experiment_id: int, panel: SpatialPanel | No
         if panel is not None:
             panel.status.setText(str(exc))
         return False
-    state.experiment = ExperimentRef.of(exp)
+    ref = ExperimentRef.of(exp)
+    if state.experiment == ref:
+        if panel is not None:
+            panel.status.setText(f"{exp.label} is the gene on show (or being loaded).")
+        return False
+    state.experiment = ref
     return True

@@ -234,6 +234,9 @@ def test_window_click_shows_the_section_and_menu_offers_both(qtbot, allen_env, t
     panel.geneRequested.emit(missing)  # what a click on its enriched row emits
     assert str(missing) in panel.status.text() and "\n" not in panel.status.text()
     assert w.state.experiment.id == PDYN.id and not w.grid_channel.busy
+    panel.geneRequested.emit(PDYN.id)  # the gene on show: said in the dock, nothing loads
+    assert panel.status.text().startswith("Pdyn") and "on show" in panel.status.text()
+    assert not w.grid_channel.busy and w.loaded.rmap is not None
     # a known one is asked for through the state, which the window loads; another gene brings
     # its heat map back
     panel.geneRequested.emit(74272479)  # what a click on an enriched Nrp1 row emits
