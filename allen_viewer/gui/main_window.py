@@ -113,6 +113,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(self._title())
 
         self._build_channels()
+        self.loaders.start_index()  # loads while the window is built (the first frame waits for it)
         build_views(self)
         self.compare = CompareMode(self)
         """Compare mode (:mod:`allen_viewer.gui.compare_mode`)."""
