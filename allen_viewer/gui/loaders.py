@@ -69,6 +69,7 @@ class Loaders(QObject):
         self.nissl_tag: str | None = None
         """``download`` or ``open``: how the Nissl volume now in :attr:`loaded` came."""
         self._atlas_started = False
+        self._index_started = False
         self.index_channel.resultReady.connect(self._on_index)
         self.index_channel.failed.connect(lambda *_: self.start_atlas())  # the atlas does not need the index
         self.atlas_channel.resultReady.connect(self._on_atlas)
@@ -90,10 +91,19 @@ class Loaders(QObject):
     # ---- start-up -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Load the gene index; the atlas follows (module docstring)."""
+        """Load the gene index (unless :meth:`start_index` did); the atlas follows (module docstring)."""
+        self.start_index()
+        self.grid_channel.busyChanged.connect(lambda busy: None if busy else self.start_atlas())
+
+    def start_index(self) -> None:
+        """Load the gene index in the background, once.  The window calls this first thing, so
+        that the index (which the first frame waits for) loads while the window is built:
+        the result is delivered queued, in the event loop, after the window has subscribed."""
+        if self._index_started:
+            return
+        self._index_started = True
         data = self.data
         self.index_channel.submit(lambda progress, cancel: data.gene_index, tag="index")
-        self.grid_channel.busyChanged.connect(lambda busy: None if busy else self.start_atlas())
 
     def start_atlas(self) -> None:
         """Load the ontology and the reference space in the background, once."""

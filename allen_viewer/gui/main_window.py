@@ -114,6 +114,7 @@ class MainWindow(QMainWindow):
         self.refresh_title()
 
         self._build_channels()
+        self.loaders.start_index()  # loads while the window is built (the first frame waits for it)
         build_views(self)
         self.compare = CompareMode(self)
         """Compare mode (:mod:`allen_viewer.gui.compare_mode`)."""

@@ -89,10 +89,12 @@ class ExpressionScene(QWidget):
         return self.scene.closed
 
     def _drawn(self, change) -> None:
-        """Apply ``change`` to the scene (not after :meth:`close_scene`) and render."""
+        """Apply ``change`` to the scene (not after :meth:`close_scene`) and ask for a frame
+        (:meth:`request_render`): the changes of one event-loop turn share one frame, drawn at
+        the widget's next paint (docs/design.md "Click to frame")."""
         if not self.scene.closed:
             change()
-            self.plotter.render()
+            self.request_render()
 
     # ---- expression ------------------------------------------------------------------------
 
@@ -308,7 +310,7 @@ class ExpressionScene(QWidget):
 
     def _refit(self) -> None:
         if not self.is_closed and self.scene.refit():
-            self.plotter.render()
+            self.request_render()  # a resize paints anyway: one frame
 
     def pick_display(self, x: float, y: float) -> np.ndarray | None:
         """The CCF point (µm) under display pixel (x, y) (VTK display coordinates: origin at the
@@ -325,8 +327,9 @@ class ExpressionScene(QWidget):
     # ---- rendering and lifetime --------------------------------------------------------------
 
     def render(self) -> None:
-        """Render a frame now (no-op after :meth:`close_scene`)."""
-        self._drawn(lambda: None)
+        """Render a frame now (no-op after :meth:`close_scene`): screenshots and exports."""
+        if not self.scene.closed:
+            self.plotter.render()
 
     def request_render(self) -> None:
         """Schedule one frame at the widget's next paint instead of rendering now: changes

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from allen_viewer.gui.binding import bind, follow
 from allen_viewer.gui.export_actions import ExportActions, ExportViews
 from allen_viewer.gui.first_run import NISSL_SIZE_TEXT, nissl_offer_bar, offline_note_bar
+from allen_viewer.gui.frame_order import PanesAfterFrame
 from allen_viewer.gui.gene_search import GeneSearchPanel
 from allen_viewer.gui.library_search import LibrarySearchPanel
 from allen_viewer.gui.scene3d import ExpressionControls, ExpressionScene
@@ -77,6 +78,7 @@ def build_views(w) -> None:
 
     w.slices = SlicePanes(w)
     w.slices.setObjectName("slicePanes")
+    w.panes_after_frame = PanesAfterFrame(w.scene, w.slices, w.loaded, w)  # a new gene: 3-D frame first, then panes
     w.splitter = QSplitter(Qt.Orientation.Vertical)
     w.splitter.setObjectName("mainSplitter")
     w.splitter.addWidget(scene_panel)

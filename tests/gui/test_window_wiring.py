@@ -118,6 +118,41 @@ def test_a_gene_switch_draws_one_3d_frame(qtbot, window):
         rw.RemoveObserver(observer)
 
 
+def test_a_new_genes_slice_panes_paint_after_its_3d_frame(qtbot, window):
+    """Qt paints raster widgets before the OpenGL 3-D view in a paint cycle: the panes are
+    held until the frame has ended (gui/frame_order.py), then each draws once."""
+    rw = window.scene.plotter.render_window
+    other = NRP1 if window.grid.id == PDYN else PDYN
+    _until_idle(qtbot)
+    panes = window.slices.panes
+    before = {name: pane.render_count for name, pane in panes.items()}
+    at_frame = []
+    observer = rw.AddObserver("EndEvent", lambda *_: at_frame.append(
+        {name: pane.render_count - before[name] for name, pane in panes.items()}))
+    try:
+        with qtbot.waitSignal(window.gridLoaded, timeout=20_000):
+            window.load_experiment(window.index.by_id(other))
+        assert not window.slices.updatesEnabled()  # held until the frame
+        qtbot.waitUntil(lambda: len(at_frame) >= 1, timeout=10_000)
+        qtbot.waitUntil(lambda: window.slices.updatesEnabled(), timeout=5_000)
+        _until_idle(qtbot)
+        assert at_frame[0] == {name: 0 for name in panes}  # no section drawn before the frame
+        assert {name: pane.render_count - before[name] for name, pane in panes.items()} == {
+            name: 1 for name in panes}
+    finally:
+        rw.RemoveObserver(observer)
+
+
+def test_no_frame_coming_holds_no_pane(qtbot, window):
+    window.scene.plotter.hide()  # as in compare mode: the 3-D view is not on show
+    try:
+        window.panes_after_frame.hold()
+        assert window.slices.updatesEnabled() and not window.panes_after_frame.held
+    finally:
+        window.scene.plotter.show()
+    _until_idle(qtbot)
+
+
 def test_the_status_bar_follows_the_network_state(qtbot, window):
     before = window.state.network
     label = window.network_label
