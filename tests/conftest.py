@@ -114,9 +114,14 @@ def _watch_real_home(real_home: Path, allowed: list[Path]) -> None:
 
 def pytest_configure(config):
     global _ISOLATED_ROOT
+    # pytest-xdist (tools/run_tests.sh): each worker process has a root of its own; a worker
+    # inherits the environment of the controller, which already points HOME at the controller's
+    # root, so the real home is the one the controller recorded
+    worker = getattr(config, "workerinput", None) is not None
+    real_home = os.environ["ALLEN_VIEWER_TEST_REAL_HOME"] if worker else str(Path.home())
     _ISOLATED_ROOT = Path(tempfile.mkdtemp(prefix="allen_viewer_tests_"))
     os.environ["ALLEN_VIEWER_TEST_ROOT"] = str(_ISOLATED_ROOT)
-    os.environ["ALLEN_VIEWER_TEST_REAL_HOME"] = str(Path.home())
+    os.environ["ALLEN_VIEWER_TEST_REAL_HOME"] = real_home
     for name in _ISOLATED_VARIABLES:
         if name == "ALLEN_VIEWER_SETTINGS":
             os.environ[name] = str(_ISOLATED_ROOT / "settings" / "allen_viewer.ini")
@@ -135,6 +140,22 @@ def pytest_configure(config):
     if config.option.basetemp:
         allowed.append(Path(config.option.basetemp))
     _watch_real_home(Path(os.environ["ALLEN_VIEWER_TEST_REAL_HOME"]), allowed)
+
+
+# The modules that take longest, longest first (a full run's JUnit report read by
+# tools/module_times.py).  Under pytest-xdist (tools/run_tests.sh: --dist loadfile, a module
+# whole in one worker) the workers start with these, so no long module is left to run alone
+# at the end; a module not named keeps its place in the collection.  The order only schedules
+# the run: it never changes what a test checks, and a plain run keeps pytest's own order.
+SLOW_MODULES = (
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    if getattr(config, "workerinput", None) is None:
+        return
+    rank = {module: i for i, module in enumerate(SLOW_MODULES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable: a module's order kept
 
 
 def pytest_unconfigure(config):
