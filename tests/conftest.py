@@ -151,7 +151,24 @@ SLOW_MODULES = (
 )
 
 
+# Modules whose tests start with the 25 µm labels cache file in their empty cache (the
+# ``warm_atlas_cache`` marker, fixture ``warm_labels25``): they run many exports and check
+# files, sidecars and messages, never the first run's decoding of the annotation.
+WARM_ATLAS_MODULES = (
+    "tests/export/test_sidecars.py",
+    "tests/faults/test_hostile_outputs.py",
+    "tests/faults/test_round3_hostile.py",
+    "tests/faults/test_round3_outputs.py",
+    "tests/faults/test_round3_servers.py",
+    "tests/faults/test_round3_slicefig.py",
+    "tests/test_movie_cli.py",
+)
+
+
 def pytest_collection_modifyitems(session, config, items):
+    for item in items:
+        if item.nodeid.split("::", 1)[0] in WARM_ATLAS_MODULES:
+            item.add_marker(pytest.mark.warm_atlas_cache)
     if getattr(config, "workerinput", None) is None:
         return
     rank = {module: i for i, module in enumerate(SLOW_MODULES)}
@@ -164,8 +181,12 @@ def pytest_unconfigure(config):
 
 
 @pytest.fixture(autouse=True)
-def isolated_environment(tmp_path_factory, monkeypatch):
+def isolated_environment(request, tmp_path_factory, monkeypatch):
     cache = tmp_path_factory.mktemp("cache")
+    if request.node.get_closest_marker("warm_atlas_cache") is not None:
+        seed = request.getfixturevalue("warm_labels25")
+        (cache / "atlas").mkdir()
+        os.link(seed, cache / "atlas" / seed.name)
     monkeypatch.setenv("ALLEN_VIEWER_CACHE", str(cache))
     monkeypatch.setenv("ALLEN_API_URL", CLOSED_PORT_URL)
     monkeypatch.setenv("ALLEN_DOWNLOAD_URL", CLOSED_PORT_URL + "/informatics-archive/current-release")
@@ -182,6 +203,24 @@ def ontology() -> Ontology:
 def reference_space(ontology) -> ReferenceSpace:
     res = config.resources_dir()
     return ReferenceSpace.load(ontology, res / "annotation_25.nrrd", res / "P56_Mouse_gridAnnotation.zip")
+
+
+@pytest.fixture(scope="session")
+def warm_labels25(tmp_path_factory, ontology) -> Path:
+    """The 25 µm labels cache file (``labels25-<key>.npy``), built once per process by the
+    app's own code (:meth:`ReferenceSpace.load` with a cache folder) in a folder of its own.
+
+    A test marked ``pytest.mark.warm_atlas_cache`` finds it in its empty cache's ``atlas/``
+    (a hard link: the app only maps it read-only, and replaces a damaged one atomically, so
+    the shared file is never written), so each command it runs maps the labels instead of
+    decoding the 27 MB NRRD again (about 4 s a run on the 2-core machine).  For modules
+    whose tests check exports, sidecars and messages, not the first run's decoding: that is
+    checked cold in tests/atlas/test_labels_cache.py and tests/gui/test_load_order.py."""
+    folder = tmp_path_factory.mktemp("warm_atlas")
+    res = config.resources_dir()
+    ReferenceSpace.load(ontology, res / "annotation_25.nrrd", res / "P56_Mouse_gridAnnotation.zip", cache_dir=folder)
+    (path,) = folder.glob("labels25-*.npy")
+    return path
 
 
 @pytest.fixture(scope="session")
