@@ -200,15 +200,23 @@ def ontology() -> Ontology:
 
 
 @pytest.fixture(scope="session")
-def reference_space(ontology) -> ReferenceSpace:
-    res = config.resources_dir()
-    return ReferenceSpace.load(ontology, res / "annotation_25.nrrd", res / "P56_Mouse_gridAnnotation.zip")
+def _warm_atlas_folder(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("warm_atlas")
 
 
 @pytest.fixture(scope="session")
-def warm_labels25(tmp_path_factory, ontology) -> Path:
-    """The 25 µm labels cache file (``labels25-<key>.npy``), built once per process by the
-    app's own code (:meth:`ReferenceSpace.load` with a cache folder) in a folder of its own.
+def reference_space(ontology, _warm_atlas_folder) -> ReferenceSpace:
+    """The reference space as the app loads it: the 25 µm labels decoded once per process into
+    a cache folder of the run's own and memory-mapped read-only from there."""
+    res = config.resources_dir()
+    return ReferenceSpace.load(ontology, res / "annotation_25.nrrd", res / "P56_Mouse_gridAnnotation.zip",
+                               cache_dir=_warm_atlas_folder)
+
+
+@pytest.fixture(scope="session")
+def warm_labels25(reference_space, _warm_atlas_folder) -> Path:
+    """The 25 µm labels cache file (``labels25-<key>.npy``) that :func:`reference_space` made
+    with the app's own code (:meth:`ReferenceSpace.load` with a cache folder).
 
     A test marked ``pytest.mark.warm_atlas_cache`` finds it in its empty cache's ``atlas/``
     (a hard link: the app only maps it read-only, and replaces a damaged one atomically, so
@@ -216,10 +224,7 @@ def warm_labels25(tmp_path_factory, ontology) -> Path:
     decoding the 27 MB NRRD again (about 4 s a run on the 2-core machine).  For modules
     whose tests check exports, sidecars and messages, not the first run's decoding: that is
     checked cold in tests/atlas/test_labels_cache.py and tests/gui/test_load_order.py."""
-    folder = tmp_path_factory.mktemp("warm_atlas")
-    res = config.resources_dir()
-    ReferenceSpace.load(ontology, res / "annotation_25.nrrd", res / "P56_Mouse_gridAnnotation.zip", cache_dir=folder)
-    (path,) = folder.glob("labels25-*.npy")
+    (path,) = _warm_atlas_folder.glob("labels25-*.npy")
     return path
 
 
