@@ -148,6 +148,21 @@ def pytest_configure(config):
 # at the end; a module not named keeps its place in the collection.  The order only schedules
 # the run: it never changes what a test checks, and a plain run keeps pytest's own order.
 SLOW_MODULES = (
+    "tests/gui/test_sessions.py",
+    "tests/faults/test_round3_hostile.py",
+    "tests/export/test_sidecars.py",
+    "tests/faults/test_round3_servers.py",
+    "tests/gui/test_screenshot_cli.py",
+    "tests/gui/test_main_window.py",
+    "tests/gui/test_scenarios_25.py",
+    "tests/gui/test_load.py",
+    "tests/gui/test_sidecars_gui.py",
+    "tests/faults/test_hostile_gui.py",
+    "tests/gui/test_compare_view.py",
+    "tests/faults/test_round3_slicefig.py",
+    "tests/test_channels_online.py",
+    "tests/faults/test_round3_hostile_gui.py",
+    "tests/test_cli_help.py",
 )
 
 
