@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -112,12 +113,52 @@ def _watch_real_home(real_home: Path, allowed: list[Path]) -> None:
     sys.addaudithook(hook)
 
 
+_WORKER_DISPLAY: subprocess.Popen | None = None
+WORKER_SCREEN = "1920x1080x24"  # tools/run_tests.sh's xvfb-run screen
+
+
+def _start_worker_display() -> subprocess.Popen | None:
+    """A virtual display of this pytest-xdist worker's own (``Xvfb -displayfd``: the server
+    picks a free number), so that two workers' windows never lie over each other on one
+    screen: the pointer a test moves (``qtbot.mouseMove``: hover, clicks) and which window
+    is on top are then its own.  None (the inherited display kept) without Xvfb or a display."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None or not os.environ.get("DISPLAY"):
+        return None
+
+    def die_with_the_worker():  # Linux: SIGTERM to Xvfb when this worker process ends
+        try:
+            import ctypes
+            import signal
+
+            ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen([xvfb, "-displayfd", str(write_end), "-screen", "0", WORKER_SCREEN, "-nolisten", "tcp"],
+                            pass_fds=(write_end,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, preexec_fn=die_with_the_worker)
+    os.close(write_end)
+    with os.fdopen(read_end) as fh:
+        number = fh.readline().strip()
+    if not number.isdigit():
+        proc.kill()
+        proc.wait()
+        return None
+    os.environ["DISPLAY"] = f":{number}"
+    os.environ.pop("XAUTHORITY", None)  # xvfb-run's cookie is for its own display
+    return proc
+
+
 def pytest_configure(config):
-    global _ISOLATED_ROOT
+    global _ISOLATED_ROOT, _WORKER_DISPLAY
     # pytest-xdist (tools/run_tests.sh): each worker process has a root of its own; a worker
     # inherits the environment of the controller, which already points HOME at the controller's
     # root, so the real home is the one the controller recorded
     worker = getattr(config, "workerinput", None) is not None
+    if worker:
+        _WORKER_DISPLAY = _start_worker_display()
     real_home = os.environ["ALLEN_VIEWER_TEST_REAL_HOME"] if worker else str(Path.home())
     _ISOLATED_ROOT = Path(tempfile.mkdtemp(prefix="allen_viewer_tests_"))
     os.environ["ALLEN_VIEWER_TEST_ROOT"] = str(_ISOLATED_ROOT)
@@ -148,21 +189,26 @@ def pytest_configure(config):
 # at the end; a module not named keeps its place in the collection.  The order only schedules
 # the run: it never changes what a test checks, and a plain run keeps pytest's own order.
 SLOW_MODULES = (
-    "tests/gui/test_sessions.py",
-    "tests/faults/test_round3_hostile.py",
     "tests/export/test_sidecars.py",
-    "tests/faults/test_round3_servers.py",
+    "tests/faults/test_round3_hostile.py",
+    "tests/gui/test_sessions.py",
     "tests/gui/test_screenshot_cli.py",
-    "tests/gui/test_main_window.py",
-    "tests/gui/test_scenarios_25.py",
     "tests/gui/test_load.py",
+    "tests/gui/test_main_window.py",
+    "tests/faults/test_round3_servers.py",
+    "tests/faults/test_faults.py",
     "tests/gui/test_sidecars_gui.py",
-    "tests/faults/test_hostile_gui.py",
+    "tests/test_channels_online.py",
+    "tests/gui/test_scenarios_25.py",
     "tests/gui/test_compare_view.py",
     "tests/faults/test_round3_slicefig.py",
-    "tests/test_channels_online.py",
-    "tests/faults/test_round3_hostile_gui.py",
-    "tests/test_cli_help.py",
+    "tests/library/test_commands.py",
+    "tests/faults/test_hostile_gui.py",
+    "tests/gui/test_scene3d.py",
+    "tests/atlas/test_labels_cache.py",
+    "tests/export/test_gene_set_exports.py",
+    "tests/faults/test_hostile_servers.py",
+    "tests/faults/test_hostile_library.py",
 )
 
 
@@ -191,6 +237,9 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def pytest_unconfigure(config):
+    if _WORKER_DISPLAY is not None:
+        _WORKER_DISPLAY.terminate()
+        _WORKER_DISPLAY.wait(timeout=30)
     if _ISOLATED_ROOT is not None:
         shutil.rmtree(_ISOLATED_ROOT, ignore_errors=True)
 

@@ -45,7 +45,7 @@ PYTHON="${PYTHON:-python3}"
 # ALLEN_VIEWER_TEST_WORKERS sets the number (0: every test in this one process), and a -n given
 # to this script wins.  --dist loadfile runs each test module whole in one worker, so its
 # module-scoped window and fake server are built once; tests/conftest.py sends the modules
-# that take longest first.  Both workers share the one virtual display.
+# that take longest first, and gives each worker a virtual display of its own.
 cpus=$(nproc 2>/dev/null || echo 1)
 workers="${ALLEN_VIEWER_TEST_WORKERS:-$(( cpus >= 2 ? 2 : 0 ))}"
 
