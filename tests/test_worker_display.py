@@ -11,7 +11,7 @@ from tests import conftest as root_conftest
 
 
 def test_a_worker_display_is_a_new_xvfb_with_its_own_number(monkeypatch):
-    monkeypatch.setenv("DISPLAY", os.environ.get("DISPLAY") or ":0")  # a display to replace (restored after)
+    monkeypatch.setenv("DISPLAY", os.environ.get("DISPLAY") or ":65000")  # a display to replace (restored after)
     monkeypatch.setenv("XAUTHORITY", "/nonexistent/xvfb-run-cookie")
     before = os.environ["DISPLAY"]
     proc = root_conftest._start_worker_display()
