@@ -258,6 +258,25 @@ def isolated_environment(request, tmp_path_factory, monkeypatch):
     return cache
 
 
+@pytest.fixture(scope="module", autouse=True)
+def no_window_outlives_its_module():
+    """After each module (its own windows closed first): hide any top-level widget still shown.
+
+    Under pytest-xdist a worker runs modules in another order than a plain run; a window a
+    module left on screen could then lie over a later module's widget, which is not exposed
+    and never paints (a slice pane's render count stayed 0).  Hidden, not closed: a close
+    could ask a question and wait."""
+    yield
+    widgets = sys.modules.get("PySide6.QtWidgets")
+    app = widgets.QApplication.instance() if widgets is not None else None
+    if app is None:
+        return
+    for w in app.topLevelWidgets():
+        if w.isVisible():
+            w.hide()
+    app.processEvents()
+
+
 @pytest.fixture(scope="session")
 def ontology() -> Ontology:
     return Ontology.load(config.resources_dir() / "structure_graph_1.json")
