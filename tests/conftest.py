@@ -136,7 +136,10 @@ def _start_worker_display() -> subprocess.Popen | None:
             pass
 
     read_end, write_end = os.pipe()
-    proc = subprocess.Popen([xvfb, "-displayfd", str(write_end), "-screen", "0", WORKER_SCREEN, "-nolisten", "tcp"],
+    # -s 0: no screen saver (the server's default starts one after 10 idle minutes; a worker
+    # runs longer than that, and nothing on a test's screen should change by itself)
+    proc = subprocess.Popen([xvfb, "-displayfd", str(write_end), "-screen", "0", WORKER_SCREEN, "-nolisten", "tcp",
+                             "-s", "0"],
                             pass_fds=(write_end,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, preexec_fn=die_with_the_worker)
     os.close(write_end)
