@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -112,11 +113,59 @@ def _watch_real_home(real_home: Path, allowed: list[Path]) -> None:
     sys.addaudithook(hook)
 
 
+_WORKER_DISPLAY: subprocess.Popen | None = None
+WORKER_SCREEN = "1920x1080x24"  # tools/run_tests.sh's xvfb-run screen
+
+
+def _start_worker_display() -> subprocess.Popen | None:
+    """A virtual display of this pytest-xdist worker's own (``Xvfb -displayfd``: the server
+    picks a free number), so that two workers' windows never lie over each other on one
+    screen: the pointer a test moves (``qtbot.mouseMove``: hover, clicks) and which window
+    is on top are then its own.  None (the inherited display kept) without Xvfb or a display."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None or not os.environ.get("DISPLAY"):
+        return None
+
+    def die_with_the_worker():  # Linux: SIGTERM to Xvfb when this worker process ends
+        try:
+            import ctypes
+            import signal
+
+            ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    read_end, write_end = os.pipe()
+    # -s 0: no screen saver (the server's default starts one after 10 idle minutes; a worker
+    # runs longer than that, and nothing on a test's screen should change by itself)
+    proc = subprocess.Popen([xvfb, "-displayfd", str(write_end), "-screen", "0", WORKER_SCREEN, "-nolisten", "tcp",
+                             "-s", "0"],
+                            pass_fds=(write_end,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, preexec_fn=die_with_the_worker)
+    os.close(write_end)
+    with os.fdopen(read_end) as fh:
+        number = fh.readline().strip()
+    if not number.isdigit():
+        proc.kill()
+        proc.wait()
+        return None
+    os.environ["DISPLAY"] = f":{number}"
+    os.environ.pop("XAUTHORITY", None)  # xvfb-run's cookie is for its own display
+    return proc
+
+
 def pytest_configure(config):
-    global _ISOLATED_ROOT
+    global _ISOLATED_ROOT, _WORKER_DISPLAY
+    # pytest-xdist (tools/run_tests.sh): each worker process has a root of its own; a worker
+    # inherits the environment of the controller, which already points HOME at the controller's
+    # root, so the real home is the one the controller recorded
+    worker = getattr(config, "workerinput", None) is not None
+    if worker:
+        _WORKER_DISPLAY = _start_worker_display()
+    real_home = os.environ["ALLEN_VIEWER_TEST_REAL_HOME"] if worker else str(Path.home())
     _ISOLATED_ROOT = Path(tempfile.mkdtemp(prefix="allen_viewer_tests_"))
     os.environ["ALLEN_VIEWER_TEST_ROOT"] = str(_ISOLATED_ROOT)
-    os.environ["ALLEN_VIEWER_TEST_REAL_HOME"] = str(Path.home())
+    os.environ["ALLEN_VIEWER_TEST_REAL_HOME"] = real_home
     for name in _ISOLATED_VARIABLES:
         if name == "ALLEN_VIEWER_SETTINGS":
             os.environ[name] = str(_ISOLATED_ROOT / "settings" / "allen_viewer.ini")
@@ -137,19 +186,98 @@ def pytest_configure(config):
     _watch_real_home(Path(os.environ["ALLEN_VIEWER_TEST_REAL_HOME"]), allowed)
 
 
+# The modules that take longest, longest first (a full run's JUnit report read by
+# tools/module_times.py).  Under pytest-xdist (tools/run_tests.sh: --dist loadfile, a module
+# whole in one worker) the workers start with these, so no long module is left to run alone
+# at the end; a module not named keeps its place in the collection.  The order only schedules
+# the run: it never changes what a test checks, and a plain run keeps pytest's own order.
+SLOW_MODULES = (
+    "tests/export/test_sidecars.py",
+    "tests/faults/test_round3_hostile.py",
+    "tests/gui/test_sessions.py",
+    "tests/gui/test_screenshot_cli.py",
+    "tests/gui/test_load.py",
+    "tests/gui/test_main_window.py",
+    "tests/faults/test_round3_servers.py",
+    "tests/faults/test_faults.py",
+    "tests/gui/test_sidecars_gui.py",
+    "tests/test_channels_online.py",
+    "tests/gui/test_scenarios_25.py",
+    "tests/gui/test_compare_view.py",
+    "tests/faults/test_round3_slicefig.py",
+    "tests/library/test_commands.py",
+    "tests/faults/test_hostile_gui.py",
+    "tests/gui/test_scene3d.py",
+    "tests/atlas/test_labels_cache.py",
+    "tests/export/test_gene_set_exports.py",
+    "tests/faults/test_hostile_servers.py",
+    "tests/faults/test_hostile_library.py",
+)
+
+
+# Modules whose tests start with the 25 µm labels cache file in their empty cache (the
+# ``warm_atlas_cache`` marker, fixture ``warm_labels25``): they run many exports and check
+# files, sidecars and messages, never the first run's decoding of the annotation.
+WARM_ATLAS_MODULES = (
+    "tests/export/test_sidecars.py",
+    "tests/faults/test_hostile_outputs.py",
+    "tests/faults/test_round3_hostile.py",
+    "tests/faults/test_round3_outputs.py",
+    "tests/faults/test_round3_servers.py",
+    "tests/faults/test_round3_slicefig.py",
+    "tests/test_movie_cli.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    for item in items:
+        if item.nodeid.split("::", 1)[0] in WARM_ATLAS_MODULES:
+            item.add_marker(pytest.mark.warm_atlas_cache)
+    if getattr(config, "workerinput", None) is None:
+        return
+    rank = {module: i for i, module in enumerate(SLOW_MODULES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable: a module's order kept
+
+
 def pytest_unconfigure(config):
+    if _WORKER_DISPLAY is not None:
+        _WORKER_DISPLAY.terminate()
+        _WORKER_DISPLAY.wait(timeout=30)
     if _ISOLATED_ROOT is not None:
         shutil.rmtree(_ISOLATED_ROOT, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
-def isolated_environment(tmp_path_factory, monkeypatch):
+def isolated_environment(request, tmp_path_factory, monkeypatch):
     cache = tmp_path_factory.mktemp("cache")
+    if request.node.get_closest_marker("warm_atlas_cache") is not None:
+        seed = request.getfixturevalue("warm_labels25")
+        (cache / "atlas").mkdir()
+        os.link(seed, cache / "atlas" / seed.name)
     monkeypatch.setenv("ALLEN_VIEWER_CACHE", str(cache))
     monkeypatch.setenv("ALLEN_API_URL", CLOSED_PORT_URL)
     monkeypatch.setenv("ALLEN_DOWNLOAD_URL", CLOSED_PORT_URL + "/informatics-archive/current-release")
     monkeypatch.delenv("ALLEN_VIEWER_OFFLINE", raising=False)
     return cache
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_window_outlives_its_module():
+    """After each module (its own windows closed first): hide any top-level widget still shown.
+
+    Under pytest-xdist a worker runs modules in another order than a plain run; a window a
+    module left on screen could then lie over a later module's widget, which is not exposed
+    and never paints (a slice pane's render count stayed 0).  Hidden, not closed: a close
+    could ask a question and wait."""
+    yield
+    widgets = sys.modules.get("PySide6.QtWidgets")
+    app = widgets.QApplication.instance() if widgets is not None else None
+    if app is None:
+        return
+    for w in app.topLevelWidgets():
+        if w.isVisible():
+            w.hide()
+    app.processEvents()
 
 
 @pytest.fixture(scope="session")
@@ -158,9 +286,32 @@ def ontology() -> Ontology:
 
 
 @pytest.fixture(scope="session")
-def reference_space(ontology) -> ReferenceSpace:
+def _warm_atlas_folder(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("warm_atlas")
+
+
+@pytest.fixture(scope="session")
+def reference_space(ontology, _warm_atlas_folder) -> ReferenceSpace:
+    """The reference space as the app loads it: the 25 µm labels decoded once per process into
+    a cache folder of the run's own and memory-mapped read-only from there."""
     res = config.resources_dir()
-    return ReferenceSpace.load(ontology, res / "annotation_25.nrrd", res / "P56_Mouse_gridAnnotation.zip")
+    return ReferenceSpace.load(ontology, res / "annotation_25.nrrd", res / "P56_Mouse_gridAnnotation.zip",
+                               cache_dir=_warm_atlas_folder)
+
+
+@pytest.fixture(scope="session")
+def warm_labels25(reference_space, _warm_atlas_folder) -> Path:
+    """The 25 µm labels cache file (``labels25-<key>.npy``) that :func:`reference_space` made
+    with the app's own code (:meth:`ReferenceSpace.load` with a cache folder).
+
+    A test marked ``pytest.mark.warm_atlas_cache`` finds it in its empty cache's ``atlas/``
+    (a hard link: the app only maps it read-only, and replaces a damaged one atomically, so
+    the shared file is never written), so each command it runs maps the labels instead of
+    decoding the 27 MB NRRD again (about 4 s a run on the 2-core machine).  For modules
+    whose tests check exports, sidecars and messages, not the first run's decoding: that is
+    checked cold in tests/atlas/test_labels_cache.py and tests/gui/test_load_order.py."""
+    (path,) = _warm_atlas_folder.glob("labels25-*.npy")
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -41,8 +41,16 @@ fi
 PYTHON="${PYTHON:-python3}"
 "$PYTHON" -m pip install -q --disable-pip-version-check -e ".[test]"
 
+# Two pytest-xdist worker processes when the machine has two CPUs or more (none on one CPU);
+# ALLEN_VIEWER_TEST_WORKERS sets the number (0: every test in this one process), and a -n given
+# to this script wins.  --dist loadfile runs each test module whole in one worker, so its
+# module-scoped window and fake server are built once; tests/conftest.py sends the modules
+# that take longest first, and gives each worker a virtual display of its own.
+cpus=$(nproc 2>/dev/null || echo 1)
+workers="${ALLEN_VIEWER_TEST_WORKERS:-$(( cpus >= 2 ? 2 : 0 ))}"
+
 set +e
-xvfb-run -a -s "-screen 0 1920x1080x24" "$PYTHON" -m pytest -p no:cacheprovider "$@"
+xvfb-run -a -s "-screen 0 1920x1080x24" "$PYTHON" -m pytest -p no:cacheprovider -n "$workers" --dist loadfile --no-loadscope-reorder "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

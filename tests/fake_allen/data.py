@@ -77,6 +77,9 @@ DOWNLOAD_PREFIX = "/informatics-archive/current-release/"
 NISSL_RELPATH = "mouse_ccf/ara_nissl/ara_nissl_25.nrrd"
 ANNOTATION_RELPATH = "mouse_ccf/annotation/ccf_2017/annotation_25.nrrd"
 GRID_ANNOTATION_RELPATH = "mouse_annotation/P56_Mouse_gridAnnotation.zip"
+ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+"""Every member of a zip the fake server builds carries this timestamp, so the same request
+gives the same bytes whenever it is made (``writestr`` with a name stamps the current second)."""
 _NISSL_NOTE = b"# GENERATED stand-in by tests/fake_allen: NOT the Allen Nissl volume (grey level = hash of the structure id)\n"
 
 
@@ -98,6 +101,13 @@ def _xml_value(text: str):
         except ValueError:
             pass
     return text
+
+
+def _write_member(zf: zipfile.ZipFile, name: str, data: bytes | str) -> None:
+    """Write one deflated member stamped :data:`ZIP_DATE_TIME` (not the current second)."""
+    info = zipfile.ZipInfo(name, date_time=ZIP_DATE_TIME)
+    info.external_attr = 0o600 << 16  # what writestr gives a member named by a string
+    zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
 
 
 class FakeAllenData:
@@ -380,19 +390,19 @@ class FakeAllenData:
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             if include is None:
-                zf.writestr("data_set.xml", data_set_xml if data_set_xml is not None else self.data_set_xml(experiment_id))
+                _write_member(zf, "data_set.xml", data_set_xml if data_set_xml is not None else self.data_set_xml(experiment_id))
             elif data_set_xml is not None:
-                zf.writestr("data_set.xml", data_set_xml)
+                _write_member(zf, "data_set.xml", data_set_xml)
             for name in names:
                 raw = np.ascontiguousarray(volumes[name].astype("<f4").transpose(2, 1, 0)).tobytes()
                 if raw_bytes_delta < 0:
                     raw = raw[:raw_bytes_delta]
                 elif raw_bytes_delta > 0:
                     raw += b"\0" * raw_bytes_delta
-                zf.writestr(f"{name}.raw", raw)
-                zf.writestr(f"{name}.mhd", mhd_header(f"{name}.raw"))
+                _write_member(zf, f"{name}.raw", raw)
+                _write_member(zf, f"{name}.mhd", mhd_header(f"{name}.raw"))
             for member, content in (extra_members or {}).items():
-                zf.writestr(member, content)
+                _write_member(zf, member, content)
         return buf.getvalue()
 
     # ------------------------------------------------------------------ StructureUnionize
