@@ -156,6 +156,14 @@ def _start_worker_display() -> subprocess.Popen | None:
 
 def pytest_configure(config):
     global _ISOLATED_ROOT, _WORKER_DISPLAY
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        # run as a shell's background job (`run_tests.sh &`), which starts with SIGINT ignored and
+        # passes that on to every child: the Ctrl-C tests' programs would never see their signal
+        # (an ignored signal stays ignored, allen_viewer/signals.py); a handled one is default again
+        # in a child, as in a terminal
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # pytest-xdist (tools/run_tests.sh): each worker process has a root of its own; a worker
     # inherits the environment of the controller, which already points HOME at the controller's
     # root, so the real home is the one the controller recorded
