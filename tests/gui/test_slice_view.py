@@ -298,6 +298,11 @@ def test_slice_steps_render_a_new_section_each_time(qtbot, panes, pdyn):
     """Stepping a slider re-renders that pane's section (its time: benchmarks/slices.py)."""
     panes.set_grid(pdyn)
     panes.set_highlight(CP)
+    # repaint() paints only an exposed window: put the panes above any window an earlier module
+    # of this worker left on the screen (one covering them made this fail now and then, with no
+    # paint at all, under the parallel suite)
+    panes.raise_()
+    qtbot.waitExposed(panes)
     for name, pane in panes.panes.items():
         start = pane.slice_index
         pane.slider.setValue(start + 1)
