@@ -72,14 +72,21 @@ def cmd_export_volume(args) -> int:
     return 0
 
 
-def cmd_export_slice(args) -> int:
+def _section_figure_start(args):
+    """``export slice`` / ``export region-map``: the output's format and the point ``--at``
+    checked and the output refused before the work; returns (point in µm, AtlasData)."""
     from allen_viewer.export.section_figure import figure_format, parse_at
-    from allen_viewer.export.slice_figure import NISSL_MISSING, export_slice_figure
 
     figure_format(args.out)  # before the work, not after it
     at = parse_at(args.at)
     check_output_path(args.out, args.force)
-    data = atlas_data()
+    return at, atlas_data()
+
+
+def cmd_export_slice(args) -> int:
+    from allen_viewer.export.slice_figure import NISSL_MISSING, export_slice_figure
+
+    at, data = _section_figure_start(args)
     if args.background == "nissl" and not data.has_nissl():
         raise AllenViewerError(NISSL_MISSING)
     grid = data.load_grid(pick(data, args.experiment))
@@ -99,12 +106,8 @@ def cmd_export_slice(args) -> int:
 
 def cmd_export_region_map(args) -> int:
     from allen_viewer.export.region_map import export_region_map
-    from allen_viewer.export.section_figure import figure_format, parse_at
 
-    figure_format(args.out)  # before the work, not after it
-    at = parse_at(args.at)
-    check_output_path(args.out, args.force)
-    data = atlas_data()
+    at, data = _section_figure_start(args)
     grid = data.load_grid(pick(data, args.experiment))
     with claim_output(args.out, args.force) as out:  # locked and checked again: concurrent writers
         result = export_region_map(grid, data.reference_space, out, args.plane, at,
