@@ -24,14 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pytest
 
 from allen_viewer.io.sidecars import SIDECAR_FORMAT, is_own_sidecar, legacy_sidecar_path, sidecar_path
 from tests.fake_allen.data import OLD_STYLE_ID
 from tests.fake_allen.fixtures import allen_env, fake_allen, fake_allen_data  # noqa: F401
 from tests.faults.hostile import assert_one_line_error, cli_run, snapshot
-from tests.library import NRP1, PDYN, build_library, make_layout, real_grid
+from tests.library import NRP1, PDYN, build_library, make_layout, real_and_generated_rows
 
 pytestmark = pytest.mark.usefixtures("no_anti_aliasing")
 
@@ -96,14 +95,7 @@ def library(ontology, gene_index):
     from allen_viewer.store.cache import Cache
 
     layout = make_layout(ontology)
-    rows = []
-    for exp_id in (PDYN, NRP1):
-        g = real_grid(gene_index, exp_id)
-        rows.append((exp_id, g.experiment.symbol, g.experiment.plane,
-                     layout.columns(np.where(g.has_data, g.energy, np.nan))))
-    rng = np.random.default_rng(11)
-    for k in range(6):  # GENERATED rows
-        rows.append((900000 + k, f"Gen{k}", "coronal", rng.gamma(2.0, 3.0, layout.n_voxels).astype(np.float32)))
+    rows = real_and_generated_rows(layout, gene_index, generated=6, seed=11, first_id=900000)
     return build_library(Cache().root / "library", layout, rows, chunk=3)
 
 

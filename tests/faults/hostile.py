@@ -187,3 +187,21 @@ def api_env(url: str) -> Iterator[None]:
             else:
                 os.environ[k] = v
 
+
+def no_space_for(suffix: str, target: str = "allen_viewer.export.provenance.atomic_write"):
+    """A patch (use as ``with``) of the atomic writer at ``target`` under which writing a file
+    whose name ends in ``suffix`` fails as a full disk does (ENOSPC); every other file is
+    written as usual.  The default target is the writer the sidecars go through."""
+    import errno
+    from unittest import mock
+
+    import allen_viewer.io.atomic as atomic_module
+
+    real = atomic_module.atomic_write
+
+    def failing(path, mode="wb"):
+        if str(path).endswith(suffix):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(path, mode)
+
+    return mock.patch(target, failing)

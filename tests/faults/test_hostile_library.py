@@ -19,8 +19,8 @@ from allen_viewer.errors import CorruptData
 from allen_viewer.library.integrity import full_problems
 from allen_viewer.library.store import Library
 from allen_viewer.store.cache import Cache
-from tests.faults.hostile import assert_one_line_error, cli_run, snapshot
-from tests.library import NRP1, PDYN, build_library, make_layout, real_grid
+from tests.faults.hostile import assert_one_line_error, cli_run, no_space_for, snapshot
+from tests.library import NRP1, PDYN, build_library, make_layout, real_and_generated_rows
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +31,7 @@ def layout(ontology):
 @pytest.fixture
 def library(layout, gene_index) -> Library:
     root = Cache().root / "library"
-    rows = []
-    for exp_id in (PDYN, NRP1):
-        g = real_grid(gene_index, exp_id)
-        rows.append((exp_id, g.experiment.symbol, g.experiment.plane,
-                     layout.columns(np.where(g.has_data, g.energy, np.nan))))
-    rng = np.random.default_rng(11)
-    for k in range(6):  # GENERATED rows
-        rows.append((900000 + k, f"Gen{k}", "coronal", rng.gamma(2.0, 3.0, layout.n_voxels).astype(np.float32)))
+    rows = real_and_generated_rows(layout, gene_index, generated=6, seed=11, first_id=900000)
     return build_library(root, layout, rows, chunk=3)
 
 
@@ -186,18 +179,8 @@ SPATIAL = ("--offline", "search-spatial", "--at", "5400,3000,2000", "--plane", "
 
 @pytest.mark.parametrize("suffix", [".csv", ".nrrd"])
 def test_a_spatial_map_whose_sidecar_fails_is_removed_too(library, tmp_path, suffix):
-    from unittest import mock
 
-    import allen_viewer.io.atomic as atomic_module
-
-    real = atomic_module.atomic_write
-
-    def failing(path, mode="wb"):
-        if str(path).endswith(".json"):
-            raise OSError(28, os.strerror(28))  # ENOSPC
-        return real(path, mode)
-
-    with mock.patch("allen_viewer.export.provenance.atomic_write", failing):
+    with no_space_for(".json"):
         r = cli_run(*SPATIAL, "--out", tmp_path / f"r{suffix}")
     assert_one_line_error(r, "No space left")
     assert list(tmp_path.iterdir()) == []  # the map went with its sidecar

@@ -23,7 +23,7 @@ from allen_viewer.export import image as image_module
 from allen_viewer.export.provenance import write_sidecar
 from allen_viewer.io.guard import check_output_path
 from allen_viewer.library.sync import read_gene_list, select_experiments
-from tests.faults.hostile import EMBEDDED, assert_one_line_error, cli_run, snapshot
+from tests.faults.hostile import EMBEDDED, assert_one_line_error, cli_run, no_space_for, snapshot
 from tests.fake_allen.fixtures import allen_env, fake_allen, fake_allen_data  # noqa: F401
 
 EXPORTS = [
@@ -180,28 +180,14 @@ def test_file_system_errors_while_writing_are_one_line_and_leave_nothing(tmp_pat
 
 
 def test_a_sidecar_that_cannot_be_written_takes_its_data_file_with_it(tmp_path):
-    real = atomic_module.atomic_write
-
-    def failing(path, mode="wb"):
-        if str(path).endswith(".json"):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real(path, mode)
-
-    with mock.patch("allen_viewer.export.provenance.atomic_write", failing):
+    with _sidecar_fails():
         r = cli_run("--offline", "export", "voxels", EMBEDDED, "--out", tmp_path / "v.csv")
     assert_one_line_error(r, "No space left")
     assert list(tmp_path.iterdir()) == []
 
 
 def _sidecar_fails():
-    real = atomic_module.atomic_write
-
-    def failing(path, mode="wb"):
-        if str(path).endswith(".json"):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real(path, mode)
-
-    return mock.patch("allen_viewer.export.provenance.atomic_write", failing)
+    return no_space_for(".json")
 
 
 SECTION = ("section-image", "71717084", "--at", "5230,4010,2000", "--downsample", "5")

@@ -33,7 +33,7 @@ from allen_viewer.state import (GRID_EXTENT_UM, MAX_THRESHOLD, MAX_VISIBLE_STRUC
                                 read_session)
 from allen_viewer.store.cache import Cache
 from tests.faults.hostile import assert_one_line_error, cli_run, snapshot
-from tests.library import NRP1, PDYN, build_library, make_layout, real_grid
+from tests.library import NRP1, PDYN, build_library, make_layout, real_and_generated_rows
 
 REPO = Path(__file__).resolve().parents[2]
 CALB1 = "Calb1"  # in the embedded gene index, its grid not embedded: "not downloaded"
@@ -136,14 +136,7 @@ def test_property_session_any_shape_is_refused_in_one_line_or_read(value, key):
 def library(ontology, gene_index) -> Library:
     layout = make_layout(ontology)
     root = Cache().root / "library"
-    rows = []
-    for exp_id in (PDYN, NRP1):
-        g = real_grid(gene_index, exp_id)
-        rows.append((exp_id, g.experiment.symbol, g.experiment.plane,
-                     layout.columns(np.where(g.has_data, g.energy, np.nan))))
-    rng = np.random.default_rng(3)
-    for k in range(3):  # GENERATED rows
-        rows.append((910000 + k, f"Gen{k}", "coronal", rng.gamma(2.0, 3.0, layout.n_voxels).astype(np.float32)))
+    rows = real_and_generated_rows(layout, gene_index, generated=3, seed=3, first_id=910000)
     return build_library(root, layout, rows, chunk=3)
 
 
@@ -152,14 +145,7 @@ def packed(ontology, gene_index, tmp_path_factory) -> Path:
     """An intact library (two real grids, three GENERATED rows, a last_sync.json) to copy."""
     layout = make_layout(ontology)
     root = tmp_path_factory.mktemp("packed") / "library"
-    rows = []
-    for exp_id in (PDYN, NRP1):
-        g = real_grid(gene_index, exp_id)
-        rows.append((exp_id, g.experiment.symbol, g.experiment.plane,
-                     layout.columns(np.where(g.has_data, g.energy, np.nan))))
-    rng = np.random.default_rng(5)
-    for k in range(3):  # GENERATED rows
-        rows.append((920000 + k, f"Gen{k}", "coronal", rng.gamma(2.0, 3.0, layout.n_voxels).astype(np.float32)))
+    rows = real_and_generated_rows(layout, gene_index, generated=3, seed=5, first_id=920000)
     build_library(root, layout, rows, chunk=3)
     (root / LAST_SYNC).write_text(json.dumps(_valid_last_sync()), encoding="utf-8")
     return root

@@ -3,17 +3,14 @@ be written, file-system errors while writing, a section outside the brain, and t
 no-display rule (no Qt, no pyplot).  Data: the embedded real Pdyn grid 71717084."""
 from __future__ import annotations
 
-import errno
 import os
 import subprocess
 import sys
 from pathlib import Path
-from unittest import mock
 
 import pytest
 
-import allen_viewer.io.atomic as atomic_module
-from tests.faults.hostile import EMBEDDED, assert_one_line_error, cli_run, snapshot
+from tests.faults.hostile import EMBEDDED, assert_one_line_error, cli_run, no_space_for, snapshot
 
 AT = "5200,4200,3800"
 FIGURES = [("export", "slice", EMBEDDED, "--plane", "coronal", "--at", AT, "--labels"),
@@ -40,14 +37,7 @@ def test_special_outputs_are_refused_even_with_force(tmp_path, kind, argv):
 
 @pytest.mark.parametrize("argv", FIGURES, ids=IDS)
 def test_no_space_while_writing_the_figure_is_one_line_and_leaves_nothing(tmp_path, argv):
-    real = atomic_module.atomic_write
-
-    def failing(path, mode="wb"):
-        if str(path).endswith(".svg"):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real(path, mode)
-
-    with mock.patch.object(atomic_module, "atomic_write", failing):
+    with no_space_for(".svg", "allen_viewer.io.atomic.atomic_write"):
         r = cli_run("--offline", *argv, "--out", tmp_path / "fig.svg")
     assert "Nothing was written" in assert_one_line_error(r, "Cannot write", "No space left")
     assert list(tmp_path.iterdir()) == []
@@ -55,14 +45,7 @@ def test_no_space_while_writing_the_figure_is_one_line_and_leaves_nothing(tmp_pa
 
 @pytest.mark.parametrize("argv", FIGURES, ids=IDS)
 def test_a_sidecar_that_cannot_be_written_takes_the_figure_with_it(tmp_path, argv):
-    real = atomic_module.atomic_write
-
-    def failing(path, mode="wb"):
-        if str(path).endswith(".json"):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real(path, mode)
-
-    with mock.patch("allen_viewer.export.provenance.atomic_write", failing):
+    with no_space_for(".json"):
         r = cli_run("--offline", *argv, "--out", tmp_path / "fig.pdf")
     assert_one_line_error(r, "No space left")
     assert list(tmp_path.iterdir()) == []

@@ -30,6 +30,21 @@ def real_grid(gene_index, experiment_id: int):
     return load_grid(config.resources_dir() / "grids" / f"{experiment_id}.zip", gene_index.by_id(experiment_id))
 
 
+def real_and_generated_rows(layout: Layout, gene_index, generated: int, seed: int, first_id: int = 900000) -> list:
+    """``build_library`` rows: the real Pdyn and Nrp1 energies (NaN where a grid has no data
+    in the brain), then ``generated`` GENERATED rows ``first_id``, ``first_id + 1``, ... named
+    ``Gen0``, ``Gen1``, ... (coronal; gamma(2, 3) energies from ``numpy.random.default_rng(seed)``)."""
+    rows = []
+    for exp_id in (PDYN, NRP1):
+        g = real_grid(gene_index, exp_id)
+        rows.append((exp_id, g.experiment.symbol, g.experiment.plane,
+                     layout.columns(np.where(g.has_data, g.energy, np.nan))))
+    rng = np.random.default_rng(seed)
+    for k in range(generated):
+        rows.append((first_id + k, f"Gen{k}", "coronal", rng.gamma(2.0, 3.0, layout.n_voxels).astype(np.float32)))
+    return rows
+
+
 def build_library(root: Path, layout: Layout, rows: list[tuple], chunk: int = 7) -> Library:
     """A library in ``root`` from ``(id, symbol, plane, energy columns[, density columns])``
     tuples, appended a few rows at a time (so several commits take part)."""
