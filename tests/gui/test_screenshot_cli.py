@@ -1,28 +1,17 @@
 """``allen-viewer --gene ... --screenshot FILE.png``: a real process, as a user or a script runs it."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from PySide6.QtGui import QImage
+
+from tests.gui import run_viewer
 
 pytestmark = pytest.mark.gui
 
 
 def _run(args, tmp_path, **env):
-    full_env = dict(os.environ)
-    full_env.update({
-        "ALLEN_VIEWER_SETTINGS": str(tmp_path / "settings.ini"),
-        "ALLEN_VIEWER_CACHE": str(tmp_path / "cache"),
-        "ALLEN_API_URL": "http://127.0.0.1:9",  # closed: nothing may need the network
-        "ALLEN_DOWNLOAD_URL": "http://127.0.0.1:9/informatics-archive/current-release",
-    })
-    full_env.update(env)
-    return subprocess.run([sys.executable, "-m", "allen_viewer", *args], capture_output=True, text=True,
-                          env=full_env, timeout=180)
+    return run_viewer(args, tmp_path / "settings.ini", tmp_path / "cache", **env)
 
 
 def _pixels(path) -> np.ndarray:

@@ -5,15 +5,13 @@ Offline throughout: Pdyn (71717084) and Nrp1 (74272479) are embedded, so nothing
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from allen_viewer.gui.session_views import open_session_file, save_session_file
 from allen_viewer.state import ExperimentRef, read_session
+from tests.gui import run_viewer
 
 pytestmark = [pytest.mark.gui, pytest.mark.window(network="offline", notices=False, size=(1600, 1000))]
 
@@ -286,12 +284,7 @@ def cli_cache(tmp_path_factory):
 
 
 def _run(args, tmp_path, cache):
-    env = dict(os.environ)
-    env.update({"ALLEN_VIEWER_SETTINGS": str(tmp_path / "settings.ini"), "ALLEN_VIEWER_CACHE": str(cache),
-                "ALLEN_API_URL": "http://127.0.0.1:9",
-                "ALLEN_DOWNLOAD_URL": "http://127.0.0.1:9/informatics-archive/current-release"})
-    return subprocess.run([sys.executable, "-m", "allen_viewer", "--offline", *args], capture_output=True, text=True,
-                          env=env, timeout=240)
+    return run_viewer(["--offline", *args], tmp_path / "settings.ini", cache)
 
 
 def test_an_exported_image_reopens_as_the_same_session(tmp_path, qapp, cli_cache):

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from tests.faults.hostile import snapshot
+from tests.gui import run_viewer
 
 pytestmark = [pytest.mark.gui, pytest.mark.window(network="closed", size=(1400, 900), gene="Pdyn")]
 
@@ -106,12 +105,7 @@ def test_save_session_asks_about_the_final_name(qtbot, window, tmp_path, monkeyp
 
 
 def _run(args, tmp_path, cache):
-    env = dict(os.environ)
-    env.update({"ALLEN_VIEWER_SETTINGS": str(tmp_path / "settings.ini"), "ALLEN_VIEWER_CACHE": str(cache),
-                "ALLEN_API_URL": "http://127.0.0.1:9",
-                "ALLEN_DOWNLOAD_URL": "http://127.0.0.1:9/informatics-archive/current-release"})
-    return subprocess.run([sys.executable, "-m", "allen_viewer", "--offline", *args], capture_output=True, text=True,
-                          env=env, timeout=240)
+    return run_viewer(["--offline", *args], tmp_path / "settings.ini", cache)
 
 
 def test_screenshot_sidecars_are_its_own_and_replaced_only_with_force(tmp_path, qapp, tmp_path_factory):
