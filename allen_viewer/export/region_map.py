@@ -108,7 +108,6 @@ def export_region_map(grid: ExpressionGrid, space, path: Path | str, plane: str,
     ``note``: a line added under the title (e.g. that the data are generated).
     Returns ``{"files": [figure, sidecar], "regions": [...]}`` (``regions`` as the sidecar's
     ``painted``)."""
-    import matplotlib
     from matplotlib.colors import Normalize, to_hex
     from matplotlib.lines import Line2D
     from matplotlib.patches import PathPatch, Rectangle
@@ -121,10 +120,7 @@ def export_region_map(grid: ExpressionGrid, space, path: Path | str, plane: str,
     if depth is not None and depth < 0:
         raise AllenViewerError(f"--depth must be 0 or more, not {depth}.")
     check_value(grid, value)
-    try:
-        colour_map = matplotlib.colormaps[cmap]
-    except (KeyError, ValueError):
-        raise AllenViewerError(f"Unknown colour map {cmap!r}.") from None
+    colour_map = sf.colour_map(cmap)
     section = sf.section_at(space, plane, at_um)
     finest = sf.region_ids(section, space)
     uniq, inverse = np.unique(finest, return_inverse=True)

@@ -95,6 +95,16 @@ def parse_at(text: str) -> tuple[float, float, float]:
         raise AllenViewerError(f"--at {exc}.") from None
 
 
+def colour_map(name: str):
+    """matplotlib's colour map ``name``; one AllenViewerError line for an unknown name."""
+    import matplotlib
+
+    try:
+        return matplotlib.colormaps[name]
+    except (KeyError, ValueError):
+        raise AllenViewerError(f"Unknown colour map {name!r}.") from None
+
+
 def section_at(space: ReferenceSpace, plane: str, at_um) -> Section:
     """The :class:`Section` of ``plane`` (coronal, sagittal, horizontal) through ``at_um``."""
     if plane not in PLANES:

@@ -143,10 +143,7 @@ def export_slice_figure(grid: ExpressionGrid, space, path: Path | str, plane: st
         raise AllenViewerError(f"--background must be annotation, nissl or none, not {background!r}.")
     if background == "nissl" and nissl is None:
         raise AllenViewerError(NISSL_MISSING)
-    try:
-        colour_map = matplotlib.colormaps[cmap]
-    except (KeyError, ValueError):
-        raise AllenViewerError(f"Unknown colour map {cmap!r}.") from None
+    colour_map = sf.colour_map(cmap)
     section = sf.section_at(space, plane, at_um)
     ids = sf.region_ids(section, space)
     vmax = energy_scale_max(grid)
