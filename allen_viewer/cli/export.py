@@ -248,7 +248,7 @@ def _export_from_session(args, what: str) -> int:
     """``export image|movie --session FILE``: the figure redrawn from its session (a session
     file, a sidecar, or an image with its sidecar); --size, --threshold(-percentile) and
     --view given beside it override the session's (export/session_render.py)."""
-    from allen_viewer.export.provenance import read_session_record, recorded_text_scale
+    from allen_viewer.export.provenance import read_session_record, recorded_text_reference_px
     from allen_viewer.export.session_render import override_session
 
     given = [name for name, v in (("an experiment", args.experiment), ("--gene-set", getattr(args, "gene_set", None)),
@@ -269,10 +269,11 @@ def _export_from_session(args, what: str) -> int:
     session = override_session(session, grid, threshold=args.threshold, percentile=args.threshold_percentile,
                                view=args.view)
     if what == "image":
-        from allen_viewer.export.image import DEFAULT_IMAGE_SIZE, parse_size, session_image
+        from allen_viewer.export.image import DEFAULT_IMAGE_SIZE, parse_size, session_image, text_scale_for
 
         size = parse_size(args.size) if args.size else None
-        scale = recorded_text_scale(record, size or DEFAULT_IMAGE_SIZE)  # a window's screenshot: its own text
+        reference = recorded_text_reference_px(record)  # a window's screenshot: its own text sizes at its size
+        scale = None if reference is None else text_scale_for(size or DEFAULT_IMAGE_SIZE, reference)
         result = session_image(session, args.out, size=size, caption=not args.no_caption, force=args.force,
                                data=data, transparent=args.transparent, text_scale=scale)
         grids = " and ".join(g.experiment.label for g in result["grids"])

@@ -130,13 +130,14 @@ MIN_TEXT_SCALE = 0.75
 480x360 movie frame: 0.75, so labels of 9-12 px)."""
 
 
-def text_scale_for(size) -> float:
+def text_scale_for(size, reference_px: float = TEXT_REFERENCE_PX) -> float:
     """Factor on the on-screen font sizes for an image of ``size`` (width, height) pixels:
-    in proportion to the shorter side (1 at :data:`TEXT_REFERENCE_PX`), at least
-    :data:`MIN_TEXT_SCALE` from a 360 px side up (thumbnails smaller still)."""
+    in proportion to the shorter side (1 at ``reference_px``: :data:`TEXT_REFERENCE_PX`, or
+    a window view's own side when a screenshot is redrawn), at least :data:`MIN_TEXT_SCALE`
+    from a 360 px side up (thumbnails smaller still)."""
     side = min(int(size[0]), int(size[1]))
     # below a 360 px side (thumbnails) the text shrinks on, so it never fills the picture
-    return max(min(MIN_TEXT_SCALE, side / 480.0), side / TEXT_REFERENCE_PX)
+    return max(min(MIN_TEXT_SCALE, side / 480.0), side / float(reference_px))
 
 
 def default_caption(grid: ExpressionGrid) -> str:
@@ -570,7 +571,8 @@ def session_image(session, path: Path | str, *, size=None, caption: bool = True,
     (the grids drawn) for the command line's report; ``data``: the
     :class:`~allen_viewer.data.AtlasData` to load from (None: a new one); ``text_scale``: the
     factor on the on-screen font sizes (None: :func:`text_scale_for` the size; a window's
-    screenshot redrawn at its size: :func:`~allen_viewer.export.provenance.recorded_text_scale`)."""
+    screenshot redrawn: :func:`text_scale_for` with
+    :func:`~allen_viewer.export.provenance.recorded_text_reference_px`)."""
     from allen_viewer.io.guard import check_output_path, claim_output
     from allen_viewer.export.session_render import (
         camera_of,
@@ -613,7 +615,7 @@ def session_image(session, path: Path | str, *, size=None, caption: bool = True,
             grid, "3-D scene redrawn from a session (expression spheres, brain outline, structure surfaces, cursor)",
             pixels, camera=camera_of(session), scene_layers=layers.describe(),
             display=display_record(grid, settings, threshold_rule(session), d.color_by, d.show_outside_brain),
-            coordinates=SCENE_COORDINATES, session=session.to_dict(), caption=bool(caption), text_scale=shot.text_scale,
+            coordinates=SCENE_COORDINATES, session=session.to_dict(), caption=bool(caption),
             **({} if figure is None else {"figure": figure.describe()}))
         files = write_png(out, pixels, record)
     return {"files": files, "width": int(pixels.shape[1]), "height": int(pixels.shape[0]), "grids": [grid]}

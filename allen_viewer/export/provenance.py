@@ -176,17 +176,17 @@ def read_session_record(path: Path | str):
                            f"{sidecar_path(path).name} or {legacy_sidecar_path(path).name} holds a session.")
 
 
-def recorded_text_scale(record, size) -> float | None:
-    """The text scale that redraws, at ``size`` (width, height) pixels, the picture ``record``
-    describes: the factor on the on-screen font sizes it was drawn with (``image.text_scale``:
-    1 for a window's screenshot), times the ratio of the shorter sides, so a window's 3-D
-    view redrawn at its own size has its own text sizes.  None when the record says no scale
-    (an export's text then follows :func:`allen_viewer.export.image.text_scale_for`)."""
+def recorded_text_reference_px(record) -> float | None:
+    """The shorter image side (pixels) at which the picture ``record`` describes had its text
+    at the on-screen sizes: its shorter side divided by the text scale it was drawn with
+    (``image.text_scale``: 1 for a window's screenshot, so its own shorter side).  Given to
+    :func:`allen_viewer.export.image.text_scale_for`, a redraw at the view's own size has the
+    window's text sizes.  None when the record says no scale (an export: the default rule)."""
     image = record.get("image") if isinstance(record, dict) else None
     if not isinstance(image, dict):
         return None
     scale, w, h = image.get("text_scale"), image.get("width_px"), image.get("height_px")
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in (scale, w, h)):
         return None
-    factor = float(scale) * min(int(size[0]), int(size[1])) / min(float(w), float(h))
-    return factor if 0.05 <= factor <= 20 else None
+    reference = min(float(w), float(h)) / float(scale)
+    return reference if 16 <= reference <= 100_000 else None

@@ -135,9 +135,7 @@ def session_scene(session, loaded: LoadedData, size, *, caption: bool = True, tr
             if caption and loaded.grid is not None:  # before the camera: the preset leaves room for it
                 scene.set_caption(session_caption(session, loaded.grid, width, scale, name_view), credit=True)
             scene.show_state(session, loaded)
-            shot = _offscreen(scene, width, height, transparent)
-            shot.text_scale = scale
-            yield shot
+            yield _offscreen(scene, width, height, transparent)
         finally:
             scene.close()
 
